@@ -1,0 +1,35 @@
+# regauth: two commands on a fresh machine.
+#   make run   - set up and start the server on an embedded SQLite store
+#   make test  - set up (Python and Debian packages) and run every test
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+HOST   ?= 127.0.0.1
+PORT   ?= 8080
+DATA   ?= .regauth
+
+.PHONY: setup system-deps run test bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+system-deps:
+	./scripts/system-deps.sh
+
+run: $(STAMP)
+	$(BIN)/regauth serve --host $(HOST) --port $(PORT) --data-dir $(DATA)
+
+test: $(STAMP) system-deps
+	$(BIN)/pytest
+
+bench: $(STAMP) system-deps
+	$(BIN)/python bench/run.py
+
+clean:
+	rm -rf $(VENV) .regauth .pytest_cache

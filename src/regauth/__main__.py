@@ -1,0 +1,3 @@
+from regauth.cli.main import main
+
+raise SystemExit(main())

@@ -1,0 +1,74 @@
+"""`regauth serve`: one port, every dialect."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import socket
+import sys
+
+import uvicorn
+
+from regauth.cli.runtime import open_runtime
+from regauth.config import Settings, load_settings
+from regauth.http import App
+from regauth.services.bootstrap import BootstrapResult, bootstrap
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("serve", help="run the server (every dialect on one port)",
+                       description="Run the regauth server. Settings also come from REGAUTH_* variables "
+                                   "(see README).")
+    p.add_argument("--host", default=None, help="address to bind (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=None, help="port to bind; 0 picks a free one (default 8080)")
+    p.add_argument("--data-dir", default=None, help="where the SQLite store and master key live (default .regauth)")
+    p.set_defaults(run=run)
+
+
+def _banner(url: str, boot: BootstrapResult, settings: Settings) -> str:
+    lines = [f"regauth listening on {url}", ""]
+    if boot.secret is not None:
+        lines += [
+            f"Bootstrap account {boot.account_id}, IAM user admin (Allow * on *).",
+            "Its access key is shown this once; keep it somewhere safe:",
+            "",
+            f"  export AWS_ACCESS_KEY_ID={boot.access_key_id}",
+            f"  export AWS_SECRET_ACCESS_KEY={boot.secret.reveal()}",
+            "  export AWS_DEFAULT_REGION=us-east-1",
+        ]
+    else:
+        source = "REGAUTH_BOOTSTRAP_SECRET_ACCESS_KEY" if settings.bootstrap_secret else "the first start's output"
+        lines += [f"Bootstrap account {boot.account_id}, IAM user admin, access key {boot.access_key_id} "
+                  f"(secret: {source})."]
+    lines += [
+        "",
+        "Try:",
+        f"  aws --endpoint-url {url} codeartifact create-domain --domain my-domain",
+        f"  aws --endpoint-url {url} codeartifact get-authorization-token --domain my-domain "
+        "--query authorizationToken --output text",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    settings = load_settings(host=args.host, port=args.port, data_dir=args.data_dir)
+    logging.basicConfig(level=settings.log_level.upper(), stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    runtime = open_runtime(settings)
+    boot = bootstrap(settings, runtime.services.store, runtime.services.clock)
+    family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((settings.host, settings.port))
+    sock.listen(2048)
+    host, port = sock.getsockname()[:2]
+    shown = f"[{host}]" if ":" in host else host
+    url = f"http://{shown}:{port}"
+    app = App(runtime.services)
+    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on", http="httptools",
+                            server_header=False, date_header=True)
+    server = uvicorn.Server(config)
+    print(_banner(url, boot, settings), flush=True)
+    server.run(sockets=[sock])
+    return 0

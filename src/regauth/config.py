@@ -1,0 +1,101 @@
+"""Settings: loaded once from the command line and REGAUTH_* variables, then passed down.
+
+Nothing else in regauth reads the environment.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping
+
+from regauth.domain.secret import Secret
+
+DEFAULT_REPOSITORY_ENDPOINT = "https://{domain}-{owner}.d.codeartifact.{region}.amazonaws.com/{format}/{repository}/"
+
+
+class SettingsError(ValueError):
+    """A setting is missing or malformed. The message names the variable, never its value."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    data_dir: Path = Path(".regauth")
+    database_url: str = ""                      # "" -> SQLite file in data_dir
+    account_id: str | None = None               # bootstrap account; random when unset
+    bootstrap_access_key_id: str | None = None
+    bootstrap_secret: Secret | None = None
+    master_key: Secret | None = None            # else <data_dir>/master.key
+    signature_window: int = 900                 # seconds of allowed clock skew for signed requests
+    rate_limit_per_second: float = 100.0        # per principal; 0 disables
+    rate_limit_burst: int = 200
+    repository_endpoint: str = DEFAULT_REPOSITORY_ENDPOINT
+    max_body_bytes: int = 1 << 20
+    log_level: str = "info"
+
+    def __repr__(self) -> str:  # keys never shown
+        return (f"Settings(host={self.host!r}, port={self.port}, data_dir={str(self.data_dir)!r}, "
+                f"database={'postgresql' if self.database_url.startswith('postgres') else 'sqlite'})")
+
+
+_ACCOUNT = re.compile(r"^[0-9]{12}$")
+_AKID = re.compile(r"^AKIA[A-Z0-9]{16}$")
+
+
+def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a whole number") from None
+    if not low <= value <= high:
+        raise SettingsError(f"{name} must be between {low} and {high}")
+    return value
+
+
+def load_settings(env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
+    """Build Settings from REGAUTH_* variables; keyword overrides (from the CLI) win."""
+    env = os.environ if env is None else env
+    account = env.get("REGAUTH_ACCOUNT_ID") or None
+    if account is not None and not _ACCOUNT.match(account):
+        raise SettingsError("REGAUTH_ACCOUNT_ID must be 12 digits")
+    akid = env.get("REGAUTH_BOOTSTRAP_ACCESS_KEY_ID") or None
+    secret = env.get("REGAUTH_BOOTSTRAP_SECRET_ACCESS_KEY") or None
+    if (akid is None) != (secret is None):
+        raise SettingsError("set both REGAUTH_BOOTSTRAP_ACCESS_KEY_ID and REGAUTH_BOOTSTRAP_SECRET_ACCESS_KEY, or neither")
+    if akid is not None and not _AKID.match(akid):
+        raise SettingsError("REGAUTH_BOOTSTRAP_ACCESS_KEY_ID must look like AKIA followed by 16 upper-case letters or digits")
+    if secret is not None and not (16 <= len(secret) <= 128):
+        raise SettingsError("REGAUTH_BOOTSTRAP_SECRET_ACCESS_KEY must be 16 to 128 characters")
+    endpoint = env.get("REGAUTH_REPOSITORY_ENDPOINT") or DEFAULT_REPOSITORY_ENDPOINT
+    if not endpoint.endswith("/"):
+        endpoint += "/"
+    try:
+        rps = float(env.get("REGAUTH_RATE_LIMIT_PER_SECOND", "100") or "100")
+    except ValueError:
+        raise SettingsError("REGAUTH_RATE_LIMIT_PER_SECOND must be a number") from None
+    if rps < 0:
+        raise SettingsError("REGAUTH_RATE_LIMIT_PER_SECOND must not be negative")
+    values: dict[str, object] = dict(
+        data_dir=Path(env.get("REGAUTH_DATA_DIR") or ".regauth"),
+        database_url=env.get("REGAUTH_DATABASE_URL") or "",
+        account_id=account,
+        bootstrap_access_key_id=akid,
+        bootstrap_secret=Secret(secret) if secret else None,
+        master_key=Secret(env["REGAUTH_MASTER_KEY"]) if env.get("REGAUTH_MASTER_KEY") else None,
+        signature_window=_int(env, "REGAUTH_SIGNATURE_WINDOW_SECONDS", 900, 1, 3600),
+        rate_limit_per_second=rps,
+        rate_limit_burst=_int(env, "REGAUTH_RATE_LIMIT_BURST", 200, 1, 1_000_000),
+        repository_endpoint=endpoint,
+        log_level=(env.get("REGAUTH_LOG_LEVEL") or "info").lower(),
+    )
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    if "data_dir" in overrides and overrides["data_dir"] is not None:
+        values["data_dir"] = Path(str(overrides["data_dir"]))
+    return Settings(**values)  # type: ignore[arg-type]

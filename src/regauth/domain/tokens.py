@@ -1,0 +1,110 @@
+"""Issued tokens: self-verifying, URL-safe, no ':' and a recognisable prefix per kind.
+
+Layout (all characters in [A-Za-z0-9_.-]):
+
+    <prefix><kid>.<claims>.<mac>
+
+- prefix: one per kind ("rgca_", "rgecr_", "rgecp_", "rgacr_") so secret scanners can find them;
+- kid: the keyring key that signed it;
+- claims: base64url (no padding) of compact JSON {"v":1,"k":kind,"jti":id,"sub":principal ARN,
+  "acct":account,"scope":scope,"iat":int,"exp":int}; jti carries 192 random bits;
+- mac: base64url HMAC-SHA256 over "<prefix><kid>.<claims>" with the kid's key.
+
+Field order inside claims is not significant; new claims may be added, never removed, and "v"
+changes only when an existing claim changes meaning.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+import secrets
+from dataclasses import dataclass
+
+from regauth.domain.keyring import Keyring
+
+PREFIXES = {"codeartifact": "rgca_", "ecr": "rgecr_", "ecr-public": "rgecp_", "acr": "rgacr_"}
+_KIND_BY_PREFIX = {v: k for k, v in PREFIXES.items()}
+_SHAPE = re.compile(r"^(rg[a-z]+_)([A-Za-z0-9]{1,32})\.([A-Za-z0-9_-]{1,2048})\.([A-Za-z0-9_-]{43})$")
+LEEWAY_SECONDS = 60
+MAX_TOKEN_LENGTH = 2200
+
+
+class InvalidToken(Exception):
+    """The token is malformed, forged, of another kind, or expired. `reason` is for logs only."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class TokenClaims:
+    kind: str
+    token_id: str
+    principal_arn: str
+    account_id: str
+    scope: str
+    issued_at: int
+    expires_at: int
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def new_token_id() -> str:
+    return secrets.token_urlsafe(24)
+
+
+def mint(keyring: Keyring, claims: TokenClaims) -> str:
+    prefix = PREFIXES[claims.kind]
+    body = json.dumps(
+        {"v": 1, "k": claims.kind, "jti": claims.token_id, "sub": claims.principal_arn,
+         "acct": claims.account_id, "scope": claims.scope, "iat": claims.issued_at, "exp": claims.expires_at},
+        separators=(",", ":"), sort_keys=True,
+    ).encode()
+    kid = keyring.active_kid
+    head = f"{prefix}{kid}.{_b64(body)}"
+    return f"{head}.{_b64(keyring.sign(kid, head.encode()))}"
+
+
+def verify(keyring: Keyring, token: str, *, now: float, kind: str | None = None) -> TokenClaims:
+    """Check shape, MAC (constant time), kind and expiry. No database read."""
+    if len(token) > MAX_TOKEN_LENGTH:
+        raise InvalidToken("too long")
+    m = _SHAPE.match(token)
+    if m is None:
+        raise InvalidToken("malformed")
+    prefix, kid, body, mac = m.groups()
+    token_kind = _KIND_BY_PREFIX.get(prefix)
+    if token_kind is None:
+        raise InvalidToken("unknown prefix")
+    try:
+        mac_bytes = _unb64(mac)
+    except (binascii.Error, ValueError):
+        raise InvalidToken("malformed") from None
+    if not keyring.check(kid, f"{prefix}{kid}.{body}".encode(), mac_bytes):
+        raise InvalidToken("bad signature or unknown kid")
+    try:
+        data = json.loads(_unb64(body))
+        claims = TokenClaims(
+            kind=str(data["k"]), token_id=str(data["jti"]), principal_arn=str(data["sub"]),
+            account_id=str(data["acct"]), scope=str(data["scope"]),
+            issued_at=int(data["iat"]), expires_at=int(data["exp"]),
+        )
+    except (ValueError, KeyError, TypeError):
+        raise InvalidToken("bad claims") from None
+    if claims.kind != token_kind or (kind is not None and claims.kind != kind):
+        raise InvalidToken("wrong kind")
+    if now >= claims.expires_at + LEEWAY_SECONDS:
+        raise InvalidToken("expired")
+    if now + LEEWAY_SECONDS < claims.issued_at:
+        raise InvalidToken("not yet valid")
+    return claims

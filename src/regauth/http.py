@@ -1,0 +1,108 @@
+"""The ASGI app: the one place that lists routes. Framework-free on purpose (it is small and hot).
+
+    GET /healthz                 -> 200 once the server is ready
+    everything else              -> the AWS dialect (service chosen by the SigV4 credential scope)
+
+Request handling is synchronous (store I/O) and runs on a bounded thread pool.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Awaitable, Callable
+
+from regauth.auth.canonical import HttpRequest
+from regauth.errors import InvalidInput
+from regauth.protocols.aws.dispatch import AwsDialect, Response
+from regauth.services.container import Services
+
+Scope = dict[str, Any]
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+
+access_log = logging.getLogger("regauth.access")
+
+
+class TooLarge(Exception):
+    pass
+
+
+async def _read_body(receive: Receive, limit: int) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            break
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise TooLarge()
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
+
+
+async def _send(send: Send, response: Response) -> None:
+    headers = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in response.headers]
+    headers.append((b"content-length", str(len(response.body)).encode()))
+    await send({"type": "http.response.start", "status": response.status, "headers": headers})
+    await send({"type": "http.response.body", "body": response.body})
+
+
+class App:
+    def __init__(self, services: Services, workers: int = 16) -> None:
+        self._services = services
+        self._aws = AwsDialect(services)
+        self._limit = services.settings.max_body_bytes
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="regauth")
+        self.ready = False
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        if scope["type"] != "http":
+            return
+        started = time.perf_counter()
+        method = scope["method"]
+        path = scope.get("raw_path", scope["path"].encode()).decode("latin-1").split("?", 1)[0]
+        if path == "/healthz" and method in ("GET", "HEAD"):
+            status = 200 if self.ready else 503
+            body = json.dumps({"status": "ok" if self.ready else "starting"}).encode()
+            await _send(send, Response(status, [("content-type", "application/json")], body))
+            return
+        headers = tuple((k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"])
+        client = scope.get("client") or ("", 0)
+        too_large = False
+        try:
+            body = await _read_body(receive, self._limit)
+        except TooLarge:
+            body, too_large = b"", True
+        req = HttpRequest(method=method, path=path, query=scope.get("query_string", b"").decode("latin-1"),
+                          headers=headers, body=body, source_ip=client[0] or "")
+        if too_large:
+            response = self._aws.reject(req, InvalidInput(f"The request body is larger than {self._limit} bytes"))
+        else:
+            loop = asyncio.get_running_loop()
+            response = await loop.run_in_executor(self._pool, self._aws.handle, req)
+        await _send(send, response)
+        access_log.info("%s %s %s %.1fms", method, path, response.status, (time.perf_counter() - started) * 1000)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                self.ready = True
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                self.ready = False
+                self._pool.shutdown(wait=True, cancel_futures=True)
+                self._services.store.close()
+                await send({"type": "lifespan.shutdown.complete"})
+                return

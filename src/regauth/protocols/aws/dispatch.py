@@ -1,0 +1,113 @@
+"""The AWS dialect: pick the service, authenticate, parse, call, serialize. Errors go through one table."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from urllib.parse import parse_qsl
+
+from regauth.auth import sigv4
+from regauth.auth.canonical import HttpRequest
+from regauth.domain import ids
+from regauth.domain.principals import AuditEvent
+from regauth.errors import (
+    AccessDenied, AuthError, IncompleteSignature, InternalFailure, MissingAuthentication, RegauthError, Throttled,
+    UnknownOperation,
+)
+from regauth.protocols.aws.errors import to_wire
+from regauth.protocols.aws.handlers import TABLES
+from regauth.protocols.aws.models import AwsModels
+from regauth.protocols.aws.parse import parse_request
+from regauth.protocols.aws.serialize import serialize_error, serialize_result
+from regauth.services.container import Services
+from regauth.services.context import Call
+
+log = logging.getLogger("regauth.aws")
+
+SERVICES_BY_SIGNING_NAME = {"codeartifact": "codeartifact", "ecr": "ecr", "ecr-public": "ecr-public",
+                            "sts": "sts", "iam": "iam"}
+_TARGET_PREFIXES = {"AmazonEC2ContainerRegistry_V20150921": "ecr", "SpencerFrontendService": "ecr-public"}
+
+
+@dataclass(frozen=True)
+class Response:
+    status: int
+    headers: list[tuple[str, str]]
+    body: bytes
+
+
+def guess_service(req: HttpRequest) -> str:
+    """For errors before a credential scope is known: which envelope will the client understand?"""
+    target = req.header("x-amz-target")
+    if target:
+        return _TARGET_PREFIXES.get(target.split(".", 1)[0], "ecr")
+    if "/v1/" in req.path:
+        return "codeartifact"
+    form = req.query
+    if req.body and "x-www-form-urlencoded" in (req.header("content-type") or ""):
+        form = form + "&" + req.body[:4096].decode("latin-1")
+    return "iam" if ("Version", "2010-05-08") in parse_qsl(form) else "sts"
+
+
+def _denial(exc: Exception) -> bool:
+    return isinstance(exc, (AuthError, AccessDenied, Throttled))
+
+
+class AwsDialect:
+    def __init__(self, services: Services, models: AwsModels | None = None) -> None:
+        self._s = services
+        self._models = models or AwsModels()
+
+    def handle(self, req: HttpRequest) -> Response:
+        request_id = ids.request_id()
+        service = guess_service(req)
+        caller_arn, operation, detail = "", "", ""
+        try:
+            claim = sigv4.parse(req)
+            if claim is None:
+                raise MissingAuthentication("Missing Authentication Token")
+            detail = f"key={claim.access_key_id}"
+            service = SERVICES_BY_SIGNING_NAME.get(claim.service, "")
+            if not service:
+                service = guess_service(req)
+                raise IncompleteSignature(f"Credential should be scoped to a valid service: '{claim.service}'")
+            caller = self._s.authn.sigv4(req, claim)
+            caller_arn = caller.arn
+            now = self._s.clock.now()
+            call = Call(caller=caller, region=claim.region, now=now, source_ip=req.source_ip, request_id=request_id)
+            self._s.limiter.take(caller.arn, now)
+            spec = self._models.spec(service)
+            operation, params = parse_request(spec, req)
+            handler = TABLES.get(service, {}).get(operation)
+            if handler is None:
+                raise UnknownOperation(f"Operation {operation} is not supported by regauth")
+            result = handler(self._s, call, params)
+            status, headers, body = serialize_result(spec, operation, result, request_id)
+            return Response(status, headers, body)
+        except RegauthError as exc:
+            if _denial(exc):
+                self._audit_denial(req, request_id, caller_arn, f"{service}:{operation or '?'}", exc, detail)
+            return self.error(service, exc, request_id)
+        except Exception:  # noqa: BLE001 - the one place a fault becomes a generic 500
+            log.exception("internal error serving %s request %s", service, request_id)
+            return self.error(service, InternalFailure("internal error"), request_id)
+
+    def error(self, service: str, exc: Exception, request_id: str | None = None) -> Response:
+        request_id = request_id or ids.request_id()
+        status, headers, body = serialize_error(self._models.spec(service), to_wire(service, exc), request_id)
+        return Response(status, headers, body)
+
+    def reject(self, req: HttpRequest, exc: RegauthError) -> Response:
+        """An error found before dispatch (e.g. an oversized body), in the envelope the client expects."""
+        return self.error(guess_service(req), exc)
+
+    def _audit_denial(self, req: HttpRequest, request_id: str, principal: str, action: str, exc: Exception,
+                      detail: str) -> None:
+        resource = getattr(exc, "resource", "")
+        try:
+            self._s.auditor.record(AuditEvent(
+                at=self._s.clock.now(), request_id=request_id, principal_arn=principal, action=action,
+                resource=resource, outcome="denied", source_ip=req.source_ip,
+                detail=f"{type(exc).__name__} {detail}".strip()))
+        except Exception:  # noqa: BLE001 - the request is refused either way; say the trail broke
+            log.exception("could not record the audit event for denied request %s", request_id)

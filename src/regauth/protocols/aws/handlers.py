@@ -1,0 +1,187 @@
+"""Operation tables: AWS operation -> service call -> output dict in the model's member names.
+
+Adapters only: no durations, permissions or token contents here (those live in services/).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+from urllib.parse import quote
+
+from regauth.domain.principals import AccessKey, Domain, Repository, Role, User
+from regauth.services.container import Services
+from regauth.services.context import Call
+
+Handler = Callable[[Services, Call, dict[str, Any]], dict[str, Any]]
+
+
+# --- shapes -------------------------------------------------------------------------------------
+
+def _domain(d: Domain) -> dict[str, Any]:
+    return {"name": d.name, "owner": d.account_id, "arn": d.arn, "status": "Active", "createdTime": d.created_at,
+            "encryptionKey": d.encryption_key, "repositoryCount": d.repository_count, "assetSizeBytes": 0}
+
+
+def _domain_summary(d: Domain) -> dict[str, Any]:
+    return {"name": d.name, "owner": d.account_id, "arn": d.arn, "status": "Active", "createdTime": d.created_at,
+            "encryptionKey": d.encryption_key}
+
+
+def _repository(r: Repository) -> dict[str, Any]:
+    return {"name": r.name, "administratorAccount": r.account_id, "domainName": r.domain_name,
+            "domainOwner": r.account_id, "arn": r.arn, "description": r.description,
+            "upstreams": [{"repositoryName": u} for u in r.upstreams], "externalConnections": [],
+            "createdTime": r.created_at}
+
+
+def _repository_summary(r: Repository) -> dict[str, Any]:
+    return {"name": r.name, "administratorAccount": r.account_id, "domainName": r.domain_name,
+            "domainOwner": r.account_id, "arn": r.arn, "description": r.description, "createdTime": r.created_at}
+
+
+def _user(u: User) -> dict[str, Any]:
+    return {"Path": u.path, "UserName": u.name, "UserId": u.user_id, "Arn": u.arn, "CreateDate": u.created_at}
+
+
+def _key(k: AccessKey) -> dict[str, Any]:
+    return {"UserName": k.user_name, "AccessKeyId": k.access_key_id, "Status": k.status, "CreateDate": k.created_at}
+
+
+def _role(r: Role) -> dict[str, Any]:
+    out = {"Path": r.path, "RoleName": r.name, "RoleId": r.role_id, "Arn": r.arn, "CreateDate": r.created_at,
+           "AssumeRolePolicyDocument": quote(r.trust_policy, safe=""), "MaxSessionDuration": r.max_session_duration}
+    if r.description:
+        out["Description"] = r.description
+    return out
+
+
+def _credentials(c: Any) -> dict[str, Any]:
+    return {"AccessKeyId": c.access_key_id, "SecretAccessKey": c.secret_access_key.reveal(),
+            "SessionToken": c.session_token.reveal(), "Expiration": c.expires_at}
+
+
+# --- CodeArtifact -------------------------------------------------------------------------------
+
+def _ca_token(s: Services, c: Call, p: dict[str, Any]) -> dict[str, Any]:
+    issued = s.codeartifact.get_authorization_token(c, p["domain"], p.get("domainOwner"), p.get("durationSeconds"))
+    return {"authorizationToken": issued.token, "expiration": issued.expires_at}
+
+
+def _ca_list_domains(s: Services, c: Call, p: dict[str, Any]) -> dict[str, Any]:
+    rows, token = s.codeartifact.list_domains(c, p.get("maxResults"), p.get("nextToken"))
+    return {"domains": [_domain_summary(d) for d in rows], "nextToken": token}
+
+
+def _ca_list_repos(s: Services, c: Call, p: dict[str, Any]) -> dict[str, Any]:
+    rows, token = s.codeartifact.list_repositories(c, p["domain"], p.get("domainOwner"), p.get("repositoryPrefix"),
+                                                   p.get("maxResults"), p.get("nextToken"))
+    return {"repositories": [_repository_summary(r) for r in rows], "nextToken": token}
+
+
+def _ca_put_policy(s: Services, c: Call, p: dict[str, Any]) -> dict[str, Any]:
+    pol = s.codeartifact.put_domain_policy(c, p["domain"], p.get("domainOwner"), p.get("policyRevision"),
+                                           p["policyDocument"])
+    return {"policy": {"resourceArn": s.codeartifact.domain_arn(c, pol.account_id, pol.domain_name),
+                       "revision": pol.revision, "document": pol.document}}
+
+
+def _ca_get_policy(s: Services, c: Call, p: dict[str, Any]) -> dict[str, Any]:
+    d, pol = s.codeartifact.get_domain_policy(c, p["domain"], p.get("domainOwner"))
+    return {"policy": {"resourceArn": d.arn, "revision": pol.revision, "document": pol.document}}
+
+
+CODEARTIFACT: dict[str, Handler] = {
+    "GetAuthorizationToken": _ca_token,
+    "CreateDomain": lambda s, c, p: {"domain": _domain(s.codeartifact.create_domain(c, p["domain"],
+                                                                                    p.get("encryptionKey")))},
+    "DescribeDomain": lambda s, c, p: {"domain": _domain(s.codeartifact.describe_domain(c, p["domain"],
+                                                                                        p.get("domainOwner")))},
+    "ListDomains": _ca_list_domains,
+    "DeleteDomain": lambda s, c, p: {"domain": _domain(s.codeartifact.delete_domain(c, p["domain"],
+                                                                                    p.get("domainOwner")))},
+    "PutDomainPermissionsPolicy": _ca_put_policy,
+    "GetDomainPermissionsPolicy": _ca_get_policy,
+    "CreateRepository": lambda s, c, p: {"repository": _repository(s.codeartifact.create_repository(
+        c, p["domain"], p.get("domainOwner"), p["repository"], p.get("description"),
+        [u["repositoryName"] for u in p.get("upstreams") or []]))},
+    "DescribeRepository": lambda s, c, p: {"repository": _repository(s.codeartifact.describe_repository(
+        c, p["domain"], p.get("domainOwner"), p["repository"]))},
+    "ListRepositoriesInDomain": _ca_list_repos,
+    "DeleteRepository": lambda s, c, p: {"repository": _repository(s.codeartifact.delete_repository(
+        c, p["domain"], p.get("domainOwner"), p["repository"]))},
+    "GetRepositoryEndpoint": lambda s, c, p: {"repositoryEndpoint": s.codeartifact.get_repository_endpoint(
+        c, p["domain"], p.get("domainOwner"), p["repository"], p["format"])},
+}
+
+
+# --- STS ----------------------------------------------------------------------------------------
+
+def _assume_role(s: Services, c: Call, p: dict[str, Any]) -> dict[str, Any]:
+    r = s.sts.assume_role(c, p["RoleArn"], p["RoleSessionName"], p.get("DurationSeconds"), p.get("Policy"))
+    out: dict[str, Any] = {"Credentials": _credentials(r.credentials),
+                           "AssumedRoleUser": {"AssumedRoleId": r.assumed_role_id, "Arn": r.arn}}
+    if r.packed_policy_size is not None:
+        out["PackedPolicySize"] = r.packed_policy_size
+    return out
+
+
+STS: dict[str, Handler] = {
+    "GetCallerIdentity": lambda s, c, p: s.sts.get_caller_identity(c),
+    "GetSessionToken": lambda s, c, p: {"Credentials": _credentials(
+        s.sts.get_session_token(c, p.get("DurationSeconds")))},
+    "AssumeRole": _assume_role,
+}
+
+
+# --- IAM ----------------------------------------------------------------------------------------
+
+def _create_key(s: Services, c: Call, p: dict[str, Any]) -> dict[str, Any]:
+    key, secret = s.iam.create_access_key(c, p.get("UserName"))
+    return {"AccessKey": {**_key(key), "SecretAccessKey": secret.reveal()}}
+
+
+def _get_user_policy(s: Services, c: Call, p: dict[str, Any]) -> dict[str, Any]:
+    pol = s.iam.get_user_policy(c, p["UserName"], p["PolicyName"])
+    return {"UserName": p["UserName"], "PolicyName": pol.name, "PolicyDocument": quote(pol.document, safe="")}
+
+
+def _get_role_policy(s: Services, c: Call, p: dict[str, Any]) -> dict[str, Any]:
+    pol = s.iam.get_role_policy(c, p["RoleName"], p["PolicyName"])
+    return {"RoleName": p["RoleName"], "PolicyName": pol.name, "PolicyDocument": quote(pol.document, safe="")}
+
+
+def _done(_: object) -> dict[str, Any]:
+    return {}
+
+
+IAM: dict[str, Handler] = {
+    "CreateUser": lambda s, c, p: {"User": _user(s.iam.create_user(c, p["UserName"], p.get("Path")))},
+    "GetUser": lambda s, c, p: {"User": _user(s.iam.get_user(c, p.get("UserName")))},
+    "ListUsers": lambda s, c, p: {"Users": [_user(u) for u in s.iam.list_users(c)], "IsTruncated": False},
+    "DeleteUser": lambda s, c, p: _done(s.iam.delete_user(c, p["UserName"])),
+    "CreateAccessKey": _create_key,
+    "ListAccessKeys": lambda s, c, p: {"AccessKeyMetadata": [_key(k) for k in s.iam.list_access_keys(
+        c, p.get("UserName"))], "IsTruncated": False},
+    "UpdateAccessKey": lambda s, c, p: _done(s.iam.update_access_key(c, p.get("UserName"), p["AccessKeyId"],
+                                                                     p["Status"])),
+    "DeleteAccessKey": lambda s, c, p: _done(s.iam.delete_access_key(c, p.get("UserName"), p["AccessKeyId"])),
+    "PutUserPolicy": lambda s, c, p: _done(s.iam.put_user_policy(c, p["UserName"], p["PolicyName"],
+                                                                 p["PolicyDocument"])),
+    "GetUserPolicy": _get_user_policy,
+    "ListUserPolicies": lambda s, c, p: {"PolicyNames": s.iam.list_user_policies(c, p["UserName"]),
+                                         "IsTruncated": False},
+    "DeleteUserPolicy": lambda s, c, p: _done(s.iam.delete_user_policy(c, p["UserName"], p["PolicyName"])),
+    "CreateRole": lambda s, c, p: {"Role": _role(s.iam.create_role(
+        c, p["RoleName"], p["AssumeRolePolicyDocument"], p.get("Path"), p.get("Description"),
+        p.get("MaxSessionDuration")))},
+    "GetRole": lambda s, c, p: {"Role": _role(s.iam.get_role(c, p["RoleName"]))},
+    "DeleteRole": lambda s, c, p: _done(s.iam.delete_role(c, p["RoleName"])),
+    "UpdateAssumeRolePolicy": lambda s, c, p: _done(s.iam.update_assume_role_policy(c, p["RoleName"],
+                                                                                   p["PolicyDocument"])),
+    "PutRolePolicy": lambda s, c, p: _done(s.iam.put_role_policy(c, p["RoleName"], p["PolicyName"],
+                                                                 p["PolicyDocument"])),
+    "GetRolePolicy": _get_role_policy,
+    "DeleteRolePolicy": lambda s, c, p: _done(s.iam.delete_role_policy(c, p["RoleName"], p["PolicyName"])),
+}
+
+TABLES: dict[str, dict[str, Handler]] = {"codeartifact": CODEARTIFACT, "sts": STS, "iam": IAM}

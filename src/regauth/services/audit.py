@@ -1,0 +1,22 @@
+"""The audit trail: every token issued and every request denied. Never a secret or a token."""
+
+from __future__ import annotations
+
+import logging
+
+from regauth.domain.principals import AuditEvent
+from regauth.store.interfaces import Store
+
+log = logging.getLogger("regauth.audit")
+
+
+class Auditor:
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    def record(self, event: AuditEvent) -> None:
+        """Written before the response leaves: if this fails, the request fails (fail closed)."""
+        self._store.record_audit(event)
+        log.info("audit %s %s %s by=%s resource=%s token_id=%s detail=%s ip=%s", event.outcome, event.action,
+                 event.request_id, event.principal_arn or "-", event.resource or "-", event.token_id or "-",
+                 event.detail or "-", event.source_ip or "-")

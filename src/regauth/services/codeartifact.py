@@ -1,0 +1,203 @@
+"""CodeArtifact: domains, repositories, domain policies, endpoints and GetAuthorizationToken."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import secrets
+
+from regauth.domain.policy import Policy
+from regauth.domain.principals import Domain, DomainPolicy, Repository
+from regauth.errors import Conflict, InvalidInput, NotFound
+from regauth.services.authz import Authorizer, PolicyCache
+from regauth.services.context import Call
+from regauth.services.tokens import Issued, TokenIssuer
+from regauth.store.interfaces import Store
+
+DEFAULT_DURATION = 43200
+MIN_DURATION, MAX_DURATION = 900, 43200
+SERVICE_NAME = "codeartifact.amazonaws.com"
+
+
+def token_lifetime(call: Call, duration: int | None) -> int:
+    """Seconds the token lives.
+
+    absent -> 12 h; 0 -> until the caller's temporary credentials expire; for long-term keys,
+    which never expire, 0 means the 12 h default; 900..43200 as asked; anything else is refused.
+    """
+    if duration is None:
+        return DEFAULT_DURATION
+    if duration == 0:
+        expires = call.caller.session_expires_at
+        if expires is None:
+            return DEFAULT_DURATION
+        return max(1, int(expires - call.now))
+    if not MIN_DURATION <= duration <= MAX_DURATION:
+        raise InvalidInput(f"1 validation error detected: Value '{duration}' at 'durationSeconds' failed to satisfy "
+                           "constraint: Member must be 0 or between 900 and 43200", "durationSeconds")
+    return duration
+
+
+def _page_token(name: str) -> str:
+    return base64.urlsafe_b64encode(name.encode()).decode()
+
+
+def _after(token: str | None) -> str | None:
+    if token is None:
+        return None
+    try:
+        return base64.urlsafe_b64decode(token.encode()).decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise InvalidInput("The nextToken is not valid.", "nextToken", "CANNOT_PARSE") from None
+
+
+class CodeArtifactService:
+    def __init__(self, store: Store, authz: Authorizer, policies: PolicyCache, issuer: TokenIssuer,
+                 endpoint_template: str) -> None:
+        self._store = store
+        self._authz = authz
+        self._policies = policies
+        self._issuer = issuer
+        self._endpoint_template = endpoint_template
+
+    # --- lookups and checks -------------------------------------------------------------------
+    def domain_arn(self, call: Call, owner: str, name: str) -> str:
+        return f"arn:aws:codeartifact:{call.region}:{owner}:domain/{name}"
+
+    def _domain(self, call: Call, name: str, owner: str | None) -> Domain:
+        owner = owner or call.caller.account_id
+        domain = self._store.get_domain(owner, call.region, name)
+        if domain is None:
+            raise NotFound("domain", name, f"Domain {name} owned by {owner} does not exist")
+        return domain
+
+    def _resource_policy(self, domain: Domain) -> Policy | None:
+        doc = self._store.get_domain_policy(domain.account_id, domain.region, domain.name)
+        return None if doc is None else self._policies.get(doc.document, "resource")
+
+    def _allow(self, call: Call, action: str, resource: str, domain: Domain, **keys: object) -> None:
+        self._authz.require(call, f"codeartifact:{action}", resource, resource_policy=self._resource_policy(domain),
+                            resource_account=domain.account_id, keys=keys or None)
+
+    def _repository(self, call: Call, domain: Domain, name: str) -> Repository:
+        repo = self._store.get_repository(domain.account_id, domain.region, domain.name, name)
+        if repo is None:
+            raise NotFound("repository", name, f"Repository {name} does not exist in domain {domain.name}")
+        return repo
+
+    # --- GetAuthorizationToken ----------------------------------------------------------------
+    def get_authorization_token(self, call: Call, domain: str, owner: str | None, duration: int | None) -> Issued:
+        seconds = token_lifetime(call, duration)
+        d = self._domain(call, domain, owner)
+        self._allow(call, "GetAuthorizationToken", d.arn, d)
+        self._authz.require(call, "sts:GetServiceBearerToken", "*",
+                            keys={"sts:AWSServiceName": SERVICE_NAME, "sts:DurationSeconds": seconds})
+        return self._issuer.issue(call, kind="codeartifact", action="codeartifact:GetAuthorizationToken",
+                                  scope=d.arn, expires_at=call.now + seconds)
+
+    # --- domains ------------------------------------------------------------------------------
+    def create_domain(self, call: Call, name: str, encryption_key: str | None) -> Domain:
+        acct = call.caller.account_id
+        arn = self.domain_arn(call, acct, name)
+        self._authz.require(call, "codeartifact:CreateDomain", arn)
+        key = encryption_key or f"arn:aws:kms:{call.region}:{acct}:alias/aws/codeartifact"
+        return self._store.create_domain(Domain(account_id=acct, region=call.region, name=name, arn=arn,
+                                                encryption_key=key, created_at=call.now))
+
+    def describe_domain(self, call: Call, name: str, owner: str | None) -> Domain:
+        d = self._domain(call, name, owner)
+        self._allow(call, "DescribeDomain", d.arn, d)
+        return d
+
+    def list_domains(self, call: Call, limit: int | None, next_token: str | None) -> tuple[list[Domain], str | None]:
+        self._authz.require(call, "codeartifact:ListDomains", "*")
+        size = limit or 100
+        rows = self._store.list_domains(call.caller.account_id, call.region, size + 1, _after(next_token))
+        more = len(rows) > size
+        rows = rows[:size]
+        return rows, (_page_token(rows[-1].name) if more and rows else None)
+
+    def delete_domain(self, call: Call, name: str, owner: str | None) -> Domain:
+        d = self._domain(call, name, owner)
+        self._allow(call, "DeleteDomain", d.arn, d)
+        self._store.delete_domain(d.account_id, d.region, d.name)
+        return d
+
+    def put_domain_policy(self, call: Call, name: str, owner: str | None, revision: str | None,
+                          document: str) -> DomainPolicy:
+        d = self._domain(call, name, owner)
+        self._allow(call, "PutDomainPermissionsPolicy", d.arn, d)
+        self._policies.get(document, "resource")
+        current = self._store.get_domain_policy(d.account_id, d.region, d.name)
+        if revision is not None and (current is None or current.revision != revision):
+            raise Conflict("domain", d.name, "The policy revision does not match the current revision")
+        return self._store.put_domain_policy(DomainPolicy(account_id=d.account_id, region=d.region,
+                                                          domain_name=d.name, document=document,
+                                                          revision=secrets.token_urlsafe(16)))
+
+    def get_domain_policy(self, call: Call, name: str, owner: str | None) -> tuple[Domain, DomainPolicy]:
+        d = self._domain(call, name, owner)
+        self._allow(call, "GetDomainPermissionsPolicy", d.arn, d)
+        policy = self._store.get_domain_policy(d.account_id, d.region, d.name)
+        if policy is None:
+            raise NotFound("domain", d.name, f"Domain {d.name} has no resource policy")
+        return d, policy
+
+    # --- repositories -------------------------------------------------------------------------
+    def repository_arn(self, domain: Domain, name: str) -> str:
+        return f"arn:aws:codeartifact:{domain.region}:{domain.account_id}:repository/{domain.name}/{name}"
+
+    def create_repository(self, call: Call, domain: str, owner: str | None, name: str, description: str | None,
+                          upstreams: list[str]) -> Repository:
+        d = self._domain(call, domain, owner)
+        arn = self.repository_arn(d, name)
+        self._allow(call, "CreateRepository", arn, d)
+        for up in upstreams:
+            self._repository(call, d, up)
+        return self._store.create_repository(Repository(account_id=d.account_id, region=d.region, domain_name=d.name,
+                                                        name=name, arn=arn, description=description or "",
+                                                        upstreams=tuple(upstreams), created_at=call.now))
+
+    def describe_repository(self, call: Call, domain: str, owner: str | None, name: str) -> Repository:
+        d = self._domain(call, domain, owner)
+        self._allow(call, "DescribeRepository", self.repository_arn(d, name), d)
+        return self._repository(call, d, name)
+
+    def list_repositories(self, call: Call, domain: str, owner: str | None, prefix: str | None, limit: int | None,
+                          next_token: str | None) -> tuple[list[Repository], str | None]:
+        d = self._domain(call, domain, owner)
+        self._allow(call, "ListRepositoriesInDomain", d.arn, d)
+        size = limit or 100
+        rows = self._store.list_repositories(d.account_id, d.region, d.name, prefix, size + 1, _after(next_token))
+        more = len(rows) > size
+        rows = rows[:size]
+        return rows, (_page_token(rows[-1].name) if more and rows else None)
+
+    def delete_repository(self, call: Call, domain: str, owner: str | None, name: str) -> Repository:
+        d = self._domain(call, domain, owner)
+        self._allow(call, "DeleteRepository", self.repository_arn(d, name), d)
+        repo = self._repository(call, d, name)
+        self._store.delete_repository(d.account_id, d.region, d.name, name)
+        return repo
+
+    def get_repository_endpoint(self, call: Call, domain: str, owner: str | None, name: str, fmt: str) -> str:
+        d = self._domain(call, domain, owner)
+        repo = self._repository(call, d, name)
+        self._allow(call, "GetRepositoryEndpoint", repo.arn, d)
+        template = self._store.get_repository_endpoint(d.account_id, d.region, d.name, fmt) or self._endpoint_template
+        return render_endpoint(template, domain=d, repository=repo.name, fmt=fmt)
+
+    def set_endpoint(self, domain: Domain, fmt: str, template: str) -> None:
+        render_endpoint(template, domain=domain, repository="r", fmt=fmt)  # validates placeholders
+        self._store.set_repository_endpoint(domain.account_id, domain.region, domain.name, fmt, template)
+
+
+def render_endpoint(template: str, *, domain: Domain, repository: str, fmt: str) -> str:
+    """Fill {domain} {owner} {region} {format} {repository}; the result always ends with '/'."""
+    try:
+        url = template.format(domain=domain.name, owner=domain.account_id, region=domain.region, format=fmt,
+                              repository=repository)
+    except (KeyError, IndexError, ValueError):
+        raise InvalidInput("The endpoint template may only use {domain} {owner} {region} {format} {repository}",
+                           "endpoint") from None
+    return url if url.endswith("/") else url + "/"

@@ -1,0 +1,60 @@
+"""Wires store, clock, keyring and services together. Owns no state of its own beyond the wiring."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from regauth.clock import Clock
+from regauth.config import Settings
+from regauth.domain.keyring import Keyring, new_signing_key
+from regauth.services.audit import Auditor
+from regauth.services.authn import Authenticator
+from regauth.services.authz import Authorizer, PolicyCache
+from regauth.services.codeartifact import CodeArtifactService
+from regauth.services.iam import IamService
+from regauth.services.ratelimit import RateLimiter
+from regauth.services.sts import StsService
+from regauth.services.tokens import TokenIssuer
+from regauth.store.interfaces import Store
+
+
+@dataclass
+class Services:
+    settings: Settings
+    store: Store
+    clock: Clock
+    keyring: Keyring
+    authn: Authenticator
+    authz: Authorizer
+    auditor: Auditor
+    limiter: RateLimiter
+    issuer: TokenIssuer
+    sts: StsService
+    iam: IamService
+    codeartifact: CodeArtifactService
+
+
+def load_keyring(store: Store, clock: Clock) -> Keyring:
+    keys = store.list_signing_keys()
+    if not any(k.retired_at is None for k in keys):
+        store.add_signing_key(new_signing_key(clock.now()))
+        keys = store.list_signing_keys()
+    return Keyring(keys)
+
+
+def build_services(settings: Settings, store: Store, clock: Clock) -> Services:
+    policies = PolicyCache()
+    keyring = load_keyring(store, clock)
+    authz = Authorizer(store, policies)
+    auditor = Auditor(store)
+    issuer = TokenIssuer(store, keyring, auditor)
+    return Services(
+        settings=settings, store=store, clock=clock, keyring=keyring,
+        authn=Authenticator(store, clock, settings.signature_window),
+        authz=authz, auditor=auditor,
+        limiter=RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst),
+        issuer=issuer,
+        sts=StsService(store, authz, policies),
+        iam=IamService(store, authz, policies),
+        codeartifact=CodeArtifactService(store, authz, policies, issuer, settings.repository_endpoint),
+    )

@@ -1,0 +1,188 @@
+"""Enough IAM to administer regauth with the real `aws iam`: users, keys, inline policies, roles."""
+
+from __future__ import annotations
+
+from regauth.domain import ids
+from regauth.domain.principals import AccessKey, InlinePolicy, Role, User
+from regauth.domain.secret import Secret
+from regauth.errors import InvalidInput, LimitExceeded, NotFound
+from regauth.services.authz import Authorizer, PolicyCache
+from regauth.services.context import Call
+from regauth.store.interfaces import Store
+
+MAX_KEYS_PER_USER = 2
+
+
+def _path(path: str | None) -> str:
+    p = path or "/"
+    if not (p.startswith("/") and p.endswith("/")):
+        raise InvalidInput("The specified value for path is invalid. It must begin and end with / and contain "
+                           "only alphanumeric characters and/or / characters.", "Path")
+    return p
+
+
+class IamService:
+    def __init__(self, store: Store, authz: Authorizer, policies: PolicyCache) -> None:
+        self._store = store
+        self._authz = authz
+        self._policies = policies
+
+    # --- helpers ------------------------------------------------------------------------------
+    def _acct(self, call: Call) -> str:
+        return call.caller.account_id
+
+    def _user_arn(self, call: Call, name: str, path: str = "/") -> str:
+        return f"arn:aws:iam::{self._acct(call)}:user{path}{name}"
+
+    def _role_arn(self, call: Call, name: str, path: str = "/") -> str:
+        return f"arn:aws:iam::{self._acct(call)}:role{path}{name}"
+
+    def _target_user(self, call: Call, name: str | None) -> str:
+        """UserName defaults to the caller, as in IAM (for users only)."""
+        if name:
+            return name
+        if call.caller.kind != "user":
+            raise InvalidInput("Must specify userName when calling with non-User credentials", "UserName")
+        return call.caller.name
+
+    def _user(self, call: Call, name: str) -> User:
+        user = self._store.get_user(self._acct(call), name)
+        if user is None:
+            raise NotFound("user", name, f"The user with name {name} cannot be found.")
+        return user
+
+    def _role(self, call: Call, name: str) -> Role:
+        role = self._store.get_role(self._acct(call), name)
+        if role is None:
+            raise NotFound("role", name, f"The role with name {name} cannot be found.")
+        return role
+
+    def _allow(self, call: Call, action: str, resource: str) -> None:
+        self._authz.require(call, f"iam:{action}", resource)
+
+    # --- users --------------------------------------------------------------------------------
+    def create_user(self, call: Call, name: str, path: str | None) -> User:
+        p = _path(path)
+        arn = self._user_arn(call, name, p)
+        self._allow(call, "CreateUser", arn)
+        return self._store.create_user(User(account_id=self._acct(call), name=name, user_id=ids.user_id(),
+                                            arn=arn, path=p, created_at=call.now))
+
+    def get_user(self, call: Call, name: str | None) -> User:
+        target = self._target_user(call, name)
+        self._allow(call, "GetUser", self._user_arn(call, target))
+        return self._user(call, target)
+
+    def list_users(self, call: Call) -> list[User]:
+        self._allow(call, "ListUsers", f"arn:aws:iam::{self._acct(call)}:user/")
+        return self._store.list_users(self._acct(call))
+
+    def delete_user(self, call: Call, name: str) -> None:
+        user = self._user(call, name)
+        self._allow(call, "DeleteUser", user.arn)
+        self._store.delete_user(self._acct(call), name)
+
+    # --- access keys --------------------------------------------------------------------------
+    def create_access_key(self, call: Call, user_name: str | None) -> tuple[AccessKey, Secret]:
+        user = self._user(call, self._target_user(call, user_name))
+        self._allow(call, "CreateAccessKey", user.arn)
+        if len(self._store.list_access_keys(user.account_id, user.name)) >= MAX_KEYS_PER_USER:
+            raise LimitExceeded(f"Cannot exceed quota for AccessKeysPerUser: {MAX_KEYS_PER_USER}")
+        secret = Secret(ids.secret_access_key())
+        key = AccessKey(access_key_id=ids.access_key_id(), account_id=user.account_id, user_name=user.name,
+                        status="Active", created_at=call.now)
+        return self._store.create_access_key(key, secret), secret
+
+    def list_access_keys(self, call: Call, user_name: str | None) -> list[AccessKey]:
+        user = self._user(call, self._target_user(call, user_name))
+        self._allow(call, "ListAccessKeys", user.arn)
+        return self._store.list_access_keys(user.account_id, user.name)
+
+    def update_access_key(self, call: Call, user_name: str | None, key_id: str, status: str) -> None:
+        user = self._user(call, self._target_user(call, user_name))
+        self._allow(call, "UpdateAccessKey", user.arn)
+        if self._store.update_access_key(user.account_id, user.name, key_id, status) is None:
+            raise NotFound("access key", key_id, f"The Access Key with id {key_id} cannot be found.")
+
+    def delete_access_key(self, call: Call, user_name: str | None, key_id: str) -> None:
+        user = self._user(call, self._target_user(call, user_name))
+        self._allow(call, "DeleteAccessKey", user.arn)
+        if self._store.delete_access_key(user.account_id, user.name, key_id) is None:
+            raise NotFound("access key", key_id, f"The Access Key with id {key_id} cannot be found.")
+
+    # --- user policies ------------------------------------------------------------------------
+    def put_user_policy(self, call: Call, user_name: str, name: str, document: str) -> None:
+        user = self._user(call, user_name)
+        self._allow(call, "PutUserPolicy", user.arn)
+        self._policies.get(document)  # MalformedPolicy on a bad document
+        self._store.put_user_policy(user.account_id, user.name, InlinePolicy(name=name, document=document))
+
+    def get_user_policy(self, call: Call, user_name: str, name: str) -> InlinePolicy:
+        user = self._user(call, user_name)
+        self._allow(call, "GetUserPolicy", user.arn)
+        policy = self._store.get_user_policy(user.account_id, user.name, name)
+        if policy is None:
+            raise NotFound("policy", name, f"The user policy with name {name} cannot be found.")
+        return policy
+
+    def list_user_policies(self, call: Call, user_name: str) -> list[str]:
+        user = self._user(call, user_name)
+        self._allow(call, "ListUserPolicies", user.arn)
+        return [p.name for p in self._store.list_user_policies(user.account_id, user.name)]
+
+    def delete_user_policy(self, call: Call, user_name: str, name: str) -> None:
+        user = self._user(call, user_name)
+        self._allow(call, "DeleteUserPolicy", user.arn)
+        if self._store.delete_user_policy(user.account_id, user.name, name) is None:
+            raise NotFound("policy", name, f"The user policy with name {name} cannot be found.")
+
+    # --- roles --------------------------------------------------------------------------------
+    def create_role(self, call: Call, name: str, trust: str, path: str | None, description: str | None,
+                    max_session: int | None) -> Role:
+        p = _path(path)
+        arn = self._role_arn(call, name, p)
+        self._allow(call, "CreateRole", arn)
+        self._policies.get(trust, "trust")
+        seconds = 3600 if max_session is None else max_session
+        if not 3600 <= seconds <= 43200:
+            raise InvalidInput("MaxSessionDuration must be between 3600 and 43200 seconds", "MaxSessionDuration")
+        return self._store.create_role(Role(account_id=self._acct(call), name=name, role_id=ids.role_id(), arn=arn,
+                                            path=p, trust_policy=trust, max_session_duration=seconds,
+                                            description=description or "", created_at=call.now))
+
+    def get_role(self, call: Call, name: str) -> Role:
+        role = self._role(call, name)
+        self._allow(call, "GetRole", role.arn)
+        return role
+
+    def delete_role(self, call: Call, name: str) -> None:
+        role = self._role(call, name)
+        self._allow(call, "DeleteRole", role.arn)
+        self._store.delete_role(role.account_id, name)
+
+    def update_assume_role_policy(self, call: Call, name: str, trust: str) -> None:
+        role = self._role(call, name)
+        self._allow(call, "UpdateAssumeRolePolicy", role.arn)
+        self._policies.get(trust, "trust")
+        self._store.update_role_trust_policy(role.account_id, name, trust)
+
+    def put_role_policy(self, call: Call, role_name: str, name: str, document: str) -> None:
+        role = self._role(call, role_name)
+        self._allow(call, "PutRolePolicy", role.arn)
+        self._policies.get(document)
+        self._store.put_role_policy(role.account_id, role.name, InlinePolicy(name=name, document=document))
+
+    def get_role_policy(self, call: Call, role_name: str, name: str) -> InlinePolicy:
+        role = self._role(call, role_name)
+        self._allow(call, "GetRolePolicy", role.arn)
+        policy = self._store.get_role_policy(role.account_id, role.name, name)
+        if policy is None:
+            raise NotFound("policy", name, f"The role policy with name {name} cannot be found.")
+        return policy
+
+    def delete_role_policy(self, call: Call, role_name: str, name: str) -> None:
+        role = self._role(call, role_name)
+        self._allow(call, "DeleteRolePolicy", role.arn)
+        if self._store.delete_role_policy(role.account_id, role.name, name) is None:
+            raise NotFound("policy", name, f"The role policy with name {name} cannot be found.")
+

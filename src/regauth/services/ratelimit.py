@@ -1,0 +1,42 @@
+"""Per-principal token buckets (per node)."""
+
+from __future__ import annotations
+
+import math
+import threading
+
+from regauth.errors import Throttled
+
+_MAX_BUCKETS = 100_000
+
+
+class RateLimiter:
+    def __init__(self, per_second: float, burst: int) -> None:
+        self._rate = per_second
+        self._burst = float(max(burst, 1))
+        self._buckets: dict[str, tuple[float, float]] = {}   # key -> (tokens, last time)
+        self._lock = threading.Lock()
+
+    @property
+    def enabled(self) -> bool:
+        return self._rate > 0
+
+    def take(self, key: str, now: float) -> None:
+        """Spend one token for `key` or raise Throttled with a whole-second retry hint."""
+        if not self.enabled:
+            return
+        with self._lock:
+            tokens, last = self._buckets.get(key, (self._burst, now))
+            tokens = min(self._burst, tokens + max(0.0, now - last) * self._rate)
+            if tokens < 1.0:
+                self._buckets[key] = (tokens, now)
+                raise Throttled("Rate exceeded", retry_after=max(1, math.ceil((1.0 - tokens) / self._rate)))
+            if len(self._buckets) >= _MAX_BUCKETS and key not in self._buckets:
+                self._evict(now)
+            self._buckets[key] = (tokens - 1.0, now)
+
+    def _evict(self, now: float) -> None:
+        """Drop buckets that have refilled completely: forgetting them changes nothing."""
+        full_after = self._burst / self._rate
+        for k in [k for k, (_, last) in self._buckets.items() if now - last >= full_after]:
+            del self._buckets[k]

@@ -1,0 +1,119 @@
+"""STS: who am I, session tokens, and assuming roles (trust policy, duration bounds, session policy)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from regauth.domain import ids
+from regauth.domain.policy import Decision, evaluate
+from regauth.domain.principals import Role, Session
+from regauth.domain.secret import Secret
+from regauth.errors import AccessDenied, InvalidInput, LimitExceeded
+from regauth.services.authn import token_hash
+from regauth.services.authz import Authorizer, PolicyCache, denied
+from regauth.services.context import Call
+from regauth.store.interfaces import Store
+
+_ROLE_ARN = re.compile(r"^arn:aws:iam::([0-9]{12}):role/(?:[\x21-\x7e]*/)?([\w+=,.@-]{1,64})$")
+SESSION_POLICY_MAX = 2048
+ROLE_CHAINING_MAX = 3600
+
+
+@dataclass(frozen=True)
+class Credentials:
+    access_key_id: str
+    secret_access_key: Secret
+    session_token: Secret
+    expires_at: float
+
+
+@dataclass(frozen=True)
+class AssumedRole:
+    credentials: Credentials
+    assumed_role_id: str
+    arn: str
+    packed_policy_size: int | None
+
+
+class StsService:
+    def __init__(self, store: Store, authz: Authorizer, policies: PolicyCache) -> None:
+        self._store = store
+        self._authz = authz
+        self._policies = policies
+
+    def get_caller_identity(self, call: Call) -> dict[str, str]:
+        c = call.caller
+        return {"Arn": c.arn, "UserId": c.user_id, "Account": c.account_id}
+
+    def get_session_token(self, call: Call, duration: int | None) -> Credentials:
+        c = call.caller
+        if c.kind != "user":
+            raise AccessDenied("Cannot call GetSessionToken with session credentials")
+        seconds = 43200 if duration is None else duration
+        if not 900 <= seconds <= 129600:
+            raise InvalidInput("DurationSeconds must be between 900 and 129600", "DurationSeconds")
+        user = self._store.get_user(c.account_id, c.name)
+        if user is None:
+            raise AccessDenied("The user no longer exists")
+        session = Session(access_key_id=ids.session_access_key_id(), account_id=c.account_id, kind="session",
+                          source_name=c.name, session_name="", arn=user.arn, user_id=user.user_id,
+                          session_policy=None, expires_at=call.now + seconds, created_at=call.now)
+        return self._store_session(session)
+
+    def assume_role(self, call: Call, role_arn: str, session_name: str, duration: int | None,
+                    policy: str | None) -> AssumedRole:
+        role = self._role(role_arn)
+        if role is None:
+            raise denied(call.caller, "sts:AssumeRole", role_arn, Decision.IMPLICIT_DENY)
+        self._check_trust(call, role)
+        seconds = 3600 if duration is None else duration
+        if not 900 <= seconds <= 43200:
+            raise InvalidInput("DurationSeconds must be between 900 and 43200", "DurationSeconds")
+        if seconds > role.max_session_duration:
+            raise InvalidInput("The requested DurationSeconds exceeds the MaxSessionDuration set for this role.",
+                               "DurationSeconds")
+        if call.caller.kind == "assumed-role" and seconds > ROLE_CHAINING_MAX:
+            raise InvalidInput("The requested DurationSeconds exceeds the 1 hour session limit for roles "
+                               "assumed by role chaining.", "DurationSeconds")
+        packed = None
+        if policy is not None:
+            self._policies.get(policy)  # MalformedPolicy on a bad document
+            compact = "".join(policy.split())
+            if len(compact) > SESSION_POLICY_MAX:
+                raise LimitExceeded("Packed size of the session policy exceeds the limit")
+            packed = max(1, len(compact) * 100 // SESSION_POLICY_MAX)
+        arn = f"arn:aws:sts::{role.account_id}:assumed-role/{role.name}/{session_name}"
+        session = Session(access_key_id=ids.session_access_key_id(), account_id=role.account_id,
+                          kind="assumed-role", source_name=role.name, session_name=session_name, arn=arn,
+                          user_id=f"{role.role_id}:{session_name}", session_policy=policy,
+                          expires_at=call.now + seconds, created_at=call.now)
+        creds = self._store_session(session)
+        return AssumedRole(credentials=creds, assumed_role_id=session.user_id, arn=arn, packed_policy_size=packed)
+
+    def _role(self, role_arn: str) -> Role | None:
+        m = _ROLE_ARN.match(role_arn)
+        if m is None:
+            raise InvalidInput(f"{role_arn} is invalid", "RoleArn")
+        return self._store.get_role(m.group(1), m.group(2))
+
+    def _check_trust(self, call: Call, role: Role) -> None:
+        """The trust policy must allow; the caller's own policies must too, unless the trust
+        policy names this very principal in the same account (IAM's rule)."""
+        action = "sts:AssumeRole"
+        trust = self._policies.get(role.trust_policy, "trust")
+        trust_decision = evaluate([trust], self._authz.context(call, action, role.arn))
+        if trust_decision != Decision.ALLOW:
+            raise denied(call.caller, action, role.arn, trust_decision)
+        same_account = role.account_id == call.caller.account_id
+        exact = evaluate([trust], self._authz.context(call, action, role.arn, with_account=False))
+        if same_account and exact == Decision.ALLOW and not call.caller.session_policy:
+            return
+        self._authz.require(call, action, role.arn)  # the trust side was checked above
+
+    def _store_session(self, session: Session) -> Credentials:
+        secret = Secret(ids.secret_access_key())
+        token = Secret(ids.session_token())
+        self._store.create_session(session, secret, token_hash(token.reveal()))
+        return Credentials(access_key_id=session.access_key_id, secret_access_key=secret, session_token=token,
+                           expires_at=session.expires_at)
