@@ -90,6 +90,8 @@ def verify(keyring: Keyring, token: str, *, now: float, kind: str | None = None)
         mac_bytes = _unb64(mac)
     except (binascii.Error, ValueError):
         raise InvalidToken("malformed") from None
+    if _b64(mac_bytes) != mac:  # non-canonical base64 (spare low bits set): one token, one spelling
+        raise InvalidToken("malformed")
     if not keyring.check(kid, f"{prefix}{kid}.{body}".encode(), mac_bytes):
         raise InvalidToken("bad signature or unknown kid")
     try:
