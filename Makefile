@@ -11,11 +11,17 @@ DATA   ?= .regauth
 
 .PHONY: setup system-deps run test bench clean
 
+NODE_STAMP := tests/node/node_modules/.installed
+
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $(STAMP)
+
+$(NODE_STAMP): tests/node/package.json tests/node/package-lock.json
+	cd tests/node && npm ci --no-audit --no-fund --silent
+	touch $(NODE_STAMP)
 
 setup: $(STAMP)
 
@@ -25,7 +31,7 @@ system-deps:
 run: $(STAMP)
 	$(BIN)/regauth serve --host $(HOST) --port $(PORT) --data-dir $(DATA)
 
-test: $(STAMP) system-deps
+test: $(STAMP) system-deps $(NODE_STAMP)
 	$(BIN)/pytest
 
 bench: $(STAMP) system-deps

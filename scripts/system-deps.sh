@@ -6,6 +6,7 @@ set -euo pipefail
 need=()
 dpkg -s awscli >/dev/null 2>&1 || need+=(awscli)                       # AWS CLI v2 (Debian build)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)  # PostgreSQL server for store tests
+command -v npm >/dev/null 2>&1 || need+=(npm)                             # installs @alicloud/pop-core for the tests
 command -v faketime >/dev/null 2>&1 || need+=(faketime)                   # shifted clocks: stale dates, expired sessions
 
 if [ ${#need[@]} -eq 0 ]; then

@@ -1,0 +1,211 @@
+"""Alibaba Cloud API signatures: RPC v1 (HMAC-SHA1) and ACS3-HMAC-SHA256 (V3).
+
+Entry point for the Alibaba dialect (spec: shared/spec/alibaba-acr-and-paws.md §1.4-§1.6):
+
+    claim = parse(req)             # None: not an Alibaba request at all
+    verify(req, claim, secret, now=clock.now(), nonces=cache)
+
+The scheme-specific parts live in `acs_rpc.py` (query / form body, HMAC-SHA1, base64) and
+`acs3.py` (Authorization header, HMAC-SHA256, hex). This module holds the claim, the shared
+codec (form-decoding, RFC 3986 percent-encoding, timestamps) and the verification order.
+"""
+
+from __future__ import annotations
+
+import hmac
+import re
+from calendar import timegm
+from dataclasses import dataclass
+from urllib.parse import quote, unquote_to_bytes
+
+from regauth.auth.canonical import HttpRequest
+from regauth.auth.nonces import NonceCache
+from regauth.domain.secret import Secret
+from regauth.errors import (IncompleteSignature, InvalidInput, MissingAuthentication, MissingParameter, NonceReused,
+                            RequestExpired, SignatureMismatch)
+
+RPC_V1 = "rpc-v1"
+ACS3 = "acs3"
+
+MAX_NONCE_LEN = 128          # SDKs send 32 hex chars, docs suggest a UUID (36)
+MAX_KEY_ID_LEN = 128
+
+MISMATCH_MESSAGE = "Specified signature is not matched with our calculation. server string to sign is:"
+EXPIRED_MESSAGE = "Specified time stamp or date value is expired."
+NONCE_MESSAGE = "Specified signature nonce was used already."
+
+
+@dataclass(frozen=True)
+class AcsClaim:
+    scheme: str                 # RPC_V1 | ACS3
+    access_key_id: str
+    params: dict[str, str]      # decoded parameters, without Signature (acs3: query + Action/Version)
+    action: str
+    version: str
+    format: str                 # "JSON" | "XML"
+    nonce: str
+    timestamp: float            # epoch seconds
+    security_token: str | None
+    signature: str
+
+
+# --- codec -----------------------------------------------------------------------------------
+
+_BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
+
+
+def percent_encode(s: str) -> str:
+    """RFC 3986 with UTF-8: keep A-Z a-z 0-9 - _ . ~, everything else %XX (uppercase hex)."""
+    return quote(s, safe="~", encoding="utf-8", errors="strict")
+
+
+def form_decode(s: str, where: str) -> str:
+    """'+' is a space, then %XX; malformed escapes or invalid UTF-8 are rejected (spec §1.6)."""
+    s = s.replace("+", " ")
+    if _BAD_ESCAPE.search(s):
+        raise IncompleteSignature(f"Malformed percent-encoding in the {where}.")
+    try:
+        return unquote_to_bytes(s).decode("utf-8")
+    except UnicodeDecodeError:
+        raise IncompleteSignature(f"The {where} is not valid UTF-8 after percent-decoding.") from None
+
+
+def raw_keys(raw: str) -> set[str]:
+    """Parameter names as they appear on the wire, undecoded (cheap detection, never raises)."""
+    return {part.partition("=")[0] for part in raw.split("&") if part}
+
+
+def decode_pairs(raw: str, where: str) -> list[tuple[str, str]]:
+    pairs = []
+    for part in raw.split("&"):
+        if part:
+            k, _, v = part.partition("=")
+            pairs.append((form_decode(k, where), form_decode(v, where)))
+    return pairs
+
+
+def to_params(pairs: list[tuple[str, str]]) -> dict[str, str]:
+    params: dict[str, str] = {}
+    for k, v in pairs:
+        if k in params:
+            raise IncompleteSignature(f"Parameter {_short(k)} appears more than once.")
+        params[k] = v
+    return params
+
+
+def canonical_params(params: dict[str, str]) -> str:
+    """sorted percentEncode(k)=percentEncode(v) joined by '&' (empty values kept: 'SignatureType=')."""
+    return "&".join(f"{percent_encode(k)}={percent_encode(v)}" for k, v in sorted(params.items()))
+
+
+_TS = re.compile(r"(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?Z")
+
+
+def parse_timestamp(value: str, name: str) -> float:
+    """UTC 'yyyy-MM-ddTHH:mm:ssZ' (fractional seconds tolerated) -> epoch seconds."""
+    m = _TS.fullmatch(value)
+    if not m:
+        raise IncompleteSignature(f"{name} must be a UTC time in the form yyyy-MM-ddTHH:mm:ssZ.")
+    y, mo, d, h, mi, s = (int(g) for g in m.groups()[:6])
+    if not (1 <= mo <= 12 and 1 <= d <= 31 and h <= 23 and mi <= 59 and s <= 60):
+        raise IncompleteSignature(f"{name} must be a UTC time in the form yyyy-MM-ddTHH:mm:ssZ.")
+    return timegm((y, mo, d, h, mi, s, 0, 0, 0)) + (float(m.group(7)) if m.group(7) else 0.0)
+
+
+def check_nonce(nonce: str, name: str) -> str:
+    if len(nonce) > MAX_NONCE_LEN or not nonce.isprintable():
+        raise IncompleteSignature(f"{name} must be at most {MAX_NONCE_LEN} printable characters.")
+    return nonce
+
+
+def check_key_id(key_id: str, name: str) -> str:
+    if len(key_id) > MAX_KEY_ID_LEN or not key_id.isprintable():
+        raise IncompleteSignature(f"{name} must be at most {MAX_KEY_ID_LEN} printable characters.")
+    return key_id
+
+
+def missing(name: str) -> MissingParameter:
+    return MissingParameter(
+        f'The input parameter "{name}" that is mandatory for processing this request is not supplied.', name)
+
+
+def normalize_format(value: str | None, default: str) -> str:
+    if value is None or value == "":
+        return default
+    fmt = value.upper()
+    if fmt not in ("JSON", "XML"):
+        raise InvalidInput("Format must be JSON or XML.", "Format")
+    return fmt
+
+
+def _short(s: str, n: int = 64) -> str:
+    return repr(s if len(s) <= n else s[:n] + "...")
+
+
+# --- public API -----------------------------------------------------------------------------
+
+def parse(req: HttpRequest) -> AcsClaim | None:
+    """Recognise and parse an Alibaba RPC-style request; None if it is not one at all.
+
+    Raises MissingAuthentication / MissingParameter / IncompleteSignature for Alibaba requests
+    that cannot be verified (messages never contain secrets or signatures).
+    """
+    auths = req.header_values("Authorization")
+    is_acs3 = any(a.lstrip().startswith("ACS3-") for a in auths)
+    is_rpc = acs_rpc.looks_like_rpc(req)
+    if is_acs3 and is_rpc:
+        raise IncompleteSignature("The request carries both an ACS3 Authorization header and RPC signature parameters.")
+    if is_acs3:
+        return acs3.parse(req)
+    if is_rpc:
+        return acs_rpc.parse(req)
+    if req.header_values("x-acs-action"):
+        raise MissingAuthentication(
+            "The request names an Alibaba action (x-acs-action) but carries no signature: "
+            "neither an ACS3 Authorization header nor AccessKeyId/Signature parameters.")
+    return None
+
+
+def string_to_sign(req: HttpRequest, claim: AcsClaim) -> str:
+    """The server's string to sign: 'POST&%2F&...' (rpc-v1) or 'ACS3-HMAC-SHA256\\n<hex>' (acs3)."""
+    if claim.scheme == RPC_V1:
+        return acs_rpc.string_to_sign(req, claim)
+    if claim.scheme == ACS3:
+        return acs3.string_to_sign(req, claim)
+    raise ValueError(f"unknown ACS scheme {claim.scheme!r}")
+
+
+def error_format(req: HttpRequest) -> str:
+    """'XML' only when the request explicitly asks Format=XML (query or form body), else 'JSON'.
+
+    Never raises: for the HTTP layer to pick the error envelope even when parse() failed.
+    """
+    try:
+        return "XML" if acs_rpc.sniff_format(req) == "XML" else "JSON"
+    except Exception:  # noqa: BLE001 - a best-effort sniff must never turn into a 500
+        return "JSON"
+
+
+def verify(req: HttpRequest, claim: AcsClaim, secret: Secret, *, now: float, skew: float = 900.0,
+           nonces: NonceCache) -> None:
+    """Timestamp window, then signature (constant time), then the nonce (recorded only now)."""
+    if parse(req) != claim:
+        raise ValueError("claim was not parsed from this request")
+    if abs(now - claim.timestamp) > skew:
+        raise RequestExpired(EXPIRED_MESSAGE)
+    sts = string_to_sign(req, claim)
+    if claim.scheme == RPC_V1:
+        expected = acs_rpc.sign(sts, secret)
+    else:
+        expected = acs3.sign(sts, secret)
+    if not hmac.compare_digest(expected.encode("utf-8"), claim.signature.encode("utf-8")):
+        raise SignatureMismatch(MISMATCH_MESSAGE + sts, string_to_sign=sts)
+    if claim.scheme == ACS3:
+        acs3.check_content_sha256(req, sts)
+    # Remember the nonce for as long as the request could still pass the (inclusive) timestamp check.
+    if nonces.seen_before(claim.access_key_id, claim.nonce, now, until=claim.timestamp + skew + 1.0):
+        raise NonceReused(NONCE_MESSAGE)
+
+
+# The scheme modules import the codec above; import them last (after it exists).
+from regauth.auth import acs3, acs_rpc  # noqa: E402
