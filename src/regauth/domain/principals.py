@@ -161,3 +161,28 @@ class Caller:
     @property
     def is_temporary(self) -> bool:
         return self.session_expires_at is not None
+
+
+@dataclass(frozen=True)
+class EcrRepository:
+    account_id: str
+    region: str
+    name: str
+    arn: str                # arn:aws:ecr:<region>:<acct>:repository/<name>
+    uri: str                # <registry host>/<name>
+    image_tag_mutability: str
+    scan_on_push: bool
+    encryption_type: str
+    created_at: float
+
+
+@dataclass(frozen=True)
+class AcrInstance:
+    """An Alibaba ACR Enterprise instance, created by the operator."""
+
+    instance_id: str        # cri-...
+    account_id: str
+    region: str
+    name: str
+    login_server: str       # host[:port] that docker logs in to
+    created_at: float

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import secrets
 
 from regauth.domain.policy import Policy
 from regauth.domain.principals import Domain, DomainPolicy, Repository
 from regauth.errors import Conflict, InvalidInput, NotFound
+from regauth.services import paging
 from regauth.services.authz import Authorizer, PolicyCache
 from regauth.services.context import Call
 from regauth.services.tokens import Issued, TokenIssuer
@@ -36,19 +35,6 @@ def token_lifetime(call: Call, duration: int | None) -> int:
         raise InvalidInput(f"1 validation error detected: Value '{duration}' at 'durationSeconds' failed to satisfy "
                            "constraint: Member must be 0 or between 900 and 43200", "durationSeconds")
     return duration
-
-
-def _page_token(name: str) -> str:
-    return base64.urlsafe_b64encode(name.encode()).decode()
-
-
-def _after(token: str | None) -> str | None:
-    if token is None:
-        return None
-    try:
-        return base64.urlsafe_b64decode(token.encode()).decode()
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        raise InvalidInput("The nextToken is not valid.", "nextToken", "CANNOT_PARSE") from None
 
 
 class CodeArtifactService:
@@ -111,11 +97,8 @@ class CodeArtifactService:
 
     def list_domains(self, call: Call, limit: int | None, next_token: str | None) -> tuple[list[Domain], str | None]:
         self._authz.require(call, "codeartifact:ListDomains", "*")
-        size = limit or 100
-        rows = self._store.list_domains(call.caller.account_id, call.region, size + 1, _after(next_token))
-        more = len(rows) > size
-        rows = rows[:size]
-        return rows, (_page_token(rows[-1].name) if more and rows else None)
+        return paging.page(lambda n, after: self._store.list_domains(call.caller.account_id, call.region, n, after),
+                           lambda d: d.name, limit, next_token)
 
     def delete_domain(self, call: Call, name: str, owner: str | None) -> Domain:
         d = self._domain(call, name, owner)
@@ -167,11 +150,9 @@ class CodeArtifactService:
                           next_token: str | None) -> tuple[list[Repository], str | None]:
         d = self._domain(call, domain, owner)
         self._allow(call, "ListRepositoriesInDomain", d.arn, d)
-        size = limit or 100
-        rows = self._store.list_repositories(d.account_id, d.region, d.name, prefix, size + 1, _after(next_token))
-        more = len(rows) > size
-        rows = rows[:size]
-        return rows, (_page_token(rows[-1].name) if more and rows else None)
+        return paging.page(
+            lambda n, after: self._store.list_repositories(d.account_id, d.region, d.name, prefix, n, after),
+            lambda r: r.name, limit, next_token)
 
     def delete_repository(self, call: Call, domain: str, owner: str | None, name: str) -> Repository:
         d = self._domain(call, domain, owner)

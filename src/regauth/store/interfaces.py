@@ -14,8 +14,8 @@ from __future__ import annotations
 from typing import Protocol
 
 from regauth.domain.principals import (
-    AccessKey, AuditEvent, Credential, Domain, DomainPolicy, InlinePolicy, IssuedToken,
-    Repository, Role, Session, SigningKey, User,
+    AccessKey, AcrInstance, AuditEvent, Credential, Domain, DomainPolicy, EcrRepository, InlinePolicy,
+    IssuedToken, Repository, Role, Session, SigningKey, User,
 )
 from regauth.domain.secret import Secret
 
@@ -80,6 +80,22 @@ class Store(Protocol):
     def list_repositories(self, account_id: str, region: str, domain_name: str, prefix: str | None,
                           limit: int, after_name: str | None) -> list[Repository]: ...
     def delete_repository(self, account_id: str, region: str, domain_name: str, name: str) -> Repository | None: ...
+
+    # --- ECR ----------------------------------------------------------------------------------
+    def create_ecr_repository(self, repo: EcrRepository) -> EcrRepository: ...
+    def get_ecr_repository(self, account_id: str, region: str, name: str) -> EcrRepository | None: ...
+    def list_ecr_repositories(self, account_id: str, region: str, limit: int,
+                              after_name: str | None) -> list[EcrRepository]:
+        """Ordered by name, names > after_name, at most `limit`."""
+    def delete_ecr_repository(self, account_id: str, region: str, name: str) -> EcrRepository | None: ...
+    def set_registry_endpoint(self, account_id: str, region: str, url: str) -> None:
+        """The registry URL (proxyEndpoint) for an account and region, set by the operator."""
+    def get_registry_endpoint(self, account_id: str, region: str) -> str | None: ...
+
+    # --- Alibaba ACR ----------------------------------------------------------------------------
+    def create_acr_instance(self, instance: AcrInstance) -> AcrInstance: ...
+    def get_acr_instance(self, instance_id: str) -> AcrInstance | None: ...
+    def list_acr_instances(self, account_id: str) -> list[AcrInstance]: ...
 
     # --- tokens, audit, keyring -----------------------------------------------------------------
     def record_issued_token(self, token: IssuedToken) -> None: ...

@@ -1,0 +1,143 @@
+"""Opening a store: engine from a URL, schema migration to head, `SqlStore` on top.
+
+    store = open_store(default_database_url(data_dir), load_master_key(data_dir, os.environ.get("REGAUTH_MASTER_KEY")))
+
+URLs: `sqlite:///relative/path.db`, `sqlite:////absolute/path.db` (WAL, synchronous=NORMAL,
+busy_timeout=5000, foreign keys on), `sqlite://` (in-memory, one shared connection: tests only),
+`postgresql://user@host:port/db` or `postgres://...` (driven by psycopg 3).
+
+Migrations run once here, never on the request path. Several processes may start at once: on
+PostgreSQL the upgrade runs inside a transaction holding an advisory lock; on SQLite inside a
+`BEGIN IMMEDIATE` transaction (SQLite DDL is transactional), so one process migrates and the
+others then find the schema at head.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+
+from regauth.store.crypto import SecretBox, SecretBoxError
+from regauth.store.sql import SqlStore
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+MIGRATION_LOCK_ID = 0x7265_6761_7574_6801 & 0x7FFF_FFFF_FFFF_FFFF  # "regauth" + 1, a bigint
+KEY_CHECK_META = "store.master_key_check"
+_KEY_CHECK_AD = "meta/" + KEY_CHECK_META
+_KEY_CHECK_TEXT = "regauth master key check"
+
+
+def default_database_url(data_dir: Path) -> str:
+    return f"sqlite:///{Path(data_dir)}/regauth.db"
+
+
+def normalize_database_url(database_url: str) -> sa.URL:
+    url = sa.make_url(database_url)
+    if url.drivername in ("postgres", "postgresql"):
+        url = url.set(drivername="postgresql+psycopg")
+    return url
+
+
+def create_store_engine(database_url: str) -> sa.Engine:
+    """An Engine configured for regauth (pragmas, BEGIN handling, pool settings). No schema work."""
+    url = normalize_database_url(database_url)
+    backend = url.get_backend_name()
+    if backend == "sqlite":
+        return _sqlite_engine(url)
+    if backend == "postgresql":
+        return sa.create_engine(url, pool_pre_ping=True)
+    raise ValueError(f"unsupported database URL scheme {url.drivername!r}: use sqlite:/// or postgresql://")
+
+
+def _sqlite_engine(url: sa.URL) -> sa.Engine:
+    in_memory = url.database in (None, "", ":memory:")
+    if in_memory:
+        engine = sa.create_engine(url, poolclass=sa.pool.StaticPool,
+                                  connect_args={"check_same_thread": False})
+    else:
+        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(url)
+
+    @sa.event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn, _record) -> None:
+        # We emit BEGIN ourselves (below): the sqlite3 module's legacy mode would not begin a
+        # transaction before a SELECT, so read-then-write methods would not be atomic.
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        try:
+            if not in_memory:
+                cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA busy_timeout=5000")
+            cur.execute("PRAGMA foreign_keys=ON")
+        finally:
+            cur.close()
+
+    @sa.event.listens_for(engine, "begin")
+    def _on_begin(conn: sa.Connection) -> None:
+        # Writers ask for IMMEDIATE (see SqlBase._write) so they queue on busy_timeout instead of
+        # failing when a deferred read lock cannot be upgraded.
+        conn.exec_driver_sql(conn.get_execution_options().get("regauth_begin", "BEGIN"))
+
+    return engine
+
+
+def _alembic_config(connection: sa.Connection | None = None) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    if connection is not None:
+        cfg.attributes["connection"] = connection
+    return cfg
+
+
+@functools.cache
+def head_revision() -> str:
+    return ScriptDirectory.from_config(_alembic_config()).get_current_head()
+
+
+def migrate(engine: sa.Engine) -> None:
+    """Upgrade the schema to head, serialized across processes."""
+    head = head_revision()
+    with engine.connect() as conn:
+        if conn.dialect.name == "sqlite":
+            conn.execution_options(regauth_begin="BEGIN IMMEDIATE")
+        with conn.begin():
+            if conn.dialect.name == "postgresql":
+                conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": MIGRATION_LOCK_ID})
+            if MigrationContext.configure(conn).get_current_heads() == (head,):
+                return
+            command.upgrade(_alembic_config(conn), "head")
+
+
+def _check_master_key(store: SqlStore, box: SecretBox) -> None:
+    """Fail early and clearly when the database was written with another master key."""
+    stored = store.get_meta(KEY_CHECK_META)
+    if stored is None:
+        store.set_meta(KEY_CHECK_META, box.encrypt(_KEY_CHECK_TEXT, _KEY_CHECK_AD))
+        return
+    try:
+        box.decrypt(stored, _KEY_CHECK_AD)
+    except SecretBoxError:
+        raise ValueError(
+            "the master key does not match the one this database was created with "
+            "(check REGAUTH_MASTER_KEY or <data-dir>/master.key)"
+        ) from None
+
+
+def open_store(database_url: str, master_key: bytes) -> SqlStore:
+    box = SecretBox(master_key)
+    engine = create_store_engine(database_url)
+    try:
+        migrate(engine)
+        store = SqlStore(engine, box)
+        _check_master_key(store, box)
+    except BaseException:
+        engine.dispose()
+        raise
+    return store

@@ -1,0 +1,102 @@
+"""What every part of `SqlStore` shares: transactions, upserts, and integrity-error mapping."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+from regauth.errors import Conflict, NotFound
+from regauth.store.crypto import SecretBox
+
+
+def integrity_kind(exc: sa.exc.IntegrityError) -> str:
+    """"unique", "foreign_key" or "other", for SQLite (sqlite3) and PostgreSQL (psycopg)."""
+    orig = exc.orig
+    sqlstate = getattr(orig, "sqlstate", None)
+    if sqlstate is not None:
+        return {"23505": "unique", "23503": "foreign_key"}.get(sqlstate, "other")
+    name = getattr(orig, "sqlite_errorname", "") or ""
+    if name in ("SQLITE_CONSTRAINT_PRIMARYKEY", "SQLITE_CONSTRAINT_UNIQUE"):
+        return "unique"
+    if name == "SQLITE_CONSTRAINT_FOREIGNKEY":
+        return "foreign_key"
+    text = str(orig)
+    if "UNIQUE constraint failed" in text:
+        return "unique"
+    if "FOREIGN KEY constraint failed" in text:
+        return "foreign_key"
+    return "other"
+
+
+@contextmanager
+def map_integrity(
+    resource_type: str,
+    resource_id: str,
+    *,
+    parent: tuple[str, str] | None = None,
+    conflict_message: str = "",
+) -> Iterator[None]:
+    """Unique violation -> Conflict(resource); foreign-key violation -> NotFound(parent) when a
+    parent is named, else Conflict(resource, conflict_message) (a delete that still has children)."""
+    try:
+        yield
+    except sa.exc.IntegrityError as exc:
+        kind = integrity_kind(exc)
+        if kind == "unique":
+            raise Conflict(resource_type, resource_id) from None
+        if kind == "foreign_key":
+            if parent is not None:
+                raise NotFound(*parent) from None
+            raise Conflict(resource_type, resource_id, conflict_message) from None
+        raise
+
+
+class SqlBase:
+    def __init__(self, engine: sa.Engine, box: SecretBox) -> None:
+        self._engine = engine
+        self._box = box
+        self._dialect = engine.dialect.name
+
+    @property
+    def engine(self) -> sa.Engine:
+        return self._engine
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self._engine.url.render_as_string(hide_password=True)!r})"
+
+    @contextmanager
+    def _read(self) -> Iterator[sa.Connection]:
+        with self._engine.begin() as conn:
+            yield conn
+
+    @contextmanager
+    def _write(self) -> Iterator[sa.Connection]:
+        """A write transaction. On SQLite it starts with BEGIN IMMEDIATE: writers queue on
+        busy_timeout rather than failing on a read-to-write lock upgrade."""
+        if self._dialect != "sqlite":
+            with self._engine.begin() as conn:
+                yield conn
+            return
+        with self._engine.connect() as conn:
+            conn.execution_options(regauth_begin="BEGIN IMMEDIATE")
+            with conn.begin():
+                yield conn
+
+    def _upsert(self, conn: sa.Connection, table: sa.Table, values: dict[str, Any],
+                keys: Sequence[str], update: Sequence[str] | None = None) -> None:
+        """INSERT ... ON CONFLICT (keys) DO UPDATE (or DO NOTHING when `update` is empty)."""
+        insert = (postgresql if self._dialect == "postgresql" else sqlite).insert(table).values(**values)
+        cols = [c for c in values if c not in keys] if update is None else list(update)
+        if cols:
+            stmt = insert.on_conflict_do_update(index_elements=list(keys),
+                                                set_={c: insert.excluded[c] for c in cols})
+        else:
+            stmt = insert.on_conflict_do_nothing(index_elements=list(keys))
+        conn.execute(stmt)
+
+    def close(self) -> None:
+        self._engine.dispose()

@@ -1,0 +1,80 @@
+"""Issued-token index, audit events and the signing keyring."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from regauth.domain.principals import AuditEvent, IssuedToken, SigningKey
+from regauth.store import schema as t
+from regauth.store.sql_base import SqlBase, map_integrity
+
+
+def _signing_key_ad(kid: str) -> str:
+    return f"signing_key/{kid}"
+
+
+# --- rows <-> records (one place per table) -----------------------------------------------------
+
+def _token_values(x: IssuedToken) -> dict:
+    return dict(token_id=x.token_id, kind=x.kind, principal_arn=x.principal_arn,
+                account_id=x.account_id, scope=x.scope, issued_at=x.issued_at,
+                expires_at=x.expires_at)
+
+
+def _token(row) -> IssuedToken:
+    return IssuedToken(token_id=row.token_id, kind=row.kind, principal_arn=row.principal_arn,
+                       account_id=row.account_id, scope=row.scope, issued_at=row.issued_at,
+                       expires_at=row.expires_at)
+
+
+def _event_values(e: AuditEvent) -> dict:
+    return dict(at=e.at, request_id=e.request_id, principal_arn=e.principal_arn, action=e.action,
+                resource=e.resource, outcome=e.outcome, source_ip=e.source_ip,
+                token_id=e.token_id, detail=e.detail)
+
+
+def _event(row) -> AuditEvent:
+    return AuditEvent(at=row.at, request_id=row.request_id, principal_arn=row.principal_arn,
+                      action=row.action, resource=row.resource, outcome=row.outcome,
+                      source_ip=row.source_ip, token_id=row.token_id, detail=row.detail)
+
+
+class SqlTokensMixin(SqlBase):
+    # --- issued tokens ------------------------------------------------------------------------
+    def record_issued_token(self, token: IssuedToken) -> None:
+        with map_integrity("issued_token", token.token_id), self._write() as conn:
+            conn.execute(t.issued_tokens.insert().values(**_token_values(token)))
+
+    def get_issued_token(self, token_id: str) -> IssuedToken | None:
+        with self._read() as conn:
+            row = conn.execute(sa.select(t.issued_tokens)
+                               .where(t.issued_tokens.c.token_id == token_id)).first()
+        return _token(row) if row else None
+
+    # --- audit ----------------------------------------------------------------------------------
+    def record_audit(self, event: AuditEvent) -> None:
+        with self._write() as conn:
+            conn.execute(t.audit_events.insert().values(**_event_values(event)))
+
+    def list_audit_events(self, limit: int = 100, principal_arn: str | None = None) -> list[AuditEvent]:
+        a = t.audit_events.c
+        query = sa.select(t.audit_events).order_by(a.at.desc(), a.id.desc()).limit(max(0, limit))
+        if principal_arn is not None:
+            query = query.where(a.principal_arn == principal_arn)
+        with self._read() as conn:
+            rows = conn.execute(query).all()
+        return [_event(r) for r in rows]
+
+    # --- signing keys -----------------------------------------------------------------------------
+    def add_signing_key(self, key: SigningKey) -> None:
+        sealed = self._box.seal(key.secret, _signing_key_ad(key.kid))
+        with map_integrity("signing_key", key.kid), self._write() as conn:
+            conn.execute(t.signing_keys.insert().values(
+                kid=key.kid, secret=sealed, created_at=key.created_at, retired_at=key.retired_at))
+
+    def list_signing_keys(self) -> list[SigningKey]:
+        k = t.signing_keys.c
+        with self._read() as conn:
+            rows = conn.execute(sa.select(t.signing_keys).order_by(k.created_at, k.kid)).all()
+        return [SigningKey(kid=r.kid, secret=self._box.open(r.secret, _signing_key_ad(r.kid)),
+                           created_at=r.created_at, retired_at=r.retired_at) for r in rows]
