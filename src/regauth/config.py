@@ -13,6 +13,7 @@ from typing import Mapping
 
 from regauth.domain.secret import Secret
 
+DEFAULT_REGISTRY_ENDPOINT = "https://{account}.dkr.ecr.{region}.amazonaws.com"
 DEFAULT_REPOSITORY_ENDPOINT = "https://{domain}-{owner}.d.codeartifact.{region}.amazonaws.com/{format}/{repository}/"
 
 
@@ -34,6 +35,7 @@ class Settings:
     rate_limit_per_second: float = 100.0        # per principal; 0 disables
     rate_limit_burst: int = 200
     repository_endpoint: str = DEFAULT_REPOSITORY_ENDPOINT
+    registry_endpoint: str = DEFAULT_REGISTRY_ENDPOINT  # ECR proxyEndpoint when none is set per account
     max_body_bytes: int = 1 << 20
     log_level: str = "info"
 
@@ -93,6 +95,7 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: object) -> 
         rate_limit_per_second=rps,
         rate_limit_burst=_int(env, "REGAUTH_RATE_LIMIT_BURST", 200, 1, 1_000_000),
         repository_endpoint=endpoint,
+        registry_endpoint=(env.get("REGAUTH_REGISTRY_ENDPOINT") or DEFAULT_REGISTRY_ENDPOINT).rstrip("/"),
         log_level=(env.get("REGAUTH_LOG_LEVEL") or "info").lower(),
     )
     values.update({k: v for k, v in overrides.items() if v is not None})

@@ -72,10 +72,13 @@ class NotFound(RegauthError):
 
 
 class Conflict(RegauthError):
-    def __init__(self, resource_type: str, resource_id: str, message: str = "") -> None:
+    """kind: "exists" (create of an existing name), "delete" (still in use), "concurrent" (stale revision)."""
+
+    def __init__(self, resource_type: str, resource_id: str, message: str = "", kind: str = "exists") -> None:
         super().__init__(message or f"{resource_type} {resource_id} already exists")
         self.resource_type = resource_type
         self.resource_id = resource_id
+        self.kind = kind
 
 
 class InvalidInput(RegauthError):

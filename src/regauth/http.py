@@ -1,6 +1,7 @@
 """The ASGI app: the one place that lists routes. Framework-free on purpose (it is small and hot).
 
     GET /healthz                 -> 200 once the server is ready
+    Alibaba RPC requests         -> the ACR dialect (Action/x-acs-action, RPC-v1 or ACS3 signatures)
     everything else              -> the AWS dialect (service chosen by the SigV4 credential scope)
 
 Request handling is synchronous (store I/O) and runs on a bounded thread pool.
@@ -17,6 +18,7 @@ from typing import Any, Awaitable, Callable
 
 from regauth.auth.canonical import HttpRequest
 from regauth.errors import InvalidInput
+from regauth.protocols.acr import AcrDialect
 from regauth.protocols.aws.dispatch import AwsDialect, Response
 from regauth.services.container import Services
 
@@ -59,6 +61,7 @@ class App:
     def __init__(self, services: Services, workers: int = 16) -> None:
         self._services = services
         self._aws = AwsDialect(services)
+        self._acr = AcrDialect(services)   # holds the process's nonce cache: one per app
         self._limit = services.settings.max_body_bytes
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="regauth")
         self.ready = False
@@ -86,11 +89,12 @@ class App:
             body, too_large = b"", True
         req = HttpRequest(method=method, path=path, query=scope.get("query_string", b"").decode("latin-1"),
                           headers=headers, body=body, source_ip=client[0] or "")
+        dialect = self._acr if self._acr.claims(req) else self._aws
         if too_large:
-            response = self._aws.reject(req, InvalidInput(f"The request body is larger than {self._limit} bytes"))
+            response = dialect.reject(req, InvalidInput(f"The request body is larger than {self._limit} bytes"))
         else:
             loop = asyncio.get_running_loop()
-            response = await loop.run_in_executor(self._pool, self._aws.handle, req)
+            response = await loop.run_in_executor(self._pool, dialect.handle, req)
         await _send(send, response)
         access_log.info("%s %s %s %.1fms", method, path, response.status, (time.perf_counter() - started) * 1000)
 

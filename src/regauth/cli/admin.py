@@ -7,6 +7,8 @@ import json
 
 from regauth.cli.runtime import open_runtime
 from regauth.config import load_settings
+from regauth.domain.principals import AcrInstance
+from regauth.errors import RegauthError
 from regauth.services.bootstrap import create_account
 
 
@@ -22,6 +24,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     au.add_argument("--principal", default=None, help="only events of this principal ARN")
     au.add_argument("--data-dir", default=None)
     au.set_defaults(run=_audit)
+    ci = actions.add_parser("create-acr-instance", help="create an Alibaba ACR instance and print it as JSON")
+    ci.add_argument("--account-id", required=True, help="the owning account (12 digits)")
+    ci.add_argument("--region", required=True, help="e.g. cn-hangzhou")
+    ci.add_argument("--name", required=True, help="instance name: 3-64 lowercase letters, digits, hyphens")
+    ci.add_argument("--login-server", required=True, help="registry host[:port] that docker logs in to")
+    ci.add_argument("--instance-id", default=None, help="cri-...; random when omitted")
+    ci.add_argument("--data-dir", default=None)
+    ci.set_defaults(run=_create_acr_instance)
+    li = actions.add_parser("list-acr-instances", help="print an account's ACR instances as JSON")
+    li.add_argument("--account-id", required=True)
+    li.add_argument("--data-dir", default=None)
+    li.set_defaults(run=_list_acr_instances)
 
 
 def _create_account(args: argparse.Namespace) -> int:
@@ -40,4 +54,27 @@ def _audit(args: argparse.Namespace) -> int:
     rt = open_runtime(load_settings(data_dir=args.data_dir))
     for e in rt.services.store.list_audit_events(limit=args.limit, principal_arn=args.principal):
         print(json.dumps(e.__dict__, sort_keys=True))
+    return 0
+
+
+def _instance_json(i: AcrInstance) -> dict[str, object]:
+    return {"InstanceId": i.instance_id, "AccountId": i.account_id, "RegionId": i.region, "InstanceName": i.name,
+            "LoginServer": i.login_server, "CreatedAt": i.created_at}
+
+
+def _create_acr_instance(args: argparse.Namespace) -> int:
+    rt = open_runtime(load_settings(data_dir=args.data_dir))
+    try:
+        instance = rt.services.acr.create_instance(args.account_id, args.region, args.name, args.login_server,
+                                                   args.instance_id)
+    except RegauthError as exc:
+        raise SystemExit(f"regauth: {exc.message}") from None
+    print(json.dumps(_instance_json(instance), indent=2))
+    return 0
+
+
+def _list_acr_instances(args: argparse.Namespace) -> int:
+    rt = open_runtime(load_settings(data_dir=args.data_dir))
+    print(json.dumps({"Instances": [_instance_json(i) for i in rt.services.acr.list_instances(args.account_id)]},
+                     indent=2))
     return 0

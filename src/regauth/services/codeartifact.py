@@ -113,7 +113,7 @@ class CodeArtifactService:
         self._policies.get(document, "resource")
         current = self._store.get_domain_policy(d.account_id, d.region, d.name)
         if revision is not None and (current is None or current.revision != revision):
-            raise Conflict("domain", d.name, "The policy revision does not match the current revision")
+            raise Conflict("domain", d.name, "The policy revision does not match the current revision", kind="concurrent")
         return self._store.put_domain_policy(DomainPolicy(account_id=d.account_id, region=d.region,
                                                           domain_name=d.name, document=document,
                                                           revision=secrets.token_urlsafe(16)))

@@ -7,10 +7,12 @@ from dataclasses import dataclass
 from regauth.clock import Clock
 from regauth.config import Settings
 from regauth.domain.keyring import Keyring, new_signing_key
+from regauth.services.acr import AcrService
 from regauth.services.audit import Auditor
 from regauth.services.authn import Authenticator
 from regauth.services.authz import Authorizer, PolicyCache
 from regauth.services.codeartifact import CodeArtifactService
+from regauth.services.ecr import EcrService
 from regauth.services.iam import IamService
 from regauth.services.ratelimit import RateLimiter
 from regauth.services.sts import StsService
@@ -32,6 +34,8 @@ class Services:
     sts: StsService
     iam: IamService
     codeartifact: CodeArtifactService
+    ecr: EcrService
+    acr: AcrService
 
 
 def load_keyring(store: Store, clock: Clock) -> Keyring:
@@ -57,4 +61,6 @@ def build_services(settings: Settings, store: Store, clock: Clock) -> Services:
         sts=StsService(store, authz, policies),
         iam=IamService(store, authz, policies),
         codeartifact=CodeArtifactService(store, authz, policies, issuer, settings.repository_endpoint),
+        ecr=EcrService(store, authz, issuer, settings.registry_endpoint),
+        acr=AcrService(store, authz, issuer, clock),
     )

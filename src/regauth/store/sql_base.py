@@ -51,7 +51,7 @@ def map_integrity(
         if kind == "foreign_key":
             if parent is not None:
                 raise NotFound(*parent) from None
-            raise Conflict(resource_type, resource_id, conflict_message) from None
+            raise Conflict(resource_type, resource_id, conflict_message, kind="delete") from None
         raise
 
 

@@ -108,7 +108,7 @@ class SqlCodeArtifactMixin(SqlBase):
                 return None
             if conn.execute(sa.select(t.repositories.c.name).where(
                     _domain_key(t.repositories, account_id, region, name)).limit(1)).first():
-                raise Conflict("domain", name, message)
+                raise Conflict("domain", name, message, kind="delete")
             for child in (t.domain_policies, t.repository_endpoints):
                 conn.execute(child.delete().where(_domain_key(child, account_id, region, name)))
             conn.execute(t.domains.delete().where(_domain_where(account_id, region, name)))

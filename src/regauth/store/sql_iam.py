@@ -123,10 +123,10 @@ class SqlIamMixin(SqlBase):
             if conn.execute(sa.select(t.access_keys.c.access_key_id).where(
                     t.access_keys.c.account_id == account_id,
                     t.access_keys.c.user_name == name).limit(1)).first():
-                raise Conflict("user", name, _DELETE_KEYS_FIRST)
+                raise Conflict("user", name, _DELETE_KEYS_FIRST, kind="delete")
             if conn.execute(sa.select(t.user_policies.c.policy_name).where(
                     _USER_POLICIES.where(account_id, name)).limit(1)).first():
-                raise Conflict("user", name, _DELETE_POLICIES_FIRST)
+                raise Conflict("user", name, _DELETE_POLICIES_FIRST, kind="delete")
             conn.execute(t.users.delete().where(
                 t.users.c.account_id == account_id, t.users.c.name == name))
         return _user(row)
@@ -253,7 +253,7 @@ class SqlIamMixin(SqlBase):
                 return None
             if conn.execute(sa.select(t.role_policies.c.policy_name).where(
                     _ROLE_POLICIES.where(account_id, name)).limit(1)).first():
-                raise Conflict("role", name, _DELETE_POLICIES_FIRST)
+                raise Conflict("role", name, _DELETE_POLICIES_FIRST, kind="delete")
             conn.execute(t.roles.delete().where(
                 t.roles.c.account_id == account_id, t.roles.c.name == name))
         return _role(row)

@@ -1,0 +1,135 @@
+"""Administering regauth with the real `aws iam` / `aws sts` (boto3, CLI v1, CLI v2)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.fixtures.server import Keys, RegauthServer, unique
+from tests.wire.clients import ApiError, epoch
+from tests.wire.conftest import CA_TOKEN_POLICY
+
+TRUST_ACCOUNT = {"Version": "2012-10-17", "Statement": [
+    {"Effect": "Allow", "Principal": {"AWS": "ACCOUNT"}, "Action": "sts:AssumeRole"}]}
+
+
+def code_of(fn, *args, **kwargs) -> str:
+    with pytest.raises(ApiError) as err:
+        fn(*args, **kwargs)
+    return err.value.code
+
+
+def trust(account: str) -> str:
+    return json.dumps(TRUST_ACCOUNT).replace("ACCOUNT", account)
+
+
+def test_user_lifecycle(client, regauth_server: RegauthServer) -> None:
+    name = unique("user")
+    created = client.call("iam", "CreateUser", {"UserName": name})["User"]
+    assert created["Arn"] == f"arn:aws:iam::{regauth_server.account_id}:user/{name}"
+    assert created["UserId"].startswith("AIDA")
+    assert client.call("iam", "GetUser", {"UserName": name})["User"]["UserName"] == name
+    assert name in [u["UserName"] for u in client.call("iam", "ListUsers")["Users"]]
+    assert code_of(client.call, "iam", "CreateUser", {"UserName": name}) == "EntityAlreadyExists"
+    client.call("iam", "PutUserPolicy", {"UserName": name, "PolicyName": "tok",
+                                         "PolicyDocument": json.dumps(CA_TOKEN_POLICY)})
+    got = client.call("iam", "GetUserPolicy", {"UserName": name, "PolicyName": "tok"})
+    assert got["PolicyDocument"] == CA_TOKEN_POLICY      # clients URL-decode and parse the document
+    key = client.call("iam", "CreateAccessKey", {"UserName": name})["AccessKey"]
+    assert key["AccessKeyId"].startswith("AKIA") and len(key["SecretAccessKey"]) == 40
+    listed = client.call("iam", "ListAccessKeys", {"UserName": name})["AccessKeyMetadata"]
+    assert [k["AccessKeyId"] for k in listed] == [key["AccessKeyId"]]
+    assert "SecretAccessKey" not in listed[0]
+    assert code_of(client.call, "iam", "DeleteUser", {"UserName": name}) == "DeleteConflict"
+    client.call("iam", "DeleteAccessKey", {"UserName": name, "AccessKeyId": key["AccessKeyId"]})
+    client.call("iam", "DeleteUserPolicy", {"UserName": name, "PolicyName": "tok"})
+    client.call("iam", "DeleteUser", {"UserName": name})
+    assert code_of(client.call, "iam", "GetUser", {"UserName": name}) == "NoSuchEntity"
+
+
+def test_malformed_policy_refused(client) -> None:
+    name = unique("user")
+    client.call("iam", "CreateUser", {"UserName": name})
+    assert code_of(client.call, "iam", "PutUserPolicy", {"UserName": name, "PolicyName": "bad",
+                                                         "PolicyDocument": '{"Statement": "nope"}'}) \
+        == "MalformedPolicyDocument"
+
+
+def test_caller_identity_and_session_token(client, token_user: Keys, regauth_server: RegauthServer) -> None:
+    me = client.call("sts", "GetCallerIdentity", {}, token_user)
+    assert me["Account"] == regauth_server.account_id and ":user/" in me["Arn"]
+    creds = client.call("sts", "GetSessionToken", {"DurationSeconds": 900}, token_user)["Credentials"]
+    assert creds["AccessKeyId"].startswith("ASIA")
+    session = Keys(creds["AccessKeyId"], creds["SecretAccessKey"], creds["SessionToken"])
+    assert client.call("sts", "GetCallerIdentity", {}, session)["Arn"] == me["Arn"]
+    # session credentials cannot mint more session credentials
+    assert code_of(client.call, "sts", "GetSessionToken", {}, session) == "AccessDenied"
+    # a wrong session token with the right key id is refused
+    forged = Keys(session.access_key_id, session.secret_access_key, session.session_token + "x")
+    assert code_of(client.call, "sts", "GetCallerIdentity", {}, forged) == "InvalidClientTokenId"
+
+
+def test_assume_role_rules(client, regauth_server: RegauthServer) -> None:
+    acct = regauth_server.account_id
+    role = unique("role")
+    created = client.call("iam", "CreateRole", {"RoleName": role, "AssumeRolePolicyDocument": trust(acct),
+                                                "MaxSessionDuration": 7200})["Role"]
+    assert created["MaxSessionDuration"] == 7200 and created["RoleId"].startswith("AROA")
+    arn = f"arn:aws:iam::{acct}:role/{role}"
+    out = client.call("sts", "AssumeRole", {"RoleArn": arn, "RoleSessionName": "s1", "DurationSeconds": 7200})
+    assert out["AssumedRoleUser"]["Arn"] == f"arn:aws:sts::{acct}:assumed-role/{role}/s1"
+    assert epoch(out["Credentials"]["Expiration"]) > 0
+    assert code_of(client.call, "sts", "AssumeRole", {"RoleArn": arn, "RoleSessionName": "s1",
+                                                      "DurationSeconds": 7201}) == "ValidationError"
+    # a trust policy naming someone else refuses us
+    client.call("iam", "UpdateAssumeRolePolicy", {"RoleName": role, "PolicyDocument": trust("999999999999")})
+    assert code_of(client.call, "sts", "AssumeRole", {"RoleArn": arn, "RoleSessionName": "s1"}) == "AccessDenied"
+    assert code_of(client.call, "sts", "AssumeRole", {"RoleArn": f"arn:aws:iam::{acct}:role/nope-{role}",
+                                                      "RoleSessionName": "s1"}) == "AccessDenied"
+
+
+def test_session_policy_narrows_and_chaining_is_capped(client, regauth_server: RegauthServer, domain: str) -> None:
+    acct = regauth_server.account_id
+    role = unique("narrow")
+    iam = regauth_server.client("iam")
+    iam.create_role(RoleName=role, AssumeRolePolicyDocument=trust(acct), MaxSessionDuration=43200)
+    iam.put_role_policy(RoleName=role, PolicyName="p", PolicyDocument=json.dumps(
+        {"Version": "2012-10-17", "Statement": CA_TOKEN_POLICY["Statement"] + [
+            {"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "*"}]}))
+    arn = f"arn:aws:iam::{acct}:role/{role}"
+    only_sts = json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "sts:*", "Resource": "*"}]})
+    creds = client.call("sts", "AssumeRole", {"RoleArn": arn, "RoleSessionName": "n1", "Policy": only_sts})
+    narrowed = Keys(creds["Credentials"]["AccessKeyId"], creds["Credentials"]["SecretAccessKey"],
+                    creds["Credentials"]["SessionToken"])
+    assert code_of(client.call, "codeartifact", "GetAuthorizationToken", {"domain": domain},
+                   narrowed) == "AccessDeniedException"
+    full = client.call("sts", "AssumeRole", {"RoleArn": arn, "RoleSessionName": "f1"})["Credentials"]
+    wide = Keys(full["AccessKeyId"], full["SecretAccessKey"], full["SessionToken"])
+    assert client.call("codeartifact", "GetAuthorizationToken", {"domain": domain}, wide)["authorizationToken"]
+    # role chaining: at most one hour
+    assert code_of(client.call, "sts", "AssumeRole", {"RoleArn": arn, "RoleSessionName": "c1",
+                                                      "DurationSeconds": 3601}, wide) == "ValidationError"
+    assert client.call("sts", "AssumeRole", {"RoleArn": arn, "RoleSessionName": "c1", "DurationSeconds": 3600},
+                       wide)["Credentials"]["AccessKeyId"].startswith("ASIA")
+
+
+def test_get_service_bearer_token_is_not_an_endpoint(regauth_server: RegauthServer) -> None:
+    import http.client
+    from urllib.parse import urlsplit
+
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    body = "Action=GetServiceBearerToken&Version=2011-06-15"
+    req = AWSRequest(method="POST", url=regauth_server.url + "/", data=body,
+                     headers={"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"})
+    SigV4Auth(Credentials(regauth_server.admin.access_key_id, regauth_server.admin.secret_access_key),
+              "sts", "us-east-1").add_auth(req)
+    conn = http.client.HTTPConnection(urlsplit(regauth_server.url).netloc, timeout=30)
+    conn.request("POST", "/", body=body, headers=dict(req.headers))
+    resp = conn.getresponse()
+    text = resp.read().decode()
+    assert resp.status == 400 and "<Code>InvalidAction</Code>" in text
