@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any, Callable
 from urllib.parse import quote
 
-from regauth.domain.principals import AccessKey, Domain, Repository, Role, User
+from regauth.domain.principals import AccessKey, Domain, EcrRepository, Repository, Role, User
 from regauth.services.container import Services
 from regauth.services.context import Call
 
@@ -184,4 +184,50 @@ IAM: dict[str, Handler] = {
     "DeleteRolePolicy": lambda s, c, p: _done(s.iam.delete_role_policy(c, p["RoleName"], p["PolicyName"])),
 }
 
-TABLES: dict[str, dict[str, Handler]] = {"codeartifact": CODEARTIFACT, "sts": STS, "iam": IAM}
+# --- ECR and ECR Public -------------------------------------------------------------------------
+
+def _ecr_repository(r: EcrRepository) -> dict[str, Any]:
+    return {"repositoryArn": r.arn, "registryId": r.account_id, "repositoryName": r.name, "repositoryUri": r.uri,
+            "createdAt": r.created_at, "imageTagMutability": r.image_tag_mutability,
+            "imageScanningConfiguration": {"scanOnPush": r.scan_on_push},
+            "encryptionConfiguration": {"encryptionType": r.encryption_type}}
+
+
+def _ecr_token(s: Services, c: Call, p: dict[str, Any]) -> dict[str, Any]:
+    data = s.ecr.get_authorization_token(c, p.get("registryIds"))
+    return {"authorizationData": [{"authorizationToken": d.authorization_token, "expiresAt": d.expires_at,
+                                   "proxyEndpoint": d.proxy_endpoint} for d in data]}
+
+
+def _ecr_create(s: Services, c: Call, p: dict[str, Any]) -> dict[str, Any]:
+    repo = s.ecr.create_repository(c, p.get("registryId"), p["repositoryName"], p.get("imageTagMutability"),
+                                   (p.get("imageScanningConfiguration") or {}).get("scanOnPush"),
+                                   (p.get("encryptionConfiguration") or {}).get("encryptionType"))
+    return {"repository": _ecr_repository(repo)}
+
+
+def _ecr_describe(s: Services, c: Call, p: dict[str, Any]) -> dict[str, Any]:
+    repos, token = s.ecr.describe_repositories(c, p.get("registryId"), p.get("repositoryNames"),
+                                               p.get("maxResults"), p.get("nextToken"))
+    return {"repositories": [_ecr_repository(r) for r in repos], "nextToken": token}
+
+
+def _ecr_public_token(s: Services, c: Call, p: dict[str, Any]) -> dict[str, Any]:
+    d = s.ecr.get_public_authorization_token(c)
+    return {"authorizationData": {"authorizationToken": d.authorization_token, "expiresAt": d.expires_at}}
+
+
+ECR: dict[str, Handler] = {
+    "GetAuthorizationToken": _ecr_token,
+    "CreateRepository": _ecr_create,
+    "DescribeRepositories": _ecr_describe,
+    "DeleteRepository": lambda s, c, p: {"repository": _ecr_repository(
+        s.ecr.delete_repository(c, p.get("registryId"), p["repositoryName"]))},
+    "DescribeRegistry": lambda s, c, p: {"registryId": s.ecr.describe_registry(c),
+                                         "replicationConfiguration": {"rules": []}},
+}
+
+ECR_PUBLIC: dict[str, Handler] = {"GetAuthorizationToken": _ecr_public_token}
+
+TABLES: dict[str, dict[str, Handler]] = {"codeartifact": CODEARTIFACT, "sts": STS, "iam": IAM, "ecr": ECR,
+                                         "ecr-public": ECR_PUBLIC}
