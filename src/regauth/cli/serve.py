@@ -55,6 +55,7 @@ def run(args: argparse.Namespace) -> int:
     settings = load_settings(host=args.host, port=args.port, data_dir=args.data_dir)
     logging.basicConfig(level=settings.log_level.upper(), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     runtime = open_runtime(settings)
     boot = bootstrap(settings, runtime.services.store, runtime.services.clock)
     family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET

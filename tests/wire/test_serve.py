@@ -1,0 +1,96 @@
+"""`regauth serve`: first start, restarts, settings from REGAUTH_*, PostgreSQL, clean start-up errors."""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.fixtures.server import REPO, Keys, require_program, server_env, start_server, which_aws_v2
+from tests.wire.clients import Boto3Client
+
+
+def test_first_start_prints_working_credentials_and_commands_then_never_the_secret(tmp_path: Path) -> None:
+    server = start_server(tmp_path / "data")
+    try:
+        text = "\n".join(server.output)
+        assert re.search(r"AWS_ACCESS_KEY_ID=AKIA[A-Z2-7]{16}\b", text)
+        assert len(server.admin.secret_access_key) == 40
+        # run the printed example commands with the printed credentials and the real AWS CLI v2
+        aws = require_program(which_aws_v2(), "AWS CLI v2 (Debian awscli)")
+        env = {**{k: v for k, v in os.environ.items() if not k.startswith("AWS_")}, **server.admin.env(),
+               "AWS_DEFAULT_REGION": "us-east-1", "AWS_CONFIG_FILE": "/nonexistent", "AWS_PAGER": ""}
+        commands = [line.strip() for line in text.splitlines() if line.strip().startswith("aws --endpoint-url")]
+        assert len(commands) == 2
+        outputs = [subprocess.run([aws, *shlex.split(c)[1:]], capture_output=True, text=True, env=env, timeout=60)
+                   for c in commands]
+        assert all(o.returncode == 0 for o in outputs), [o.stderr for o in outputs]
+        assert re.fullmatch(r"rgca_\S+\n", outputs[1].stdout)
+    finally:
+        server.stop()
+    again = start_server(tmp_path / "data")
+    try:
+        assert server.admin.secret_access_key not in "\n".join(again.output)
+        assert server.admin.access_key_id in "\n".join(again.output)   # named, not revealed
+        assert Boto3Client(again).call("sts", "GetCallerIdentity", {}, server.admin)["Account"] == server.account_id
+    finally:
+        again.stop()
+
+
+def test_settings_from_environment_are_honoured(tmp_path: Path) -> None:
+    env = server_env("444455556666")
+    server = start_server(tmp_path / "d", env)
+    try:
+        keys = Keys(env["REGAUTH_BOOTSTRAP_ACCESS_KEY_ID"], env["REGAUTH_BOOTSTRAP_SECRET_ACCESS_KEY"])
+        me = Boto3Client(server).call("sts", "GetCallerIdentity", {}, keys)
+        assert me == {"UserId": me["UserId"], "Account": "444455556666",
+                      "Arn": "arn:aws:iam::444455556666:user/admin"}
+        assert env["REGAUTH_BOOTSTRAP_SECRET_ACCESS_KEY"] not in "\n".join(server.output)
+        key_file = tmp_path / "d" / "master.key"
+        assert key_file.stat().st_mode & 0o777 == 0o600
+    finally:
+        server.stop()
+
+
+def test_postgresql_store(tmp_path: Path, fresh_postgres_url: str) -> None:
+    env = {**server_env("777788889999"), "REGAUTH_DATABASE_URL": fresh_postgres_url}
+    server = start_server(tmp_path / "pg", env)
+    try:
+        keys = Keys(env["REGAUTH_BOOTSTRAP_ACCESS_KEY_ID"], env["REGAUTH_BOOTSTRAP_SECRET_ACCESS_KEY"])
+        client = Boto3Client(server)
+        client.call("codeartifact", "CreateDomain", {"domain": "pg-domain"}, keys)
+        out = client.call("codeartifact", "GetAuthorizationToken", {"domain": "pg-domain"}, keys)
+        assert out["authorizationToken"].startswith("rgca_")
+        assert not (tmp_path / "pg" / "regauth.db").exists()
+    finally:
+        server.stop()
+    # a second node on the same database verifies the same caller (stateless nodes, shared store)
+    other = start_server(tmp_path / "pg2", {**env, "REGAUTH_MASTER_KEY": (tmp_path / "pg" / "master.key").read_text()
+                                            .strip()})
+    try:
+        assert Boto3Client(other).call("codeartifact", "DescribeDomain", {"domain": "pg-domain"}, keys)
+    finally:
+        other.stop()
+
+
+@pytest.mark.parametrize("env, message", [
+    ({"REGAUTH_MASTER_KEY": "not-a-key"}, "REGAUTH_MASTER_KEY is not a valid master key"),
+    ({"REGAUTH_DATABASE_URL": "nonsense"}, "REGAUTH_DATABASE_URL is not a valid database URL"),
+    ({"REGAUTH_DATABASE_URL": "postgresql://nobody@127.0.0.1:1/x"}, "cannot open the store"),
+    ({"REGAUTH_ACCOUNT_ID": "12"}, "REGAUTH_ACCOUNT_ID must be 12 digits"),
+    ({"REGAUTH_BOOTSTRAP_ACCESS_KEY_ID": "AKIAAAAAAAAAAAAAAAAA"}, "set both"),
+    ({"REGAUTH_SIGNATURE_WINDOW_SECONDS": "lots"}, "REGAUTH_SIGNATURE_WINDOW_SECONDS must be a whole number"),
+])
+def test_bad_settings_stop_with_a_clear_message(tmp_path: Path, env: dict[str, str], message: str) -> None:
+    full = {k: v for k, v in os.environ.items() if not k.startswith("REGAUTH_")}
+    proc = subprocess.run([sys.executable, "-m", "regauth", "serve", "--port", "0", "--data-dir", str(tmp_path)],
+                          capture_output=True, text=True, env={**full, **env}, cwd=REPO, timeout=60)
+    assert proc.returncode == 2
+    assert message in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert "not-a-key" not in proc.stderr
