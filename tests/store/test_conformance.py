@@ -505,6 +505,17 @@ def test_issued_token_index(store):
         store.record_issued_token(tok)
 
 
+def test_issuance_writes_index_and_audit_together_or_not_at_all(store):
+    alice = f"arn:aws:iam::{ACCT}:user/alice"
+    tok = IssuedToken("tid-issuance-000001", "ecr", alice, ACCT, f"arn:aws:ecr:{REGION}:{ACCT}:registry", T0, T0 + 60)
+    store.record_issuance(tok, event(T0, alice, rid="issue-1"))
+    assert store.get_issued_token(tok.token_id) == tok
+    assert [e.request_id for e in store.list_audit_events(principal_arn=alice)] == ["issue-1"]
+    with pytest.raises(Conflict):
+        store.record_issuance(tok, event(T0 + 1, alice, rid="issue-2"))
+    assert [e.request_id for e in store.list_audit_events(principal_arn=alice)] == ["issue-1"]
+
+
 def test_audit_newest_first_with_principal_filter_and_limit(store):
     alice, bob = f"arn:aws:iam::{ACCT}:user/alice", f"arn:aws:iam::{ACCT}:user/bob"
     store.record_audit(event(T0 + 1, alice, rid="a1"))

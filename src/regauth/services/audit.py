@@ -17,6 +17,10 @@ class Auditor:
     def record(self, event: AuditEvent) -> None:
         """Written before the response leaves: if this fails, the request fails (fail closed)."""
         self._store.record_audit(event)
+        self.logged(event)
+
+    def logged(self, event: AuditEvent) -> None:
+        """The log line for an event already stored."""
         log.info("audit %s %s %s by=%s resource=%s token_id=%s detail=%s ip=%s", event.outcome, event.action,
                  event.request_id, event.principal_arn or "-", event.resource or "-", event.token_id or "-",
                  event.detail or "-", event.source_ip or "-")

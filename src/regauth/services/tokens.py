@@ -36,12 +36,13 @@ class TokenIssuer:
             account_id=call.caller.account_id, scope=scope, issued_at=int(call.now), expires_at=int(expires_at),
         )
         token = tokens.mint(self._keyring, claims)
-        self._store.record_issued_token(IssuedToken(
-            token_id=claims.token_id, kind=kind, principal_arn=claims.principal_arn, account_id=claims.account_id,
-            scope=scope, issued_at=call.now, expires_at=float(claims.expires_at)))
-        self._auditor.record(AuditEvent(
+        event = AuditEvent(
             at=call.now, request_id=call.request_id, principal_arn=call.caller.arn, action=action, resource=scope,
             outcome="allowed", source_ip=call.source_ip, token_id=claims.token_id,
-            detail=f"expires={claims.expires_at}"))
+            detail=f"expires={claims.expires_at}")
+        self._store.record_issuance(IssuedToken(
+            token_id=claims.token_id, kind=kind, principal_arn=claims.principal_arn, account_id=claims.account_id,
+            scope=scope, issued_at=call.now, expires_at=float(claims.expires_at)), event)
+        self._auditor.logged(event)
         return Issued(token=token, token_id=claims.token_id, issued_at=claims.issued_at,
                       expires_at=float(claims.expires_at))

@@ -45,6 +45,12 @@ class SqlTokensMixin(SqlBase):
         with map_integrity("issued_token", token.token_id), self._write() as conn:
             conn.execute(t.issued_tokens.insert().values(**_token_values(token)))
 
+    def record_issuance(self, token: IssuedToken, event: AuditEvent) -> None:
+        """The index entry and its audit event in one transaction: both or neither."""
+        with map_integrity("issued_token", token.token_id), self._write() as conn:
+            conn.execute(t.issued_tokens.insert().values(**_token_values(token)))
+            conn.execute(t.audit_events.insert().values(**_event_values(event)))
+
     def get_issued_token(self, token_id: str) -> IssuedToken | None:
         with self._read() as conn:
             row = conn.execute(sa.select(t.issued_tokens)

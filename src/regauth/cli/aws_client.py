@@ -1,0 +1,259 @@
+"""Building a botocore client from the aws-style global options, the CLI's exit codes, and `--debug` logging.
+
+Profiles, credentials, region and `AWS_ENDPOINT_URL*` are resolved by botocore's own session, so the
+usual ~/.aws/config, ~/.aws/credentials and AWS_* variables behave as they do for the AWS CLI.
+Exit codes follow AWS CLI v2: 252 bad parameters, 253 configuration (region, credentials, profile),
+254 the service answered with an error, 255 anything else (connection, TLS, timeouts).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import sys
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, Callable, TextIO
+
+import botocore.session
+from botocore import UNSIGNED
+from botocore.client import BaseClient
+from botocore.config import Config
+from botocore.exceptions import (
+    BotoCoreError, ClientError, EndpointConnectionError, NoCredentialsError, NoRegionError,
+    ParamValidationError, PartialCredentialsError, ProfileNotFound,
+)
+from botocore.utils import parse_timestamp
+
+from regauth import __version__
+
+EXIT_PARAMETER = 252
+EXIT_CONFIGURATION = 253
+EXIT_SERVICE = 254
+EXIT_OTHER = 255
+
+log = logging.getLogger("regauth.cli")
+
+
+class CliError(Exception):
+    """A failure the command reports as one message on stderr and an exit code."""
+
+    def __init__(self, message: str, exit_code: int = EXIT_OTHER) -> None:
+        super().__init__(message)
+        self.message = message
+        self.exit_code = exit_code
+
+
+@dataclass(frozen=True)
+class GlobalOptions:
+    profile: str | None = None
+    region: str | None = None
+    endpoint_url: str | None = None
+    verify_ssl: bool = True
+    ca_bundle: str | None = None
+    read_timeout: int | None = None      # None: botocore's default (60 s); 0: blocking
+    connect_timeout: int | None = None
+    no_sign_request: bool = False
+
+
+# --------------------------------------------------------------------------- redaction
+
+_REDACTED = "****"
+_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
+    # SigV4: the Authorization header / presigned query, and botocore's "Signature:\n<hex>" line
+    (re.compile(r"(Signature=)[0-9A-Fa-f]+"), r"\1" + _REDACTED),
+    (re.compile(r"(Signature:\s*)[0-9A-Fa-f]{16,}"), r"\1" + _REDACTED),
+    # session tokens as a header (canonical request, headers repr) or a query parameter
+    (re.compile(r"""(x-amz-security-token['"]?\s*[:=]\s*b?['"]?)[^\s'",&]+""", re.I), r"\1" + _REDACTED),
+    # issued tokens, secrets and session tokens in JSON bodies, XML bodies and env-style text
+    (re.compile(r"""(['"]?(?:authorizationToken|SecretAccessKey|SessionToken|password)['"]?\s*[:=]\s*b?['"]?)"""
+                r"""[^\s'",}<]+""", re.I), r"\1" + _REDACTED),
+    (re.compile(r"(<(SecretAccessKey|SessionToken)>)[^<]*(</\2>)"), r"\1" + _REDACTED + r"\3"),
+    (re.compile(r"((?:AWS_SECRET_ACCESS_KEY|AWS_SESSION_TOKEN|aws_secret_access_key|aws_session_token)"
+                r"""['"]?\s*[=:]\s*['"]?)[^\s'",]+"""), r"\1" + _REDACTED),
+    # regauth's token kinds, also when embedded in a URL or a .pypirc / .npmrc line
+    (re.compile(r"\b(rgca|rgecr|rgecp|rgacr)_[A-Za-z0-9._~+/=-]+"), r"\1_" + _REDACTED),
+    # docker-style tokens: base64("AWS:<password>") always starts with "QVdTO"
+    (re.compile(r"QVdTO[A-Za-z0-9+/]{8,}={0,2}"), _REDACTED),
+    # credentials in a URL's userinfo (pip's index-url)
+    (re.compile(r"(://[^:/@\s]+:)[^@\s/]+@"), r"\1" + _REDACTED + "@"),
+)
+
+
+class Redactor:
+    """Removes signatures, secret keys, session tokens and issued tokens from text."""
+
+    def __init__(self) -> None:
+        self._literals: set[str] = set()
+
+    def add_secret(self, value: str | None) -> None:
+        if value and len(value) >= 8:
+            self._literals.add(value)
+
+    def __call__(self, text: str) -> str:
+        for literal in sorted(self._literals, key=len, reverse=True):
+            text = text.replace(literal, _REDACTED)
+        for pattern, replacement in _PATTERNS:
+            text = pattern.sub(replacement, text)
+        return text
+
+
+REDACTOR = Redactor()
+
+
+class RedactingFilter(logging.Filter):
+    """Rewrites each record (message, arguments, exception text) through a Redactor before it is emitted."""
+
+    def __init__(self, redactor: Redactor = REDACTOR) -> None:
+        super().__init__()
+        self._redact = redactor
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            text = record.getMessage()
+        except Exception:  # a malformed record: keep its template only
+            text = str(record.msg)
+        if record.exc_info:
+            text += "\n" + logging.Formatter().formatException(record.exc_info)
+        if record.stack_info:
+            text += "\n" + record.stack_info
+        record.msg, record.args = self._redact(text), None
+        record.exc_info, record.exc_text, record.stack_info = None, None, None
+        return True
+
+
+_DEBUG_LOGGERS = ("botocore", "urllib3", "regauth")
+
+
+def enable_debug_logging(stream: TextIO | None = None, redactor: Redactor = REDACTOR) -> logging.Handler:
+    """`--debug`: botocore's, urllib3's and our own debug logs on stderr, with secrets filtered out."""
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s - %(threadName)s - %(name)s - %(levelname)s - %(message)s"))
+    handler.addFilter(RedactingFilter(redactor))
+    for name in _DEBUG_LOGGERS:
+        logger = logging.getLogger(name)
+        logger.setLevel(logging.DEBUG)
+        logger.addHandler(handler)
+    return handler
+
+
+def disable_debug_logging(handler: logging.Handler) -> None:
+    for name in _DEBUG_LOGGERS:
+        logging.getLogger(name).removeHandler(handler)
+
+
+# --------------------------------------------------------------------------- session and client
+
+def _utc_timestamp(value: Any) -> datetime:
+    return parse_timestamp(value).astimezone(timezone.utc)
+
+
+def make_session(profile: str | None) -> botocore.session.Session:
+    """A botocore session over the usual config files and AWS_* variables; responses' timestamps in UTC."""
+    session = botocore.session.Session(profile=profile)
+    session.get_component("response_parser_factory").set_parser_defaults(timestamp_parser=_utc_timestamp)
+    session.user_agent_extra = f"regauth/{__version__}"
+    return session
+
+
+def scoped_config(session: botocore.session.Session) -> dict[str, Any]:
+    try:
+        return dict(session.get_scoped_config())
+    except ProfileNotFound as exc:
+        raise CliError(str(exc), EXIT_CONFIGURATION) from None
+
+
+def resolve_region(session: botocore.session.Session, region: str | None) -> str:
+    """--region, then AWS_REGION, then AWS_DEFAULT_REGION / the profile's `region` (as CLI v2 does)."""
+    scoped_config(session)
+    value = region or os.environ.get("AWS_REGION") or session.get_config_variable("region")
+    if not value:
+        raise CliError('You must specify a region: pass --region, set AWS_REGION or AWS_DEFAULT_REGION, or add '
+                       '"region = ..." to the profile in ~/.aws/config.', EXIT_CONFIGURATION)
+    return str(value)
+
+
+def _client_config(session: botocore.session.Session, opts: GlobalOptions) -> Config:
+    kwargs: dict[str, Any] = {}
+    if opts.no_sign_request:
+        kwargs["signature_version"] = UNSIGNED
+    for name in ("read_timeout", "connect_timeout"):
+        value = getattr(opts, name)
+        if value is not None:
+            kwargs[name] = None if value == 0 else value     # 0 = blocking, like the AWS CLI
+    configured = os.environ.get("AWS_RETRY_MODE") or scoped_config(session).get("retry_mode")
+    if not configured:       # botocore's default is "legacy" (5 attempts); CLI v2 uses "standard" (3)
+        kwargs["retries"] = {"mode": "standard"}
+    return Config(**kwargs)
+
+
+def build_client(service: str, opts: GlobalOptions, session: botocore.session.Session | None = None,
+                 redactor: Redactor = REDACTOR) -> BaseClient:
+    """A botocore client for `service` configured from the global options (and ~/.aws, AWS_*)."""
+    session = session or make_session(opts.profile)
+    region = resolve_region(session, opts.region)
+    verify: bool | str | None = None
+    if not opts.verify_ssl:
+        verify = False
+    elif opts.ca_bundle:
+        verify = opts.ca_bundle
+    if not opts.no_sign_request:
+        try:
+            credentials = session.get_credentials()
+        except BotoCoreError as exc:
+            raise translate(exc) from None
+        if credentials is None:
+            raise CliError("Unable to locate credentials. Set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, add them "
+                           "to ~/.aws/credentials, or pick a profile with --profile.", EXIT_CONFIGURATION)
+        frozen = credentials.get_frozen_credentials()
+        redactor.add_secret(frozen.secret_key)
+        redactor.add_secret(frozen.token)
+    try:
+        client = session.create_client(service, region_name=region, endpoint_url=opts.endpoint_url or None,
+                                       verify=verify, config=_client_config(session, opts))
+    except ValueError as exc:
+        raise CliError(f"Bad value for --endpoint-url {opts.endpoint_url}: {exc}", EXIT_PARAMETER) from None
+    except BotoCoreError as exc:
+        raise translate(exc) from None
+    client.meta.events.register("before-send", _log_request)
+    client.meta.events.register("response-received", _log_response)
+    return client
+
+
+def _log_request(request: Any, **_: Any) -> None:
+    log.debug("%s %s", request.method, request.url)
+
+
+def _log_response(response_dict: dict[str, Any] | None = None, exception: Exception | None = None,
+                  context: dict[str, Any] | None = None, **_: Any) -> None:
+    if response_dict is not None:
+        log.debug("HTTP %s", response_dict.get("status_code"))
+    elif exception is not None:
+        log.debug("no HTTP response: %s", exception)
+
+
+# --------------------------------------------------------------------------- calls and errors
+
+def translate(exc: Exception) -> CliError:
+    """Maps a botocore exception to the AWS CLI v2 message and exit code."""
+    if isinstance(exc, ClientError):
+        return CliError(str(exc), EXIT_SERVICE)
+    if isinstance(exc, ParamValidationError):
+        return CliError(str(exc), EXIT_PARAMETER)
+    if isinstance(exc, (NoRegionError, NoCredentialsError, PartialCredentialsError, ProfileNotFound)):
+        return CliError(str(exc), EXIT_CONFIGURATION)
+    if isinstance(exc, EndpointConnectionError):
+        return CliError(str(exc), EXIT_OTHER)
+    return CliError(str(exc) or type(exc).__name__, EXIT_OTHER)
+
+
+def call(client: BaseClient, operation: str, params: dict[str, Any]) -> dict[str, Any]:
+    """Calls `operation` (botocore's python name), translating errors; the response without ResponseMetadata."""
+    method: Callable[..., dict[str, Any]] = getattr(client, operation)
+    try:
+        response = dict(method(**params))
+    except (ClientError, BotoCoreError) as exc:
+        raise translate(exc) from None
+    response.pop("ResponseMetadata", None)
+    return response

@@ -1,0 +1,258 @@
+"""The aws-style client commands: `regauth codeartifact|ecr|ecr-public|sts ...`.
+
+Each command accepts every global option of the AWS CLI (one shared parent parser), plus --cli-input-json,
+--cli-input-yaml and --generate-cli-skeleton. API commands take their parameters from the botocore model, so
+client-side validation is exactly botocore's (required, type, min); the server enforces the rest.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import binascii
+import os
+import sys
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import botocore.session
+from botocore.model import StructureShape
+from botocore.validate import ParamValidationError, validate_parameters
+
+from regauth.cli import commands_login
+from regauth.cli.aws_client import (
+    EXIT_OTHER, EXIT_PARAMETER, REDACTOR, CliError, build_client, call, disable_debug_logging,
+    enable_debug_logging, log, make_session, scoped_config,
+)
+from regauth.cli.commands_args import (
+    AUTO_PROMPT_MESSAGE, AwsArgumentParser, Param, add_params, exit_252_on_error, global_options, global_parent,
+    input_skeleton, load_cli_input, merge_params, missing_required, output_skeleton, params_from_shape,
+    yaml_input_skeleton,
+)
+from regauth.cli.output import OUTPUT_FORMATS, compile_query, render, use_color
+
+
+@dataclass
+class Context:
+    """What an action needs: the parsed options, the merged parameters and a way to make clients."""
+    spec: CommandSpec
+    args: argparse.Namespace
+    values: dict[str, Any]
+    session: botocore.session.Session
+
+    def client(self, service: str | None = None) -> Any:
+        return build_client(service or self.spec.service, global_options(self.args), self.session)
+
+    def print_response(self, response: dict[str, Any]) -> None:
+        output = resolve_output(self.args, self.session)
+        query = compile_query(self.args.query) if self.args.query else None
+        sys.stdout.write(render(response, output, title=self.spec.operation, query=query,
+                                color=use_color(self.args.color)))
+
+
+Action = Callable[[Context], int]
+
+
+@dataclass(frozen=True)
+class CommandSpec:
+    group: str                # the `regauth <group>` level: codeartifact, ecr, ecr-public, sts
+    name: str                 # get-authorization-token, login, ...
+    service: str              # botocore service name
+    operation: str            # botocore operation name; also the table title
+    summary: str
+    examples: tuple[str, ...]
+    params: tuple[Param, ...] | None = None       # None: the operation's input shape
+    action: Action | None = None                  # None: call the operation and print its response
+    validate: Callable[[dict[str, Any]], None] | None = None
+    sample_output: Callable[[], Any] | None = None
+    notes: str = field(default="")
+
+    def input_shape(self) -> StructureShape | None:
+        if self.params is not None:
+            return None
+        return _model(self.service, self.operation).input_shape
+
+    def all_params(self) -> tuple[Param, ...]:
+        return self.params if self.params is not None else params_from_shape(self.input_shape())
+
+
+def _model(service: str, operation: str) -> Any:
+    return _SESSION.get_service_model(service).operation_model(operation)
+
+
+_SESSION = botocore.session.Session()
+
+
+def resolve_output(args: argparse.Namespace, session: botocore.session.Session | None) -> str:
+    output = args.output or os.environ.get("AWS_DEFAULT_OUTPUT")
+    if not output and session is not None:
+        output = scoped_config(session).get("output")
+    output = output or "json"
+    if output not in OUTPUT_FORMATS:
+        raise CliError(f"Unknown output type: {output} (valid: {', '.join(OUTPUT_FORMATS)})", EXIT_PARAMETER)
+    return str(output)
+
+
+# --------------------------------------------------------------------------- actions
+
+def _api_call(ctx: Context) -> int:
+    response = call(ctx.client(), _python_name(ctx.spec.operation), ctx.values)
+    ctx.print_response(response)
+    return 0
+
+
+def _python_name(operation: str) -> str:
+    return botocore.xform_name(operation)
+
+
+def _login_password(ctx: Context) -> int:
+    response = call(ctx.client(), "get_authorization_token", {})
+    data = response.get("authorizationData")
+    if isinstance(data, list):
+        data = data[0] if data else None
+    token = (data or {}).get("authorizationToken")
+    if not token:
+        raise CliError("The server returned no authorizationData.", EXIT_OTHER)
+    try:
+        user, sep, password = base64.b64decode(token, validate=True).decode("utf-8").partition(":")
+    except (binascii.Error, UnicodeDecodeError):
+        raise CliError("The authorization token is not base64(user:password).", EXIT_OTHER) from None
+    if not sep or ":" in password:
+        raise CliError("The authorization token is not base64(user:password).", EXIT_OTHER)
+    sys.stdout.write(password + "\n")
+    return 0
+
+
+def _validate_against(service: str, operation: str) -> Callable[[dict[str, Any]], None]:
+    def check(values: dict[str, Any]) -> None:
+        shape = _model(service, operation).input_shape
+        if shape is not None:
+            validate_parameters(values, shape)
+    return check
+
+
+# --------------------------------------------------------------------------- the command table
+
+_GAT_CA = "regauth codeartifact get-authorization-token"
+COMMANDS: tuple[CommandSpec, ...] = (
+    CommandSpec("codeartifact", "get-authorization-token", "codeartifact", "GetAuthorizationToken",
+                "Generate a temporary authorization token for the repositories of a domain (default 12 hours; "
+                "--duration-seconds 0 or 900-43200).",
+                (f"{_GAT_CA} --domain test-domain --query authorizationToken --output text",
+                 f"{_GAT_CA} --domain test-domain --domain-owner 111122223333 --duration-seconds 900",
+                 f"{_GAT_CA} --cli-input-json '{{\"domain\": \"test-domain\", \"durationSeconds\": 3600}}'")),
+    CommandSpec("codeartifact", "get-repository-endpoint", "codeartifact", "GetRepositoryEndpoint",
+                "Print the URL of a repository's endpoint for one package format.",
+                ("regauth codeartifact get-repository-endpoint --domain test-domain --repository my-repo "
+                 "--format pypi --query repositoryEndpoint --output text",)),
+    CommandSpec("codeartifact", "login", "codeartifact", "GetAuthorizationToken",
+                "Configure pip, twine or npm to use a CodeArtifact repository with a fresh token.",
+                ("regauth codeartifact login --tool pip --domain test-domain --repository my-repo",
+                 "regauth codeartifact login --tool npm --domain test-domain --repository my-repo --namespace myorg",
+                 "regauth codeartifact login --tool twine --domain test-domain --repository my-repo --dry-run"),
+                params=commands_login.PARAMS, action=commands_login.run, validate=commands_login.validate,
+                sample_output=commands_login.sample_output, notes=commands_login.NOTES),
+    CommandSpec("ecr", "get-authorization-token", "ecr", "GetAuthorizationToken",
+                "Get a docker login token (base64 of AWS:<password>) for the ECR registry, valid 12 hours.",
+                ("regauth ecr get-authorization-token",
+                 "regauth ecr get-authorization-token --registry-ids 111122223333 --output text",
+                 "regauth ecr get-authorization-token --query 'authorizationData[0].proxyEndpoint' --output text")),
+    CommandSpec("ecr", "get-login-password", "ecr", "GetAuthorizationToken",
+                "Print the docker password from an ECR authorization token.",
+                ("regauth ecr get-login-password --region us-east-1 | docker login --username AWS "
+                 "--password-stdin 111122223333.dkr.ecr.us-east-1.amazonaws.com",),
+                params=(), action=_login_password, sample_output=lambda: "password"),
+    CommandSpec("ecr-public", "get-authorization-token", "ecr-public", "GetAuthorizationToken",
+                "Get an authorization token for ECR Public (us-east-1 only), valid 12 hours.",
+                ("regauth ecr-public get-authorization-token --region us-east-1",)),
+    CommandSpec("ecr-public", "get-login-password", "ecr-public", "GetAuthorizationToken",
+                "Print the docker password for public.ecr.aws (us-east-1 only).",
+                ("regauth ecr-public get-login-password --region us-east-1 | docker login --username AWS "
+                 "--password-stdin public.ecr.aws",),
+                params=(), action=_login_password, sample_output=lambda: "password"),
+    CommandSpec("sts", "get-caller-identity", "sts", "GetCallerIdentity",
+                "Show the account, user id and ARN of the credentials in use.",
+                ("regauth sts get-caller-identity", "regauth sts get-caller-identity --query Account --output text")),
+)
+
+_GROUP_HELP = {
+    "codeartifact": "CodeArtifact: authorization tokens, repository endpoints, login for pip/twine/npm",
+    "ecr": "ECR: registry authorization tokens and docker login passwords",
+    "ecr-public": "ECR Public: authorization tokens and docker login passwords (us-east-1)",
+    "sts": "STS: who am I",
+}
+
+
+# --------------------------------------------------------------------------- registration and running
+
+def register(sub: argparse._SubParsersAction) -> None:
+    parent = global_parent()
+    groups: dict[str, argparse._SubParsersAction] = {}
+    for group, text in _GROUP_HELP.items():
+        gp = sub.add_parser(group, help=text, description=text)
+        exit_252_on_error(gp)
+        groups[group] = gp.add_subparsers(dest=f"{group}_command", required=True, metavar="COMMAND",
+                                          parser_class=AwsArgumentParser)
+    for spec in COMMANDS:
+        epilog = "examples:\n" + "\n".join(f"  {e}" for e in spec.examples) + "\n"
+        if spec.notes:
+            epilog += "\n" + spec.notes
+        epilog += ("\nGlobal options behave as in the AWS CLI; --cli-auto-prompt is not supported (exit 252).\n"
+                   "Exit codes: 252 bad parameters, 253 configuration, 254 service error, 255 other.\n")
+        p = groups[spec.group].add_parser(spec.name, parents=[parent], help=spec.summary, description=spec.summary,
+                                          epilog=epilog, formatter_class=argparse.RawDescriptionHelpFormatter,
+                                          allow_abbrev=False)
+        add_params(p, spec.all_params())
+        p.set_defaults(run=_runner(spec, p))
+
+
+def _runner(spec: CommandSpec, parser: argparse.ArgumentParser) -> Callable[[argparse.Namespace], int]:
+    def run(args: argparse.Namespace) -> int:
+        handler = enable_debug_logging() if args.debug else None
+        try:
+            if handler is not None:
+                log.debug("regauth %s %s, arguments: %s", spec.group, spec.name, REDACTOR(" ".join(sys.argv[1:])))
+            return run_command(spec, parser, args)
+        except CliError as exc:
+            sys.stdout.flush()
+            sys.stderr.write(f"\n{exc.message}\n")
+            return exc.exit_code
+        finally:
+            if handler is not None:
+                disable_debug_logging(handler)
+    return run
+
+
+def run_command(spec: CommandSpec, parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    if args.cli_auto_prompt:
+        raise CliError(AUTO_PROMPT_MESSAGE, EXIT_PARAMETER)
+    if args.query:
+        try:
+            compile_query(args.query)
+        except ValueError as exc:
+            raise CliError(str(exc), EXIT_PARAMETER) from None
+    params = spec.all_params()
+    values = merge_params(params, load_cli_input(args), args)
+    skeleton = args.generate_cli_skeleton
+    if skeleton == "input":
+        sys.stdout.write(render(input_skeleton(spec.input_shape(), params), "json"))
+        return 0
+    if skeleton == "yaml-input":
+        sys.stdout.write(yaml_input_skeleton(params))
+        return 0
+    missing = missing_required(params, values)
+    if missing:
+        parser.error("the following arguments are required: " + ", ".join(missing))
+    try:
+        (spec.validate or _validate_against(spec.service, spec.operation))(values)
+    except ParamValidationError as exc:
+        raise CliError(str(exc), EXIT_PARAMETER) from None
+    session = make_session(args.profile)
+    ctx = Context(spec, args, values, session)
+    if skeleton == "output":
+        if spec.sample_output is not None:
+            sys.stdout.write(f"{spec.sample_output()}\n")
+        else:
+            ctx.print_response(output_skeleton(_model(spec.service, spec.operation).output_shape))
+        return 0
+    return (spec.action or _api_call)(ctx)
