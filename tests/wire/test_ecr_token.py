@@ -228,7 +228,7 @@ def test_repository_lifecycle(client, ecr_account: tuple[str, Keys]) -> None:
     assert before - 2 <= epoch(repo["createdAt"]) <= time.time() + 2
     err = assert_error("RepositoryAlreadyExistsException", client.call, "ecr", "CreateRepository",
                        {"repositoryName": name}, admin)
-    assert name in err.message
+    assert f"The repository with name '{name}' already exists in the registry with id" in err.message
     by_name = client.call("ecr", "DescribeRepositories", {"repositoryNames": [name]}, admin)["repositories"]
     assert [r["repositoryArn"] for r in by_name] == [repo["repositoryArn"]]
     deleted = client.call("ecr", "DeleteRepository", {"repositoryName": name}, admin)["repository"]

@@ -10,6 +10,7 @@ from regauth.config import load_settings
 from regauth.domain.principals import AcrInstance
 from regauth.errors import RegauthError
 from regauth.services.bootstrap import create_account
+from regauth.services.codeartifact import REPOSITORY_FORMATS
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -36,6 +37,27 @@ def register(sub: argparse._SubParsersAction) -> None:
     li.add_argument("--account-id", required=True)
     li.add_argument("--data-dir", default=None)
     li.set_defaults(run=_list_acr_instances)
+    re_ = actions.add_parser("set-registry-endpoint",
+                             help="the registry URL ECR returns as proxyEndpoint for an account and region")
+    re_.add_argument("--account-id", required=True)
+    re_.add_argument("--region", required=True)
+    re_.add_argument("--url", required=True, help="e.g. https://registry.example.internal:5000")
+    re_.add_argument("--data-dir", default=None)
+    re_.set_defaults(run=_set_registry_endpoint)
+    rp = actions.add_parser("set-repository-endpoint",
+                            help="the URL CodeArtifact GetRepositoryEndpoint returns for one domain and format",
+                            description="Placeholders: {domain} {owner} {region} {format} {repository}. "
+                                        "The result always ends with '/'.",
+                            epilog="example: regauth admin set-repository-endpoint --account-id 123456789012 "
+                                   "--region us-east-1 --domain my-domain --format pypi "
+                                   "--template 'https://pypi.example.internal/{repository}/'")
+    rp.add_argument("--account-id", required=True)
+    rp.add_argument("--region", required=True)
+    rp.add_argument("--domain", required=True)
+    rp.add_argument("--format", required=True, choices=sorted(REPOSITORY_FORMATS))
+    rp.add_argument("--template", required=True)
+    rp.add_argument("--data-dir", default=None)
+    rp.set_defaults(run=_set_repository_endpoint)
 
 
 def _create_account(args: argparse.Namespace) -> int:
@@ -77,4 +99,26 @@ def _list_acr_instances(args: argparse.Namespace) -> int:
     rt = open_runtime(load_settings(data_dir=args.data_dir))
     print(json.dumps({"Instances": [_instance_json(i) for i in rt.services.acr.list_instances(args.account_id)]},
                      indent=2))
+    return 0
+
+
+def _set_registry_endpoint(args: argparse.Namespace) -> int:
+    rt = open_runtime(load_settings(data_dir=args.data_dir))
+    try:
+        url = rt.services.ecr.set_registry_endpoint(args.account_id, args.region, args.url)
+    except RegauthError as exc:
+        raise SystemExit(f"regauth: {exc.message}") from None
+    print(json.dumps({"AccountId": args.account_id, "RegionId": args.region, "ProxyEndpoint": url}, indent=2))
+    return 0
+
+
+def _set_repository_endpoint(args: argparse.Namespace) -> int:
+    rt = open_runtime(load_settings(data_dir=args.data_dir))
+    try:
+        example = rt.services.codeartifact.set_endpoint(args.account_id, args.region, args.domain, args.format,
+                                                        args.template)
+    except RegauthError as exc:
+        raise SystemExit(f"regauth: {exc.message}") from None
+    print(json.dumps({"Domain": args.domain, "Format": args.format, "Template": args.template,
+                      "Example": example}, indent=2))
     return 0

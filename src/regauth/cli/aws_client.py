@@ -67,7 +67,7 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     # session tokens as a header (canonical request, headers repr) or a query parameter
     (re.compile(r"""(x-amz-security-token['"]?\s*[:=]\s*b?['"]?)[^\s'",&]+""", re.I), r"\1" + _REDACTED),
     # issued tokens, secrets and session tokens in JSON bodies, XML bodies and env-style text
-    (re.compile(r"""(['"]?(?:authorizationToken|SecretAccessKey|SessionToken|password)['"]?\s*[:=]\s*b?['"]?)"""
+    (re.compile(r"""(['"]?(?<![A-Za-z])(?:authorizationToken|SecretAccessKey|SessionToken|password)['"]?\s*[:=]\s*b?['"]?)"""
                 r"""[^\s'",}<]+""", re.I), r"\1" + _REDACTED),
     (re.compile(r"(<(SecretAccessKey|SessionToken)>)[^<]*(</\2>)"), r"\1" + _REDACTED + r"\3"),
     (re.compile(r"((?:AWS_SECRET_ACCESS_KEY|AWS_SESSION_TOKEN|aws_secret_access_key|aws_session_token)"

@@ -10,13 +10,16 @@ from __future__ import annotations
 import argparse
 import base64
 import binascii
+import functools
+import json
 import os
 import sys
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import botocore.session
-from botocore.model import StructureShape
+from botocore.loaders import create_loader
+from botocore.model import OperationModel, ServiceModel, StructureShape
 from botocore.validate import ParamValidationError, validate_parameters
 
 from regauth.cli import commands_login
@@ -26,7 +29,7 @@ from regauth.cli.aws_client import (
 )
 from regauth.cli.commands_args import (
     AUTO_PROMPT_MESSAGE, AwsArgumentParser, Param, add_params, exit_252_on_error, global_options, global_parent,
-    input_skeleton, load_cli_input, merge_params, missing_required, output_skeleton, params_from_shape,
+    input_skeleton, load_cli_input, merge_params, missing_required, output_skeleton, params_from_shape, synopsis,
     yaml_input_skeleton,
 )
 from regauth.cli.output import OUTPUT_FORMATS, compile_query, render, use_color
@@ -76,11 +79,14 @@ class CommandSpec:
         return self.params if self.params is not None else params_from_shape(self.input_shape())
 
 
-def _model(service: str, operation: str) -> Any:
-    return _SESSION.get_service_model(service).operation_model(operation)
+@functools.lru_cache(maxsize=None)
+def _service_model(service: str) -> ServiceModel:
+    """Read straight from botocore's data files: no session, so no ~/.aws or AWS_PROFILE involved here."""
+    return ServiceModel(create_loader().load_service_model(service, "service-2"), service_name=service)
 
 
-_SESSION = botocore.session.Session()
+def _model(service: str, operation: str) -> OperationModel:
+    return _service_model(service).operation_model(operation)
 
 
 def resolve_output(args: argparse.Namespace, session: botocore.session.Session | None) -> str:
@@ -199,10 +205,12 @@ def register(sub: argparse._SubParsersAction) -> None:
             epilog += "\n" + spec.notes
         epilog += ("\nGlobal options behave as in the AWS CLI; --cli-auto-prompt is not supported (exit 252).\n"
                    "Exit codes: 252 bad parameters, 253 configuration, 254 service error, 255 other.\n")
+        params = spec.all_params()
         p = groups[spec.group].add_parser(spec.name, parents=[parent], help=spec.summary, description=spec.summary,
                                           epilog=epilog, formatter_class=argparse.RawDescriptionHelpFormatter,
-                                          allow_abbrev=False)
-        add_params(p, spec.all_params())
+                                          allow_abbrev=False,
+                                          usage=synopsis(f"regauth {spec.group} {spec.name}", params))
+        add_params(p, params)
         p.set_defaults(run=_runner(spec, p))
 
 
@@ -214,13 +222,28 @@ def _runner(spec: CommandSpec, parser: argparse.ArgumentParser) -> Callable[[arg
                 log.debug("regauth %s %s, arguments: %s", spec.group, spec.name, REDACTOR(" ".join(sys.argv[1:])))
             return run_command(spec, parser, args)
         except CliError as exc:
-            sys.stdout.flush()
+            _flush_stdout()
             sys.stderr.write(f"\n{exc.message}\n")
             return exc.exit_code
+        except BrokenPipeError:            # `regauth ... | head -1`: the reader left; not an error
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return 0
+        except Exception as exc:           # a bug or an unexpected library error: one redacted line, exit 255
+            log.debug("unexpected error", exc_info=True)
+            _flush_stdout()
+            sys.stderr.write(f"\n{REDACTOR(str(exc) or type(exc).__name__)}\n")
+            return EXIT_OTHER
         finally:
             if handler is not None:
                 disable_debug_logging(handler)
     return run
+
+
+def _flush_stdout() -> None:
+    try:
+        sys.stdout.flush()
+    except (BrokenPipeError, ValueError):
+        pass
 
 
 def run_command(spec: CommandSpec, parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
@@ -235,7 +258,7 @@ def run_command(spec: CommandSpec, parser: argparse.ArgumentParser, args: argpar
     values = merge_params(params, load_cli_input(args), args)
     skeleton = args.generate_cli_skeleton
     if skeleton == "input":
-        sys.stdout.write(render(input_skeleton(spec.input_shape(), params), "json"))
+        sys.stdout.write(json.dumps(input_skeleton(spec.input_shape(), params), indent=4) + "\n")
         return 0
     if skeleton == "yaml-input":
         sys.stdout.write(yaml_input_skeleton(params))

@@ -144,18 +144,33 @@ def params_from_shape(shape: StructureShape | None) -> tuple[Param, ...]:
                        doc_overview(member)) for name, member in shape.members.items())
 
 
+def synopsis(prog: str, params: tuple[Param, ...]) -> str:
+    """A short usage line in the AWS CLI's synopsis style (the global options are listed under --help)."""
+    parts = [prog]
+    for p in params:
+        flag = p.flag if p.kind == "boolean" else f"{p.flag} <value>"
+        parts.append(flag if p.required else f"[{flag}]")
+    parts += ["[--cli-input-json <value> | --cli-input-yaml <value>]", "[--generate-cli-skeleton <value>]",
+              "[global options]"]
+    return " ".join(parts)
+
+
 def add_params(parser: argparse.ArgumentParser, params: tuple[Param, ...]) -> None:
     group = parser.add_argument_group("parameters")
+    groups = parser._action_groups            # list the parameters before the shared option groups in --help
+    groups.insert(1, groups.pop())
     for p in params:
         text = ("[required] " if p.required else "") + p.help
         if p.kind == "integer":
-            group.add_argument(p.flag, dest=p.dest, type=int, help=text)
+            group.add_argument(p.flag, dest=p.dest, type=int, metavar="<value>", help=text)
         elif p.kind == "boolean":
             group.add_argument(p.flag, dest=p.dest, action="store_true", default=None, help=text)
         elif p.kind == "list":
-            group.add_argument(p.flag, dest=p.dest, nargs="+", metavar="VALUE", help=text)
-        else:
+            group.add_argument(p.flag, dest=p.dest, nargs="+", metavar="<value>", help=text)
+        elif p.choices:
             group.add_argument(p.flag, dest=p.dest, choices=p.choices, help=text)
+        else:
+            group.add_argument(p.flag, dest=p.dest, metavar="<value>", help=text)
 
 
 def _read_document(value: str) -> str:

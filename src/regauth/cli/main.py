@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from regauth import __version__
-from regauth.cli import admin, serve
+from regauth.cli import admin, commands, serve
 from regauth.config import SettingsError
 
 
@@ -21,6 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     serve.register(sub)
     admin.register(sub)
+    commands.register(sub)
     return parser
 
 

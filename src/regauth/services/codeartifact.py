@@ -16,6 +16,7 @@ from regauth.store.interfaces import Store
 DEFAULT_DURATION = 43200
 MIN_DURATION, MAX_DURATION = 900, 43200
 SERVICE_NAME = "codeartifact.amazonaws.com"
+REPOSITORY_FORMATS = frozenset({"npm", "pypi", "maven", "nuget", "generic", "ruby", "swift", "cargo"})
 
 
 def token_lifetime(call: Call, duration: int | None) -> int:
@@ -168,10 +169,18 @@ class CodeArtifactService:
         template = self._store.get_repository_endpoint(d.account_id, d.region, d.name, fmt) or self._endpoint_template
         return render_endpoint(template, domain=d, repository=repo.name, fmt=fmt)
 
-    def set_endpoint(self, domain: Domain, fmt: str, template: str) -> None:
-        render_endpoint(template, domain=domain, repository="r", fmt=fmt)  # validates placeholders
-        self._store.set_repository_endpoint(domain.account_id, domain.region, domain.name, fmt, template)
-
+    def set_endpoint(self, account_id: str, region: str, domain: str, fmt: str, template: str) -> str:
+        """Operator setting: where repositories of one domain and format are served. Returns an example."""
+        d = self._store.get_domain(account_id, region, domain)
+        if d is None:
+            raise NotFound("domain", domain, f"Domain {domain} owned by {account_id} does not exist in {region}")
+        if fmt not in REPOSITORY_FORMATS:
+            raise InvalidInput(f"format must be one of {', '.join(sorted(REPOSITORY_FORMATS))}", "format")
+        if not template.startswith(("http://", "https://")):
+            raise InvalidInput("the endpoint template must be an http:// or https:// URL", "template")
+        example = render_endpoint(template, domain=d, repository="my-repo", fmt=fmt)  # validates placeholders
+        self._store.set_repository_endpoint(d.account_id, d.region, d.name, fmt, template)
+        return example
 
 def render_endpoint(template: str, *, domain: Domain, repository: str, fmt: str) -> str:
     """Fill {domain} {owner} {region} {format} {repository}; the result always ends with '/'."""

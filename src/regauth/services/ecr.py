@@ -6,7 +6,7 @@ import base64
 from dataclasses import dataclass
 
 from regauth.domain.principals import EcrRepository
-from regauth.errors import InvalidInput, NotFound, UnsupportedOperation
+from regauth.errors import Conflict, InvalidInput, NotFound, UnsupportedOperation
 from regauth.services import paging
 from regauth.services.authz import Authorizer
 from regauth.services.context import Call
@@ -49,6 +49,17 @@ class EcrService:
         configured = self._store.get_registry_endpoint(account_id, region)
         return configured or self._template.format(account=account_id, region=region)
 
+    def set_registry_endpoint(self, account_id: str, region: str, url: str) -> str:
+        """Operator setting: the registry URL returned as proxyEndpoint (no trailing slash)."""
+        clean = url.strip().rstrip("/")
+        host = registry_host(clean)
+        if not clean.startswith(("http://", "https://")) or not host or any(c.isspace() for c in clean):
+            raise InvalidInput("the registry endpoint must be an http:// or https:// URL", "url")
+        if not self._store.account_exists(account_id):
+            raise NotFound("account", account_id, f"Account {account_id} does not exist")
+        self._store.set_registry_endpoint(account_id, region, clean)
+        return clean
+
     # --- tokens -------------------------------------------------------------------------------
     def get_authorization_token(self, call: Call, registry_ids: list[str] | None) -> list[AuthorizationData]:
         if registry_ids is not None and not 1 <= len(registry_ids) <= MAX_REGISTRY_IDS:
@@ -87,10 +98,14 @@ class EcrService:
         arn = self.repository_arn(account, call.region, name)
         self._authz.require(call, "ecr:CreateRepository", arn, resource_account=account)
         host = registry_host(self.registry_url(account, call.region))
-        return self._store.create_ecr_repository(EcrRepository(
-            account_id=account, region=call.region, name=name, arn=arn, uri=f"{host}/{name}",
-            image_tag_mutability=mutability or "MUTABLE", scan_on_push=bool(scan_on_push),
-            encryption_type=encryption_type or "AES256", created_at=call.now))
+        try:
+            return self._store.create_ecr_repository(EcrRepository(
+                account_id=account, region=call.region, name=name, arn=arn, uri=f"{host}/{name}",
+                image_tag_mutability=mutability or "MUTABLE", scan_on_push=bool(scan_on_push),
+                encryption_type=encryption_type or "AES256", created_at=call.now))
+        except Conflict:
+            raise Conflict("repository", name, f"The repository with name '{name}' already exists in the "
+                                               f"registry with id '{account}'") from None
 
     def describe_repositories(self, call: Call, registry_id: str | None, names: list[str] | None,
                               limit: int | None, next_token: str | None) -> tuple[list[EcrRepository], str | None]:

@@ -1,0 +1,464 @@
+"""`regauth codeartifact|ecr|ecr-public|sts ...` run as a real process against a real `regauth serve`."""
+
+from __future__ import annotations
+
+import base64
+import configparser
+import io
+import json
+import logging
+import os
+import re
+import shutil
+import socket
+import stat
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Iterator
+
+import certifi
+import pytest
+import yaml
+
+from regauth.cli.aws_client import RedactingFilter, Redactor
+from tests.fixtures.server import REPO, Keys, RegauthServer, require_program, unique
+
+pytestmark = pytest.mark.wire
+
+REGAUTH = [sys.executable, "-m", "regauth"]
+CA_GAT = ["codeartifact", "get-authorization-token"]
+AWS_ERROR = r"An error occurred \({code}\) when calling the {op} operation: \S.*"
+
+
+def closed_port_url() -> str:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{s.getsockname()[1]}"
+
+
+@dataclass
+class Cli:
+    """Runs `python -m regauth ...` with a private HOME (so ~/.aws, ~/.pypirc, pip's config are temporary)."""
+    server: RegauthServer
+    home: Path
+
+    def env(self, keys: Keys | None = None, region: str | None = "us-east-1", **extra: str) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "REGAUTH_", "PIP_", "NPM_"))}
+        env.update({"HOME": str(self.home), "XDG_CONFIG_HOME": str(self.home / ".config"),
+                    "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"})
+        if keys is not None:
+            env.update(keys.env())
+        if region is not None:
+            env["AWS_DEFAULT_REGION"] = region
+        env.update(extra)
+        return env
+
+    def run(self, *args: str, keys: Keys | None = None, endpoint: bool = True, region: str | None = "us-east-1",
+            **extra: str) -> subprocess.CompletedProcess[str]:
+        argv = [*REGAUTH, *args] + (["--endpoint-url", self.server.url] if endpoint else [])
+        return subprocess.run(argv, capture_output=True, text=True, cwd=REPO, timeout=60,
+                              env=self.env(keys or self.server.admin, region, **extra))
+
+    def ok(self, *args: str, **kw: object) -> str:
+        proc = self.run(*args, **kw)  # type: ignore[arg-type]
+        assert proc.returncode == 0, proc.stderr
+        return proc.stdout
+
+    def many(self, *commands: tuple[str, ...]) -> list[subprocess.CompletedProcess[str]]:
+        """Independent invocations, two at a time (each process spends most of its life importing)."""
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            return list(pool.map(lambda c: self.run(*c), commands))
+
+
+@pytest.fixture(scope="module")
+def cli(regauth_server: RegauthServer, tmp_path_factory: pytest.TempPathFactory) -> Cli:
+    return Cli(regauth_server, tmp_path_factory.mktemp("cli-home"))
+
+
+@pytest.fixture
+def fresh_home(cli: Cli, tmp_path: Path) -> Iterator[Cli]:
+    yield Cli(cli.server, tmp_path)
+
+
+@pytest.fixture(scope="module")
+def domain(regauth_server: RegauthServer) -> str:
+    name = unique("cli")
+    ca = regauth_server.client("codeartifact")
+    ca.create_domain(domain=name)
+    ca.create_repository(domain=name, repository="repo")
+    return name
+
+
+def seconds_left(iso: str) -> float:
+    return (datetime.fromisoformat(iso) - datetime.now(timezone.utc)).total_seconds()
+
+
+# --------------------------------------------------------------------------- get-authorization-token
+
+def test_seed_example_prints_only_the_token(cli: Cli, domain: str) -> None:
+    out = cli.ok(*CA_GAT, "--domain", domain, "--query", "authorizationToken", "--output", "text")
+    assert re.fullmatch(r"rgca_[A-Za-z0-9_.-]+\n", out)
+
+
+def test_every_output_format_with_duration_900(cli: Cli, domain: str) -> None:
+    base = (*CA_GAT, "--domain", domain, "--duration-seconds", "900", "--output")
+    js, text, table, yml, stream = cli.many(*[(*base, f) for f in ("json", "text", "table", "yaml", "yaml-stream")])
+    for proc in (js, text, table, yml, stream):
+        assert proc.returncode == 0, proc.stderr
+    doc = json.loads(js.stdout)
+    assert list(doc) == ["authorizationToken", "expiration"] and js.stdout.startswith('{\n    "authorizationToken"')
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?\+00:00", doc["expiration"])
+    assert 800 < seconds_left(doc["expiration"]) <= 900
+    token, expiration = text.stdout.rstrip("\n").split("\t")
+    assert token.startswith("rgca_") and 800 < seconds_left(expiration) <= 900
+    lines = table.stdout.splitlines()
+    assert lines[0].startswith("---") and lines[1].strip("| ") == "GetAuthorizationToken"
+    assert any(re.match(r"\|\s+authorizationToken\s*\|\s+rgca_", x) for x in lines)
+    assert any(re.match(r"\|\s+expiration\s*\|", x) for x in lines)
+    assert set(yaml.safe_load(yml.stdout)) == {"authorizationToken", "expiration"}
+    [item] = yaml.safe_load(stream.stdout)
+    assert item["authorizationToken"].startswith("rgca_") and 800 < seconds_left(item["expiration"]) <= 900
+
+
+def test_duration_zero_and_domain_owner(cli: Cli, domain: str) -> None:
+    zero, owner, other = cli.many(
+        (*CA_GAT, "--domain", domain, "--duration-seconds", "0", "--query", "expiration", "--output", "text"),
+        (*CA_GAT, "--domain", domain, "--domain-owner", cli.server.account_id, "--query", "authorizationToken",
+         "--output", "text"),
+        (*CA_GAT, "--domain", domain, "--domain-owner", "999999999999"))
+    assert zero.returncode == 0, zero.stderr
+    assert seconds_left(zero.stdout.strip()) > 900          # 0 = the caller's credentials' expiry; long-term keys
+    assert owner.returncode == 0 and owner.stdout.startswith("rgca_"), owner.stderr
+    assert other.returncode == 254 and re.search(AWS_ERROR.format(code=r"\w+", op="GetAuthorizationToken"),
+                                                 other.stderr), other.stderr
+
+
+def test_cli_input_json_and_yaml(cli: Cli, domain: str, tmp_path: Path) -> None:
+    doc = tmp_path / "in.yaml"
+    doc.write_text(f"domain: {domain}\ndurationSeconds: 3600\n")
+    from_json, from_yaml = cli.many(
+        (*CA_GAT, "--cli-input-json", json.dumps({"domain": "not-this-one", "durationSeconds": 900}),
+         "--domain", domain, "--query", "expiration", "--output", "text"),
+        (*CA_GAT, "--cli-input-yaml", f"file://{doc}", "--query", "expiration", "--output", "text"))
+    assert from_json.returncode == 0, from_json.stderr            # --domain overrode the document's domain
+    assert 800 < seconds_left(from_json.stdout.strip()) <= 900    # ... and durationSeconds came from it
+    assert from_yaml.returncode == 0, from_yaml.stderr
+    assert 3500 < seconds_left(from_yaml.stdout.strip()) <= 3600
+
+
+def test_generate_cli_skeleton_sends_nothing(cli: Cli, domain: str) -> None:
+    dead = closed_port_url()
+    env = cli.env(keys=None, region=None)          # no credentials, no region, and nothing listening
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([*REGAUTH, *CA_GAT, "--endpoint-url", dead, *args], capture_output=True, text=True,
+                              env=env, cwd=REPO, timeout=60)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        json_input, yaml_input, output = pool.map(lambda a: run(*a), [
+            ("--generate-cli-skeleton", "input"), ("--generate-cli-skeleton", "yaml-input"),
+            ("--generate-cli-skeleton", "output", "--domain", domain)])
+    for proc in (json_input, yaml_input, output):
+        assert proc.returncode == 0, proc.stderr
+    assert json.loads(json_input.stdout) == {"domain": "", "domainOwner": "", "durationSeconds": 0}
+    assert yaml.safe_load(yaml_input.stdout) == {"domain": "", "domainOwner": "", "durationSeconds": 0}
+    assert "# [REQUIRED]" in yaml_input.stdout.splitlines()[0]
+    assert json.loads(output.stdout) == {"authorizationToken": "authorizationToken",
+                                         "expiration": "1970-01-01T00:00:00+00:00"}
+
+
+def test_server_errors_exit_254_with_the_aws_message(cli: Cli, domain: str) -> None:
+    short, missing = cli.many((*CA_GAT, "--domain", domain, "--duration-seconds", "899"),
+                              (*CA_GAT, "--domain", unique("nope")))
+    assert short.returncode == 254 and short.stdout == ""
+    assert re.search(AWS_ERROR.format(code="ValidationException", op="GetAuthorizationToken"), short.stderr)
+    assert missing.returncode == 254
+    assert re.search(AWS_ERROR.format(code="ResourceNotFoundException", op="GetAuthorizationToken"), missing.stderr)
+
+
+# --------------------------------------------------------------------------- global options
+
+def test_debug_logs_requests_but_no_secret(cli: Cli, domain: str) -> None:
+    creds = cli.server.client("sts").get_session_token(DurationSeconds=900)["Credentials"]
+    temp = Keys(creds["AccessKeyId"], creds["SecretAccessKey"], creds["SessionToken"])
+    ca = cli.run(*CA_GAT, "--domain", domain, "--debug", "--query", "authorizationToken", "--output", "text",
+                 keys=temp)
+    ecr = cli.run("ecr", "get-authorization-token", "--debug", "--query", "authorizationData[0].authorizationToken",
+                  "--output", "text", keys=temp)
+    for proc in (ca, ecr):
+        assert proc.returncode == 0, proc.stderr
+        log = proc.stderr
+        assert " - DEBUG - " in log and f"POST {cli.server.url}/" in log and "HTTP 200" in log
+        assert "CanonicalRequest" in log and "Response body" in log        # botocore's own debug logs
+        token = proc.stdout.strip()
+        secrets = [temp.secret_access_key, temp.session_token, token, token[:24]]
+        if proc is ecr:
+            secrets.append(base64.b64decode(token).decode().split(":", 1)[1][:24])
+        for secret in secrets:
+            assert secret and secret not in log
+        assert not re.search(r"Signature=[0-9a-f]{8}", log) and not re.search(r"Signature:\s*\n[0-9a-f]{8}", log)
+        assert not re.search(r"rg(ca|ecr|ecp|acr)_[A-Za-z0-9]{4}", log)
+        assert "x-amz-security-token:****" in log.lower()
+
+
+def test_no_sign_request_reaches_the_server_unsigned(cli: Cli, domain: str) -> None:
+    proc = subprocess.run([*REGAUTH, *CA_GAT, "--domain", domain, "--no-sign-request", "--endpoint-url",
+                           cli.server.url], capture_output=True, text=True, cwd=REPO, timeout=60,
+                          env=cli.env(keys=None))
+    assert proc.returncode == 254
+    assert re.search(AWS_ERROR.format(code="MissingAuthenticationTokenException", op="GetAuthorizationToken"),
+                     proc.stderr), proc.stderr
+
+
+def test_timeouts_tls_and_accepted_options(cli: Cli) -> None:
+    who = ("sts", "get-caller-identity", "--query", "Account", "--output", "text")
+    results = cli.many(
+        (*who, "--cli-read-timeout", "0", "--cli-connect-timeout", "5", "--no-verify-ssl"),
+        (*who, "--cli-read-timeout", "10", "--cli-connect-timeout", "0", "--ca-bundle", certifi.where(),
+         "--no-paginate", "--no-cli-pager", "--no-cli-auto-prompt", "--cli-binary-format", "raw-in-base64-out",
+         "--color", "off"))
+    for proc in results:
+        assert proc.returncode == 0, proc.stderr
+        assert proc.stdout == cli.server.account_id + "\n"
+
+
+def test_profile_from_the_aws_files_in_home(fresh_home: Cli) -> None:
+    aws = fresh_home.home / ".aws"
+    aws.mkdir()
+    keys = fresh_home.server.admin
+    (aws / "credentials").write_text(f"[ci]\naws_access_key_id = {keys.access_key_id}\n"
+                                     f"aws_secret_access_key = {keys.secret_access_key}\n")
+    (aws / "config").write_text(f"[profile ci]\nregion = us-east-1\nendpoint_url = {fresh_home.server.url}\n"
+                                "output = text\n")
+    env = {k: v for k, v in fresh_home.env(keys=None, region=None).items()}
+    proc = subprocess.run([*REGAUTH, "sts", "get-caller-identity", "--profile", "ci"], capture_output=True,
+                          text=True, cwd=REPO, timeout=60, env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split("\t")[0] == fresh_home.server.account_id      # text: the profile's output format
+
+
+# --------------------------------------------------------------------------- other commands
+
+def test_sts_and_repository_endpoint(cli: Cli, domain: str) -> None:
+    who, endpoint = cli.many(("sts", "get-caller-identity"),
+                             ("codeartifact", "get-repository-endpoint", "--domain", domain, "--repository", "repo",
+                              "--format", "pypi", "--query", "repositoryEndpoint", "--output", "text"))
+    assert json.loads(who.stdout)["Account"] == cli.server.account_id
+    assert endpoint.returncode == 0 and endpoint.stdout.strip().endswith("/pypi/repo/")
+
+
+def test_ecr_login_password_is_the_decoded_token(cli: Cli) -> None:
+    password, token = cli.many(("ecr", "get-login-password"),
+                               ("ecr", "get-authorization-token", "--query", "authorizationData[0].authorizationToken",
+                                "--output", "text"))
+    assert password.returncode == 0 and token.returncode == 0, password.stderr + token.stderr
+    user, _, from_token = base64.b64decode(token.stdout.strip()).decode().partition(":")
+    assert user == "AWS"
+    assert password.stdout.endswith("\n") and password.stdout.count("\n") == 1
+    assert password.stdout.startswith("rgecr_") and from_token.startswith("rgecr_")
+    # two calls, two tokens: the same kind, key, principal and scope; only the id and times differ
+    assert claims(password.stdout.strip()) == claims(from_token)
+
+
+def claims(token: str) -> dict[str, object]:
+    kid, payload, _ = token.split(".")
+    data = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    return {"kid": kid, **{k: v for k, v in data.items() if k not in ("jti", "iat", "exp")}}
+
+
+def test_ecr_public_only_in_us_east_1(cli: Cli) -> None:
+    east = cli.run("ecr-public", "get-login-password", region="us-east-1")
+    west = cli.run("ecr-public", "get-login-password", region="us-west-2")
+    assert east.returncode == 0 and east.stdout.startswith("rgecp_"), east.stderr
+    assert west.returncode == 254 and west.stdout == ""
+    assert re.search(AWS_ERROR.format(code="UnsupportedCommandException", op="GetAuthorizationToken"), west.stderr)
+
+
+# --------------------------------------------------------------------------- login
+
+def test_login_pip_dry_run_redacts_unless_show_token(cli: Cli, domain: str) -> None:
+    login = ("codeartifact", "login", "--tool", "pip", "--domain", domain, "--repository", "repo", "--dry-run")
+    redacted, shown = cli.many(login, (*login, "--show-token"))
+    assert redacted.returncode == 0 and shown.returncode == 0, redacted.stderr + shown.stderr
+    url = r"(https?)://aws:(\S+)@(\S+)/pypi/repo/simple/"
+    m = re.fullmatch(rf"pip config set global\.index-url {url}\n\n", redacted.stdout)
+    assert m and m.group(2) == "****", redacted.stdout
+    assert "--show-token" in redacted.stderr
+    m = re.fullmatch(rf"pip config set global\.index-url {url}\n\n", shown.stdout)
+    assert m and m.group(2).startswith("rgca_"), shown.stdout
+
+
+def test_login_twine_writes_a_private_merged_pypirc(fresh_home: Cli, domain: str) -> None:
+    rc = fresh_home.home / ".pypirc"
+    rc.write_text("[distutils]\nindex-servers =\n    pypi\n    internal\n\n[internal]\nrepository = https://x/\n")
+    rc.chmod(0o644)
+    out = fresh_home.ok("codeartifact", "login", "--tool", "twine", "--domain", domain, "--repository", "repo")
+    assert out.startswith("Successfully configured twine to use AWS CodeArtifact repository https://")
+    assert re.search(r"Login expires in 1[12] hours", out)
+    assert stat.S_IMODE(rc.stat().st_mode) == 0o600
+    parsed = configparser.RawConfigParser()
+    parsed.read(rc)
+    assert parsed.get("distutils", "index-servers").split() == ["pypi", "internal", "codeartifact"]
+    assert parsed.get("internal", "repository") == "https://x/"
+    assert parsed.get("codeartifact", "username") == "aws"
+    assert parsed.get("codeartifact", "password").startswith("rgca_")
+    assert parsed.get("codeartifact", "repository").endswith("/pypi/repo/")
+
+
+def test_login_pip_runs_pip_config_set(fresh_home: Cli, domain: str) -> None:
+    """pip's `config set` writes the user file (it reads PIP_CONFIG_FILE but never writes it), so HOME and
+    XDG_CONFIG_HOME are temporary; PIP_CONFIG_FILE points at a temp file too, so nothing else leaks in."""
+    if Path(sys.prefix, "pip.conf").exists():
+        pytest.fail(f"{sys.prefix}/pip.conf exists: `pip config set` would write to it")
+    pip_env = {"PIP_CONFIG_FILE": str(fresh_home.home / "pip-env.conf")}
+    out = fresh_home.ok("codeartifact", "login", "--tool", "pip", "--domain", domain, "--repository", "repo",
+                        **pip_env)
+    assert out.startswith("Successfully configured pip to use AWS CodeArtifact repository ")
+    written = fresh_home.home / ".config" / "pip" / "pip.conf"
+    assert written.exists()
+    got = subprocess.run([sys.executable, "-m", "pip", "config", "get", "global.index-url"], capture_output=True,
+                         text=True, env=fresh_home.env(**pip_env), timeout=60)
+    assert re.fullmatch(r"https?://aws:rgca_[A-Za-z0-9_.-]+@\S+/pypi/repo/simple/\n", got.stdout), got.stderr
+
+
+def test_login_npm_sets_registry_and_token(fresh_home: Cli, domain: str) -> None:
+    require_program(shutil.which("npm"), "npm")
+    npmrc = fresh_home.home / "npmrc"
+    out = fresh_home.ok("codeartifact", "login", "--tool", "npm", "--domain", domain, "--repository", "repo",
+                        "--namespace", "myorg", NPM_CONFIG_USERCONFIG=str(npmrc))
+    assert out.startswith("Successfully configured npm")
+    text = npmrc.read_text()
+    assert re.search(r"^@myorg:registry=https?://\S+/npm/repo/$", text, re.M), text
+    assert re.search(r"^//\S+/npm/repo/:_authToken=rgca_\S+$", text, re.M), text
+
+
+# --------------------------------------------------------------------------- the redaction filter, in-process
+
+def test_redacting_filter_removes_every_kind_of_secret() -> None:
+    redactor = Redactor()
+    redactor.add_secret("wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY")
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.addFilter(RedactingFilter(redactor))
+    logger = logging.getLogger("regauth.test.redaction")
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    try:
+        logger.debug("Authorization: AWS4-HMAC-SHA256 Credential=AKID/20261122/us-east-1/sts/aws4_request, "
+                     "SignedHeaders=host;x-amz-date, Signature=%s", "52ae58bc9770e20b54b98cfe477de6632a72")
+        logger.debug("Signature:\n%s", "6bae07dafe7370ad63c5146e674b958e870be09f")
+        logger.debug("x-amz-security-token:IQoJb3JpZ2luX2VjEXAMPLE\n'X-Amz-Security-Token': b'IQoJb3JpZ2luX2VjEXAMPLE'")
+        logger.debug('b\'{"authorizationToken":"opaque-token-value","expiration":1.0}\'')
+        logger.debug("<SecretAccessKey>abcdEFGH1234</SecretAccessKey><SessionToken>tokTOK123</SessionToken>")
+        logger.debug("AWS_SECRET_ACCESS_KEY=plainsecret1 and the key wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY")
+        logger.debug("tokens rgca_k1.abc.def rgecr_k1.x rgecp_k1.y rgacr_k1.z %s",
+                     base64.b64encode(b"AWS:opaque-docker-password").decode())
+        logger.debug("pip config set global.index-url https://aws:opaque@host/pypi/r/simple/")
+        try:
+            raise RuntimeError("failed with rgca_k9.secret")
+        except RuntimeError:
+            logger.debug("boom", exc_info=True)
+    finally:
+        logger.removeHandler(handler)
+    text = stream.getvalue()
+    for leaked in ("52ae58bc", "6bae07da", "IQoJb3", "opaque-token-value", "abcdEFGH", "tokTOK", "plainsecret",
+                   "EXAMPLEKEY", "k1.abc", "k1.x", "k1.y", "k1.z", "QVdTOm9w", "opaque@", "k9.secret"):
+        assert leaked not in text, leaked
+    assert "Signature=****" in text
+    assert "RuntimeError" in text                                  # the exception is kept, its secret is not
+
+
+def test_redactor_leaves_ordinary_debug_lines_alone() -> None:
+    line = ("Event before-call.codeartifact.GetAuthorizationToken: calling handler <function f>; "
+            "POST http://127.0.0.1:1/v1/authorization-token?domain=d HTTP 200; Credential=AKIDEXAMPLE/20261122")
+    assert Redactor()(line) == line
+
+
+# --------------------------------------------------------------------------- parameter errors, in-process
+
+@pytest.fixture
+def inprocess(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path):
+    """`regauth ...` through main() in this process (for errors found before any request is sent)."""
+    from regauth.cli.main import main
+    for name in list(os.environ):
+        if name.startswith(("AWS_", "REGAUTH_")):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAEXAMPLE")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "secret")
+
+    def run(*argv: str) -> tuple[int, str, str]:
+        try:
+            code = main(list(argv))
+        except SystemExit as exc:
+            code = int(exc.code or 0)
+        captured = capsys.readouterr()
+        return code, captured.out, captured.err
+    return run
+
+
+def test_parameter_errors_exit_252_with_usage(inprocess) -> None:
+    dead = ("--endpoint-url", closed_port_url(), "--region", "us-east-1")
+    code, _, err = inprocess(*CA_GAT, "--domain", "x", *dead)
+    assert code == 252
+    assert "Parameter validation failed:\nInvalid length for parameter domain, value: 1, valid min length: 2" in err
+    code, _, err = inprocess(*CA_GAT, *dead)
+    assert code == 252 and err.startswith("usage: regauth codeartifact get-authorization-token --domain <value>")
+    assert "the following arguments are required: --domain" in err
+    code, _, err = inprocess(*CA_GAT, "--generate-cli-skeleton", "output", *dead)
+    assert code == 252 and "required: --domain" in err                # output validates, like the AWS CLI
+    code, _, err = inprocess(*CA_GAT, "--domain", "abc", "--bogus", *dead)
+    assert code == 252 and "unrecognized arguments: --bogus" in err
+    code, _, err = inprocess(*CA_GAT, "--domain", "abc", "--duration-seconds", "ten", *dead)
+    assert code == 252 and "invalid int value: 'ten'" in err
+    code, _, err = inprocess("codeartifact", "no-such-command")
+    assert code == 252 and "invalid choice" in err
+    code, _, err = inprocess(*CA_GAT, "--domain", "abc", "--query", "foo[", *dead)
+    assert code == 252 and "Bad value for --query foo[" in err
+    code, _, err = inprocess(*CA_GAT, "--domain", "abc", "--output", "xml", *dead)
+    assert code == 252
+
+
+def test_cli_input_errors_exit_252(inprocess) -> None:
+    code, _, err = inprocess(*CA_GAT, "--cli-input-json", '{"domain": "abc"}', "--cli-input-yaml", "domain: abc")
+    assert code == 252 and "Only one --cli-input- parameter may be specified." in err
+    code, _, err = inprocess(*CA_GAT, "--cli-input-json", '{"domain": "abc", "bogus": 1}')
+    assert code == 252 and 'Unknown parameter in input: "bogus", must be one of: domain, domainOwner' in err
+    code, _, err = inprocess(*CA_GAT, "--cli-input-json", '{"domain": ')
+    assert code == 252 and "Invalid JSON" in err
+    code, _, err = inprocess(*CA_GAT, "--cli-input-yaml", "durationSeconds: soon\ndomain: abc",
+                             "--generate-cli-skeleton", "output")
+    assert code == 252 and "Invalid type for parameter durationSeconds" in err
+
+
+def test_configuration_errors_version_and_auto_prompt(inprocess) -> None:
+    code, _, err = inprocess("sts", "get-caller-identity", "--endpoint-url", closed_port_url())
+    assert code == 253 and "You must specify a region" in err
+    code, _, err = inprocess("sts", "get-caller-identity", "--profile", "nope", "--region", "us-east-1")
+    assert code == 253 and "The config profile (nope) could not be found" in err
+    code, out, _ = inprocess("ecr", "get-login-password", "--version")
+    assert code == 0 and out.startswith("regauth/0.") and "botocore/" in out
+    code, out, err = inprocess("sts", "get-caller-identity", "--cli-auto-prompt")
+    assert code == 252 and "--cli-auto-prompt" in err and out == ""
+
+
+def test_every_command_documents_an_example_and_every_global_option(inprocess) -> None:
+    from regauth.cli.commands import COMMANDS
+    seed_options = ["--cli-input-json", "--cli-input-yaml", "--generate-cli-skeleton", "--debug", "--endpoint-url",
+                    "--no-verify-ssl", "--no-paginate", "--output", "--query", "--profile", "--region", "--version",
+                    "--color", "--no-sign-request", "--ca-bundle", "--cli-read-timeout", "--cli-connect-timeout",
+                    "--cli-binary-format", "--no-cli-pager", "--cli-auto-prompt", "--no-cli-auto-prompt"]
+    for spec in COMMANDS:
+        code, out, _ = inprocess(spec.group, spec.name, "--help")
+        assert code == 0
+        assert f"examples:\n  regauth {spec.group} {spec.name}" in out
+        for option in seed_options:
+            assert option in out, (spec.name, option)
+    code, out, _ = inprocess(*CA_GAT, "--help")
+    assert ("regauth codeartifact get-authorization-token --domain test-domain --query authorizationToken "
+            "--output text") in out
+    for option in ("--domain <value>", "--domain-owner <value>", "--duration-seconds <value>"):
+        assert option in out

@@ -1,0 +1,53 @@
+"""Operator settings: where CodeArtifact repositories and ECR registries are served."""
+
+from __future__ import annotations
+
+from tests.fixtures.server import RegauthServer, regauth_cli, unique
+
+
+def test_repository_endpoint_per_domain_and_format(regauth_server: RegauthServer) -> None:
+    ca = regauth_server.client("codeartifact")
+    domain, repo = unique("ep"), "my-repo"
+    ca.create_domain(domain=domain)
+    ca.create_repository(domain=domain, repository=repo)
+    default = ca.get_repository_endpoint(domain=domain, repository=repo, format="pypi")["repositoryEndpoint"]
+    assert default == f"https://{domain}-{regauth_server.account_id}.d.codeartifact.us-east-1.amazonaws.com/pypi/{repo}/"
+    proc = regauth_cli("admin", "set-repository-endpoint", "--account-id", regauth_server.account_id,
+                       "--region", "us-east-1", "--domain", domain, "--format", "pypi",
+                       "--template", "http://127.0.0.1:8081/{domain}/{repository}", data_dir=regauth_server.data_dir)
+    assert proc.returncode == 0, proc.stderr
+    got = ca.get_repository_endpoint(domain=domain, repository=repo, format="pypi")["repositoryEndpoint"]
+    assert got == f"http://127.0.0.1:8081/{domain}/{repo}/"          # always ends with '/'
+    npm = ca.get_repository_endpoint(domain=domain, repository=repo, format="npm")["repositoryEndpoint"]
+    assert npm.endswith(f"/npm/{repo}/") and "amazonaws.com" in npm    # other formats keep the default
+
+
+def test_repository_endpoint_rejects_bad_input(regauth_server: RegauthServer) -> None:
+    base = ["admin", "set-repository-endpoint", "--account-id", regauth_server.account_id, "--region", "us-east-1",
+            "--format", "pypi"]
+    missing = regauth_cli(*base, "--domain", "no-such-domain", "--template", "https://x/{repository}/",
+                          data_dir=regauth_server.data_dir)
+    assert missing.returncode != 0 and "does not exist" in missing.stderr
+    domain = unique("ep")
+    regauth_server.client("codeartifact").create_domain(domain=domain)
+    bad = regauth_cli(*base, "--domain", domain, "--template", "https://x/{nope}/", data_dir=regauth_server.data_dir)
+    assert bad.returncode != 0 and "may only use" in bad.stderr
+    not_url = regauth_cli(*base, "--domain", domain, "--template", "ftp://x/", data_dir=regauth_server.data_dir)
+    assert not_url.returncode != 0 and "http" in not_url.stderr
+
+
+def test_registry_endpoint_per_account_and_region(regauth_server: RegauthServer) -> None:
+    proc = regauth_cli("admin", "set-registry-endpoint", "--account-id", regauth_server.account_id,
+                       "--region", "eu-central-1", "--url", "https://registry.internal:5000/",
+                       data_dir=regauth_server.data_dir)
+    assert proc.returncode == 0, proc.stderr
+    ecr = regauth_server.client("ecr", region="eu-central-1")
+    data = ecr.get_authorization_token()["authorizationData"]
+    assert [d["proxyEndpoint"] for d in data] == ["https://registry.internal:5000"]
+    repo = ecr.create_repository(repositoryName=unique("img"))["repository"]
+    assert repo["repositoryUri"].startswith("registry.internal:5000/")
+    elsewhere = regauth_server.client("ecr", region="eu-west-3").get_authorization_token()["authorizationData"]
+    assert elsewhere[0]["proxyEndpoint"] == f"https://{regauth_server.account_id}.dkr.ecr.eu-west-3.amazonaws.com"
+    bad = regauth_cli("admin", "set-registry-endpoint", "--account-id", regauth_server.account_id, "--region",
+                      "eu-central-1", "--url", "registry.internal", data_dir=regauth_server.data_dir)
+    assert bad.returncode != 0 and "http" in bad.stderr
