@@ -20,9 +20,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterator
 
-import certifi
 import pytest
 import yaml
+from botocore.httpsession import get_cert_path
 
 from regauth.cli.aws_client import RedactingFilter, Redactor
 from tests.fixtures.server import REPO, Keys, RegauthServer, require_program, unique
@@ -112,16 +112,16 @@ def test_every_output_format_with_duration_900(cli: Cli, domain: str) -> None:
     doc = json.loads(js.stdout)
     assert list(doc) == ["authorizationToken", "expiration"] and js.stdout.startswith('{\n    "authorizationToken"')
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?\+00:00", doc["expiration"])
-    assert 800 < seconds_left(doc["expiration"]) <= 900
+    assert 800 < seconds_left(doc["expiration"]) <= 901
     token, expiration = text.stdout.rstrip("\n").split("\t")
-    assert token.startswith("rgca_") and 800 < seconds_left(expiration) <= 900
+    assert token.startswith("rgca_") and 800 < seconds_left(expiration) <= 901
     lines = table.stdout.splitlines()
     assert lines[0].startswith("---") and lines[1].strip("| ") == "GetAuthorizationToken"
     assert any(re.match(r"\|\s+authorizationToken\s*\|\s+rgca_", x) for x in lines)
     assert any(re.match(r"\|\s+expiration\s*\|", x) for x in lines)
     assert set(yaml.safe_load(yml.stdout)) == {"authorizationToken", "expiration"}
     [item] = yaml.safe_load(stream.stdout)
-    assert item["authorizationToken"].startswith("rgca_") and 800 < seconds_left(item["expiration"]) <= 900
+    assert item["authorizationToken"].startswith("rgca_") and 800 < seconds_left(item["expiration"]) <= 901
 
 
 def test_duration_zero_and_domain_owner(cli: Cli, domain: str) -> None:
@@ -145,9 +145,9 @@ def test_cli_input_json_and_yaml(cli: Cli, domain: str, tmp_path: Path) -> None:
          "--domain", domain, "--query", "expiration", "--output", "text"),
         (*CA_GAT, "--cli-input-yaml", f"file://{doc}", "--query", "expiration", "--output", "text"))
     assert from_json.returncode == 0, from_json.stderr            # --domain overrode the document's domain
-    assert 800 < seconds_left(from_json.stdout.strip()) <= 900    # ... and durationSeconds came from it
+    assert 800 < seconds_left(from_json.stdout.strip()) <= 901    # ... and durationSeconds came from it
     assert from_yaml.returncode == 0, from_yaml.stderr
-    assert 3500 < seconds_left(from_yaml.stdout.strip()) <= 3600
+    assert 3500 < seconds_left(from_yaml.stdout.strip()) <= 3601
 
 
 def test_generate_cli_skeleton_sends_nothing(cli: Cli, domain: str) -> None:
@@ -217,7 +217,7 @@ def test_timeouts_tls_and_accepted_options(cli: Cli) -> None:
     who = ("sts", "get-caller-identity", "--query", "Account", "--output", "text")
     results = cli.many(
         (*who, "--cli-read-timeout", "0", "--cli-connect-timeout", "5", "--no-verify-ssl"),
-        (*who, "--cli-read-timeout", "10", "--cli-connect-timeout", "0", "--ca-bundle", certifi.where(),
+        (*who, "--cli-read-timeout", "10", "--cli-connect-timeout", "0", "--ca-bundle", get_cert_path(True),
          "--no-paginate", "--no-cli-pager", "--no-cli-auto-prompt", "--cli-binary-format", "raw-in-base64-out",
          "--color", "off"))
     for proc in results:
@@ -233,9 +233,8 @@ def test_profile_from_the_aws_files_in_home(fresh_home: Cli) -> None:
                                      f"aws_secret_access_key = {keys.secret_access_key}\n")
     (aws / "config").write_text(f"[profile ci]\nregion = us-east-1\nendpoint_url = {fresh_home.server.url}\n"
                                 "output = text\n")
-    env = {k: v for k, v in fresh_home.env(keys=None, region=None).items()}
     proc = subprocess.run([*REGAUTH, "sts", "get-caller-identity", "--profile", "ci"], capture_output=True,
-                          text=True, cwd=REPO, timeout=60, env=env)
+                          text=True, cwd=REPO, timeout=60, env=fresh_home.env(keys=None, region=None))
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split("\t")[0] == fresh_home.server.account_id      # text: the profile's output format
 
@@ -293,9 +292,16 @@ def test_login_pip_dry_run_redacts_unless_show_token(cli: Cli, domain: str) -> N
 
 def test_login_twine_writes_a_private_merged_pypirc(fresh_home: Cli, domain: str) -> None:
     rc = fresh_home.home / ".pypirc"
-    rc.write_text("[distutils]\nindex-servers =\n    pypi\n    internal\n\n[internal]\nrepository = https://x/\n")
+    before = ("[distutils]\nindex-servers =\n    pypi\n    internal\n\n[internal]\nrepository = https://x/\n"
+              "password = internal-secret\n")
+    rc.write_text(before)
     rc.chmod(0o644)
-    out = fresh_home.ok("codeartifact", "login", "--tool", "twine", "--domain", domain, "--repository", "repo")
+    login = ("codeartifact", "login", "--tool", "twine", "--domain", domain, "--repository", "repo")
+    dry = fresh_home.ok(*login, "--dry-run")
+    assert dry.startswith(f"Dryrun mode is enabled, not writing to pypirc.\n{rc} would have been set to")
+    assert "internal-secret" not in dry and "rgca_" not in dry and dry.count("password = ****") == 2
+    assert rc.read_text() == before
+    out = fresh_home.ok(*login)
     assert out.startswith("Successfully configured twine to use AWS CodeArtifact repository https://")
     assert re.search(r"Login expires in 1[12] hours", out)
     assert stat.S_IMODE(rc.stat().st_mode) == 0o600
@@ -303,6 +309,7 @@ def test_login_twine_writes_a_private_merged_pypirc(fresh_home: Cli, domain: str
     parsed.read(rc)
     assert parsed.get("distutils", "index-servers").split() == ["pypi", "internal", "codeartifact"]
     assert parsed.get("internal", "repository") == "https://x/"
+    assert parsed.get("internal", "password") == "internal-secret"
     assert parsed.get("codeartifact", "username") == "aws"
     assert parsed.get("codeartifact", "password").startswith("rgca_")
     assert parsed.get("codeartifact", "repository").endswith("/pypi/repo/")

@@ -146,7 +146,8 @@ def disable_debug_logging(handler: logging.Handler) -> None:
 # --------------------------------------------------------------------------- session and client
 
 def _utc_timestamp(value: Any) -> datetime:
-    return parse_timestamp(value).astimezone(timezone.utc)
+    parsed: datetime = parse_timestamp(value)
+    return parsed.astimezone(timezone.utc)
 
 
 def make_session(profile: str | None) -> botocore.session.Session:

@@ -10,16 +10,14 @@ from __future__ import annotations
 import argparse
 import base64
 import binascii
-import functools
 import json
 import os
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable
 
 import botocore.session
-from botocore.loaders import create_loader
-from botocore.model import OperationModel, ServiceModel, StructureShape
+from botocore.model import StructureShape
 from botocore.validate import ParamValidationError, validate_parameters
 
 from regauth.cli import commands_login
@@ -29,8 +27,8 @@ from regauth.cli.aws_client import (
 )
 from regauth.cli.commands_args import (
     AUTO_PROMPT_MESSAGE, AwsArgumentParser, Param, add_params, exit_252_on_error, global_options, global_parent,
-    input_skeleton, load_cli_input, merge_params, missing_required, output_skeleton, params_from_shape, synopsis,
-    yaml_input_skeleton,
+    input_skeleton, load_cli_input, merge_params, missing_required, operation_model, output_skeleton,
+    params_from_shape, synopsis, yaml_input_skeleton,
 )
 from regauth.cli.output import OUTPUT_FORMATS, compile_query, render, use_color
 
@@ -68,25 +66,15 @@ class CommandSpec:
     action: Action | None = None                  # None: call the operation and print its response
     validate: Callable[[dict[str, Any]], None] | None = None
     sample_output: Callable[[], Any] | None = None
-    notes: str = field(default="")
+    notes: str = ""
 
     def input_shape(self) -> StructureShape | None:
         if self.params is not None:
             return None
-        return _model(self.service, self.operation).input_shape
+        return operation_model(self.service, self.operation).input_shape
 
     def all_params(self) -> tuple[Param, ...]:
         return self.params if self.params is not None else params_from_shape(self.input_shape())
-
-
-@functools.lru_cache(maxsize=None)
-def _service_model(service: str) -> ServiceModel:
-    """Read straight from botocore's data files: no session, so no ~/.aws or AWS_PROFILE involved here."""
-    return ServiceModel(create_loader().load_service_model(service, "service-2"), service_name=service)
-
-
-def _model(service: str, operation: str) -> OperationModel:
-    return _service_model(service).operation_model(operation)
 
 
 def resolve_output(args: argparse.Namespace, session: botocore.session.Session | None) -> str:
@@ -108,7 +96,7 @@ def _api_call(ctx: Context) -> int:
 
 
 def _python_name(operation: str) -> str:
-    return botocore.xform_name(operation)
+    return str(botocore.xform_name(operation))
 
 
 def _login_password(ctx: Context) -> int:
@@ -120,7 +108,7 @@ def _login_password(ctx: Context) -> int:
     if not token:
         raise CliError("The server returned no authorizationData.", EXIT_OTHER)
     try:
-        user, sep, password = base64.b64decode(token, validate=True).decode("utf-8").partition(":")
+        _user, sep, password = base64.b64decode(token, validate=True).decode("utf-8").partition(":")
     except (binascii.Error, UnicodeDecodeError):
         raise CliError("The authorization token is not base64(user:password).", EXIT_OTHER) from None
     if not sep or ":" in password:
@@ -131,7 +119,7 @@ def _login_password(ctx: Context) -> int:
 
 def _validate_against(service: str, operation: str) -> Callable[[dict[str, Any]], None]:
     def check(values: dict[str, Any]) -> None:
-        shape = _model(service, operation).input_shape
+        shape = operation_model(service, operation).input_shape
         if shape is not None:
             validate_parameters(values, shape)
     return check
@@ -149,8 +137,8 @@ COMMANDS: tuple[CommandSpec, ...] = (
                  f"{_GAT_CA} --cli-input-json '{{\"domain\": \"test-domain\", \"durationSeconds\": 3600}}'")),
     CommandSpec("codeartifact", "get-repository-endpoint", "codeartifact", "GetRepositoryEndpoint",
                 "Print the URL of a repository's endpoint for one package format.",
-                ("regauth codeartifact get-repository-endpoint --domain test-domain --repository my-repo "
-                 "--format pypi --query repositoryEndpoint --output text",)),
+                (("regauth codeartifact get-repository-endpoint --domain test-domain --repository my-repo "
+                  "--format pypi --query repositoryEndpoint --output text"),)),
     CommandSpec("codeartifact", "login", "codeartifact", "GetAuthorizationToken",
                 "Configure pip, twine or npm to use a CodeArtifact repository with a fresh token.",
                 ("regauth codeartifact login --tool pip --domain test-domain --repository my-repo",
@@ -165,16 +153,16 @@ COMMANDS: tuple[CommandSpec, ...] = (
                  "regauth ecr get-authorization-token --query 'authorizationData[0].proxyEndpoint' --output text")),
     CommandSpec("ecr", "get-login-password", "ecr", "GetAuthorizationToken",
                 "Print the docker password from an ECR authorization token.",
-                ("regauth ecr get-login-password --region us-east-1 | docker login --username AWS "
-                 "--password-stdin 111122223333.dkr.ecr.us-east-1.amazonaws.com",),
+                (("regauth ecr get-login-password --region us-east-1 | docker login --username AWS "
+                  "--password-stdin 111122223333.dkr.ecr.us-east-1.amazonaws.com"),),
                 params=(), action=_login_password, sample_output=lambda: "password"),
     CommandSpec("ecr-public", "get-authorization-token", "ecr-public", "GetAuthorizationToken",
                 "Get an authorization token for ECR Public (us-east-1 only), valid 12 hours.",
                 ("regauth ecr-public get-authorization-token --region us-east-1",)),
     CommandSpec("ecr-public", "get-login-password", "ecr-public", "GetAuthorizationToken",
                 "Print the docker password for public.ecr.aws (us-east-1 only).",
-                ("regauth ecr-public get-login-password --region us-east-1 | docker login --username AWS "
-                 "--password-stdin public.ecr.aws",),
+                (("regauth ecr-public get-login-password --region us-east-1 | docker login --username AWS "
+                  "--password-stdin public.ecr.aws"),),
                 params=(), action=_login_password, sample_output=lambda: "password"),
     CommandSpec("sts", "get-caller-identity", "sts", "GetCallerIdentity",
                 "Show the account, user id and ARN of the credentials in use.",
@@ -191,9 +179,9 @@ _GROUP_HELP = {
 
 # --------------------------------------------------------------------------- registration and running
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parent = global_parent()
-    groups: dict[str, argparse._SubParsersAction] = {}
+    groups: dict[str, argparse._SubParsersAction] = {}  # type: ignore[type-arg]
     for group, text in _GROUP_HELP.items():
         gp = sub.add_parser(group, help=text, description=text)
         exit_252_on_error(gp)
@@ -276,6 +264,6 @@ def run_command(spec: CommandSpec, parser: argparse.ArgumentParser, args: argpar
         if spec.sample_output is not None:
             sys.stdout.write(f"{spec.sample_output()}\n")
         else:
-            ctx.print_response(output_skeleton(_model(spec.service, spec.operation).output_shape))
+            ctx.print_response(output_skeleton(operation_model(spec.service, spec.operation).output_shape))
         return 0
     return (spec.action or _api_call)(ctx)

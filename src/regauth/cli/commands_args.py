@@ -4,6 +4,7 @@ model or declared by hand), --cli-input-json/--cli-input-yaml and --generate-cli
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import platform
@@ -16,7 +17,8 @@ from typing import Any, NoReturn
 import botocore
 import yaml
 from botocore import xform_name
-from botocore.model import Shape, StructureShape
+from botocore.loaders import create_loader
+from botocore.model import OperationModel, ServiceModel, Shape, StructureShape
 from botocore.utils import ArgumentGenerator
 
 from regauth import __version__
@@ -108,6 +110,16 @@ def global_options(args: argparse.Namespace) -> GlobalOptions:
 
 # --------------------------------------------------------------------------- parameters
 
+@functools.cache
+def service_model(service: str) -> ServiceModel:
+    """Read straight from botocore's data files: no session, so no ~/.aws or AWS_PROFILE involved here."""
+    return ServiceModel(create_loader().load_service_model(service, "service-2"), service_name=service)
+
+
+def operation_model(service: str, operation: str) -> OperationModel:
+    return service_model(service).operation_model(operation)
+
+
 @dataclass(frozen=True)
 class Param:
     name: str                  # the member name, also the key in --cli-input-json documents
@@ -118,7 +130,7 @@ class Param:
 
     @property
     def flag(self) -> str:
-        return "--" + xform_name(self.name, "-")
+        return "--" + str(xform_name(self.name, "-"))
 
     @property
     def dest(self) -> str:

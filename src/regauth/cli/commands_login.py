@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 from botocore.validate import validate_parameters
 
 from regauth.cli.aws_client import EXIT_OTHER, EXIT_PARAMETER, CliError, call
-from regauth.cli.commands_args import Param
+from regauth.cli.commands_args import Param, operation_model
 
 if TYPE_CHECKING:
     from regauth.cli.commands import Context
@@ -47,12 +47,12 @@ NOTES = ("Unlike `aws codeartifact login`, --dry-run redacts the token (****) un
 
 def validate(values: dict[str, Any]) -> None:
     """botocore's checks for the values that go into GetAuthorizationToken and GetRepositoryEndpoint."""
-    from regauth.cli.commands import _model  # the shared model session
     gat = {k: values[k] for k in ("domain", "domainOwner", "durationSeconds") if k in values}
-    validate_parameters(gat, _model("codeartifact", "GetAuthorizationToken").input_shape)
-    gre = {k: values[k] for k in ("domain", "domainOwner", "repository", "endpointType") if k in values}
+    validate_parameters(gat, operation_model("codeartifact", "GetAuthorizationToken").input_shape)
+    gre: dict[str, Any] = {k: values[k] for k in ("domain", "domainOwner", "repository", "endpointType")
+                           if k in values}
     gre["format"] = TOOLS.get(str(values.get("tool")), "pypi")
-    validate_parameters(gre, _model("codeartifact", "GetRepositoryEndpoint").input_shape)
+    validate_parameters(gre, operation_model("codeartifact", "GetRepositoryEndpoint").input_shape)
 
 
 def sample_output() -> str:
@@ -175,8 +175,11 @@ def run(ctx: Context) -> int:
     if tool == "twine":
         path = Path(os.path.expanduser("~")) / ".pypirc"
         if dry_run:
+            text = pypirc_text(path, endpoint, shown)
+            if shown == MASK:           # other index servers' passwords are secrets too
+                text = re.sub(r"^(password\s*[=:]\s*)\S.*$", r"\g<1>" + MASK, text, flags=re.MULTILINE)
             sys.stdout.write(f"Dryrun mode is enabled, not writing to pypirc.\n{path} would have been set to the "
-                             f"following:\n\n{pypirc_text(path, endpoint, shown)}\n")
+                             f"following:\n\n{text}\n")
         else:
             write_private(path, pypirc_text(path, endpoint, token))
     else:
