@@ -1,15 +1,16 @@
-"""`regauth admin ...`: operations that act on the store directly (same settings as serve)."""
+"""`regauth admin ...`: operations that act on the store directly (same settings as serve).
+
+The store (SQLAlchemy, Alembic) is imported when a command runs, not when the parser is built.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
 
-from regauth.cli.runtime import open_runtime
 from regauth.config import load_settings
 from regauth.domain.principals import AcrInstance
 from regauth.errors import RegauthError
-from regauth.services.bootstrap import create_account
 from regauth.services.codeartifact import REPOSITORY_FORMATS
 
 
@@ -60,7 +61,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     rp.set_defaults(run=_set_repository_endpoint)
 
 
+def open_runtime(settings):  # noqa: ANN001, ANN201 - lazy: keeps `regauth --help` and client commands fast
+    from regauth.cli.runtime import open_runtime as _open
+
+    return _open(settings)
+
+
 def _create_account(args: argparse.Namespace) -> int:
+    from regauth.services.bootstrap import create_account
+
     settings = load_settings(data_dir=args.data_dir)
     rt = open_runtime(settings)
     if args.account_id and rt.services.store.account_exists(args.account_id):

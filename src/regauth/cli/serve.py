@@ -7,12 +7,12 @@ import logging
 import socket
 import sys
 
-import uvicorn
+from typing import TYPE_CHECKING
 
-from regauth.cli.runtime import open_runtime
 from regauth.config import Settings, load_settings
-from regauth.http import App
-from regauth.services.bootstrap import BootstrapResult, bootstrap
+
+if TYPE_CHECKING:
+    from regauth.services.bootstrap import BootstrapResult
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -25,7 +25,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(run=run)
 
 
-def _banner(url: str, boot: BootstrapResult, settings: Settings) -> str:
+def _banner(url: str, boot: "BootstrapResult", settings: Settings) -> str:
     lines = [f"regauth listening on {url}", ""]
     if boot.secret is not None:
         lines += [
@@ -52,6 +52,12 @@ def _banner(url: str, boot: BootstrapResult, settings: Settings) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    import uvicorn  # the server's imports load only for `serve`
+
+    from regauth.cli.runtime import open_runtime
+    from regauth.http import App
+    from regauth.services.bootstrap import bootstrap
+
     settings = load_settings(host=args.host, port=args.port, data_dir=args.data_dir)
     logging.basicConfig(level=settings.log_level.upper(), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s %(message)s")
