@@ -94,3 +94,25 @@ def test_bad_settings_stop_with_a_clear_message(tmp_path: Path, env: dict[str, s
     assert message in proc.stderr
     assert "Traceback" not in proc.stderr
     assert "not-a-key" not in proc.stderr
+
+
+def test_per_principal_rate_limit_answers_429_throttling(tmp_path: Path) -> None:
+    env = {**server_env("121212121212"), "REGAUTH_RATE_LIMIT_PER_SECOND": "0.2", "REGAUTH_RATE_LIMIT_BURST": "3"}
+    server = start_server(tmp_path / "rl", env)
+    try:
+        keys = Keys(env["REGAUTH_BOOTSTRAP_ACCESS_KEY_ID"], env["REGAUTH_BOOTSTRAP_SECRET_ACCESS_KEY"])
+        ca = server.client("codeartifact", keys)
+        ca.create_domain(domain="rl-domain")
+        ca.get_authorization_token(domain="rl-domain")
+        ca.get_authorization_token(domain="rl-domain")
+        from botocore.exceptions import ClientError
+        with pytest.raises(ClientError) as err:
+            ca.get_authorization_token(domain="rl-domain")
+        assert err.value.response["Error"]["Code"] == "ThrottlingException"
+        assert err.value.response["ResponseMetadata"]["HTTPStatusCode"] == 429
+        assert int(err.value.response["retryAfterSeconds"]) >= 1
+        with pytest.raises(ClientError) as sts_err:
+            server.client("sts", keys).get_caller_identity()
+        assert sts_err.value.response["Error"]["Code"] == "Throttling"
+    finally:
+        server.stop()
