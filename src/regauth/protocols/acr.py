@@ -119,6 +119,7 @@ class AcrDialect:
         principal, action, detail = "", f"cr:{ACTION}", ""
         claim: AcsClaim | None = None
         try:
+            self._s.begin_request()
             if req.method not in ("GET", "POST"):
                 raise UnsupportedOperation("Specified http method is not supported.")
             claim = acs.parse(req)

@@ -11,6 +11,7 @@ from regauth.services.acr import AcrService
 from regauth.services.audit import Auditor
 from regauth.services.authn import Authenticator
 from regauth.services.authz import Authorizer, PolicyCache
+from regauth.services.cache import CachingStore
 from regauth.services.codeartifact import CodeArtifactService
 from regauth.services.ecr import EcrService
 from regauth.services.iam import IamService
@@ -22,6 +23,8 @@ from regauth.store.interfaces import Store
 
 @dataclass
 class Services:
+    """Everything a request needs. Call `begin_request()` first on the serving thread."""
+
     settings: Settings
     store: Store
     clock: Clock
@@ -37,6 +40,11 @@ class Services:
     ecr: EcrService
     acr: AcrService
 
+    def begin_request(self) -> None:
+        begin = getattr(self.store, "begin_request", None)
+        if begin is not None:
+            begin()
+
 
 def load_keyring(store: Store, clock: Clock) -> Keyring:
     keys = store.list_signing_keys()
@@ -47,6 +55,7 @@ def load_keyring(store: Store, clock: Clock) -> Keyring:
 
 
 def build_services(settings: Settings, store: Store, clock: Clock) -> Services:
+    store = CachingStore(store)  # type: ignore[assignment]
     policies = PolicyCache()
     keyring = load_keyring(store, clock)
     authz = Authorizer(store, policies)

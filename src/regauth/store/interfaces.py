@@ -108,6 +108,10 @@ class Store(Protocol):
     def add_signing_key(self, key: SigningKey) -> None: ...
     def list_signing_keys(self) -> list[SigningKey]: ...
 
+    def generation(self) -> int:
+        """A counter advanced by every write that changes identities, keys, policies, domains,
+        endpoints or instances (not by issued tokens, audit events or new sessions)."""
+
     def close(self) -> None: ...
 
 

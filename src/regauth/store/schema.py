@@ -56,6 +56,14 @@ meta = sa.Table(
     sa.Column("value", sa.Text(), nullable=False),
 )
 
+# One row, bumped by every write that changes what the request path caches (identities, keys,
+# policies, domains, endpoints, instances), so every node drops stale cache entries at once.
+generation = sa.Table(
+    "generation", metadata,
+    sa.Column("id", sa.Integer(), primary_key=True, autoincrement=False),
+    sa.Column("value", sa.BigInteger(), nullable=False),
+)
+
 accounts = sa.Table(
     "accounts", metadata,
     _name("account_id", primary_key=True),

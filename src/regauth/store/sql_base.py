@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from regauth.errors import Conflict, NotFound
+from regauth.store import schema as t
 from regauth.store.crypto import SecretBox
 
 
@@ -55,6 +56,10 @@ def map_integrity(
         raise
 
 
+_BUMP = t.generation.update().where(t.generation.c.id == 1).values(value=t.generation.c.value + 1)
+_GENERATION = sa.select(t.generation.c.value).where(t.generation.c.id == 1)
+
+
 class SqlBase:
     def __init__(self, engine: sa.Engine, box: SecretBox) -> None:
         self._engine = engine
@@ -74,17 +79,30 @@ class SqlBase:
             yield conn
 
     @contextmanager
-    def _write(self) -> Iterator[sa.Connection]:
+    def _write(self, *, bump: bool = True) -> Iterator[sa.Connection]:
         """A write transaction. On SQLite it starts with BEGIN IMMEDIATE: writers queue on
-        busy_timeout rather than failing on a read-to-write lock upgrade."""
+        busy_timeout rather than failing on a read-to-write lock upgrade.
+
+        `bump` advances the generation counter in the same transaction: every write that changes
+        what request-path caches hold must bump (only append-only records — issued tokens, audit
+        events, new sessions, signing keys — may skip it)."""
         if self._dialect != "sqlite":
             with self._engine.begin() as conn:
                 yield conn
+                if bump:
+                    conn.execute(_BUMP)
             return
         with self._engine.connect() as conn:
             conn.execution_options(regauth_begin="BEGIN IMMEDIATE")
             with conn.begin():
                 yield conn
+                if bump:
+                    conn.execute(_BUMP)
+
+    def generation(self) -> int:
+        """The counter every cache-relevant write advances (one indexed single-row read)."""
+        with self._engine.connect() as conn:
+            return int(conn.execute(_GENERATION).scalar_one())
 
     def _upsert(self, conn: sa.Connection, table: sa.Table, values: dict[str, Any],
                 keys: Sequence[str], update: Sequence[str] | None = None) -> None:

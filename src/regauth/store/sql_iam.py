@@ -268,7 +268,7 @@ class SqlIamMixin(SqlBase):
     # --- STS sessions ---------------------------------------------------------------------------
     def create_session(self, session: Session, secret: Secret, token_hash: str) -> None:
         sealed = self._box.seal(secret, _session_ad(session.access_key_id))
-        with map_integrity("session", session.access_key_id), self._write() as conn:
+        with map_integrity("session", session.access_key_id), self._write(bump=False) as conn:
             conn.execute(t.sessions.insert().values(
                 **_session_values(session), secret=sealed, token_hash=token_hash))
 

@@ -42,12 +42,12 @@ def _event(row) -> AuditEvent:
 class SqlTokensMixin(SqlBase):
     # --- issued tokens ------------------------------------------------------------------------
     def record_issued_token(self, token: IssuedToken) -> None:
-        with map_integrity("issued_token", token.token_id), self._write() as conn:
+        with map_integrity("issued_token", token.token_id), self._write(bump=False) as conn:
             conn.execute(t.issued_tokens.insert().values(**_token_values(token)))
 
     def record_issuance(self, token: IssuedToken, event: AuditEvent) -> None:
         """The index entry and its audit event in one transaction: both or neither."""
-        with map_integrity("issued_token", token.token_id), self._write() as conn:
+        with map_integrity("issued_token", token.token_id), self._write(bump=False) as conn:
             conn.execute(t.issued_tokens.insert().values(**_token_values(token)))
             conn.execute(t.audit_events.insert().values(**_event_values(event)))
 
@@ -59,7 +59,7 @@ class SqlTokensMixin(SqlBase):
 
     # --- audit ----------------------------------------------------------------------------------
     def record_audit(self, event: AuditEvent) -> None:
-        with self._write() as conn:
+        with self._write(bump=False) as conn:
             conn.execute(t.audit_events.insert().values(**_event_values(event)))
 
     def list_audit_events(self, limit: int = 100, principal_arn: str | None = None) -> list[AuditEvent]:

@@ -63,6 +63,7 @@ class AwsDialect:
         service = guess_service(req)
         caller_arn, operation, detail = "", "", ""
         try:
+            self._s.begin_request()
             claim = sigv4.parse(req)
             if claim is None:
                 raise MissingAuthentication("Missing Authentication Token")

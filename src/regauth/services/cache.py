@@ -1,0 +1,76 @@
+"""A read-through cache for what every request reads: keys, identities, policies, domains, endpoints.
+
+Correctness rests on the store's generation counter, which every write that changes these records
+advances in its own transaction. `begin_request()` reads the counter (one single-row query); when it
+moved, the cache is emptied. An entry is kept only if it was loaded under the generation the cache
+currently holds, so a value read before a concurrent write can never outlive that write — on this
+node or any other node sharing the database. Revoking a key or a permission therefore takes effect
+on the next request everywhere, as without the cache.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any, Callable
+
+from regauth.store.interfaces import Store
+
+MAX_ENTRIES = 50_000
+_CACHED = frozenset({
+    "get_credential", "get_user", "get_role", "list_user_policies", "list_role_policies", "get_domain",
+    "get_domain_policy", "get_repository", "get_repository_endpoint", "get_registry_endpoint", "get_acr_instance",
+})
+
+
+class CachingStore:
+    """Wraps a Store; the read methods in `_CACHED` are served from memory while valid."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._lock = threading.Lock()
+        self._generation = -1
+        self._entries: dict[tuple[Any, ...], Any] = {}
+        self._local = threading.local()      # the generation the current request started under
+
+    @property
+    def inner(self) -> Store:
+        return self._store
+
+    def begin_request(self) -> None:
+        """Call once at the start of each request, on the thread that serves it."""
+        current = self._store.generation()
+        self._local.generation = current
+        if current != self._generation:
+            with self._lock:
+                if current > self._generation:
+                    self._entries = {}
+                    self._generation = current
+
+    def _cached(self, name: str, method: Callable[..., Any]) -> Callable[..., Any]:
+        def read(*args: Any) -> Any:
+            seen = getattr(self._local, "generation", None)
+            if seen is None or seen != self._generation:   # no request context, or stale: go to the store
+                return method(*args)
+            key = (name, *args)
+            try:
+                return self._entries[key]
+            except KeyError:
+                pass
+            value = method(*args)
+            with self._lock:
+                if seen == self._generation:
+                    if len(self._entries) >= MAX_ENTRIES:
+                        self._entries = {}
+                    self._entries[key] = value
+            return value
+        return read
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._store, name)
+        if name in _CACHED:
+            attr = self._cached(name, attr)
+        setattr(self, name, attr)   # bind once; later lookups skip __getattr__
+        return attr
+
+    def __repr__(self) -> str:
+        return f"CachingStore({self._store!r})"
