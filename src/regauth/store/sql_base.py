@@ -57,7 +57,7 @@ def map_integrity(
 
 
 _BUMP = t.generation.update().where(t.generation.c.id == 1).values(value=t.generation.c.value + 1)
-_GENERATION = sa.select(t.generation.c.value).where(t.generation.c.id == 1)
+_GENERATION_SQL = "SELECT value FROM generation WHERE id = 1"
 
 
 class SqlBase:
@@ -100,9 +100,22 @@ class SqlBase:
                     conn.execute(_BUMP)
 
     def generation(self) -> int:
-        """The counter every cache-relevant write advances (one indexed single-row read)."""
-        with self._engine.connect() as conn:
-            return int(conn.execute(_GENERATION).scalar_one())
+        """The counter every cache-relevant write advances (one single-row read, every request:
+        straight through the pooled DB-API connection, no statement building)."""
+        conn = self._engine.raw_connection()
+        try:
+            cursor = conn.cursor()
+            try:
+                cursor.execute(_GENERATION_SQL)
+                row = cursor.fetchone()
+            finally:
+                cursor.close()
+            conn.commit()     # end the read transaction (PostgreSQL opens one implicitly)
+        finally:
+            conn.close()      # back to the pool
+        if row is None:
+            raise RuntimeError("the generation row is missing: the store was not migrated")
+        return int(row[0])
 
     def _upsert(self, conn: sa.Connection, table: sa.Table, values: dict[str, Any],
                 keys: Sequence[str], update: Sequence[str] | None = None) -> None:
