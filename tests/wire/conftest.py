@@ -1,11 +1,10 @@
 from __future__ import annotations
 
-import json
 import secrets
 
 import pytest
 
-from tests.fixtures.server import Keys, RegauthServer, new_user, regauth_cli, require_program, which_aws_v2
+from tests.fixtures.server import Keys, RegauthServer, create_account, new_user, require_program, which_aws_v2
 from tests.wire.clients import VENV_AWS, Boto3Client, CliClient
 
 CLIENTS = ["boto3", "cli-v1", "cli-v2"]
@@ -45,7 +44,4 @@ def token_user(regauth_server: RegauthServer) -> Keys:
 @pytest.fixture(scope="session")
 def second_account(regauth_server: RegauthServer) -> tuple[str, Keys]:
     """Another account on the same server, created with `regauth admin create-account`."""
-    proc = regauth_cli("admin", "create-account", data_dir=regauth_server.data_dir)
-    assert proc.returncode == 0, proc.stderr
-    out = json.loads(proc.stdout)
-    return out["AccountId"], Keys(out["AccessKeyId"], out["SecretAccessKey"])
+    return create_account(regauth_server)

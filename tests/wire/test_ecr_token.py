@@ -16,7 +16,7 @@ from typing import Iterator
 
 import pytest
 
-from tests.fixtures.server import Keys, RegauthServer, new_user, regauth_cli, server_env, start_server, unique
+from tests.fixtures.server import Keys, RegauthServer, create_account, new_user, server_env, start_server, unique
 from tests.wire.clients import ApiError, Boto3Client, epoch
 from tests.wire.conftest import make_client
 
@@ -72,10 +72,7 @@ def ecr_user(regauth_server: RegauthServer) -> Keys:
 @pytest.fixture(scope="module")
 def ecr_account(regauth_server: RegauthServer) -> tuple[str, Keys]:
     """A fresh account, so repository listings hold only what this module creates."""
-    proc = regauth_cli("admin", "create-account", data_dir=regauth_server.data_dir)
-    assert proc.returncode == 0, proc.stderr
-    out = json.loads(proc.stdout)
-    return out["AccountId"], Keys(out["AccessKeyId"], out["SecretAccessKey"])
+    return create_account(regauth_server)
 
 
 # --- GetAuthorizationToken ------------------------------------------------------------------------

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from typing import Any, Callable
 
 from regauth.config import load_settings
 from regauth.domain.principals import AcrInstance
@@ -93,41 +94,35 @@ def _instance_json(i: AcrInstance) -> dict[str, object]:
             "LoginServer": i.login_server, "CreatedAt": i.created_at}
 
 
-def _create_acr_instance(args: argparse.Namespace) -> int:
-    rt = open_runtime(load_settings(data_dir=args.data_dir))
+def _store_command(args: argparse.Namespace, act: Callable[[Any], dict[str, object]]) -> int:
+    """Open the store with the usual settings, run one operator action, print its JSON."""
+    services = open_runtime(load_settings(data_dir=args.data_dir)).services
     try:
-        instance = rt.services.acr.create_instance(args.account_id, args.region, args.name, args.login_server,
-                                                   args.instance_id)
+        out = act(services)
     except RegauthError as exc:
         raise SystemExit(f"regauth: {exc.message}") from None
-    print(json.dumps(_instance_json(instance), indent=2))
+    print(json.dumps(out, indent=2))
     return 0
+
+
+def _create_acr_instance(args: argparse.Namespace) -> int:
+    return _store_command(args, lambda s: _instance_json(s.acr.create_instance(
+        args.account_id, args.region, args.name, args.login_server, args.instance_id)))
 
 
 def _list_acr_instances(args: argparse.Namespace) -> int:
-    rt = open_runtime(load_settings(data_dir=args.data_dir))
-    print(json.dumps({"Instances": [_instance_json(i) for i in rt.services.acr.list_instances(args.account_id)]},
-                     indent=2))
-    return 0
+    return _store_command(args, lambda s: {"Instances": [_instance_json(i)
+                                                         for i in s.acr.list_instances(args.account_id)]})
 
 
 def _set_registry_endpoint(args: argparse.Namespace) -> int:
-    rt = open_runtime(load_settings(data_dir=args.data_dir))
-    try:
-        url = rt.services.ecr.set_registry_endpoint(args.account_id, args.region, args.url)
-    except RegauthError as exc:
-        raise SystemExit(f"regauth: {exc.message}") from None
-    print(json.dumps({"AccountId": args.account_id, "RegionId": args.region, "ProxyEndpoint": url}, indent=2))
-    return 0
+    return _store_command(args, lambda s: {"AccountId": args.account_id, "RegionId": args.region,
+                                           "ProxyEndpoint": s.ecr.set_registry_endpoint(args.account_id,
+                                                                                        args.region, args.url)})
 
 
 def _set_repository_endpoint(args: argparse.Namespace) -> int:
-    rt = open_runtime(load_settings(data_dir=args.data_dir))
-    try:
-        example = rt.services.codeartifact.set_endpoint(args.account_id, args.region, args.domain, args.format,
-                                                        args.template)
-    except RegauthError as exc:
-        raise SystemExit(f"regauth: {exc.message}") from None
-    print(json.dumps({"Domain": args.domain, "Format": args.format, "Template": args.template,
-                      "Example": example}, indent=2))
-    return 0
+    return _store_command(args, lambda s: {
+        "Domain": args.domain, "Format": args.format, "Template": args.template,
+        "Example": s.codeartifact.set_endpoint(args.account_id, args.region, args.domain, args.format,
+                                               args.template)})
