@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+import threading
 from contextlib import contextmanager
 from typing import Any
 
@@ -65,6 +66,7 @@ class SqlBase:
         self._engine = engine
         self._box = box
         self._dialect = engine.dialect.name
+        self._write_lock = threading.Lock()
 
     @property
     def engine(self) -> sa.Engine:
@@ -92,7 +94,9 @@ class SqlBase:
                 if bump:
                     conn.execute(_BUMP)
             return
-        with self._engine.connect() as conn:
+        # One writer at a time inside this process: SQLite admits one writer anyway, and threads
+        # queued on a lock wake as soon as it is free, where SQLite's busy handler would sleep.
+        with self._write_lock, self._engine.connect() as conn:
             conn.execution_options(regauth_begin="BEGIN IMMEDIATE")
             with conn.begin():
                 yield conn
