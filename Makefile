@@ -35,7 +35,8 @@ test: $(STAMP) system-deps $(NODE_STAMP)
 	$(BIN)/pytest
 
 bench: $(STAMP) system-deps
-	$(BIN)/python bench/run.py
+	bash bench/setup.sh
+	$(BIN)/python bench/run.py --readme $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .regauth .pytest_cache
