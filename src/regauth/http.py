@@ -96,7 +96,9 @@ class App:
             loop = asyncio.get_running_loop()
             response = await loop.run_in_executor(self._pool, dialect.handle, req)
         await _send(send, response)
-        access_log.info("%s %s %s %.1fms", method, path, response.status, (time.perf_counter() - started) * 1000)
+        if access_log.isEnabledFor(logging.DEBUG):  # per-request lines cost a lock each: opt-in
+            access_log.debug("%s %s %s %.1fms", method, path, response.status,
+                             (time.perf_counter() - started) * 1000)
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:
