@@ -7,16 +7,19 @@ from __future__ import annotations
 
 import argparse
 import json
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
-from regauth.config import load_settings
+from regauth.config import Settings, load_settings
 from regauth.domain.principals import AcrInstance
 from regauth.errors import RegauthError
 from regauth.services.codeartifact import REPOSITORY_FORMATS
 
+if TYPE_CHECKING:
+    from regauth.cli.runtime import Runtime
+
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("admin", help="operate on the store directly (accounts, audit)")
+    p = sub.add_parser("admin", help="operate on the store directly (accounts, audit, instances, endpoints)")
     actions = p.add_subparsers(dest="admin_command", required=True, metavar="COMMAND")
     ca = actions.add_parser("create-account", help="create an account with an admin user and print its keys once")
     ca.add_argument("--account-id", default=None, help="12 digits; random when omitted")
@@ -62,7 +65,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     rp.set_defaults(run=_set_repository_endpoint)
 
 
-def open_runtime(settings):  # noqa: ANN001, ANN201 - lazy: keeps `regauth --help` and client commands fast
+def open_runtime(settings: Settings) -> Runtime:
+    """Imported on use: the store stack stays out of `regauth --help` and the client commands."""
     from regauth.cli.runtime import open_runtime as _open
 
     return _open(settings)
