@@ -60,7 +60,7 @@ class AwsDialect:
 
     def handle(self, req: HttpRequest) -> Response:
         request_id = ids.request_id()
-        service = guess_service(req)
+        service = ""                      # known from the credential scope; guessed only for errors
         caller_arn, operation, detail = "", "", ""
         try:
             self._s.begin_request()
@@ -70,7 +70,6 @@ class AwsDialect:
             detail = f"key={claim.access_key_id}"
             service = SERVICES_BY_SIGNING_NAME.get(claim.service, "")
             if not service:
-                service = guess_service(req)
                 raise IncompleteSignature(f"Credential should be scoped to a valid service: '{claim.service}'")
             caller = self._s.authn.sigv4(req, claim)
             caller_arn = caller.arn
@@ -86,10 +85,12 @@ class AwsDialect:
             status, headers, body = serialize_result(spec, operation, result, request_id)
             return Response(status, headers, body)
         except RegauthError as exc:
+            service = service or guess_service(req)
             if _denial(exc):
                 self._audit_denial(req, request_id, caller_arn, f"{service}:{operation or '?'}", exc, detail)
             return self.error(service, exc, request_id)
         except Exception:  # noqa: BLE001 - the one place a fault becomes a generic 500
+            service = service or guess_service(req)
             log.exception("internal error serving %s request %s", service, request_id)
             return self.error(service, InternalFailure("internal error"), request_id)
 
