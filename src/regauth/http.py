@@ -4,12 +4,17 @@
     Alibaba RPC requests         -> the ACR dialect (Action/x-acs-action, RPC-v1 or ACS3 signatures)
     everything else              -> the AWS dialect (service chosen by the SigV4 credential scope)
 
-Request handling is synchronous (store I/O) and runs on a bounded thread pool.
+Request handling is synchronous. On an embedded SQLite store it runs on the event loop itself (a
+store read costs microseconds, and worker threads would only pass the GIL around); on PostgreSQL,
+where a read waits on the network, on a bounded thread pool. Either way the records a request must
+store (issued tokens, audit events) go through one group commit, and its answer is sent only once
+they are stored.
 """
 
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import logging
 import time
@@ -18,6 +23,7 @@ from typing import Any, Awaitable, Callable
 
 from regauth.auth.canonical import HttpRequest
 from regauth.errors import InvalidInput
+from regauth.group_commit import GroupCommit
 from regauth.protocols.acr import AcrDialect
 from regauth.protocols.aws.dispatch import AwsDialect, Response
 from regauth.services.container import Services
@@ -27,6 +33,7 @@ Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 access_log = logging.getLogger("regauth.access")
+log = logging.getLogger("regauth.http")
 
 
 class TooLarge(Exception):
@@ -58,12 +65,14 @@ async def _send(send: Send, response: Response) -> None:
 
 
 class App:
-    def __init__(self, services: Services, workers: int = 16) -> None:
+    def __init__(self, services: Services, workers: int = 16, *, on_loop: bool | None = None) -> None:
         self._services = services
         self._aws = AwsDialect(services)
         self._acr = AcrDialect(services)   # holds the process's nonce cache: one per app
         self._limit = services.settings.max_body_bytes
-        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="regauth")
+        self._on_loop = services.store.embedded if on_loop is None else on_loop
+        self._pool = None if self._on_loop else ThreadPoolExecutor(max_workers=workers, thread_name_prefix="regauth")
+        self._commits = GroupCommit(services.auditor.commit, on_loop=self._on_loop)
         self.ready = False
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -92,23 +101,46 @@ class App:
         dialect = self._acr if self._acr.claims(req) else self._aws
         if too_large:
             response = dialect.reject(req, InvalidInput(f"The request body is larger than {self._limit} bytes"))
+        elif self._pool is None:
+            response = dialect.handle(req)
         else:
-            loop = asyncio.get_running_loop()
-            response = await loop.run_in_executor(self._pool, dialect.handle, req)
+            response = await asyncio.get_running_loop().run_in_executor(self._pool, dialect.handle, req)
+        if response.pending is not None:
+            response = await self._stored(response)
         await _send(send, response)
         if access_log.isEnabledFor(logging.DEBUG):  # per-request lines cost a lock each: opt-in
             access_log.debug("%s %s %s %.1fms", method, path, response.status,
                              (time.perf_counter() - started) * 1000)
 
+    async def _stored(self, response: Response) -> Response:
+        """The answer once its records are stored; a token whose records failed is never sent."""
+        pending = response.pending
+        assert pending is not None
+        try:
+            await self._commits.commit(pending)
+        except Exception:  # noqa: BLE001 - logged by the group commit; decide what may still be said
+            if pending.required:
+                assert response.failed is not None, "a dialect answering with a token says what to send instead"
+                return response.failed()
+            log.error("could not record the audit trail of a denied request (answered anyway)")
+        return response
+
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
+                # What start-up loaded (service models, settings, compiled statements) lives as long
+                # as the process: keep it out of the cyclic collector, whose full passes over it
+                # would otherwise stall every request in flight for tens of milliseconds.
+                gc.collect()
+                gc.freeze()
                 self.ready = True
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 self.ready = False
-                self._pool.shutdown(wait=True, cancel_futures=True)
+                if self._pool is not None:
+                    self._pool.shutdown(wait=True, cancel_futures=True)
+                self._commits.close()
                 self._services.store.close()
                 await send({"type": "lifespan.shutdown.complete"})
                 return

@@ -38,6 +38,7 @@ from regauth.protocols.acr_errors import (NOT_FOUND_KEY, MissingSecurityToken, S
 from regauth.protocols.aws.dispatch import Response
 from regauth.services.container import Services
 from regauth.services.context import Call
+from regauth.services.pending import Pending
 
 log = logging.getLogger("regauth.acr")
 
@@ -118,6 +119,7 @@ class AcrDialect:
         request_id = new_request_id()
         principal, action, detail = "", f"cr:{ACTION}", ""
         claim: AcsClaim | None = None
+        pending = Pending()
         try:
             self._s.begin_request()
             if req.method not in ("GET", "POST"):
@@ -127,7 +129,7 @@ class AcrDialect:
                 raise MissingAuthentication("The request is not signed: AccessKeyId and Signature (RPC) or an "
                                             "ACS3-HMAC-SHA256 Authorization header are required.")
             action, detail = f"cr:{claim.action[:64]}", f"key={claim.access_key_id}"
-            call = self._authenticate(req, claim, request_id)
+            call = self._authenticate(req, claim, request_id, pending)
             principal = call.caller.arn
             self._s.limiter.take(principal, call.now)
             if claim.version != VERSION:
@@ -137,18 +139,22 @@ class AcrDialect:
             user, issued = self._s.acr.get_authorization_token(
                 call, claim.params.get("InstanceId") or "", claim.params.get("RegionId") or None,
                 _hours(claim.params.get("ExpiresInHours")))
-            return render(claim.format, f"{ACTION}Response", {
+            response = render(claim.format, f"{ACTION}Response", {
                 "TempUsername": user, "RequestId": request_id, "AuthorizationToken": issued.token,
                 "ExpireTime": int(issued.expires_at) * 1000, "Code": "success", "IsSuccess": True,
             }, 200, request_id)
+            return Response(response.status, response.headers, response.body, pending,
+                            lambda: self.error(req, RuntimeError(), request_id))
         except RegauthError as exc:
             if isinstance(exc, SignatureMismatch) and claim is not None and claim.security_token:
                 exc = _without_token(exc, claim.security_token)
+            pending = Pending()         # nothing a failed call recorded is kept, only its denial
             if isinstance(exc, (AuthError, AccessDenied, Throttled)):
-                self._audit_denial(req, request_id, principal, action, exc, detail)
+                pending.audited(self._denial_event(req, request_id, principal, action, exc, detail))
             elif to_wire(exc).status >= 500:
                 log.error("internal error serving ACR request %s", request_id, exc_info=exc)
-            return self.error(req, exc, request_id)
+            response = self.error(req, exc, request_id)
+            return Response(response.status, response.headers, response.body, pending or None)
         except Exception:  # noqa: BLE001 - the one place a fault becomes a generic 500
             log.exception("internal error serving ACR request %s", request_id)
             return self.error(req, RuntimeError(), request_id)
@@ -166,7 +172,7 @@ class AcrDialect:
         return render(acs.error_format(req), "Error", fields, wire.status, request_id, extra)
 
     # --- helpers ------------------------------------------------------------------------------
-    def _authenticate(self, req: HttpRequest, claim: AcsClaim, request_id: str) -> Call:
+    def _authenticate(self, req: HttpRequest, claim: AcsClaim, request_id: str, pending: Pending) -> Call:
         stored = self._s.store.get_credential(claim.access_key_id)
         if stored is None or stored.status != "Active":
             raise UnknownAccessKey(NOT_FOUND_KEY)            # before the nonce is remembered
@@ -176,7 +182,7 @@ class AcrDialect:
         self._s.authn.check_not_expired(cred, now)
         caller = self._s.authn.caller_of(cred)
         return Call(caller=caller, region=claim.params.get("RegionId") or "", now=now, source_ip=req.source_ip,
-                    request_id=request_id)
+                    request_id=request_id, pending=pending)
 
     def _session_checked(self, stored: Credential, token: str | None) -> Credential:
         try:
@@ -188,15 +194,11 @@ class AcrDialect:
                 raise SecurityTokenMismatch("Specified SecurityToken mismatch with the AccessKey.") from None
             raise
 
-    def _audit_denial(self, req: HttpRequest, request_id: str, principal: str, action: str, exc: Exception,
-                      detail: str) -> None:
-        try:
-            self._s.auditor.record(AuditEvent(
-                at=self._s.clock.now(), request_id=request_id, principal_arn=principal, action=action,
-                resource=getattr(exc, "resource", ""), outcome="denied", source_ip=req.source_ip,
-                detail=f"{type(exc).__name__} {detail}".strip()))
-        except Exception:  # noqa: BLE001 - the request is refused either way; say the trail broke
-            log.exception("could not record the audit event for denied request %s", request_id)
+    def _denial_event(self, req: HttpRequest, request_id: str, principal: str, action: str, exc: Exception,
+                      detail: str) -> AuditEvent:
+        return AuditEvent(at=self._s.clock.now(), request_id=request_id, principal_arn=principal, action=action,
+                          resource=getattr(exc, "resource", ""), outcome="denied", source_ip=req.source_ip,
+                          detail=f"{type(exc).__name__} {detail}".strip())
 
 
 def _without_token(exc: SignatureMismatch, token: str) -> SignatureMismatch:

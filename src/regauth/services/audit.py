@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 from regauth.domain.principals import AuditEvent
+from regauth.services.pending import Pending
 from regauth.store.interfaces import Store
 
 log = logging.getLogger("regauth.audit")
@@ -18,6 +20,16 @@ class Auditor:
         """Written before the response leaves: if this fails, the request fails (fail closed)."""
         self._store.record_audit(event)
         self.logged(event)
+
+    def commit(self, units: Sequence[Pending]) -> None:
+        """The records of several requests in one transaction (all or none), then their log lines."""
+        tokens, events = [], []
+        for unit in units:
+            tokens += unit.tokens
+            events += unit.events
+        self._store.record_batch(tokens, events)
+        for event in events:
+            self.logged(event)
 
     def logged(self, event: AuditEvent) -> None:
         """The log line for an event already stored."""

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from regauth.domain.principals import Caller
+from regauth.services.pending import Pending
 
 
 @dataclass(frozen=True)
@@ -15,3 +16,6 @@ class Call:
     source_ip: str = ""
     request_id: str = ""
     secure_transport: bool = False
+    # Where the records this call must store go (the HTTP layer commits them before answering);
+    # None: write them straight to the store (admin commands, tests).
+    pending: Pending | None = field(default=None, compare=False, repr=False)

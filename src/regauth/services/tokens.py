@@ -40,9 +40,13 @@ class TokenIssuer:
             at=call.now, request_id=call.request_id, principal_arn=call.caller.arn, action=action, resource=scope,
             outcome="allowed", source_ip=call.source_ip, token_id=claims.token_id,
             detail=f"expires={claims.expires_at}")
-        self._store.record_issuance(IssuedToken(
+        record = IssuedToken(
             token_id=claims.token_id, kind=kind, principal_arn=claims.principal_arn, account_id=claims.account_id,
-            scope=scope, issued_at=call.now, expires_at=float(claims.expires_at)), event)
-        self._auditor.logged(event)
+            scope=scope, issued_at=call.now, expires_at=float(claims.expires_at))
+        if call.pending is not None:
+            call.pending.issued(record, event)      # stored (with its event) before the answer leaves
+        else:
+            self._store.record_issuance(record, event)
+            self._auditor.logged(event)
         return Issued(token=token, token_id=claims.token_id, issued_at=claims.issued_at,
                       expires_at=float(claims.expires_at))

@@ -11,6 +11,7 @@ Rules every implementation keeps:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol
 
 from regauth.domain.principals import (
@@ -101,12 +102,18 @@ class Store(Protocol):
     def record_issued_token(self, token: IssuedToken) -> None: ...
     def record_issuance(self, token: IssuedToken, event: AuditEvent) -> None:
         """Index entry and audit event of one issued token, in one transaction."""
+    def record_batch(self, tokens: Sequence[IssuedToken], events: Sequence[AuditEvent]) -> None:
+        """Many requests' index entries and audit events in one transaction: all or none."""
     def get_issued_token(self, token_id: str) -> IssuedToken | None: ...
     def record_audit(self, event: AuditEvent) -> None: ...
     def list_audit_events(self, limit: int = 100, principal_arn: str | None = None) -> list[AuditEvent]:
         """Newest first."""
     def add_signing_key(self, key: SigningKey) -> None: ...
     def list_signing_keys(self) -> list[SigningKey]: ...
+
+    @property
+    def embedded(self) -> bool:
+        """True when the database lives in this process (SQLite): reads cost microseconds."""
 
     def generation(self) -> int:
         """A counter advanced by every write that changes identities, keys, policies, domains,

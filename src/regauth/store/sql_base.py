@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+import sqlite3
 import threading
 from contextlib import contextmanager
 from typing import Any
@@ -67,6 +68,16 @@ class SqlBase:
         self._box = box
         self._dialect = engine.dialect.name
         self._write_lock = threading.Lock()
+        database = engine.url.database
+        self._held_path = database if self._dialect == "sqlite" and database not in (None, "", ":memory:") else None
+        self._held = threading.local()
+        self._held_lock = threading.Lock()
+        self._held_conns: list[sqlite3.Connection] = []
+
+    @property
+    def embedded(self) -> bool:
+        """SQLite: the database lives in this process (reads and commits cost microseconds)."""
+        return self._dialect == "sqlite"
 
     @property
     def engine(self) -> sa.Engine:
@@ -104,22 +115,40 @@ class SqlBase:
                     conn.execute(_BUMP)
 
     def generation(self) -> int:
-        """The counter every cache-relevant write advances (one single-row read, every request:
-        straight through the pooled DB-API connection, no statement building)."""
-        conn = self._engine.raw_connection()
-        try:
-            cursor = conn.cursor()
+        """The counter every cache-relevant write advances (one single-row read, every request).
+
+        On a SQLite file each thread keeps one plain connection for this read alone (no pool
+        checkout, no statement building; a WAL reader never waits on the writer). Elsewhere it goes
+        straight through a pooled DB-API connection."""
+        if self._held_path is not None:
+            conn = getattr(self._held, "conn", None)
+            if conn is None:
+                conn = self._held.conn = self._hold()
+            rows = conn.execute(_GENERATION_SQL).fetchall()   # fetchall: the read transaction ends here
+            row = rows[0] if rows else None
+        else:
+            conn = self._engine.raw_connection()
             try:
-                cursor.execute(_GENERATION_SQL)
-                row = cursor.fetchone()
+                cursor = conn.cursor()
+                try:
+                    cursor.execute(_GENERATION_SQL)
+                    row = cursor.fetchone()
+                finally:
+                    cursor.close()
+                conn.commit()     # end the read transaction (PostgreSQL opens one implicitly)
             finally:
-                cursor.close()
-            conn.commit()     # end the read transaction (PostgreSQL opens one implicitly)
-        finally:
-            conn.close()      # back to the pool
+                conn.close()      # back to the pool
         if row is None:
             raise RuntimeError("the generation row is missing: the store was not migrated")
         return int(row[0])
+
+    def _hold(self) -> sqlite3.Connection:
+        # used only by the thread that made it (thread-local); closable from any thread at shutdown
+        conn = sqlite3.connect(self._held_path, isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA busy_timeout=5000")
+        with self._held_lock:
+            self._held_conns.append(conn)
+        return conn
 
     def _upsert(self, conn: sa.Connection, table: sa.Table, values: dict[str, Any],
                 keys: Sequence[str], update: Sequence[str] | None = None) -> None:
@@ -134,4 +163,8 @@ class SqlBase:
         conn.execute(stmt)
 
     def close(self) -> None:
+        with self._held_lock:
+            held, self._held_conns = self._held_conns, []
+        for conn in held:
+            conn.close()
         self._engine.dispose()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import sqlalchemy as sa
 
 from regauth.domain.principals import AuditEvent, IssuedToken, SigningKey
@@ -42,6 +44,15 @@ def _event(row) -> AuditEvent:
 _INSERT_TOKEN = t.issued_tokens.insert()
 _INSERT_EVENT = t.audit_events.insert()
 
+# The group commit's statements, in the driver's own parameter style (no statement building per batch).
+_TOKEN_COLUMNS = ("token_id", "kind", "principal_arn", "account_id", "scope", "issued_at", "expires_at")
+_EVENT_COLUMNS = ("at", "request_id", "principal_arn", "action", "resource", "outcome", "source_ip", "token_id",
+                  "detail")
+
+
+def _insert_sql(table: str, columns: tuple[str, ...], placeholder: str) -> str:
+    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join([placeholder] * len(columns))})"
+
 
 class SqlTokensMixin(SqlBase):
     # --- issued tokens ------------------------------------------------------------------------
@@ -55,6 +66,19 @@ class SqlTokensMixin(SqlBase):
             # parameters passed apart from the statement: one cached compiled INSERT per table
             conn.execute(_INSERT_TOKEN, _token_values(token))
             conn.execute(_INSERT_EVENT, _event_values(event))
+
+    def record_batch(self, tokens: Sequence[IssuedToken], events: Sequence[AuditEvent]) -> None:
+        """One transaction, two executemany calls straight on the DB-API cursor: all or none."""
+        mark = "?" if self._dialect == "sqlite" else "%s"
+        with self._write(bump=False) as conn:
+            if tokens:
+                conn.exec_driver_sql(_insert_sql("issued_tokens", _TOKEN_COLUMNS, mark), [
+                    (x.token_id, x.kind, x.principal_arn, x.account_id, x.scope, x.issued_at, x.expires_at)
+                    for x in tokens])
+            if events:
+                conn.exec_driver_sql(_insert_sql("audit_events", _EVENT_COLUMNS, mark), [
+                    (e.at, e.request_id, e.principal_arn, e.action, e.resource, e.outcome, e.source_ip, e.token_id,
+                     e.detail) for e in events])
 
     def get_issued_token(self, token_id: str) -> IssuedToken | None:
         with self._read() as conn:

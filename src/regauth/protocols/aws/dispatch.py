@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import Callable
 from urllib.parse import parse_qsl
 
 from regauth.auth import sigv4
@@ -21,6 +22,7 @@ from regauth.protocols.aws.parse import parse_request
 from regauth.protocols.aws.serialize import serialize_error, serialize_result
 from regauth.services.container import Services
 from regauth.services.context import Call
+from regauth.services.pending import Pending
 
 log = logging.getLogger("regauth.aws")
 
@@ -34,6 +36,10 @@ class Response:
     status: int
     headers: list[tuple[str, str]]
     body: bytes
+    # Records to store before this answer may leave (see regauth.group_commit), and the answer to
+    # send instead when they cannot be stored and the answer carries a token (`pending.required`).
+    pending: Pending | None = None
+    failed: Callable[[], "Response"] | None = None
 
 
 def guess_service(req: HttpRequest) -> str:
@@ -62,6 +68,7 @@ class AwsDialect:
         request_id = ids.request_id()
         service = ""                      # known from the credential scope; guessed only for errors
         caller_arn, operation, detail = "", "", ""
+        pending = Pending()
         try:
             self._s.begin_request()
             claim = sigv4.parse(req)
@@ -74,7 +81,8 @@ class AwsDialect:
             caller = self._s.authn.sigv4(req, claim)
             caller_arn = caller.arn
             now = self._s.clock.now()
-            call = Call(caller=caller, region=claim.region, now=now, source_ip=req.source_ip, request_id=request_id)
+            call = Call(caller=caller, region=claim.region, now=now, source_ip=req.source_ip, request_id=request_id,
+                        pending=pending)
             self._s.limiter.take(caller.arn, now)
             spec = self._models.spec(service)
             operation, params = parse_request(spec, req)
@@ -83,12 +91,18 @@ class AwsDialect:
                 raise UnknownOperation(f"Operation {operation} is not supported by regauth")
             result = handler(self._s, call, params)
             status, headers, body = serialize_result(spec, operation, result, request_id)
-            return Response(status, headers, body)
+            if not pending:
+                return Response(status, headers, body)
+            return Response(status, headers, body, pending,
+                            lambda: self.error(service, InternalFailure("internal error"), request_id))
         except RegauthError as exc:
             service = service or guess_service(req)
+            pending = Pending()         # nothing a failed call recorded is kept, only its denial
             if _denial(exc):
-                self._audit_denial(req, request_id, caller_arn, f"{service}:{operation or '?'}", exc, detail)
-            return self.error(service, exc, request_id)
+                pending.audited(self._denial_event(req, request_id, caller_arn, f"{service}:{operation or '?'}",
+                                                   exc, detail))
+            response = self.error(service, exc, request_id)
+            return Response(response.status, response.headers, response.body, pending or None)
         except Exception:  # noqa: BLE001 - the one place a fault becomes a generic 500
             service = service or guess_service(req)
             log.exception("internal error serving %s request %s", service, request_id)
@@ -103,13 +117,8 @@ class AwsDialect:
         """An error found before dispatch (e.g. an oversized body), in the envelope the client expects."""
         return self.error(guess_service(req), exc)
 
-    def _audit_denial(self, req: HttpRequest, request_id: str, principal: str, action: str, exc: Exception,
-                      detail: str) -> None:
-        resource = getattr(exc, "resource", "")
-        try:
-            self._s.auditor.record(AuditEvent(
-                at=self._s.clock.now(), request_id=request_id, principal_arn=principal, action=action,
-                resource=resource, outcome="denied", source_ip=req.source_ip,
-                detail=f"{type(exc).__name__} {detail}".strip()))
-        except Exception:  # noqa: BLE001 - the request is refused either way; say the trail broke
-            log.exception("could not record the audit event for denied request %s", request_id)
+    def _denial_event(self, req: HttpRequest, request_id: str, principal: str, action: str, exc: Exception,
+                      detail: str) -> AuditEvent:
+        return AuditEvent(at=self._s.clock.now(), request_id=request_id, principal_arn=principal, action=action,
+                          resource=getattr(exc, "resource", ""), outcome="denied", source_ip=req.source_ip,
+                          detail=f"{type(exc).__name__} {detail}".strip())

@@ -1,0 +1,35 @@
+"""What a request must have stored before its answer may leave.
+
+Services record issued tokens and audit events here instead of writing them one by one; the HTTP
+layer commits the records of many requests in one transaction (see `regauth.group_commit`) and
+sends each answer only after its own records are stored. A token whose index entry and audit
+event cannot be stored is never handed out (fail closed); a denial is answered either way, and a
+trail that could not be written is logged.
+"""
+
+from __future__ import annotations
+
+from regauth.domain.principals import AuditEvent, IssuedToken
+
+
+class Pending:
+    __slots__ = ("tokens", "events", "required")
+
+    def __init__(self) -> None:
+        self.tokens: list[IssuedToken] = []
+        self.events: list[AuditEvent] = []
+        self.required = False          # True once a token rides on it: no answer without the commit
+
+    def issued(self, token: IssuedToken, event: AuditEvent) -> None:
+        self.tokens.append(token)
+        self.events.append(event)
+        self.required = True
+
+    def audited(self, event: AuditEvent) -> None:
+        self.events.append(event)
+
+    def __bool__(self) -> bool:
+        return bool(self.events) or bool(self.tokens)
+
+    def __repr__(self) -> str:
+        return f"Pending(tokens={len(self.tokens)}, events={len(self.events)}, required={self.required})"

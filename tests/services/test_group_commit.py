@@ -1,0 +1,88 @@
+"""GroupCommit: requests waiting together share a transaction; a failing record fails only its own request."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from typing import Sequence
+
+import pytest
+
+from regauth.domain.principals import AuditEvent
+from regauth.group_commit import GroupCommit
+from regauth.services.pending import Pending
+
+
+class Recorder:
+    """A write function that keeps what it stored, refusing any batch holding a poisoned record."""
+
+    def __init__(self) -> None:
+        self.batches: list[list[str]] = []
+        self.stored: list[str] = []
+        self.threads: set[str] = set()
+
+    def __call__(self, units: Sequence[Pending]) -> None:
+        ids = [e.request_id for u in units for e in u.events]
+        self.batches.append(ids)
+        self.threads.add(threading.current_thread().name)
+        if any(i.startswith("bad") for i in ids):
+            raise RuntimeError("constraint failed")
+        self.stored += ids
+
+
+def pending(request_id: str) -> Pending:
+    p = Pending()
+    p.audited(AuditEvent(at=0.0, request_id=request_id, principal_arn="", action="x:Y", resource="",
+                         outcome="denied", source_ip=""))
+    return p
+
+
+async def _commit_all(group: GroupCommit, ids: list[str]) -> list[BaseException | None]:
+    async def one(i: str) -> BaseException | None:
+        try:
+            await group.commit(pending(i))
+            return None
+        except Exception as exc:  # noqa: BLE001
+            return exc
+    return list(await asyncio.gather(*(one(i) for i in ids)))
+
+
+@pytest.mark.parametrize("on_loop", [True, False])
+def test_requests_waiting_together_share_one_transaction(on_loop: bool) -> None:
+    rec = Recorder()
+    group = GroupCommit(rec, on_loop=on_loop)
+    ids = [f"r{i}" for i in range(20)]
+    outcomes = asyncio.run(_commit_all(group, ids))
+    group.close()
+    assert outcomes == [None] * 20
+    assert sorted(rec.stored) == sorted(ids)
+    assert len(rec.batches) < len(ids)            # batched, not one transaction per request
+    main = threading.main_thread().name
+    assert (rec.threads == {main}) if on_loop else (main not in rec.threads)
+
+
+@pytest.mark.parametrize("on_loop", [True, False])
+def test_a_failing_record_fails_only_its_own_request(on_loop: bool) -> None:
+    rec = Recorder()
+    group = GroupCommit(rec, on_loop=on_loop)
+    ids = ["r1", "bad", "r2", "r3"]
+    outcomes = asyncio.run(_commit_all(group, ids))
+    group.close()
+    assert [o is None for o in outcomes] == [True, False, True, True]
+    assert isinstance(outcomes[1], RuntimeError)
+    assert sorted(rec.stored) == ["r1", "r2", "r3"]
+    assert "bad" not in rec.stored
+
+
+def test_commits_after_a_quiet_spell_still_go_through() -> None:
+    rec = Recorder()
+    group = GroupCommit(rec, on_loop=False)
+
+    async def scenario() -> None:
+        await group.commit(pending("a"))
+        await asyncio.sleep(0.01)
+        await group.commit(pending("b"))
+
+    asyncio.run(scenario())
+    group.close()
+    assert rec.stored == ["a", "b"]
