@@ -92,3 +92,16 @@ def test_any_single_character_change_is_rejected(data: st.DataObject) -> None:
 def test_garbage_never_raises_anything_but_invalid_token(text: str) -> None:
     with pytest.raises(InvalidToken):
         tokens.verify(keyring(), text, now=NOW)
+
+
+@given(st.text(), st.text(), st.text(), st.text(), st.integers(0, 2**40), st.integers(0, 2**40),
+       st.sampled_from(KINDS))
+def test_claims_json_is_byte_for_byte_what_json_dumps_writes(jti: str, sub: str, acct: str, scope: str,
+                                                           iat: int, exp: int, kind: str) -> None:
+    import json
+
+    c = TokenClaims(kind=kind, token_id=jti, principal_arn=sub, account_id=acct, scope=scope, issued_at=iat,
+                    expires_at=exp)
+    expected = json.dumps({"v": 1, "k": kind, "jti": jti, "sub": sub, "acct": acct, "scope": scope, "iat": iat,
+                           "exp": exp}, separators=(",", ":"), sort_keys=True).encode()
+    assert tokens.claims_json(c) == expected
