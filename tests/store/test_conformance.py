@@ -516,6 +516,22 @@ def test_issuance_writes_index_and_audit_together_or_not_at_all(store):
     assert [e.request_id for e in store.list_audit_events(principal_arn=alice)] == ["issue-1"]
 
 
+def test_batch_writes_every_record_or_none(store):
+    alice = f"arn:aws:iam::{ACCT}:user/alice"
+    toks = [IssuedToken(f"tid-batch-{i:012d}", "ecr", alice, ACCT, f"arn:aws:ecr:{REGION}:{ACCT}:registry", T0,
+                        T0 + 60) for i in range(3)]
+    events = [event(T0 + i, alice, rid=f"batch-{i}") for i in range(4)]      # one more: a denial rides along
+    store.record_batch(toks, events)
+    assert all(store.get_issued_token(t.token_id) == t for t in toks)
+    assert [e.request_id for e in store.list_audit_events(principal_arn=alice)] == [f"batch-{i}" for i in (3, 2, 1, 0)]
+    fresh = IssuedToken("tid-batch-fresh00000", "ecr", alice, ACCT, "x", T0, T0 + 60)
+    with pytest.raises(Exception):                       # a duplicate id: the whole batch is refused
+        store.record_batch([fresh, toks[0]], [event(T0 + 9, alice, rid="batch-refused")])
+    assert store.get_issued_token(fresh.token_id) is None
+    assert "batch-refused" not in [e.request_id for e in store.list_audit_events(principal_arn=alice)]
+    store.record_batch([], [])                           # nothing to write is not an error
+
+
 def test_audit_newest_first_with_principal_filter_and_limit(store):
     alice, bob = f"arn:aws:iam::{ACCT}:user/alice", f"arn:aws:iam::{ACCT}:user/bob"
     store.record_audit(event(T0 + 1, alice, rid="a1"))

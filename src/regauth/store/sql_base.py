@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-import sqlite3
 import threading
 from contextlib import contextmanager
 from typing import Any
@@ -14,6 +13,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from regauth.errors import Conflict, NotFound
 from regauth.store import schema as t
 from regauth.store.crypto import SecretBox
+from regauth.store.sqlite_direct import SqliteDirect
 
 
 def integrity_kind(exc: sa.exc.IntegrityError) -> str:
@@ -69,10 +69,8 @@ class SqlBase:
         self._dialect = engine.dialect.name
         self._write_lock = threading.Lock()
         database = engine.url.database
-        self._held_path = database if self._dialect == "sqlite" and database not in (None, "", ":memory:") else None
-        self._held = threading.local()
-        self._held_lock = threading.Lock()
-        self._held_conns: list[sqlite3.Connection] = []
+        file_backed = self._dialect == "sqlite" and database not in (None, "", ":memory:")
+        self._direct = SqliteDirect(database, self._write_lock) if file_backed else None
 
     @property
     def embedded(self) -> bool:
@@ -115,17 +113,11 @@ class SqlBase:
                     conn.execute(_BUMP)
 
     def generation(self) -> int:
-        """The counter every cache-relevant write advances (one single-row read, every request).
-
-        On a SQLite file each thread keeps one plain connection for this read alone (no pool
-        checkout, no statement building; a WAL reader never waits on the writer). Elsewhere it goes
+        """The counter every cache-relevant write advances (one single-row read, every request):
+        on a SQLite file through the thread's own held connection (see `sqlite_direct`), elsewhere
         straight through a pooled DB-API connection."""
-        if self._held_path is not None:
-            conn = getattr(self._held, "conn", None)
-            if conn is None:
-                conn = self._held.conn = self._hold()
-            rows = conn.execute(_GENERATION_SQL).fetchall()   # fetchall: the read transaction ends here
-            row = rows[0] if rows else None
+        if self._direct is not None:
+            row = self._direct.read_one(_GENERATION_SQL)
         else:
             conn = self._engine.raw_connection()
             try:
@@ -142,14 +134,6 @@ class SqlBase:
             raise RuntimeError("the generation row is missing: the store was not migrated")
         return int(row[0])
 
-    def _hold(self) -> sqlite3.Connection:
-        # used only by the thread that made it (thread-local); closable from any thread at shutdown
-        conn = sqlite3.connect(self._held_path, isolation_level=None, check_same_thread=False)
-        conn.execute("PRAGMA busy_timeout=5000")
-        with self._held_lock:
-            self._held_conns.append(conn)
-        return conn
-
     def _upsert(self, conn: sa.Connection, table: sa.Table, values: dict[str, Any],
                 keys: Sequence[str], update: Sequence[str] | None = None) -> None:
         """INSERT ... ON CONFLICT (keys) DO UPDATE (or DO NOTHING when `update` is empty)."""
@@ -163,8 +147,6 @@ class SqlBase:
         conn.execute(stmt)
 
     def close(self) -> None:
-        with self._held_lock:
-            held, self._held_conns = self._held_conns, []
-        for conn in held:
-            conn.close()
+        if self._direct is not None:
+            self._direct.close()
         self._engine.dispose()

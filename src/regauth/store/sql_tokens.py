@@ -54,6 +54,10 @@ def _insert_sql(table: str, columns: tuple[str, ...], placeholder: str) -> str:
     return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join([placeholder] * len(columns))})"
 
 
+_BATCH_SQL = {mark: (_insert_sql("issued_tokens", _TOKEN_COLUMNS, mark), _insert_sql("audit_events", _EVENT_COLUMNS, mark))
+              for mark in ("?", "%s")}     # sqlite3's and psycopg's parameter styles
+
+
 class SqlTokensMixin(SqlBase):
     # --- issued tokens ------------------------------------------------------------------------
     def record_issued_token(self, token: IssuedToken) -> None:
@@ -68,17 +72,20 @@ class SqlTokensMixin(SqlBase):
             conn.execute(_INSERT_EVENT, _event_values(event))
 
     def record_batch(self, tokens: Sequence[IssuedToken], events: Sequence[AuditEvent]) -> None:
-        """One transaction, two executemany calls straight on the DB-API cursor: all or none."""
-        mark = "?" if self._dialect == "sqlite" else "%s"
+        """One transaction, two executemany calls straight on the DB-API: all or none."""
+        token_rows = [(x.token_id, x.kind, x.principal_arn, x.account_id, x.scope, x.issued_at, x.expires_at)
+                      for x in tokens]
+        event_rows = [(e.at, e.request_id, e.principal_arn, e.action, e.resource, e.outcome, e.source_ip, e.token_id,
+                       e.detail) for e in events]
+        if self._direct is not None:
+            self._direct.insert_many([(_BATCH_SQL["?"][0], token_rows), (_BATCH_SQL["?"][1], event_rows)])
+            return
+        token_sql, event_sql = _BATCH_SQL["?" if self._dialect == "sqlite" else "%s"]
         with self._write(bump=False) as conn:
-            if tokens:
-                conn.exec_driver_sql(_insert_sql("issued_tokens", _TOKEN_COLUMNS, mark), [
-                    (x.token_id, x.kind, x.principal_arn, x.account_id, x.scope, x.issued_at, x.expires_at)
-                    for x in tokens])
-            if events:
-                conn.exec_driver_sql(_insert_sql("audit_events", _EVENT_COLUMNS, mark), [
-                    (e.at, e.request_id, e.principal_arn, e.action, e.resource, e.outcome, e.source_ip, e.token_id,
-                     e.detail) for e in events])
+            if token_rows:
+                conn.exec_driver_sql(token_sql, token_rows)
+            if event_rows:
+                conn.exec_driver_sql(event_sql, event_rows)
 
     def get_issued_token(self, token_id: str) -> IssuedToken | None:
         with self._read() as conn:

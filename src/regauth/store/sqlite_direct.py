@@ -1,0 +1,130 @@
+"""The request path's own SQLite access: no pool, no statement building, no checkpoint on the way.
+
+Every request reads the generation counter, and every group commit appends issued tokens and audit
+events. On a SQLite file both go through one plain connection per thread, kept open (the serving
+event loop is one thread, so in practice one connection).
+
+Those connections never checkpoint the WAL themselves (`wal_autocheckpoint=0`): a checkpoint copies
+pages into the database file and syncs it, tens of milliseconds on an ordinary disk, and the
+request that happened to trigger it — with every request behind it on the event loop — would wait.
+A background thread checkpoints instead (PASSIVE: it never blocks a reader or a writer), twice a
+second while anything was written. Other connections (admin commands, rare writes) keep SQLite's
+default automatic checkpoints.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+from typing import Any, Sequence
+
+log = logging.getLogger("regauth.store")
+
+CHECKPOINT_INTERVAL = 0.5
+WAL_SIZE_LIMIT = 64 * 1024 * 1024     # bytes the WAL file is truncated to after a reset
+
+
+class SqliteDirect:
+    def __init__(self, path: str, write_lock: threading.Lock) -> None:
+        self._path = path
+        self._write_lock = write_lock     # the store's: one writer at a time inside this process
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._conns: list[sqlite3.Connection] = []
+        self._checkpointer: _Checkpointer | None = None
+
+    def read_one(self, sql: str) -> tuple[Any, ...] | None:
+        rows = self._conn().execute(sql).fetchall()   # fetchall: the read transaction ends here
+        return rows[0] if rows else None
+
+    def insert_many(self, statements: Sequence[tuple[str, Sequence[tuple[Any, ...]]]]) -> None:
+        """Every (sql, rows) in one IMMEDIATE transaction: all or none."""
+        conn = self._conn()
+        with self._write_lock:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                for sql, rows in statements:
+                    if rows:
+                        conn.executemany(sql, rows)
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+        self._checkpoints().written()
+
+    def close(self) -> None:
+        with self._lock:
+            conns, self._conns = self._conns, []
+            checkpointer, self._checkpointer = self._checkpointer, None
+        if checkpointer is not None:
+            checkpointer.stop()
+        for conn in conns:
+            conn.close()
+
+    def _conn(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._local.conn = self._open()
+        return conn
+
+    def _open(self) -> sqlite3.Connection:
+        # used only by the thread that made it (thread-local); closable from any thread at shutdown
+        conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
+        for pragma in ("busy_timeout=5000", "synchronous=NORMAL", "foreign_keys=ON", "wal_autocheckpoint=0"):
+            conn.execute(f"PRAGMA {pragma}")
+        with self._lock:
+            self._conns.append(conn)
+        return conn
+
+    def _checkpoints(self) -> "_Checkpointer":
+        checkpointer = self._checkpointer
+        if checkpointer is None:
+            with self._lock:
+                if self._checkpointer is None:
+                    self._checkpointer = _Checkpointer(self._path)
+                checkpointer = self._checkpointer
+        return checkpointer
+
+
+class _Checkpointer:
+    """A daemon thread that moves the WAL into the database file, off the request path."""
+
+    def __init__(self, path: str, interval: float = CHECKPOINT_INTERVAL) -> None:
+        self._path = path
+        self._interval = interval
+        self._dirty = threading.Event()
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="regauth-checkpoint", daemon=True)
+        self._thread.start()
+
+    def written(self) -> None:
+        self._dirty.set()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._dirty.set()
+        self._thread.join(timeout=30)
+
+    def _run(self) -> None:
+        conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
+        try:
+            conn.execute("PRAGMA busy_timeout=5000")
+            conn.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT}")
+            while not self._stopping.is_set():
+                self._dirty.wait()
+                self._dirty.clear()
+                try:
+                    checkpoint(conn)
+                except sqlite3.Error as exc:        # next round tries again; requests are unaffected
+                    log.warning("WAL checkpoint failed: %s", exc)
+                self._stopping.wait(self._interval)
+        finally:
+            conn.close()
+
+
+def checkpoint(conn: sqlite3.Connection) -> tuple[int, int, int]:
+    """(busy, frames in the WAL, frames moved into the database): PASSIVE, never waits on anyone."""
+    busy, frames, moved = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+    return int(busy), int(frames), int(moved)
