@@ -12,10 +12,13 @@ codec (form-decoding, RFC 3986 percent-encoding, timestamps) and the verificatio
 
 from __future__ import annotations
 
+import functools
 import hmac
 import re
 from calendar import timegm
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
 from urllib.parse import quote, unquote_to_bytes
 
 from regauth.auth.canonical import HttpRequest
@@ -39,7 +42,7 @@ NONCE_MESSAGE = "Specified signature nonce was used already."
 class AcsClaim:
     scheme: str                 # RPC_V1 | ACS3
     access_key_id: str
-    params: dict[str, str]      # decoded parameters, without Signature (acs3: query + Action/Version)
+    params: Mapping[str, str]   # decoded parameters, without Signature (acs3: query + Action/Version); read-only
     action: str
     version: str
     format: str                 # "JSON" | "XML"
@@ -47,20 +50,32 @@ class AcsClaim:
     timestamp: float            # epoch seconds
     security_token: str | None
     signature: str
+    # The request `parse` read this claim from (set by `parse` only; never copied by dataclasses.replace).
+    _parsed_from: HttpRequest | None = field(default=None, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # Read-only, so a claim stays exactly what was parsed from its request (the parsers hand
+        # over a dict of their own, so a view is enough).
+        object.__setattr__(self, "params", MappingProxyType(self.params))
 
 
 # --- codec -----------------------------------------------------------------------------------
 
 _BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
+UNRESERVED = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.~"
 
 
 def percent_encode(s: str) -> str:
     """RFC 3986 with UTF-8: keep A-Z a-z 0-9 - _ . ~, everything else %XX (uppercase hex)."""
+    if not s.rstrip(UNRESERVED):
+        return s                        # nothing to encode
     return quote(s, safe="~", encoding="utf-8", errors="strict")
 
 
 def form_decode(s: str, where: str) -> str:
     """'+' is a space, then %XX; malformed escapes or invalid UTF-8 are rejected (spec §1.6)."""
+    if s.isascii() and "%" not in s:
+        return s.replace("+", " ")      # no escapes, and ASCII is valid UTF-8
     s = s.replace("+", " ")
     if _BAD_ESCAPE.search(s):
         raise IncompleteSignature(f"Malformed percent-encoding in the {where}.")
@@ -77,8 +92,14 @@ def raw_keys(raw: str) -> set[str]:
 
 def decode_pairs(raw: str, where: str) -> list[tuple[str, str]]:
     pairs = []
+    plain = raw.isascii()               # then a part without '%' is form-decoded by '+' -> ' ' alone
     for part in raw.split("&"):
-        if part:
+        if not part:
+            continue
+        if plain and "%" not in part:
+            k, _, v = part.replace("+", " ").partition("=")
+            pairs.append((k, v))
+        else:
             k, _, v = part.partition("=")
             pairs.append((form_decode(k, where), form_decode(v, where)))
     return pairs
@@ -93,14 +114,15 @@ def to_params(pairs: list[tuple[str, str]]) -> dict[str, str]:
     return params
 
 
-def canonical_params(params: dict[str, str]) -> str:
+def canonical_params(params: Mapping[str, str]) -> str:
     """sorted percentEncode(k)=percentEncode(v) joined by '&' (empty values kept: 'SignatureType=')."""
-    return "&".join(f"{percent_encode(k)}={percent_encode(v)}" for k, v in sorted(params.items()))
+    return "&".join([f"{percent_encode(k)}={percent_encode(v)}" for k, v in sorted(params.items())])
 
 
 _TS = re.compile(r"(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?Z")
 
 
+@functools.lru_cache(maxsize=256)     # concurrent requests mostly share their second
 def parse_timestamp(value: str, name: str) -> float:
     """UTC 'yyyy-MM-ddTHH:mm:ssZ' (fractional seconds tolerated) -> epoch seconds."""
     m = _TS.fullmatch(value)
@@ -156,14 +178,17 @@ def parse(req: HttpRequest) -> AcsClaim | None:
     if is_acs3 and is_rpc:
         raise IncompleteSignature("The request carries both an ACS3 Authorization header and RPC signature parameters.")
     if is_acs3:
-        return acs3.parse(req)
-    if is_rpc:
-        return acs_rpc.parse(req)
-    if req.header_values("x-acs-action"):
+        claim = acs3.parse(req)
+    elif is_rpc:
+        claim = acs_rpc.parse(req)
+    elif req.header_values("x-acs-action"):
         raise MissingAuthentication(
             "The request names an Alibaba action (x-acs-action) but carries no signature: "
             "neither an ACS3 Authorization header nor AccessKeyId/Signature parameters.")
-    return None
+    else:
+        return None
+    object.__setattr__(claim, "_parsed_from", req)
+    return claim
 
 
 def string_to_sign(req: HttpRequest, claim: AcsClaim) -> str:
@@ -189,7 +214,9 @@ def error_format(req: HttpRequest) -> str:
 def verify(req: HttpRequest, claim: AcsClaim, secret: Secret, *, now: float, skew: float = 900.0,
            nonces: NonceCache) -> None:
     """Timestamp window, then signature (constant time), then the nonce (recorded only now)."""
-    if parse(req) != claim:
+    # The claim must be the one parse() read from this very request (requests are immutable);
+    # any other claim is re-parsed from req and must be equal.
+    if claim._parsed_from is not req and parse(req) != claim:
         raise ValueError("claim was not parsed from this request")
     if abs(now - claim.timestamp) > skew:
         raise RequestExpired(EXPIRED_MESSAGE)

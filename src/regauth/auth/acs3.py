@@ -14,7 +14,7 @@ import hmac
 import re
 from urllib.parse import unquote_to_bytes
 
-from regauth.auth.acs import (ACS3, AcsClaim, canonical_params, check_key_id, check_nonce,
+from regauth.auth.acs import (ACS3, UNRESERVED, AcsClaim, canonical_params, check_key_id, check_nonce,
                               decode_pairs, missing, normalize_format, parse_timestamp, percent_encode, to_params)
 from regauth.auth.canonical import HttpRequest
 from regauth.domain.secret import Secret
@@ -26,6 +26,8 @@ REQUIRED_SIGNED = ("host", "x-acs-action", "x-acs-content-sha256", "x-acs-date",
                    "x-acs-version")
 SIGNED_IF_PRESENT = ("x-acs-security-token", "x-acs-accesskey-id")
 _HEX64 = re.compile(r"[0-9a-f]{64}")
+_BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
+_PATH_PLAIN = UNRESERVED + "/"
 _MALFORMED = ("Malformed Authorization header: expected "
               "'ACS3-HMAC-SHA256 Credential=<AccessKeyId>,SignedHeaders=<h1;h2;...>,Signature=<hex>'.")
 
@@ -63,22 +65,27 @@ def _one(req: HttpRequest, name: str) -> str | None:
 def parse(req: HttpRequest) -> AcsClaim:
     key_id, signed, signature = _authorization(req)
     check_key_id(key_id, "Credential")
+    got: dict[str, str | None] = {}     # each header looked up once, in the order the checks need it
     for name in REQUIRED_SIGNED:
-        if not _one(req, name):
+        got[name] = _one(req, name)
+        if not got[name]:
             raise missing(name)
         if name not in signed:
             raise IncompleteSignature(f"SignedHeaders must include {name}.")
     for name in SIGNED_IF_PRESENT:
-        if _one(req, name) is not None and name not in signed:
+        got[name] = _one(req, name)
+        if got[name] is not None and name not in signed:
             raise IncompleteSignature(f"SignedHeaders must include {name} when it is sent.")
     for name in signed:
-        if _one(req, name) is None:
+        if name not in got:
+            got[name] = _one(req, name)
+        if got[name] is None:
             raise IncompleteSignature(f"The signed header {name} is not in the request.")
-    if _one(req, "x-acs-accesskey-id") not in (None, key_id):
+    if got["x-acs-accesskey-id"] not in (None, key_id):
         raise IncompleteSignature("The x-acs-accesskey-id header does not match the Authorization Credential.")
-    if not _HEX64.fullmatch(_one(req, "x-acs-content-sha256") or ""):
+    if not _HEX64.fullmatch(got["x-acs-content-sha256"] or ""):
         raise IncompleteSignature("x-acs-content-sha256 must be 64 lowercase hex digits.")
-    action, version = _one(req, "x-acs-action") or "", _one(req, "x-acs-version") or ""
+    action, version = got["x-acs-action"] or "", got["x-acs-version"] or ""
     params = to_params(decode_pairs(req.query, "query string"))
     for name, value in (("Action", action), ("Version", version)):
         if params.setdefault(name, value) != value:
@@ -90,18 +97,20 @@ def parse(req: HttpRequest) -> AcsClaim:
         action=action,
         version=version,
         format=normalize_format(params.get("Format"), "JSON"),
-        nonce=check_nonce(_one(req, "x-acs-signature-nonce") or "", "x-acs-signature-nonce"),
-        timestamp=parse_timestamp(_one(req, "x-acs-date") or "", "x-acs-date"),
-        security_token=_one(req, "x-acs-security-token") or None,
+        nonce=check_nonce(got["x-acs-signature-nonce"] or "", "x-acs-signature-nonce"),
+        timestamp=parse_timestamp(got["x-acs-date"] or "", "x-acs-date"),
+        security_token=got["x-acs-security-token"] or None,
         signature=signature,
     )
 
 
 def _canonical_uri(path: str) -> str:
     """Each '/'-separated segment decoded, then RFC 3986 encoded ('+' in a path is a literal plus)."""
+    if not path.rstrip(_PATH_PLAIN):
+        return path or "/"              # nothing to decode or encode
     segments = []
-    for seg in (path or "/").split("/"):
-        if re.search(r"%(?![0-9A-Fa-f]{2})", seg):
+    for seg in path.split("/"):
+        if _BAD_ESCAPE.search(seg):
             raise IncompleteSignature("Malformed percent-encoding in the path.")
         try:
             segments.append(percent_encode(unquote_to_bytes(seg).decode("utf-8")))
@@ -123,7 +132,7 @@ def string_to_sign(req: HttpRequest, claim: AcsClaim) -> str:
 
 
 def sign(sts: str, secret: Secret) -> str:
-    return hmac.new(secret.reveal().encode("utf-8"), sts.encode("utf-8"), hashlib.sha256).hexdigest()
+    return hmac.digest(secret.reveal().encode("utf-8"), sts.encode("utf-8"), "sha256").hex()
 
 
 def check_content_sha256(req: HttpRequest, sts: str) -> None:

@@ -16,14 +16,30 @@ class HttpRequest:
     headers: tuple[tuple[str, str], ...]         # (name, value) in wire order, names as sent
     body: bytes = b""
     source_ip: str = ""
-    _lower: dict[str, list[str]] = field(default_factory=dict, init=False, repr=False, compare=False)
+    # lower-cased name -> values in wire order; built once, on first use, then only read
+    _lower: dict[str, list[str]] | None = field(default=None, init=False, repr=False, compare=False)
+
+    def header_map(self) -> dict[str, list[str]]:
+        """Lower-cased header name -> all its values in wire order. Read-only: do not mutate."""
+        lower = self._lower
+        if lower is None:
+            lower = {}
+            for k, v in self.headers:
+                k = k.lower()
+                if k in lower:
+                    lower[k].append(v)
+                else:
+                    lower[k] = [v]
+            object.__setattr__(self, "_lower", lower)   # published whole: safe to share across threads
+        return lower
 
     def header_values(self, name: str) -> list[str]:
-        """All values of a header (case-insensitive name), in wire order."""
-        if not self._lower and self.headers:
-            for k, v in self.headers:
-                self._lower.setdefault(k.lower(), []).append(v)
-        return self._lower.get(name.lower(), [])
+        """All values of a header (case-insensitive name), in wire order. Read-only: do not mutate."""
+        lower = self._lower if self._lower is not None else self.header_map()
+        values = lower.get(name)
+        if values is None:
+            values = lower.get(name.lower(), [])
+        return values
 
     def header(self, name: str, default: str | None = None) -> str | None:
         values = self.header_values(name)

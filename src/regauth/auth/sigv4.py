@@ -17,6 +17,7 @@ import hashlib
 import hmac
 import re
 from dataclasses import dataclass, field
+from datetime import date as _date
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 
@@ -81,7 +82,8 @@ class SigV4Claim:
 
 def parse(req: HttpRequest) -> SigV4Claim | None:
     """The SigV4 claim of a request; None if it carries none; IncompleteSignature if malformed."""
-    auth = req.header_values("authorization")
+    headers = req.header_map()
+    auth = headers.get("authorization")
     query = _amz_query_params(req.query)
     presigned = "X-Amz-Algorithm" in query
     if not auth and not presigned:
@@ -93,25 +95,25 @@ def parse(req: HttpRequest) -> SigV4Claim | None:
     if presigned:
         fields = _presigned_fields(query)
         amz_date, timestamp = _parse_basic_date(fields["Date"])
-        token = fields.get("Security-Token", _single_header(req, "x-amz-security-token"))
+        token = fields.get("Security-Token", _single_header(headers, "x-amz-security-token"))
         expires = _parse_expires(fields["Expires"])
     else:
         if len(auth) != 1:
             raise IncompleteSignature("Only one Authorization header is allowed.")
         fields = _authorization_fields(auth[0])
-        amz_date, timestamp = _header_timestamp(req)
-        token = _single_header(req, "x-amz-security-token")
+        amz_date, timestamp = _header_timestamp(headers)
+        token = _single_header(headers, "x-amz-security-token")
         expires = None
     akid, date, region, service = _parse_credential(fields["Credential"])
     if date != amz_date[:8]:
         raise IncompleteSignature(
             "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date "
             f"from HTTP: '{date}' != '{amz_date[:8]}', from '{amz_date}'.")
-    signed = _parse_signed_headers(fields["SignedHeaders"], req)
+    signed = _parse_signed_headers(fields["SignedHeaders"], headers)
     signature = fields["Signature"]
     if not _HEX64.fullmatch(signature):
         raise IncompleteSignature("Signature must be 64 hexadecimal characters.")
-    _check_declared_payload(req)
+    _check_declared_payload(headers)
     return SigV4Claim(
         access_key_id=akid, date=date, region=region, service=service, signed_headers=signed,
         signature=signature, amz_date=amz_date, timestamp=timestamp, session_token=token,
@@ -121,6 +123,8 @@ def parse(req: HttpRequest) -> SigV4Claim | None:
 def _amz_query_params(raw_query: str) -> dict[str, list[str]]:
     """The decoded values of the X-Amz-* auth parameters found in the query."""
     found: dict[str, list[str]] = {}
+    if "X-Amz-" not in raw_query and "%" not in raw_query:
+        return found                    # no key is, or decodes to, an X-Amz-* name
     for raw_key, raw_value in query_pairs(raw_query):
         key = raw_key.decode("utf-8", "surrogateescape")
         if key in _QUERY_PARAMS:
@@ -147,9 +151,10 @@ def _authorization_fields(value: str) -> dict[str, str]:
         raise IncompleteSignature(f"Unsupported Authorization type; expected {ALGORITHM}.")
     fields: dict[str, str] = {}
     for item in rest.split(","):
-        if not item.strip():
+        item = item.strip()
+        if not item:
             continue
-        key, sep, val = item.strip().partition("=")
+        key, sep, val = item.partition("=")
         if not sep:
             raise IncompleteSignature(
                 "Authorization header component is not a valid key=value pair (missing equal-sign).")
@@ -180,27 +185,30 @@ def _parse_credential(credential: str) -> tuple[str, str, str, str]:
     return akid, date, region, service
 
 
-def _parse_signed_headers(value: str, req: HttpRequest) -> tuple[str, ...]:
-    names = tuple(name.strip().lower() for name in value.split(";"))
+def _parse_signed_headers(value: str, headers: dict[str, list[str]]) -> tuple[str, ...]:
+    names = tuple([name.strip().lower() for name in value.split(";")])
     if not value or any(not name for name in names):
         raise IncompleteSignature("SignedHeaders is malformed.")
     if "host" not in names:
         raise IncompleteSignature("'Host' must be a 'SignedHeader' in the AWS Authorization.")
     for name in names:
-        if not req.header_values(name):
+        if name not in headers:
             raise IncompleteSignature(f"Signed header '{name}' is not present in the request.")
     return names
 
 
-def _single_header(req: HttpRequest, name: str) -> str | None:
-    values = req.header_values(name)
+def _single_header(headers: dict[str, list[str]], name: str) -> str | None:
+    """The trimmed value of a header (lower-case `name`) sent at most once; None if absent."""
+    values = headers.get(name)
+    if values is None:
+        return None
     if len(values) > 1:
         raise IncompleteSignature(f"Header {name} must appear only once.")
-    return values[0].strip() if values else None
+    return values[0].strip()
 
 
-def _check_declared_payload(req: HttpRequest) -> None:
-    declared = _single_header(req, CONTENT_SHA256_HEADER)
+def _check_declared_payload(headers: dict[str, list[str]]) -> None:
+    declared = _single_header(headers, CONTENT_SHA256_HEADER)
     if declared is not None and declared != UNSIGNED_PAYLOAD and not _HEX64.fullmatch(declared):
         raise IncompleteSignature(
             "x-amz-content-sha256 must be a hex SHA-256 digest or UNSIGNED-PAYLOAD.")
@@ -208,19 +216,39 @@ def _check_declared_payload(req: HttpRequest) -> None:
 
 # --- timestamps -------------------------------------------------------------------------------
 
-def _header_timestamp(req: HttpRequest) -> tuple[str, float]:
+def _header_timestamp(headers: dict[str, list[str]]) -> tuple[str, float]:
     """X-Amz-Date (basic format) if present, else a Date header (RFC 1123 or ISO 8601)."""
-    amz_date = _single_header(req, "x-amz-date")
+    amz_date = _single_header(headers, "x-amz-date")
     if amz_date is not None:
         return _parse_basic_date(amz_date)
-    date = _single_header(req, "date")
+    date = _single_header(headers, "date")
     if date is None:
         raise IncompleteSignature(
             "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header.")
     return _parse_http_date(date)
 
 
+_EPOCH_ORDINAL = _date(1970, 1, 1).toordinal()
+
+
+@functools.lru_cache(maxsize=256)     # concurrent requests mostly share their second
 def _parse_basic_date(text: str) -> tuple[str, float]:
+    """'YYYYMMDDTHHMMSSZ' -> (text, epoch seconds).
+
+    ASCII text is read by slicing; it is accepted exactly when the regex + strptime below would
+    accept it (a real date, hour < 24, minute and second < 60). Anything else (e.g. non-ASCII
+    decimal digits, which both `\\d` and strptime admit) takes that original path.
+    """
+    if (len(text) == 16 and text.isascii() and text[8] == "T" and text[15] == "Z"
+            and text[:8].isdigit() and text[9:15].isdigit()):
+        hour, minute, second = int(text[9:11]), int(text[11:13]), int(text[13:15])
+        try:
+            day = _date(int(text[:4]), int(text[4:6]), int(text[6:8]))
+        except ValueError:
+            day = None
+        if day is not None and hour < 24 and minute < 60 and second < 60:
+            seconds = (day.toordinal() - _EPOCH_ORDINAL) * 86400 + hour * 3600 + minute * 60 + second
+            return text, float(seconds)
     try:
         if not _BASIC_DATE.fullmatch(text):
             raise ValueError(text)
@@ -297,7 +325,7 @@ def _derive_signing_key(secret: str, date: str, region: str, service: str) -> by
 
 
 def _hmac(key: bytes, message: str) -> bytes:
-    return hmac.new(key, wire_bytes(message), hashlib.sha256).digest()
+    return hmac.digest(key, wire_bytes(message), "sha256")
 
 
 # --- verification -----------------------------------------------------------------------------
@@ -307,33 +335,33 @@ def verify(req: HttpRequest, claim: SigV4Claim, secret: Secret, *, now: float,
     """Raise RequestExpired / IncompleteSignature / SignatureMismatch unless the claim holds."""
     _check_time(claim, now, skew)
     key = signing_key(secret.reveal(), claim.date, claim.region, claim.service)
-    payloads: list[str | None] = [None]
-    if claim.presigned and not req.header_values(CONTENT_SHA256_HEADER):
+    declared_values = req.header_map().get(CONTENT_SHA256_HEADER)
+    declared = declared_values[0].strip() if declared_values else None
+    payloads = [body_sha256(req) if declared is None else declared]   # what payload_hash(req) gives
+    if claim.presigned and declared is None:
         # botocore presigns with UNSIGNED-PAYLOAD; other signers (aws-c-auth, Go v1 for non-S3)
         # use the body hash. Accept either; only a signature over that exact text matches.
         payloads.append(UNSIGNED_PAYLOAD)
+    presented = claim.signature.encode("utf-8", "replace")
     ours: list[str] = []
-    matched: str | None | bool = False
+    matched: str | None = None
     for payload in payloads:
         sts = string_to_sign(claim, canonical_request(
             req, claim, normalize_path=normalize_path, payload=payload))
         ours.append(sts)
-        expected = hmac.new(key, wire_bytes(sts), hashlib.sha256).hexdigest()
-        if hmac.compare_digest(expected.encode(), claim.signature.encode("utf-8", "replace")):
+        expected = hmac.digest(key, wire_bytes(sts), "sha256").hex().encode()
+        if hmac.compare_digest(expected, presented):
             matched = payload
-    if matched is False:
+    if matched is None:
         raise SignatureMismatch(MISMATCH_MESSAGE, string_to_sign=ours[0])
-    declared = req.header_values(CONTENT_SHA256_HEADER)
-    unsigned = matched == UNSIGNED_PAYLOAD or (declared and declared[0].strip() == UNSIGNED_PAYLOAD)
-    if unsigned and req.body:
+    if (matched == UNSIGNED_PAYLOAD or declared == UNSIGNED_PAYLOAD) and req.body:
         # The services regauth speaks always sign their bodies; a body outside the signature
         # could be swapped in transit, so it is refused.
         raise IncompleteSignature("UNSIGNED-PAYLOAD is not accepted for a request with a body.")
-    _check_payload(req, ours[0])
+    _check_payload(req, declared, ours[0])
 
 
 def _check_time(claim: SigV4Claim, now: float, skew: float) -> None:
-    minutes = f"{skew / 60:g}"
     if claim.presigned:
         if claim.expires is None or not 1 <= claim.expires <= MAX_PRESIGN_EXPIRES:
             raise IncompleteSignature(
@@ -345,17 +373,16 @@ def _check_time(claim: SigV4Claim, now: float, skew: float) -> None:
     elif now - claim.timestamp > skew:
         raise RequestExpired(
             f"Signature expired: {claim.amz_date} is now earlier than "
-            f"{_format_epoch(now - skew)} ({_format_epoch(now)} - {minutes} min.)")
+            f"{_format_epoch(now - skew)} ({_format_epoch(now)} - {skew / 60:g} min.)")
     if claim.timestamp - now > skew:
         raise RequestExpired(
             f"Signature not yet current: {claim.amz_date} is still later than "
-            f"{_format_epoch(now + skew)} ({_format_epoch(now)} + {minutes} min.)")
+            f"{_format_epoch(now + skew)} ({_format_epoch(now)} + {skew / 60:g} min.)")
 
 
-def _check_payload(req: HttpRequest, sts: str) -> None:
-    """A declared (signed) body hash must be the body's: otherwise the body is not covered."""
-    declared = req.header_values(CONTENT_SHA256_HEADER)
-    if not declared or declared[0].strip() == UNSIGNED_PAYLOAD:
+def _check_payload(req: HttpRequest, declared: str | None, sts: str) -> None:
+    """A declared (signed, trimmed) body hash must be the body's: otherwise the body is not covered."""
+    if declared is None or declared == UNSIGNED_PAYLOAD:
         return
-    if not hmac.compare_digest(declared[0].strip().lower().encode(), body_sha256(req).encode()):
+    if not hmac.compare_digest(declared.lower().encode(), body_sha256(req).encode()):
         raise SignatureMismatch(PAYLOAD_MISMATCH_MESSAGE, string_to_sign=sts)

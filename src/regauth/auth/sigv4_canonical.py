@@ -16,6 +16,10 @@ from regauth.errors import IncompleteSignature
 
 EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 CONTENT_SHA256_HEADER = "x-amz-content-sha256"
+# Characters RFC 3986 encoding leaves alone (for str.rstrip: text made only of these is unchanged).
+UNRESERVED = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.~"
+_PATH_PLAIN = UNRESERVED + "/"
+_QUERY_PLAIN = UNRESERVED + "&="
 
 
 def wire_bytes(text: str) -> bytes:
@@ -47,8 +51,11 @@ def canonical_uri(raw_path: str, *, normalize: bool = True) -> str:
     This is the non-S3 rule: the path as sent is already encoded and is encoded once more.
     """
     path = raw_path or "/"
-    if normalize:
+    # Without '//', a '.' segment or a leading '.', normalising changes nothing.
+    if normalize and ("//" in path or "/." in path or path[0] == "."):
         path = remove_dot_segments(path)
+    if not path.rstrip(_PATH_PLAIN):
+        return path                     # nothing to encode
     return quote_from_bytes(wire_bytes(path), safe="/")
 
 
@@ -78,7 +85,23 @@ def query_pairs(raw_query: str) -> list[tuple[bytes, bytes]]:
 
 def canonical_query(raw_query: str, *, drop: Iterable[bytes] = ()) -> str:
     """Decode, re-encode (RFC 3986) and sort the query; keys in `drop` (decoded) are left out."""
+    if not raw_query:
+        return ""
     dropped = frozenset(drop)
+    if not raw_query.rstrip(_QUERY_PLAIN):
+        # No escapes and nothing to encode: decoding and re-encoding are both the identity,
+        # unless a value holds a second '=' (encoded as %3D); then take the general path.
+        skip = {key.decode("utf-8", "surrogateescape") for key in dropped}
+        plain = []
+        for part in raw_query.split("&"):
+            key, _, value = part.partition("=")
+            if "=" in value:
+                break
+            if key not in skip:
+                plain.append((key, value))
+        else:
+            plain.sort()
+            return "&".join([f"{key}={value}" for key, value in plain])
     encoded = sorted(
         (uri_encode(key), uri_encode(value))
         for key, value in query_pairs(raw_query)
@@ -94,12 +117,16 @@ def trimall(value: str) -> str:
 
 def canonical_headers(req: HttpRequest, signed_headers: Iterable[str]) -> str:
     """One 'name:value\\n' line per signed header, in the order listed; repeated headers joined by ','."""
+    headers = req.header_map()
     lines = []
     for name in signed_headers:
-        values = req.header_values(name)
-        if not values:
+        values = headers.get(name) or req.header_values(name)
+        if len(values) == 1:
+            lines.append(f"{name}:{' '.join(values[0].split())}\n")    # trimall, inlined
+        elif values:
+            lines.append(f"{name}:{','.join([trimall(v) for v in values])}\n")
+        else:
             raise IncompleteSignature(f"Signed header '{name}' is not present in the request.")
-        lines.append(f"{name}:{','.join(trimall(v) for v in values)}\n")
     return "".join(lines)
 
 
