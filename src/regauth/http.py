@@ -14,7 +14,6 @@ they are stored.
 from __future__ import annotations
 
 import asyncio
-import gc
 import json
 import logging
 import time
@@ -129,11 +128,6 @@ class App:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
-                # What start-up loaded (service models, settings, compiled statements) lives as long
-                # as the process: keep it out of the cyclic collector, whose full passes over it
-                # would otherwise stall every request in flight for tens of milliseconds.
-                gc.collect()
-                gc.freeze()
                 self.ready = True
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import socket
 import sys
@@ -12,6 +13,8 @@ from typing import TYPE_CHECKING
 from regauth.config import Settings, load_settings
 
 if TYPE_CHECKING:
+    import uvicorn
+
     from regauth.services.bootstrap import BootstrapResult
 
 
@@ -52,6 +55,21 @@ def _banner(url: str, boot: "BootstrapResult", settings: Settings) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    # Start-up allocates ~70k objects that live as long as the process: the ~160 collections they
+    # would trigger take ~0.1-0.2 s to free ~0.3 MB. Frozen once ready (that 0.3 MB with them),
+    # they are skipped by later collections too.
+    gc.disable()
+    try:
+        server, sock = _ready_server(args)
+        gc.freeze()
+    finally:
+        gc.enable()
+    server.run(sockets=[sock])
+    return 0
+
+
+def _ready_server(args: argparse.Namespace) -> tuple[uvicorn.Server, socket.socket]:
+    """Store open, bootstrap done, socket bound, banner printed: all but the serving."""
     import uvicorn  # the server's imports load only for `serve`
 
     from regauth.cli.runtime import open_runtime
@@ -78,5 +96,4 @@ def run(args: argparse.Namespace) -> int:
                             server_header=False, date_header=True)
     server = uvicorn.Server(config)
     print(_banner(url, boot, settings), flush=True)
-    server.run(sockets=[sock])
-    return 0
+    return server, sock
