@@ -5,6 +5,7 @@ Nothing else in regauth reads the environment.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from dataclasses import dataclass
@@ -38,6 +39,7 @@ class Settings:
     registry_endpoint: str = DEFAULT_REGISTRY_ENDPOINT  # ECR proxyEndpoint when none is set per account
     max_body_bytes: int = 1 << 20
     log_level: str = "info"
+    trusted_proxies: str = ""                   # addresses/networks whose X-Forwarded-For is believed
 
     def __repr__(self) -> str:  # keys never shown
         return (f"Settings(host={self.host!r}, port={self.port}, data_dir={str(self.data_dir)!r}, "
@@ -59,6 +61,20 @@ def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -
     if not low <= value <= high:
         raise SettingsError(f"{name} must be between {low} and {high}")
     return value
+
+
+def _networks(env: Mapping[str, str], name: str) -> str:
+    """A comma-separated list of IP addresses or networks, checked; "" when unset."""
+    raw = (env.get(name) or "").strip()
+    if not raw:
+        return ""
+    items = [item.strip() for item in raw.split(",") if item.strip()]
+    for item in items:
+        try:
+            ipaddress.ip_network(item, strict=False)
+        except ValueError:
+            raise SettingsError(f"{name} must be a comma-separated list of IP addresses or networks (CIDR)") from None
+    return ",".join(items)
 
 
 def load_settings(env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -97,6 +113,7 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: object) -> 
         repository_endpoint=endpoint,
         registry_endpoint=(env.get("REGAUTH_REGISTRY_ENDPOINT") or DEFAULT_REGISTRY_ENDPOINT).rstrip("/"),
         log_level=(env.get("REGAUTH_LOG_LEVEL") or "info").lower(),
+        trusted_proxies=_networks(env, "REGAUTH_TRUSTED_PROXIES"),
     )
     values.update({k: v for k, v in overrides.items() if v is not None})
     if "data_dir" in overrides and overrides["data_dir"] is not None:

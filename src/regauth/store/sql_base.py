@@ -8,7 +8,6 @@ from contextlib import contextmanager
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 
 from regauth.errors import Conflict, NotFound
 from regauth.store import schema as t
@@ -137,7 +136,11 @@ class SqlBase:
     def _upsert(self, conn: sa.Connection, table: sa.Table, values: dict[str, Any],
                 keys: Sequence[str], update: Sequence[str] | None = None) -> None:
         """INSERT ... ON CONFLICT (keys) DO UPDATE (or DO NOTHING when `update` is empty)."""
-        insert = (postgresql if self._dialect == "postgresql" else sqlite).insert(table).values(**values)
+        if self._dialect == "postgresql":      # imported here: a SQLite server never loads psycopg's dialect
+            from sqlalchemy.dialects.postgresql import insert as dialect_insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert as dialect_insert
+        insert = dialect_insert(table).values(**values)
         cols = [c for c in values if c not in keys] if update is None else list(update)
         if cols:
             stmt = insert.on_conflict_do_update(index_elements=list(keys),
