@@ -255,6 +255,11 @@ class Template:
     def segments(self) -> tuple[Segment, ...]:
         return tuple(p for p in self.parts if not isinstance(p, Variable))
 
+    @property
+    def keys(self) -> frozenset[str]:
+        """The (lower-case) context keys the variables read."""
+        return frozenset(p.key for p in self.parts if isinstance(p, Variable) and p.key is not None)
+
     def placeholder(self) -> tuple[Segment, ...]:
         """Every variable replaced by "x": enough to check a pattern's shape at parse time."""
         return tuple(("x", False) if isinstance(p, Variable) else p for p in self.parts)
@@ -320,6 +325,11 @@ class Condition:
     static: tuple[Any, ...] = ()     # compiled policy values
     dynamic: tuple[Template, ...] = ()
     null_expect: frozenset[bool] = frozenset()   # Null only: True means "expects the key absent"
+
+    @property
+    def reads(self) -> frozenset[str]:
+        """Every (lower-case) context key deciding this entry can read: its key and its variables."""
+        return frozenset({self.key}).union(*(t.keys for t in self.dynamic))
 
     def holds(self, keys: Mapping[str, object]) -> bool:
         """Decide this entry against lower-cased request keys."""

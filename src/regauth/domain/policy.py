@@ -63,15 +63,24 @@ class RequestContext:
 
     def __post_init__(self) -> None:
         arns = tuple(self.principal_arns)
-        keys = {k.lower(): v for k, v in self.keys.items() if isinstance(k, str)}
-        if self.principal_account:
-            keys.setdefault("aws:principalaccount", self.principal_account)
-        accounts = {self.principal_account, *(_account_of(a) for a in arns)} - {""}
+        keys = context_keys(self.keys, self.principal_account)
+        accounts = {self.principal_account, *map(_account_of, arns)} - {""}
         for name, value in (("principal_arns", arns), ("_action", self.action.lower()), ("_keys", keys),
                             ("_arns", frozenset(arns)), ("_accounts", frozenset(accounts))):
             object.__setattr__(self, name, value)
 
 
+def context_keys(keys: Mapping[str, object], principal_account: str = "") -> dict[str, object]:
+    """Condition keys as evaluation reads them (`RequestContext._keys`): names lower-cased (of names
+    differing only in case the last wins; non-string names are dropped), aws:PrincipalAccount
+    defaulting to the principal's account."""
+    out = {k.lower(): v for k, v in keys.items() if isinstance(k, str)}
+    if principal_account:
+        out.setdefault("aws:principalaccount", principal_account)
+    return out
+
+
+@functools.lru_cache(maxsize=4096)
 def _account_of(arn: str) -> str:
     try:
         return parse_arn(arn).account
@@ -131,6 +140,14 @@ class Statement:
     @property
     def allows(self) -> bool:
         return self.effect == "Allow"
+
+    @property
+    def reads(self) -> frozenset[str]:
+        """Every (lower-case) context key `applies` can read: condition keys and policy variables
+        (it reads none when the action does not match: that is checked first). With none, whether
+        the statement applies depends only on the action, the resource and the principal."""
+        dynamic = self.resources.dynamic if self.resources is not None else ()
+        return frozenset().union(*(t.keys for t in dynamic), *(c.reads for c in self.conditions))
 
     def applies(self, ctx: RequestContext) -> bool:
         return (self.actions.matches(ctx._action)

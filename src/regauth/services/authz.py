@@ -1,27 +1,75 @@
-"""May the caller do this? Identity policies, session policy and resource policy, IAM-style."""
+"""May the caller do this? Identity policies, session policy and resource policy, IAM-style.
+
+Decisions are memoised. A decision is a pure function of the policy documents in play, the action,
+the resource, the principal and the values of the context keys those policies read; all of these
+make up the memo key. The documents themselves are read through the store on every call (the
+CachingStore drops them whenever the store generation moves), so a changed or revoked policy
+changes the key and is evaluated afresh on the very next request. Policies that read a clock key
+are evaluated every time (their decision may change without any write).
+"""
 
 from __future__ import annotations
 
 from collections import OrderedDict
 from datetime import datetime, timezone
 from threading import Lock
-from typing import Mapping
+from typing import Any, Mapping, Sequence
 
-from regauth.domain.policy import Decision, Policy, RequestContext, evaluate, parse_policy
-from regauth.domain.principals import Caller
+from regauth.domain.policy import Decision, Policy, RequestContext, context_keys, evaluate, parse_policy
+from regauth.domain.principals import Caller, InlinePolicy
 from regauth.errors import AccessDenied
 from regauth.services.context import Call
 from regauth.store.interfaces import Store
 
 _CACHE_SIZE = 4096
+_SETS_SIZE = 4096
+_DECISIONS_SIZE = 16384
+_ACTIONS_PER_SET = 256
+_CLOCK_KEYS = frozenset({"aws:currenttime", "aws:epochtime", "aws:tokenissuetime"})
+# request values whose equality implies an identical evaluation (not float: 0.0 == -0.0 reads as
+# different text; not Decimal: 1.0 == 1; the type is part of the key since True == 1)
+_MEMO_TYPES = frozenset({str, int, bool, type(None)})
+_UNKNOWN: Any = object()
+
+
+class PolicySet:
+    """The parsed policies one decision evaluates. Compared by identity (it is a memo key)."""
+
+    __slots__ = ("identity", "resource", "session", "_reads")
+
+    def __init__(self, identity: tuple[Policy, ...], resource: Policy | None, session: Policy | None) -> None:
+        self.identity, self.resource, self.session = identity, resource, session
+        self._reads: dict[str, tuple[str, ...] | None] = {}
+
+    def reads(self, action: str) -> tuple[str, ...] | None:
+        """The context keys (sorted) evaluating `action` can read; None when one is a clock key.
+        Only statements whose Action matches read any: the action is matched first."""
+        found = self._reads.get(action, _UNKNOWN)
+        if found is _UNKNOWN:
+            lowered = action.lower()
+            keys = frozenset().union(*(s.reads for p in (*self.identity, self.resource, self.session)
+                                       if p is not None for s in p.statements if s.actions.matches(lowered)))
+            found = None if keys & _CLOCK_KEYS else tuple(sorted(keys))
+            if len(self._reads) < _ACTIONS_PER_SET:
+                self._reads[action] = found
+        return found
 
 
 class PolicyCache:
-    """Parsed policies by (kind, text): parsing is the expensive part of evaluation."""
+    """Parsed policies by (kind, text): parsing is the expensive part of evaluation. Also holds
+    the policy sets and the decisions `Authorizer` memoises; `clear()` drops all three."""
 
     def __init__(self) -> None:
         self._items: OrderedDict[tuple[str, str], Policy] = OrderedDict()
         self._lock = Lock()
+        self._sets: dict[tuple[Any, ...], PolicySet] = {}
+        self.decisions: dict[tuple[Any, ...], Decision] = {}
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+            self._sets = {}
+            self.decisions = {}
 
     def get(self, document: str, kind: str = "identity") -> Policy:
         key = (kind, document)
@@ -37,6 +85,23 @@ class PolicyCache:
                 self._items.popitem(last=False)
         return policy
 
+    def policy_set(self, key: tuple[tuple[str, ...], Policy | None, str | None]) -> PolicySet:
+        """The set for (identity documents, resource policy, session policy text)."""
+        found = self._sets.get(key)
+        if found is None:
+            docs, resource, session = key
+            found = PolicySet(tuple(self.get(d) for d in docs), resource, self.get(session) if session else None)
+            if len(self._sets) >= _SETS_SIZE:
+                self._sets, self.decisions = {}, {}
+            self._sets[key] = found
+        return found
+
+    def remember(self, key: tuple[Any, ...], decision: Decision) -> None:
+        decisions = self.decisions
+        if len(decisions) >= _DECISIONS_SIZE:
+            decisions = self.decisions = {}
+        decisions[key] = decision
+
 
 def role_arn_of(caller: Caller) -> str | None:
     if caller.kind != "assumed-role":
@@ -49,22 +114,31 @@ class Authorizer:
         self._store = store
         self._policies = policies
 
-    def identity_policies(self, caller: Caller) -> list[Policy]:
+    def _policy_records(self, caller: Caller) -> Sequence[InlinePolicy]:
         if caller.kind == "assumed-role":
-            docs = self._store.list_role_policies(caller.account_id, caller.name)
-        else:
-            docs = self._store.list_user_policies(caller.account_id, caller.name)
-        return [self._policies.get(p.document) for p in docs]
+            return self._store.list_role_policies(caller.account_id, caller.name)
+        return self._store.list_user_policies(caller.account_id, caller.name)
+
+    def identity_policies(self, caller: Caller) -> list[Policy]:
+        return [self._policies.get(p.document) for p in self._policy_records(caller)]
 
     def context(self, call: Call, action: str, resource: str, keys: Mapping[str, object] | None = None,
                 *, with_account: bool = True) -> RequestContext:
         c = call.caller
-        arns = (c.arn,) + ((role_arn_of(c),) if role_arn_of(c) else ())
+        role = role_arn_of(c)
+        return RequestContext(action=action, resource=resource, principal_arns=(c.arn, role) if role else (c.arn,),
+                              principal_account=c.account_id if with_account else "", keys=self._keys(call, keys))
+
+    def _keys(self, call: Call, keys: Mapping[str, object] | None) -> dict[str, object]:
+        """The request's condition keys: the global ones IAM sets, then the caller's `keys`."""
+        c = call.caller
+        role = role_arn_of(c)
+        now = datetime.fromtimestamp(call.now, timezone.utc)
         base: dict[str, object] = {
-            "aws:CurrentTime": datetime.fromtimestamp(call.now, timezone.utc),
+            "aws:CurrentTime": now,
             "aws:EpochTime": int(call.now),
             "aws:SecureTransport": call.secure_transport,
-            "aws:PrincipalArn": role_arn_of(c) or c.arn,
+            "aws:PrincipalArn": role or c.arn,
             "aws:PrincipalAccount": c.account_id,
             "aws:PrincipalType": {"user": "User", "assumed-role": "AssumedRole", "session": "User"}[c.kind],
             "aws:userid": c.user_id,
@@ -75,23 +149,44 @@ class Authorizer:
         if call.source_ip:
             base["aws:SourceIp"] = call.source_ip
         if c.session_expires_at is not None:
-            base["aws:TokenIssueTime"] = datetime.fromtimestamp(call.now, timezone.utc)
+            base["aws:TokenIssueTime"] = now
         base.update(keys or {})
-        return RequestContext(action=action, resource=resource, principal_arns=arns,
-                              principal_account=c.account_id if with_account else "", keys=base)
+        return base
 
     def decide(self, call: Call, action: str, resource: str, *, keys: Mapping[str, object] | None = None,
                resource_policy: Policy | None = None, resource_account: str | None = None) -> Decision:
-        """IAM evaluation for one action. Cross-account access needs both sides to allow."""
-        ctx = self.context(call, action, resource, keys)
-        identity = evaluate(self.identity_policies(call.caller), ctx)
+        """IAM evaluation for one action. Cross-account access needs both sides to allow.
+
+        Memoised (see the module docstring): the key holds everything the evaluation reads."""
+        c = call.caller
+        docs = tuple([p.document for p in self._policy_records(c)])
+        policies = self._policies.policy_set((docs, resource_policy, c.session_policy))
+        reads = policies.reads(action)
+        if reads is None:
+            return self._evaluate(policies, self.context(call, action, resource, keys), call, resource_account)
+        values: tuple[tuple[type, object], ...] = ()
+        if reads:       # the values the context will hold for them (no need to build it on a hit)
+            found = context_keys(self._keys(call, keys), c.account_id)
+            values = tuple((type(v), v) for v in map(found.get, reads))
+            if any(t not in _MEMO_TYPES for t, _ in values):
+                return self._evaluate(policies, self.context(call, action, resource, keys), call, resource_account)
+        key = (policies, action, resource, c.arn, c.kind, c.name, c.account_id, resource_account, values)
+        decision = self._policies.decisions.get(key)
+        if decision is None:
+            decision = self._evaluate(policies, self.context(call, action, resource, keys), call, resource_account)
+            self._policies.remember(key, decision)
+        return decision
+
+    def _evaluate(self, policies: PolicySet, ctx: RequestContext, call: Call,
+                  resource_account: str | None) -> Decision:
+        identity = evaluate(policies.identity, ctx)
         decisions = [identity]
         resource_decision = Decision.IMPLICIT_DENY
-        if resource_policy is not None:
-            resource_decision = evaluate([resource_policy], ctx)
+        if policies.resource is not None:
+            resource_decision = evaluate([policies.resource], ctx)
             decisions.append(resource_decision)
-        if call.caller.session_policy:
-            decisions.append(evaluate([self._policies.get(call.caller.session_policy)], ctx))
+        if policies.session is not None:
+            decisions.append(evaluate([policies.session], ctx))
         if Decision.DENY in decisions:
             return Decision.DENY
         session_ok = not call.caller.session_policy or decisions[-1] == Decision.ALLOW

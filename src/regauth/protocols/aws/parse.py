@@ -10,6 +10,11 @@ wording: `1 validation error detected: Value 'x' at 'domain' failed to satisfy c
 
 Only regauth errors leave this module: InvalidInput (CANNOT_PARSE / FIELD_VALIDATION_FAILED),
 MissingParameter, UnknownOperation.
+
+Speed: per operation, a `_Plan` is built once from the model (member tables and a compiled
+validity predicate: True exactly when `ServiceSpec.violations` finds nothing, so the checker runs
+only to word errors), and rest-json routes are memoised by (method, path) when no route has
+literal query parts (then the query cannot change the match).
 """
 
 from __future__ import annotations
@@ -20,10 +25,11 @@ import json
 import re
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, Callable
 from urllib.parse import parse_qsl, unquote
+from weakref import WeakKeyDictionary
 
-from botocore.model import OperationModel, Shape
+from botocore.model import OperationModel, ServiceModel, Shape
 
 from regauth.auth.canonical import HttpRequest
 from regauth.errors import InvalidInput, MissingParameter, UnknownOperation
@@ -34,6 +40,7 @@ _INT_RANGE = {"integer": (-(2**31), 2**31 - 1), "long": (-(2**63), 2**63 - 1)}
 _INT_TEXT = re.compile(r"[+-]?[0-9]{1,20}")
 _INDEX = re.compile(r"[0-9]{1,9}")
 _ECHO_MAX = 128          # operation names / paths echoed in UnknownOperation messages
+_ROUTES_MAX = 1024       # memoised (method, path) -> route per service
 
 
 def _cannot_parse(field: str, what: str) -> InvalidInput:
@@ -44,17 +51,18 @@ def _cannot_parse(field: str, what: str) -> InvalidInput:
 def parse_request(spec: ServiceSpec, req: HttpRequest) -> tuple[str, dict[str, Any]]:
     try:
         if spec.protocol == "query":
-            op, params = _parse_query_protocol(spec, req)
+            plan, params = _parse_query_protocol(spec, req)
         elif spec.protocol == "json":
-            op, params = _parse_json_protocol(spec, req)
+            plan, params = _parse_json_protocol(spec, req)
         elif spec.protocol == "rest-json":
-            op, params = _parse_rest_json(spec, req)
+            plan, params = _parse_rest_json(spec, req)
         else:   # pragma: no cover - the five models use only these three
             raise UnknownOperation(f"Unsupported protocol {spec.protocol}")
     except RecursionError:
         raise InvalidInput("The request is nested too deeply", reason="CANNOT_PARSE") from None
-    _raise_violations(spec.violations(op.input_shape, params, lower_camel=spec.protocol == "query"))
-    return op.name, params
+    if not plan.valid(params):
+        _raise_violations(spec.violations(plan.op.input_shape, params, lower_camel=spec.protocol == "query"))
+    return plan.op.name, params
 
 
 def _raise_violations(found: list[tuple[str, str, bool]]) -> None:
@@ -68,6 +76,138 @@ def _raise_violations(found: list[tuple[str, str, bool]]) -> None:
     raise InvalidInput(message, field=found[0][0], reason="FIELD_VALIDATION_FAILED")
 
 
+# --- per-operation plans -------------------------------------------------------------------------
+
+class _Plan:
+    """One operation's input, precomputed: member table and the validity predicate. `flat`: every
+    member is a scalar (query protocol: no need for the tree of dotted keys)."""
+
+    __slots__ = ("op", "valid", "members", "payload", "flat")
+
+    def __init__(self, spec: ServiceSpec, op: OperationModel) -> None:
+        shape = op.input_shape
+        self.op = op
+        self.valid = _validator(spec, shape) if shape is not None else _always
+        self.payload = shape.serialization.get("payload") if shape is not None else None
+        self.members = tuple((name, member, member.serialization.get("location"),
+                              member.serialization.get("name", name))
+                             for name, member in (shape.members.items() if shape is not None else ()))
+        self.flat = all(m.type_name not in ("structure", "list", "map") for _, m, _, _ in self.members)
+
+
+class _Tables:
+    """Per service model: plans by operation name; rest-json routes by (method, path) when no
+    requestUri has a literal query part."""
+
+    __slots__ = ("plans", "routes", "route_by_path")
+
+    def __init__(self, model: ServiceModel) -> None:
+        self.plans: dict[str, _Plan] = {}
+        self.routes: dict[tuple[str, str], tuple[_Plan, dict[str, str]]] = {}
+        self.route_by_path = model.metadata.get("protocol") == "rest-json" and not any(
+            "?" in model.operation_model(n).http.get("requestUri", "") for n in model.operation_names)
+
+
+_TABLES: WeakKeyDictionary[ServiceModel, _Tables] = WeakKeyDictionary()
+
+
+def _tables(spec: ServiceSpec) -> _Tables:
+    tables = _TABLES.get(spec.model)
+    if tables is None:
+        tables = _TABLES.setdefault(spec.model, _Tables(spec.model))
+    return tables
+
+
+def _plan(spec: ServiceSpec, name: str) -> _Plan | None:
+    """The plan of the operation named exactly `name`, or None."""
+    plans = _tables(spec).plans
+    plan = plans.get(name)
+    if plan is None:
+        op = spec.operation(name)
+        if op is None:
+            return None
+        plan = plans[name] = _Plan(spec, op)
+    return plan
+
+
+def _route(spec: ServiceSpec, req: HttpRequest, query: dict[str, list[str]]) -> tuple[_Plan, dict[str, str]]:
+    """rest-json: the plan and uri labels of the operation the request addresses (`spec.route`)."""
+    tables = _tables(spec)
+    key = (req.method, req.path)
+    found = tables.routes.get(key) if tables.route_by_path else None
+    if found is None:
+        route = spec.route(req.method, req.path, query)
+        plan = _plan(spec, route[0].name) if route is not None else None
+        if route is None or plan is None:
+            raise UnknownOperation(f"No operation matches {req.method[:16]} {req.path[:_ECHO_MAX]}", field="path")
+        found = (plan, route[1])
+        if tables.route_by_path:
+            if len(tables.routes) >= _ROUTES_MAX:
+                tables.routes = {}
+            tables.routes[key] = found
+    return found
+
+
+# --- compiled validity predicates -------------------------------------------------------------------
+# `_validator(spec, shape)(value)` is True exactly when `spec.violations(shape, value)` is empty, for
+# values as this module converts them (a structure is a dict without None values, lists and maps
+# may hold None). It mirrors models._Checker and models.scalar_violations; tests compare the two.
+
+def _always(value: Any) -> bool:
+    return True
+
+
+def _validator(spec: ServiceSpec, shape: Shape, outer: frozenset[str] = frozenset()) -> Callable[[Any], bool]:
+    if shape.name in outer:         # a recursive shape: its own subtree is left to the checker
+        return lambda value: not spec.violations(shape, value)
+    t, meta, outer = shape.type_name, shape.metadata, outer | {shape.name}
+    if t == "structure":
+        members = tuple((name, name in shape.required_members, _validator(spec, member, outer))
+                        for name, member in shape.members.items())
+
+        def structure(value: Any) -> bool:
+            for name, required, ok in members:
+                if name in value:
+                    if not ok(value[name]):
+                        return False
+                elif required:
+                    return False
+            return True
+        return structure
+    lo, hi = meta.get("min"), meta.get("max")
+    if t == "string":
+        pattern = spec.pattern(meta["pattern"]) if "pattern" in meta else None
+        enum = frozenset(shape.enum) if shape.enum else None
+
+        def string(value: Any) -> bool:
+            if pattern is not None and not pattern.fullmatch(value):
+                return False
+            if lo is not None or hi is not None:     # Java length: UTF-16 code units
+                n = len(value) if value.isascii() else len(value.encode("utf-16-le", "surrogatepass")) // 2
+                if (lo is not None and n < lo) or (hi is not None and n > hi):
+                    return False
+            return enum is None or value in enum
+        return string
+    if t in ("integer", "long", "float", "double"):
+        if lo is None and hi is None:
+            return _always
+        return lambda value: not ((lo is not None and value < lo) or (hi is not None and value > hi))
+    if t not in ("list", "map", "blob"):
+        return _always
+    if t == "blob":
+        return lambda value: not ((lo is not None and len(value) < lo) or (hi is not None and len(value) > hi))
+    item = _validator(spec, shape.member if t == "list" else shape.value, outer)
+    key = _validator(spec, shape.key, outer) if t == "map" else _always
+
+    def collection(value: Any) -> bool:
+        if (lo is not None and len(value) < lo) or (hi is not None and len(value) > hi):
+            return False
+        if t == "map":
+            return all(k is not None and key(k) and v is not None and item(v) for k, v in value.items())
+        return all(v is not None and item(v) for v in value)
+    return collection
+
+
 # --- query (STS, IAM) ----------------------------------------------------------------------------
 
 class _Node:
@@ -79,13 +219,22 @@ class _Node:
 
 
 def _form_pairs(text: str) -> list[tuple[str, str]]:
+    if not text:
+        return []
+    if "%" not in text and "+" not in text:     # nothing to decode: parse_qsl's pairs, directly
+        pairs = []
+        for part in text.split("&"):
+            if part:
+                name, _, value = part.partition("=")
+                pairs.append((name, value))
+        return pairs
     try:
         return parse_qsl(text, keep_blank_values=True, encoding="utf-8", errors="strict")
     except (UnicodeDecodeError, ValueError):
         raise InvalidInput("Cannot parse the form-encoded parameters", reason="CANNOT_PARSE") from None
 
 
-def _parse_query_protocol(spec: ServiceSpec, req: HttpRequest) -> tuple[OperationModel, dict]:
+def _parse_query_protocol(spec: ServiceSpec, req: HttpRequest) -> tuple[_Plan, dict]:
     pairs = _form_pairs(req.query)
     if req.body:
         try:
@@ -93,25 +242,40 @@ def _parse_query_protocol(spec: ServiceSpec, req: HttpRequest) -> tuple[Operatio
         except UnicodeDecodeError:
             raise InvalidInput("Cannot parse the request body", reason="CANNOT_PARSE") from None
         pairs += _form_pairs(body)
+    first: dict[str, str] = {}      # the first value of each exact key (the tree keeps that one too)
+    for key, value in pairs:
+        first.setdefault(key, value)
+    action_name = first.get("Action")
+    if not action_name:
+        raise UnknownOperation("The request must contain the parameter Action.", field="Action")
+    version_name = first.get("Version")
+    plan = _plan(spec, action_name)
+    if plan is None or version_name != spec.api_version:
+        raise UnknownOperation(f"Could not find operation {action_name[:_ECHO_MAX]} for version "
+                               f"{(version_name or 'NO_VERSION_SPECIFIED')[:_ECHO_MAX]}",
+                               field="Action" if plan is None else "Version")
+    shape = plan.op.input_shape
+    if not shape:
+        return plan, {}
+    if plan.flat:
+        return plan, {name: _from_text(member, first[wire], _lc(name), "iso8601")
+                      for name, member, _, wire in plan.members if wire in first}
+    return plan, _from_query(shape, _tree(pairs), "", True) or {}
+
+
+def _tree(pairs: list[tuple[str, str]]) -> _Node:
+    """Dotted keys (`Tags.member.1.Key`) as a tree; each node keeps the first value given for it."""
     root = _Node()
     for key, value in pairs:
         node = root
         for part in key.split("."):
-            node = node.children.setdefault(part, _Node())
+            child = node.children.get(part)
+            if child is None:
+                child = node.children[part] = _Node()
+            node = child
         if node.value is None:
             node.value = value
-    action = root.children.get("Action")
-    version = root.children.get("Version")
-    action_name = action.value if action is not None else None
-    if not action_name:
-        raise UnknownOperation("The request must contain the parameter Action.", field="Action")
-    version_name = version.value if version is not None else None
-    op = spec.operation(action_name)
-    if op is None or version_name != spec.api_version:
-        raise UnknownOperation(f"Could not find operation {action_name[:_ECHO_MAX]} for version "
-                               f"{(version_name or 'NO_VERSION_SPECIFIED')[:_ECHO_MAX]}",
-                               field="Action" if op is None else "Version")
-    return op, (_from_query(op.input_shape, root, "", True) or {}) if op.input_shape else {}
+    return root
 
 
 def _from_query(shape: Shape, node: _Node, path: str, top: bool = False) -> Any:
@@ -156,26 +320,33 @@ def _indexed(node: _Node) -> list[tuple[int, _Node]]:
 
 # --- json (ECR, ECR Public) ------------------------------------------------------------------------
 
-def _parse_json_protocol(spec: ServiceSpec, req: HttpRequest) -> tuple[OperationModel, dict]:
+def _parse_json_protocol(spec: ServiceSpec, req: HttpRequest) -> tuple[_Plan, dict]:
     target = req.header("X-Amz-Target") or ""
     prefix, dot, name = target.rpartition(".")
-    op = spec.operation(name) if dot and prefix == spec.target_prefix else None
-    if op is None:
+    plan = _plan(spec, name) if dot and prefix == spec.target_prefix else None
+    if plan is None:
         raise UnknownOperation(f"Unknown operation {target[:_ECHO_MAX]!r}" if target
                                else "Missing X-Amz-Target header", field="X-Amz-Target")
     body = _json_body(req.body)
-    return op, (_from_json(op.input_shape, body, "", True) if op.input_shape else {})
+    shape = plan.op.input_shape
+    return plan, (_from_json(shape, body, "", True) if shape else {})
 
 
 def _reject_constant(name: str) -> Any:
     raise ValueError(name)
 
 
+# json.loads(body, parse_constant=...) builds a decoder per call; this is the same decoder, once
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
+
+
 def _json_body(body: bytes) -> dict:
+    if body == b"{}":           # what SDKs send for an operation without parameters
+        return {}
     if not body.strip():
         return {}
     try:
-        value = json.loads(body, parse_constant=_reject_constant)
+        value = _DECODER.decode(body.decode(json.detect_encoding(body), "surrogatepass"))
     except (ValueError, RecursionError):
         value = None
     if not isinstance(value, dict):
@@ -234,47 +405,49 @@ def _from_json(shape: Shape, value: Any, path: str, top: bool = False) -> Any:
 
 def _rest_query(raw: str) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
+    encoded = "%" in raw            # else unquote would return its argument
     for part in raw.split("&"):
         if not part:
             continue
         k, _, v = part.partition("=")
-        try:
-            out.setdefault(unquote(k, errors="strict"), []).append(unquote(v, errors="strict"))
-        except UnicodeDecodeError:
-            raise InvalidInput("Cannot parse the query string", reason="CANNOT_PARSE") from None
+        if encoded:
+            try:
+                k, v = unquote(k, errors="strict"), unquote(v, errors="strict")
+            except UnicodeDecodeError:
+                raise InvalidInput("Cannot parse the query string", reason="CANNOT_PARSE") from None
+        out.setdefault(k, []).append(v)
     return out
 
 
-def _parse_rest_json(spec: ServiceSpec, req: HttpRequest) -> tuple[OperationModel, dict]:
+def _parse_rest_json(spec: ServiceSpec, req: HttpRequest) -> tuple[_Plan, dict]:
     """Members from uri labels, querystring (scalars, lists), headers (scalars) and the body.
 
     Querystring maps and `headers` prefix maps are not supported: none of CodeArtifact's inputs
     use them (they are ignored, like unknown members)."""
     query = _rest_query(req.query)
-    found = spec.route(req.method, req.path, query)
-    if found is None:
-        raise UnknownOperation(f"No operation matches {req.method[:16]} {req.path[:_ECHO_MAX]}", field="path")
-    op, labels = found
-    shape = op.input_shape
+    plan, labels = _route(spec, req, query)
     params: dict[str, Any] = {}
-    payload = shape.serialization.get("payload") if shape is not None else None
+    payload = plan.payload
     body_members = {}
-    for name, member in (shape.members.items() if shape is not None else ()):
-        loc, wire = member.serialization.get("location"), member.serialization.get("name", name)
+    for name, member, loc, wire in plan.members:
         value: Any = None
-        if loc == "uri" and wire in labels:
-            value = _from_text(member, labels[wire], name, "iso8601")
-        elif loc == "querystring" and query.get(wire) and member.type_name == "list":
-            value = [_from_text(member.member, v, f"{name}.{i}.member", "iso8601")
-                     for i, v in enumerate(query[wire], 1)]
-        elif loc == "querystring" and query.get(wire) and member.type_name != "map":
-            value = _from_text(member, query[wire][0], name, "iso8601")
-        elif loc == "header" and req.header(wire) is not None and member.type_name != "list":
-            value = _from_text(member, req.header(wire) or "", name, "rfc822")
-        elif loc is None and name == payload:
-            value = _payload(member, req.body, name)
-        elif loc is None and payload is None:
-            body_members[name] = member
+        if loc == "querystring":
+            if query.get(wire) and member.type_name == "list":
+                value = [_from_text(member.member, v, f"{name}.{i}.member", "iso8601")
+                         for i, v in enumerate(query[wire], 1)]
+            elif query.get(wire) and member.type_name != "map":
+                value = _from_text(member, query[wire][0], name, "iso8601")
+        elif loc == "uri":
+            if wire in labels:
+                value = _from_text(member, labels[wire], name, "iso8601")
+        elif loc == "header":
+            if req.header(wire) is not None and member.type_name != "list":
+                value = _from_text(member, req.header(wire) or "", name, "rfc822")
+        elif loc is None:
+            if name == payload:
+                value = _payload(member, req.body, name)
+            elif payload is None:
+                body_members[name] = member
         if value is not None:
             params[name] = value
     if body_members:
@@ -283,7 +456,7 @@ def _parse_rest_json(spec: ServiceSpec, req: HttpRequest) -> tuple[OperationMode
             raw = body.get(member.serialization.get("name", name))
             if raw is not None:
                 params[name] = _from_json(member, raw, name)
-    return op, params
+    return plan, params
 
 
 def _payload(member: Shape, body: bytes, name: str) -> Any:
