@@ -17,7 +17,7 @@ import hmac
 import re
 from calendar import timegm
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from types import MappingProxyType
 from urllib.parse import quote, unquote_to_bytes
 
@@ -26,6 +26,7 @@ from regauth.auth.nonces import NonceCache
 from regauth.domain.secret import Secret
 from regauth.errors import (IncompleteSignature, InvalidInput, MissingAuthentication, MissingParameter, NonceReused,
                             RequestExpired, SignatureMismatch)
+from regauth.records import record
 
 RPC_V1 = "rpc-v1"
 ACS3 = "acs3"
@@ -38,7 +39,7 @@ EXPIRED_MESSAGE = "Specified time stamp or date value is expired."
 NONCE_MESSAGE = "Specified signature nonce was used already."
 
 
-@dataclass(frozen=True)
+@record
 class AcsClaim:
     scheme: str                 # RPC_V1 | ACS3
     access_key_id: str

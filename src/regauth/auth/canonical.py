@@ -5,10 +5,12 @@ Verifiers are pure functions over this value: no framework objects cross into au
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
+
+from regauth.records import record
 
 
-@dataclass(frozen=True)
+@record
 class HttpRequest:
     method: str                                  # "GET", "POST", ...
     path: str                                    # raw path as sent, still percent-encoded, no query

@@ -16,7 +16,7 @@ import functools
 import hashlib
 import hmac
 import re
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import date as _date
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
@@ -34,6 +34,7 @@ from regauth.auth.sigv4_canonical import (
 )
 from regauth.domain.secret import Secret
 from regauth.errors import IncompleteSignature, RequestExpired, SignatureMismatch
+from regauth.records import record
 
 ALGORITHM = "AWS4-HMAC-SHA256"
 TERMINATOR = "aws4_request"
@@ -57,7 +58,7 @@ _QUERY_REQUIRED = (
 )
 
 
-@dataclass(frozen=True)
+@record
 class SigV4Claim:
     """What the client claims: who signed, for which scope, when, over which headers."""
 

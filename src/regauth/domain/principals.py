@@ -5,12 +5,13 @@ Frozen dataclasses with no behaviour that needs HTTP or SQL. Times are epoch sec
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 
 from regauth.domain.secret import Secret
+from regauth.records import record
 
 
-@dataclass(frozen=True)
+@record
 class User:
     account_id: str
     name: str
@@ -20,7 +21,7 @@ class User:
     created_at: float
 
 
-@dataclass(frozen=True)
+@record
 class AccessKey:
     access_key_id: str      # AKIA... (20 chars)
     account_id: str
@@ -29,7 +30,7 @@ class AccessKey:
     created_at: float
 
 
-@dataclass(frozen=True)
+@record
 class Role:
     account_id: str
     name: str
@@ -42,7 +43,7 @@ class Role:
     created_at: float
 
 
-@dataclass(frozen=True)
+@record
 class Session:
     """Temporary credentials from AssumeRole ("assumed-role") or GetSessionToken ("session")."""
 
@@ -58,7 +59,7 @@ class Session:
     created_at: float
 
 
-@dataclass(frozen=True)
+@record
 class Credential:
     """What the store knows about an access key id, for signature verification."""
 
@@ -71,13 +72,13 @@ class Credential:
     session_token_hash: str | None = None  # hex sha256 of the session token (sessions only)
 
 
-@dataclass(frozen=True)
+@record
 class InlinePolicy:
     name: str
     document: str
 
 
-@dataclass(frozen=True)
+@record
 class Domain:
     account_id: str
     region: str
@@ -88,7 +89,7 @@ class Domain:
     repository_count: int = 0
 
 
-@dataclass(frozen=True)
+@record
 class Repository:
     account_id: str
     region: str
@@ -100,7 +101,7 @@ class Repository:
     created_at: float
 
 
-@dataclass(frozen=True)
+@record
 class DomainPolicy:
     account_id: str
     region: str
@@ -109,7 +110,7 @@ class DomainPolicy:
     revision: str
 
 
-@dataclass(frozen=True)
+@record
 class IssuedToken:
     """Index entry for an issued token: never the token itself."""
 
@@ -122,7 +123,7 @@ class IssuedToken:
     expires_at: float
 
 
-@dataclass(frozen=True)
+@record
 class AuditEvent:
     at: float
     request_id: str
@@ -135,7 +136,7 @@ class AuditEvent:
     detail: str = ""        # error code or short reason; never a secret
 
 
-@dataclass(frozen=True)
+@record
 class SigningKey:
     kid: str
     secret: Secret          # raw key bytes, base64url text
@@ -143,7 +144,7 @@ class SigningKey:
     retired_at: float | None = None
 
 
-@dataclass(frozen=True)
+@record
 class Caller:
     """The authenticated principal of one request."""
 
@@ -163,7 +164,7 @@ class Caller:
         return self.session_expires_at is not None
 
 
-@dataclass(frozen=True)
+@record
 class EcrRepository:
     account_id: str
     region: str
@@ -176,7 +177,7 @@ class EcrRepository:
     created_at: float
 
 
-@dataclass(frozen=True)
+@record
 class AcrInstance:
     """An Alibaba ACR Enterprise instance, created by the operator."""
 

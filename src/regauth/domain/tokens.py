@@ -21,9 +21,9 @@ import binascii
 import json
 import re
 import secrets
-from dataclasses import dataclass
 
 from regauth.domain.keyring import Keyring
+from regauth.records import record
 
 PREFIXES = {"codeartifact": "rgca_", "ecr": "rgecr_", "ecr-public": "rgecp_", "acr": "rgacr_"}
 _KIND_BY_PREFIX = {v: k for k, v in PREFIXES.items()}
@@ -40,7 +40,7 @@ class InvalidToken(Exception):
         self.reason = reason
 
 
-@dataclass(frozen=True)
+@record
 class TokenClaims:
     kind: str
     token_id: str

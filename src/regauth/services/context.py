@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 
 from regauth.domain.principals import Caller
+from regauth.records import record
 from regauth.services.pending import Pending
 
 
-@dataclass(frozen=True)
+@record
 class Call:
     caller: Caller
     region: str

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import base64
-from dataclasses import dataclass
 
 from regauth.domain.principals import EcrRepository
 from regauth.errors import Conflict, InvalidInput, NotFound, UnsupportedOperation
+from regauth.records import record
 from regauth.services import paging
 from regauth.services.authz import Authorizer
 from regauth.services.context import Call
@@ -20,7 +20,7 @@ DEFAULT_REGISTRY = "https://{account}.dkr.ecr.{region}.amazonaws.com"
 MAX_REGISTRY_IDS = 10
 
 
-@dataclass(frozen=True)
+@record
 class AuthorizationData:
     authorization_token: str      # base64("AWS:" + password)
     expires_at: float

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 
 from regauth.domain import tokens
 from regauth.domain.keyring import Keyring
 from regauth.domain.principals import AuditEvent, IssuedToken
+from regauth.records import record
 from regauth.services.audit import Auditor
 from regauth.services.context import Call
 from regauth.store.interfaces import Store
 
 
-@dataclass(frozen=True)
+@record
 class Issued:
     token: str
     token_id: str

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from typing import Callable
 from urllib.parse import parse_qsl
 
@@ -20,6 +19,7 @@ from regauth.protocols.aws.handlers import TABLES
 from regauth.protocols.aws.models import AwsModels
 from regauth.protocols.aws.parse import parse_request
 from regauth.protocols.aws.serialize import serialize_error, serialize_result
+from regauth.records import record
 from regauth.services.container import Services
 from regauth.services.context import Call
 from regauth.services.pending import Pending
@@ -31,7 +31,7 @@ SERVICES_BY_SIGNING_NAME = {"codeartifact": "codeartifact", "ecr": "ecr", "ecr-p
 _TARGET_PREFIXES = {"AmazonEC2ContainerRegistry_V20150921": "ecr", "SpencerFrontendService": "ecr-public"}
 
 
-@dataclass(frozen=True)
+@record
 class Response:
     status: int
     headers: list[tuple[str, str]]
