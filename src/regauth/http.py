@@ -39,11 +39,11 @@ class TooLarge(Exception):
     pass
 
 
-async def _read_body(receive: Receive, limit: int) -> bytes:
+async def _read_body(receive: Receive, limit: int, message: dict[str, Any]) -> bytes:
+    """The whole body, starting from the first message already received."""
     chunks: list[bytes] = []
     size = 0
     while True:
-        message = await receive()
         if message["type"] == "http.disconnect":
             break
         chunk = message.get("body", b"")
@@ -53,6 +53,7 @@ async def _read_body(receive: Receive, limit: int) -> bytes:
         chunks.append(chunk)
         if not message.get("more_body", False):
             break
+        message = await receive()
     return b"".join(chunks)
 
 
@@ -61,6 +62,33 @@ async def _send(send: Send, response: Response) -> None:
     headers.append((b"content-length", str(len(response.body)).encode()))
     await send({"type": "http.response.start", "status": response.status, "headers": headers})
     await send({"type": "http.response.body", "body": response.body})
+
+
+class OncePerTurn:
+    """A read shared by the requests handled in one turn of the event loop, and re-done in the next.
+
+    Used for the store's generation counter. It is as strong as a read per request: a handler runs
+    in a later turn than the one that saw its request's last bytes arrive, so a read made anywhere
+    in turn T (or reused in T+1 before the value is dropped, which is the first thing T+1 does after
+    what T scheduled) comes after every byte of every request it serves arrived — and so after any
+    write a client saw completed before it sent one of them.
+    """
+
+    _UNSET = object()
+
+    def __init__(self, read: Callable[[], int]) -> None:
+        self._read = read
+        self._value: object = self._UNSET
+
+    def __call__(self) -> int:
+        value = self._value
+        if value is self._UNSET:
+            value = self._value = self._read()
+            asyncio.get_running_loop().call_soon(self._forget)
+        return value  # type: ignore[return-value]
+
+    def _forget(self) -> None:
+        self._value = self._UNSET
 
 
 class App:
@@ -72,6 +100,9 @@ class App:
         self._on_loop = services.store.embedded if on_loop is None else on_loop
         self._pool = None if self._on_loop else ThreadPoolExecutor(max_workers=workers, thread_name_prefix="regauth")
         self._commits = GroupCommit(services.auditor.commit, on_loop=self._on_loop)
+        share = getattr(services.store, "read_generation_with", None)
+        if self._on_loop and share is not None:
+            share(OncePerTurn(services.store.inner.generation))
         self.ready = False
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -82,21 +113,28 @@ class App:
             return
         started = time.perf_counter()
         method = scope["method"]
-        path = scope.get("raw_path", scope["path"].encode()).decode("latin-1").split("?", 1)[0]
+        raw_path = scope.get("raw_path")
+        path = scope["path"] if raw_path is None else raw_path.decode("latin-1").partition("?")[0]
         if path == "/healthz" and method in ("GET", "HEAD"):
             status = 200 if self.ready else 503
             body = json.dumps({"status": "ok" if self.ready else "starting"}).encode()
             await _send(send, Response(status, [("content-type", "application/json")], body))
             return
-        headers = tuple((k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"])
-        client = scope.get("client") or ("", 0)
+        headers = tuple([(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]])
+        client = scope.get("client")
+        message = await receive()
         too_large = False
-        try:
-            body = await _read_body(receive, self._limit)
-        except TooLarge:
-            body, too_large = b"", True
-        req = HttpRequest(method=method, path=path, query=scope.get("query_string", b"").decode("latin-1"),
-                          headers=headers, body=body, source_ip=client[0] or "")
+        if message.get("more_body") or message["type"] != "http.request":   # rare: a body in several parts
+            try:
+                body = await _read_body(receive, self._limit, message)
+            except TooLarge:
+                body, too_large = b"", True
+        else:
+            body = message.get("body", b"")
+            if len(body) > self._limit:
+                body, too_large = b"", True
+        req = HttpRequest(method, path, scope.get("query_string", b"").decode("latin-1"), headers, body,
+                          client[0] if client else "")
         dialect = self._acr if self._acr.claims(req) else self._aws
         if too_large:
             response = dialect.reject(req, InvalidInput(f"The request body is larger than {self._limit} bytes"))

@@ -1,8 +1,9 @@
 """A read-through cache for what every request reads: keys, identities, policies, domains, endpoints.
 
 Correctness rests on the store's generation counter, which every write that changes these records
-advances in its own transaction. `begin_request()` reads the counter (one single-row query); when it
-moved, the cache is emptied. An entry is kept only if it was loaded under the generation the cache
+advances in its own transaction. `begin_request()` reads the counter (one single-row query, shared
+by the requests of one event-loop turn when the app serves on the loop); when it moved, the cache
+is emptied. An entry is kept only if it was loaded under the generation the cache
 currently holds, so a value read before a concurrent write can never outlive that write — on this
 node or any other node sharing the database. Revoking a key or a permission therefore takes effect
 on the next request everywhere, as without the cache.
@@ -27,6 +28,7 @@ class CachingStore:
 
     def __init__(self, store: Store) -> None:
         self._store = store
+        self._read_generation: Callable[[], int] = store.generation
         self._lock = threading.Lock()
         self._generation = -1
         self._entries: dict[tuple[Any, ...], Any] = {}
@@ -36,9 +38,14 @@ class CachingStore:
     def inner(self) -> Store:
         return self._store
 
+    def read_generation_with(self, read: Callable[[], int]) -> None:
+        """Where `begin_request` gets the counter (the app may share one read among requests that
+        are causally after it: see `regauth.http.OncePerTurn`)."""
+        self._read_generation = read
+
     def begin_request(self) -> None:
         """Call once at the start of each request, on the thread that serves it."""
-        current = self._store.generation()
+        current = self._read_generation()
         self._local.generation = current
         if current != self._generation:
             with self._lock:
