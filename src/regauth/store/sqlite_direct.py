@@ -7,21 +7,28 @@ event loop is one thread, so in practice one connection).
 Those connections never checkpoint the WAL themselves (`wal_autocheckpoint=0`): a checkpoint copies
 pages into the database file and syncs it, tens of milliseconds on an ordinary disk, and the
 request that happened to trigger it — with every request behind it on the event loop — would wait.
-A background thread checkpoints instead (PASSIVE: it never blocks a reader or a writer), twice a
-second while anything was written. Other connections (admin commands, rare writes) keep SQLite's
-default automatic checkpoints.
+A background thread checkpoints instead (PASSIVE: it never blocks a reader or a writer) once the
+WAL holds 32 MiB, or 30 s after the last one if anything was written since. Rare and large beats
+frequent and small here: a checkpoint still costs CPU and I/O that the requests around it feel,
+and the rarer it comes the fewer requests see it. The thread also runs at a lower priority.
+Other connections (admin commands, rare writes) keep SQLite's default automatic checkpoints.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
 import threading
+import time
 from typing import Any, Sequence
 
 log = logging.getLogger("regauth.store")
 
-CHECKPOINT_INTERVAL = 0.5
+CHECK_INTERVAL = 1.0                  # seconds between looks at the WAL's size
+CHECKPOINT_WAL_BYTES = 32 * 1024 * 1024
+CHECKPOINT_AFTER_SECONDS = 30.0
+CHECKPOINT_NICE = 10                  # relative to the process: ~10 % of a contended core
 WAL_SIZE_LIMIT = 64 * 1024 * 1024     # bytes the WAL file is truncated to after a reset
 
 
@@ -91,9 +98,9 @@ class SqliteDirect:
 class _Checkpointer:
     """A daemon thread that moves the WAL into the database file, off the request path."""
 
-    def __init__(self, path: str, interval: float = CHECKPOINT_INTERVAL) -> None:
+    def __init__(self, path: str) -> None:
         self._path = path
-        self._interval = interval
+        self._wal = path + "-wal"
         self._dirty = threading.Event()
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._run, name="regauth-checkpoint", daemon=True)
@@ -104,24 +111,44 @@ class _Checkpointer:
 
     def stop(self) -> None:
         self._stopping.set()
-        self._dirty.set()
         self._thread.join(timeout=30)
 
+    def _due(self, since_last: float) -> bool:
+        try:
+            size = os.stat(self._wal).st_size
+        except OSError:
+            return False
+        return size >= CHECKPOINT_WAL_BYTES or (since_last >= CHECKPOINT_AFTER_SECONDS and self._dirty.is_set())
+
     def _run(self) -> None:
+        _lower_priority()
         conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
         try:
             conn.execute("PRAGMA busy_timeout=5000")
             conn.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT}")
-            while not self._stopping.is_set():
-                self._dirty.wait()
+            last = time.monotonic()
+            while not self._stopping.wait(CHECK_INTERVAL):
+                if not self._due(time.monotonic() - last):
+                    continue
                 self._dirty.clear()
+                last = time.monotonic()
                 try:
                     checkpoint(conn)
                 except sqlite3.Error as exc:        # next round tries again; requests are unaffected
                     log.warning("WAL checkpoint failed: %s", exc)
-                self._stopping.wait(self._interval)
+            if self._dirty.is_set():
+                checkpoint(conn)                    # leave little for the next start to replay
         finally:
             conn.close()
+
+
+def _lower_priority() -> None:
+    """This thread yields the CPU to the event loop when both want it (Linux nice is per thread): a
+    checkpoint's page copying would otherwise take turns with requests on a busy core."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), CHECKPOINT_NICE)
+    except (AttributeError, OSError):      # not Linux, or not allowed: checkpoints at normal priority
+        pass
 
 
 def checkpoint(conn: sqlite3.Connection) -> tuple[int, int, int]:
