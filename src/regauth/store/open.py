@@ -17,8 +17,10 @@ from __future__ import annotations
 import ast
 import functools
 import re
+import sqlite3
+import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
@@ -73,10 +75,10 @@ def _sqlite_engine(url: sa.URL) -> sa.Engine:
         dbapi_conn.isolation_level = None
         cur = dbapi_conn.cursor()
         try:
-            if not in_memory:
-                cur.execute("PRAGMA journal_mode=WAL")
-            cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA busy_timeout=5000")
+            if not in_memory:
+                _switch_to_wal(cur)
+            cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA foreign_keys=ON")
         finally:
             cur.close()
@@ -88,6 +90,20 @@ def _sqlite_engine(url: sa.URL) -> sa.Engine:
         conn.exec_driver_sql(conn.get_execution_options().get("regauth_begin", "BEGIN"))
 
     return engine
+
+
+def _switch_to_wal(cur: Any) -> None:
+    """PRAGMA journal_mode=WAL, which needs the database to itself for a moment: when processes
+    open a new database at once, one may find it busy without SQLite's busy handler being asked
+    (it would be a deadlock to wait), so a few short retries."""
+    for attempt in range(50):
+        try:
+            cur.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) and "busy" not in str(exc) or attempt == 49:
+                raise
+            time.sleep(0.01 + 0.002 * attempt)
 
 
 def _alembic_config(connection: sa.Connection | None = None) -> Config:
