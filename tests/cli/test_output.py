@@ -160,3 +160,18 @@ def test_text_and_table_equal_awscli_formatters(data: dict, monkeypatch: pytest.
     table = io.StringIO()
     TableFormatter(Namespace(color="off", query=None))("GetAuthorizationToken", json.loads(json.dumps(plain)), table)
     assert render(data, "table", title="GetAuthorizationToken", width=80) == table.getvalue()
+
+
+def test_server_log_lines_keep_the_standard_time_format() -> None:
+    import logging
+    import time
+
+    from regauth.cli.serve import _Formatter
+
+    standard = logging.Formatter("%(asctime)s %(message)s")
+    ours = _Formatter("%(asctime)s %(message)s")
+    base = time.time()
+    for offset in (0.0, 0.001, 0.5, 0.999, 1.0, 1.5, 61.25, 3600.75):
+        record = logging.LogRecord("x", logging.INFO, "", 0, "m", None, None)
+        record.created, record.msecs = base + offset, ((base + offset) % 1) * 1000
+        assert ours.format(record) == standard.format(record)

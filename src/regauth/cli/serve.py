@@ -7,6 +7,7 @@ import gc
 import logging
 import socket
 import sys
+import time
 
 from typing import TYPE_CHECKING
 
@@ -54,6 +55,23 @@ def _banner(url: str, boot: "BootstrapResult", settings: Settings) -> str:
     return "\n".join(lines)
 
 
+class _Formatter(logging.Formatter):
+    """The standard format, with the date and time text made once per second rather than once per
+    line (an audit line per issued token: strftime was a quarter of each line's cost)."""
+
+    _cached: tuple[int, str] = (-1, "")      # (second, its text), replaced whole: safe across threads
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        if datefmt is not None:
+            return super().formatTime(record, datefmt)
+        second, text = self._cached
+        if second != int(record.created):
+            second = int(record.created)
+            text = time.strftime(self.default_time_format, self.converter(record.created))
+            self._cached = (second, text)
+        return self.default_msec_format % (text, record.msecs)
+
+
 def run(args: argparse.Namespace) -> int:
     # Start-up allocates ~70k objects that live as long as the process: the ~160 collections they
     # would trigger take ~0.1-0.2 s to free ~0.3 MB. Frozen once ready (that 0.3 MB with them),
@@ -77,8 +95,9 @@ def _ready_server(args: argparse.Namespace) -> tuple[uvicorn.Server, socket.sock
     from regauth.services.bootstrap import bootstrap
 
     settings = load_settings(host=args.host, port=args.port, data_dir=args.data_dir)
-    logging.basicConfig(level=settings.log_level.upper(), stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    logging.basicConfig(level=settings.log_level.upper(), handlers=[handler])
     logging.getLogger("alembic").setLevel(logging.WARNING)
     # The format above names no source line, thread or process: do not look them up for every
     # record (the logging docs' own optimisation; it halves the cost of an audit line).
