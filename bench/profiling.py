@@ -285,8 +285,8 @@ def mark(name):
     marks.append((name, time.perf_counter() - t0, rss()))
 import uvicorn
 mark("import uvicorn")
-import sqlalchemy, alembic.command
-mark("import sqlalchemy, alembic")
+import sqlalchemy
+mark("import sqlalchemy")
 import botocore.loaders, botocore.model
 mark("import botocore")
 import cryptography.hazmat.primitives.ciphers.aead
@@ -299,7 +299,7 @@ from regauth.services.bootstrap import bootstrap
 mark("import regauth (the rest)")
 settings = load_settings(data_dir=sys.argv[1])
 rt = open_runtime(settings)
-mark("open store (engine, migration check, master key)")
+mark("open store (engine, migration check or upgrade, master key)")
 bootstrap(settings, rt.services.store, rt.services.clock)
 mark("bootstrap")
 app = App(rt.services)

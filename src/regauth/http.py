@@ -83,8 +83,12 @@ class OncePerTurn:
     def __call__(self) -> int:
         value = self._value
         if value is self._UNSET:
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:           # called outside the event loop: nothing to share with
+                return self._read()
             value = self._value = self._read()
-            asyncio.get_running_loop().call_soon(self._forget)
+            loop.call_soon(self._forget)
         return value  # type: ignore[return-value]
 
     def _forget(self) -> None:

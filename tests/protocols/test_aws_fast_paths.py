@@ -347,3 +347,15 @@ def test_error_envelopes_alike(service, code):
                     fields={"resourceId": "r", "retryAfterSeconds": 3, "message": "m"}, headers=[("Retry-After", "1")])
     assert fast_serialize.serialize_error(MODELS[service], err, "rid") == \
         ref_serialize.serialize_error(MODELS[service], err, "rid")
+
+
+def test_xml_character_classes_match_their_definitions_on_every_code_point() -> None:
+    import re
+
+    from regauth.protocols.aws import serialize
+
+    invalid = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+    special = re.compile("[^\t\n\x20-\x25\x27-\x3b\x3d\x3f-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+    text = "".join(map(chr, range(0x110000)))
+    assert [m.start() for m in serialize._XML_INVALID.finditer(text)] == [m.start() for m in invalid.finditer(text)]
+    assert [m.start() for m in serialize._XML_SPECIAL.finditer(text)] == [m.start() for m in special.finditer(text)]

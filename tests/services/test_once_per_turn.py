@@ -39,3 +39,8 @@ def test_a_value_never_outlives_the_turn_after_it_was_read() -> None:
         return values
 
     assert asyncio.run(scenario()) == [0, 1, 2, 3, 4]
+
+
+def test_outside_an_event_loop_every_call_reads() -> None:
+    shared = OncePerTurn(iter(range(100)).__next__)
+    assert [shared(), shared(), shared()] == [0, 1, 2]

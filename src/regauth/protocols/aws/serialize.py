@@ -35,9 +35,11 @@ from .models import ServiceSpec
 
 Response = tuple[int, list[tuple[str, str]], bytes]
 _CONTENT_TYPE = {"json": "application/x-amz-json-1.1", "rest-json": "application/json", "query": "text/xml"}
-_XML_INVALID = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+# Characters XML 1.0 does not allow: the complement of [\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff],
+# written as the short class it is (the negated wide class took ~20 ms to compile at every start).
+_XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 # anything _esc changes: what _XML_INVALID matches, and & < > \r
-_XML_SPECIAL = re.compile("[^\t\n\x20-\x25\x27-\x3b\x3d\x3f-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+_XML_SPECIAL = re.compile("[\x00-\x08\x0b-\x1f&<>\ud800-\udfff\ufffe\uffff]")
 
 
 class _Output:
