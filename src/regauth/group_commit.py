@@ -34,6 +34,7 @@ class GroupCommit:
         self._queue: list[tuple[Pending, asyncio.Future[None]]] = []
         self._busy = False
         self._pool = None if on_loop else ThreadPoolExecutor(max_workers=1, thread_name_prefix="regauth-commit")
+        self._drainer: asyncio.Task[None] | None = None    # held: the loop keeps only weak references
 
     async def commit(self, pending: Pending) -> None:
         """Returns once `pending` is stored; raises what storing it raised."""
@@ -45,7 +46,7 @@ class GroupCommit:
             if self._on_loop:
                 loop.call_soon(self._flush_on_loop)   # after every request already runnable this turn
             else:
-                loop.create_task(self._drain_on_thread())
+                self._drainer = loop.create_task(self._drain_on_thread())
         await done
 
     def close(self) -> None:
@@ -65,7 +66,11 @@ class GroupCommit:
                 batch, self._queue = self._queue, []
                 try:
                     outcomes = await loop.run_in_executor(self._pool, self._store, batch)
-                except BaseException as exc:  # noqa: BLE001 - the pool is gone (shutdown): nobody waits in vain
+                except asyncio.CancelledError:       # the loop is closing: nobody waits in vain
+                    for _, done in batch + self._queue:
+                        done.cancel()
+                    raise
+                except Exception as exc:  # noqa: BLE001 - the pool is gone (shutdown)
                     outcomes = [exc] * len(batch)
                 _settle(batch, outcomes)
         finally:
