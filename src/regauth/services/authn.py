@@ -13,6 +13,7 @@ from regauth.errors import ExpiredToken, InactiveAccessKey, UnknownAccessKey
 from regauth.store.interfaces import Store
 
 _INVALID_TOKEN = "The security token included in the request is invalid."
+_MAX_CALLERS = 10_000
 
 
 def token_hash(token: str) -> str:
@@ -24,6 +25,10 @@ class Authenticator:
         self._store = store
         self._clock = clock
         self._window = window
+        # id(credential) -> (that credential, its Caller). The request-path cache hands out the same
+        # Credential object until a write that could change the answer (the generation moves), so
+        # the object's identity is the key; the entry holds it, so its id cannot be reused meanwhile.
+        self._callers: dict[int, tuple[Credential, Caller]] = {}
 
     def credential(self, access_key_id: str, session_token: str | None) -> Credential:
         """The active credential for a key id, with its session token checked (constant time)."""
@@ -53,6 +58,16 @@ class Authenticator:
         return self.caller_of(cred)
 
     def caller_of(self, cred: Credential) -> Caller:
+        hit = self._callers.get(id(cred))
+        if hit is not None and hit[0] is cred:
+            return hit[1]
+        caller = self._caller_of(cred)
+        if len(self._callers) >= _MAX_CALLERS:
+            self._callers = {}
+        self._callers[id(cred)] = (cred, caller)
+        return caller
+
+    def _caller_of(self, cred: Credential) -> Caller:
         s = cred.session
         if s is not None:
             return _session_caller(cred)
