@@ -83,9 +83,8 @@ class InProcess:
     """The real services on a fresh SQLite store, built the way `regauth serve` builds them."""
 
     def __init__(self, data_dir: Path, secret: str) -> None:
-        import logging
-
         from regauth.cli.runtime import open_runtime
+        from regauth.cli.serve import configure_logging
         from regauth.config import load_settings
         from regauth.protocols.acr import AcrDialect
         from regauth.protocols.aws.dispatch import AwsDialect
@@ -96,11 +95,7 @@ class InProcess:
         settings = load_settings(env, data_dir=str(data_dir))
         # as `regauth serve` configures logging (level info), but into a file rather than a terminal
         self._log = open(data_dir / "server.log", "a")
-        handler = logging.StreamHandler(self._log)
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
-        root = logging.getLogger()
-        root.handlers[:] = [handler]
-        root.setLevel(settings.log_level.upper())
+        configure_logging(settings.log_level, self._log)
         self.rt = open_runtime(settings)
         bootstrap(settings, self.rt.services.store, self.rt.services.clock)
         self.aws = AwsDialect(self.rt.services)

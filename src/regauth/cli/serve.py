@@ -9,7 +9,7 @@ import socket
 import sys
 import time
 
-from typing import TYPE_CHECKING
+from typing import IO, TYPE_CHECKING
 
 from regauth.config import Settings, load_settings
 
@@ -72,6 +72,20 @@ class _Formatter(logging.Formatter):
         return self.default_msec_format % (text, record.msecs)
 
 
+def configure_logging(level: str, stream: IO[str]) -> None:
+    """The server's logging: one line per record, `<date time,ms> <LEVEL> <logger> <message>`."""
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(_Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    # The format names no source line, thread or process: do not look them up for every record
+    # (the logging docs' own optimisation; it halves the cost of an audit line).
+    logging._srcfile = None  # type: ignore[attr-defined]
+    logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
+
+
 def run(args: argparse.Namespace) -> int:
     # Start-up allocates ~70k objects that live as long as the process: the ~160 collections they
     # would trigger take ~0.1-0.2 s to free ~0.3 MB. Frozen once ready (that 0.3 MB with them),
@@ -95,14 +109,7 @@ def _ready_server(args: argparse.Namespace) -> tuple[uvicorn.Server, socket.sock
     from regauth.services.bootstrap import bootstrap
 
     settings = load_settings(host=args.host, port=args.port, data_dir=args.data_dir)
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(_Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
-    logging.basicConfig(level=settings.log_level.upper(), handlers=[handler])
-    logging.getLogger("alembic").setLevel(logging.WARNING)
-    # The format above names no source line, thread or process: do not look them up for every
-    # record (the logging docs' own optimisation; it halves the cost of an audit line).
-    logging._srcfile = None  # type: ignore[attr-defined]
-    logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
+    configure_logging(settings.log_level, sys.stderr)
     runtime = open_runtime(settings)
     boot = bootstrap(settings, runtime.services.store, runtime.services.clock)
     family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
