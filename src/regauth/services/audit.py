@@ -16,11 +16,6 @@ class Auditor:
     def __init__(self, store: Store) -> None:
         self._store = store
 
-    def record(self, event: AuditEvent) -> None:
-        """Written before the response leaves: if this fails, the request fails (fail closed)."""
-        self._store.record_audit(event)
-        self.logged(event)
-
     def commit(self, units: Sequence[Pending]) -> None:
         """The records of several requests in one transaction (all or none), then their log lines."""
         tokens, events = [], []

@@ -13,23 +13,26 @@ from regauth.domain.principals import AuditEvent, IssuedToken
 
 
 class Pending:
-    __slots__ = ("tokens", "events", "required")
+    __slots__ = ("tokens", "events")
 
     def __init__(self) -> None:
         self.tokens: list[IssuedToken] = []
         self.events: list[AuditEvent] = []
-        self.required = False          # True once a token rides on it: no answer without the commit
+
+    @property
+    def required(self) -> bool:
+        """A token rides on it: the answer must not leave without the commit."""
+        return bool(self.tokens)
 
     def issued(self, token: IssuedToken, event: AuditEvent) -> None:
         self.tokens.append(token)
         self.events.append(event)
-        self.required = True
 
     def audited(self, event: AuditEvent) -> None:
         self.events.append(event)
 
     def __bool__(self) -> bool:
-        return bool(self.events) or bool(self.tokens)
+        return bool(self.events)         # every token comes with its event
 
     def __repr__(self) -> str:
         return f"Pending(tokens={len(self.tokens)}, events={len(self.events)}, required={self.required})"
