@@ -37,8 +37,12 @@ def test_round_trip_and_shape_when_minted(kind: str) -> None:
     assert tokens.verify(ring, token, now=NOW + 10, kind=kind) == c
 
 
-def test_token_id_has_at_least_128_bits() -> None:
-    assert len(base64.urlsafe_b64decode(tokens.new_token_id() + "==")) * 8 >= 128
+def test_token_id_has_192_random_bits_after_an_increasing_time_prefix() -> None:
+    ids = [tokens.new_token_id() for _ in range(200)]
+    assert all(len(base64.urlsafe_b64decode(i[14:])) * 8 == 192 for i in ids)
+    assert all(int(i[:14], 16) > 0 for i in ids)
+    assert [i[:14] for i in ids] == sorted(i[:14] for i in ids)       # new ids land at the end of the index
+    assert len(set(ids)) == len(ids)
 
 
 def test_expired_token_rejected_after_leeway() -> None:
