@@ -22,10 +22,11 @@ def aws_models() -> AwsModels:
 
 
 def botocore_request(spec: ServiceSpec, operation: str, params: dict[str, Any],
-                     endpoint: str = "http://127.0.0.1:18765") -> HttpRequest:
-    """The request exactly as botocore would put it on the wire (validated client-side first)."""
+                     endpoint: str = "http://127.0.0.1:18765", validate: bool = True) -> HttpRequest:
+    """The request exactly as botocore would put it on the wire (validated client-side first, unless
+    `validate` is False: then params botocore would refuse reach the wire, for server-side checks)."""
     op = spec.model.operation_model(operation)
-    request_dict = create_serializer(spec.protocol, include_validation=True).serialize_to_request(params, op)
+    request_dict = create_serializer(spec.protocol, include_validation=validate).serialize_to_request(params, op)
     prepare_request_dict(request_dict, endpoint_url=endpoint)
     prepared = create_request_object(request_dict).prepare()
     url = urlsplit(prepared.url)

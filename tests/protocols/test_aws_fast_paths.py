@@ -7,12 +7,10 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta, timezone
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl
 
 import pytest
-from botocore.awsrequest import create_request_object, prepare_request_dict
 from botocore.model import Shape
-from botocore.serialize import create_serializer
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -24,6 +22,7 @@ from regauth.protocols.aws.errors import WireError
 from regauth.protocols.aws.models import AwsModels
 
 from . import aws_models, raw
+from . import botocore_request as _botocore_request
 from .reference import parse as ref_parse
 from .reference import serialize as ref_serialize
 
@@ -177,15 +176,7 @@ def test_recursive_shapes(body):
 
 def botocore_request(spec, operation: str, params: dict[str, Any], endpoint: str) -> HttpRequest:
     """The request botocore puts on the wire for `params`, without its client-side validation."""
-    op = spec.model.operation_model(operation)
-    request_dict = create_serializer(spec.protocol, include_validation=False).serialize_to_request(params, op)
-    prepare_request_dict(request_dict, endpoint_url=endpoint)
-    prepared = create_request_object(request_dict).prepare()
-    url = urlsplit(prepared.url)
-    body = prepared.body or b""
-    return HttpRequest(method=prepared.method, path=url.path, query=url.query,
-                       headers=tuple((k, v if isinstance(v, str) else v.decode()) for k, v in prepared.headers.items()),
-                       body=body.encode("utf-8") if isinstance(body, str) else body)
+    return _botocore_request(spec, operation, params, endpoint, validate=False)
 
 
 def same_parse(spec, req):
