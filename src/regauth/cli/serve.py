@@ -124,8 +124,10 @@ def _ready_server(args: argparse.Namespace) -> tuple[uvicorn.Server, socket.sock
     app = App(runtime.services)
     # X-Forwarded-For is believed only from the proxies the operator names (it feeds aws:SourceIp)
     proxies = settings.trusted_proxies
-    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on", http="httptools",
-                            server_header=False, date_header=True, proxy_headers=bool(proxies),
+    # log_config=None: uvicorn's records go through the handler configured above, in the same format
+    # (its own dictConfig would add a second handler and format, and cost start-up time)
+    config = uvicorn.Config(app, log_config=None, log_level="warning", access_log=False, lifespan="on",
+                            http="httptools", server_header=False, date_header=True, proxy_headers=bool(proxies),
                             forwarded_allow_ips=proxies or None)
     server = uvicorn.Server(config)
     print(_banner(url, boot, settings), flush=True)
