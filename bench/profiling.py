@@ -1,8 +1,8 @@
 """Where a request's time goes.
 
 1. In-process (deterministic): a regauth store in a temp dir, the real services, and the dialects'
-   `handle` called directly with signed `HttpRequest`s, as `regauth.http.App` would hand them over
-   (the ASGI/uvicorn layer is left out: the bare-ASGI ceiling measures it). Per dialect: the
+   `handle` called directly with signed `HttpRequest`s, as `regauth.http.Front` would hand them over
+   (the HTTP server, regauth.server, is left out: the live profile measures it). Per dialect: the
    unprofiled time per request, then a cProfile run reported as a call tree (share of `handle`)
    and as self time grouped by library.
 2. Live (sampling): py-spy (--gil, so only the thread holding the GIL is counted: on one core that
@@ -114,10 +114,10 @@ class InProcess:
             raws = [RawRequest("GET", p, {"Host": HOSTPORT}, b"") for p in acr_paths(fake, n)]
             return [to_http(r) for r in raws]
         raw = sign_offline(wl, self.secret)
-        return [to_http(raw) for _ in range(n)]     # a fresh HttpRequest each time, as http.App builds one
+        return [to_http(raw) for _ in range(n)]     # a fresh HttpRequest each time, as regauth.server builds one
 
     def handler(self, wl: Workload):
-        """`handle`, then the group commit as `http.App` runs it: the records of every 16 requests
+        """`handle`, then the group commit as `http.Front` runs it: the records of every 16 requests
         stored in one transaction (the cost of storing shows in the totals, not in `handle()`'s tree)."""
         handle = self.acr.handle if wl.dialect == "acr" else self.aws.handle
         commit = self.rt.services.auditor.commit
@@ -146,7 +146,7 @@ def _label(func: tuple[str, int, str]) -> str:
         return name
     p = Path(filename)
     parts = p.parts
-    for anchor in ("regauth", "sqlalchemy", "botocore", "cryptography", "uvicorn", "alembic"):
+    for anchor in ("regauth", "sqlalchemy", "botocore", "cryptography", "httptools", "alembic"):
         if anchor in parts:
             i = len(parts) - 1 - parts[::-1].index(anchor)
             return f"{'/'.join(parts[i:])}:{line}({name})"
@@ -170,7 +170,7 @@ def area(func: tuple[str, int, str]) -> str:
         i = len(parts) - 1 - parts[::-1].index("regauth")
         sub = parts[i + 1] if i + 1 < len(parts) - 1 else ""
         return f"regauth/{sub}" if sub else "regauth"
-    for key in ("sqlalchemy", "botocore", "cryptography", "psycopg", "alembic", "uvicorn", "logging", "json",
+    for key in ("sqlalchemy", "botocore", "cryptography", "psycopg", "alembic", "httptools", "asyncio", "logging", "json",
                 "hmac", "hashlib", "threading", "datetime", "uuid", "secrets", "urllib", "base64", "dataclasses",
                 "re", "enum", "contextlib", "ipaddress", "fnmatch", "random"):
         if key in parts or Path(filename).stem == key:
@@ -278,8 +278,8 @@ if profiling:
     prof.enable()
 def mark(name):
     marks.append((name, time.perf_counter() - t0, rss()))
-import uvicorn
-mark("import uvicorn")
+import asyncio, httptools
+mark("import asyncio, httptools")
 import sqlalchemy
 mark("import sqlalchemy")
 import botocore.loaders, botocore.model
@@ -289,7 +289,8 @@ mark("import cryptography")
 from regauth.cli import serve
 from regauth.cli.runtime import open_runtime
 from regauth.config import load_settings
-from regauth.http import App
+from regauth.http import Front
+from regauth.server import Server
 from regauth.services.bootstrap import bootstrap
 mark("import regauth (the rest)")
 settings = load_settings(data_dir=sys.argv[1])
@@ -297,8 +298,8 @@ rt = open_runtime(settings)
 mark("open store (engine, migration check or upgrade, master key)")
 bootstrap(settings, rt.services.store, rt.services.clock)
 mark("bootstrap")
-app = App(rt.services)
-mark("App(): dialects, AWS models")
+app = Front(rt.services)
+mark("Front(): dialects, AWS models")
 from regauth.auth.canonical import HttpRequest
 r = json.loads(sys.stdin.read())
 req = HttpRequest(method=r["method"], path=r["path"], query=r["query"], headers=tuple(map(tuple, r["headers"])),
@@ -421,7 +422,7 @@ def _short_frame(frame: str) -> str:
     loc = loc.rstrip(")")
     p = Path(loc.rsplit(":", 1)[0])
     parts = p.parts
-    for anchor in ("regauth", "sqlalchemy", "uvicorn", "asyncio", "concurrent", "logging", "botocore", "threading"):
+    for anchor in ("regauth", "sqlalchemy", "httptools", "asyncio", "concurrent", "logging", "botocore", "threading"):
         if anchor in parts:
             i = len(parts) - 1 - parts[::-1].index(anchor)
             return f"{name} ({'/'.join(parts[i:])})"

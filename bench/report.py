@@ -287,9 +287,9 @@ def http_layer_lines(out: dict, s: dict) -> list[str]:
     if rows:
         lines += ["regauth (SQLite): CPU time per request in the live server (its CPU seconds ÷ successful "
                   "requests during the wrk runs, medians) against `handle()` and its share of the group commit "
-                  "in-process (below). The difference is what the HTTP server (uvicorn, httptools), the event "
-                  "loop, the ASGI adapter and waiting for the group commit cost; on SQLite requests run on the "
-                  "event loop itself, without worker threads.", "",
+                  "in-process (below). The difference is what the HTTP server (regauth.server on httptools), "
+                  "the event loop, the socket calls and waiting for the group commit cost; on SQLite requests run "
+                  "on the event loop itself, without worker threads.", "",
                   "| workload | in-process µs/req | " + " | ".join(f"live µs/req c{c}" for c in conns) + " | "
                   + " | ".join(f"outside handle() c{c}" for c in conns) + " |",
                   "|---|---:|" + "---:|" * (2 * len(conns))] + rows + [""]

@@ -123,6 +123,10 @@ class Run:
 
     def _start(self, key: str) -> S.Server | None:
         if key == "bare":
+            ok, why = S.peer_status("tools")
+            if not ok:
+                self.skip(key, why)
+                return None
             return S.start_bare(self.raw, self.pin)
         if key == "regauth-sqlite":
             s = S.start_regauth(key, "regauth (SQLite)", self.tmp / key, self.raw, self.pin, self.secret)

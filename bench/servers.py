@@ -394,13 +394,15 @@ def start_localstack(raw: Path, pin: Pinning, timeout: float = 120.0) -> Server:
 
 
 def start_bare(raw: Path, pin: Pinning, timeout: float = 30.0) -> Server:
+    """The ceiling runs in the tools venv (bench/setup.sh installs uvicorn and httptools there):
+    regauth itself does not depend on uvicorn."""
+    venv = PEERS / "tools"
     port = free_port()
     t0 = time.perf_counter()
-    proc = spawn("bare", [sys.executable, str(BENCH / "bare_asgi.py"), "--host", HOST, "--port", str(port)],
-                 raw / "bare.log", pin, _clean_env({}))
+    proc = spawn("bare", [str(venv / "bin" / "python"), str(BENCH / "bare_asgi.py"), "--host", HOST,
+                          "--port", str(port)], raw / "bare.log", pin, _clean_env({}))
     seconds = wait_first_success(proc, port, Probe("GET", "/", {}), t0, timeout)
-    from importlib.metadata import version
-    s = Server("bare", "bare ASGI (ceiling)", f"uvicorn {version('uvicorn')}", port, proc, "", "", seconds)
+    s = Server("bare", "bare ASGI (ceiling)", f"uvicorn {_dist_version(venv, 'uvicorn')}", port, proc, "", "", seconds)
     s.rss_idle = rss_bytes(proc.pid)
     return s
 

@@ -4,7 +4,8 @@
 #   - the peers, each in its own venv under bench/.peers/ (never in .venv), from PyPI:
 #       moto       moto[server] (moto_server)
 #       localstack LocalStack community (localstack-core[runtime]) -- see the notes below
-#       tools      py-spy (sampling profiler of the live server)
+#       tools      py-spy (sampling profiler of the live server); uvicorn + httptools for the
+#                  bare-ASGI ceiling (bench/bare_asgi.py)
 # Idempotent: a venv is rebuilt only when its requirement line changes. A peer that fails to
 # install is recorded (bench/.peers/NAME.log) and skipped by bench/run.py, which says why.
 #
@@ -26,7 +27,7 @@ PEERS=.peers
 
 MOTO_REQ=("moto[server]==5.2.5")
 LOCALSTACK_REQ=("localstack-core[runtime]==4.13.1" "cbor2<6" "pyopenssl<25" "service-identity")
-TOOLS_REQ=("py-spy==0.4.3")
+TOOLS_REQ=("py-spy==0.4.3" "uvicorn==0.54.0" "httptools==0.9.0")
 
 # --- Debian packages -----------------------------------------------------------------------------
 need=()

@@ -40,6 +40,8 @@ class Settings:
     max_body_bytes: int = 1 << 20
     log_level: str = "info"
     trusted_proxies: str = ""                   # addresses/networks whose X-Forwarded-For is believed
+    keep_alive_seconds: int = 5                 # an idle client connection is closed after this
+    request_timeout_seconds: int = 30           # a request must arrive whole within this
 
     def __repr__(self) -> str:  # keys never shown
         return (f"Settings(host={self.host!r}, port={self.port}, data_dir={str(self.data_dir)!r}, "
@@ -114,6 +116,8 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: object) -> 
         registry_endpoint=(env.get("REGAUTH_REGISTRY_ENDPOINT") or DEFAULT_REGISTRY_ENDPOINT).rstrip("/"),
         log_level=(env.get("REGAUTH_LOG_LEVEL") or "info").lower(),
         trusted_proxies=_networks(env, "REGAUTH_TRUSTED_PROXIES"),
+        keep_alive_seconds=_int(env, "REGAUTH_KEEP_ALIVE_SECONDS", 5, 1, 3600),
+        request_timeout_seconds=_int(env, "REGAUTH_REQUEST_TIMEOUT_SECONDS", 30, 1, 3600),
     )
     values.update({k: v for k, v in overrides.items() if v is not None})
     if "data_dir" in overrides and overrides["data_dir"] is not None:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Callable, Sequence
 
 from regauth.services.pending import Pending
@@ -25,31 +25,47 @@ from regauth.services.pending import Pending
 log = logging.getLogger("regauth.commit")
 
 WriteBatch = Callable[[Sequence[Pending]], None]
+Then = Callable[[BaseException | None], None]
 
 
 class GroupCommit:
     def __init__(self, write: WriteBatch, *, on_loop: bool) -> None:
         self._write = write
         self._on_loop = on_loop
-        self._queue: list[tuple[Pending, asyncio.Future[None]]] = []
+        self._queue: list[tuple[Pending, Then]] = []
         self._busy = False
+        self._closed = False
         self._pool = None if on_loop else ThreadPoolExecutor(max_workers=1, thread_name_prefix="regauth-commit")
-        self._drainer: asyncio.Task[None] | None = None    # held: the loop keeps only weak references
 
-    async def commit(self, pending: Pending) -> None:
-        """Returns once `pending` is stored; raises what storing it raised."""
-        loop = asyncio.get_running_loop()
-        done: asyncio.Future[None] = loop.create_future()
-        self._queue.append((pending, done))
+    def submit(self, pending: Pending, then: Callable[[BaseException | None], None]) -> None:
+        """Store `pending` with whatever else is waiting; `then(None)` once it is stored, or
+        `then(exc)` with what storing it raised. `then` is called on the event loop."""
+        self._queue.append((pending, then))
         if not self._busy:
             self._busy = True
+            loop = asyncio.get_running_loop()
             if self._on_loop:
                 loop.call_soon(self._flush_on_loop)   # after every request already runnable this turn
             else:
-                self._drainer = loop.create_task(self._drain_on_thread())
+                self._next_on_thread(loop)
+
+    async def commit(self, pending: Pending) -> None:
+        """Returns once `pending` is stored; raises what storing it raised."""
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+        def then(failure: BaseException | None) -> None:
+            if done.done():            # its waiter went away (cancelled): nothing to tell
+                return
+            if failure is None:
+                done.set_result(None)
+            else:
+                done.set_exception(failure)
+        self.submit(pending, then)
         await done
 
     def close(self) -> None:
+        """Stop the writer thread (after the transaction in flight); later submissions fail."""
+        self._closed = True
         if self._pool is not None:
             self._pool.shutdown(wait=True)
 
@@ -59,22 +75,37 @@ class GroupCommit:
         self._busy = False
         _settle(batch, self._store(batch))
 
-    async def _drain_on_thread(self) -> None:
-        loop = asyncio.get_running_loop()
-        try:
-            while self._queue:
-                batch, self._queue = self._queue, []
-                try:
-                    outcomes = await loop.run_in_executor(self._pool, self._store, batch)
-                except asyncio.CancelledError:       # the loop is closing: nobody waits in vain
-                    for _, done in batch + self._queue:
-                        done.cancel()
-                    raise
-                except Exception as exc:  # noqa: BLE001 - the pool is gone (shutdown)
-                    outcomes = [exc] * len(batch)
-                _settle(batch, outcomes)
-        finally:
+    def _next_on_thread(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Send what is queued to the writer thread; when it is stored, settle it and go on."""
+        batch, self._queue = self._queue, []
+        if not batch:
             self._busy = False
+            return
+        if self._closed:
+            _settle(batch, [RuntimeError("the store is closed")] * len(batch))
+            self._busy = False
+            return
+
+        def stored(future: Future[list[BaseException | None]]) -> None:
+            try:
+                outcomes = future.result()
+            except BaseException as exc:  # noqa: BLE001 - the pool is gone (shutdown) or cancelled
+                outcomes = [exc] * len(batch)
+            _settle(batch, outcomes)
+            self._next_on_thread(loop)
+
+        try:
+            work = self._pool.submit(self._store, batch)  # type: ignore[union-attr]
+        except RuntimeError as exc:                        # shut down
+            _settle(batch, [exc] * len(batch))
+            self._busy = False
+            return
+        def back_on_loop(f: Future[list[BaseException | None]]) -> None:
+            try:
+                loop.call_soon_threadsafe(stored, f)
+            except RuntimeError:                           # the loop is closed: nobody is waiting
+                pass
+        work.add_done_callback(back_on_loop)
 
     # --- storing ------------------------------------------------------------------------------
     def _store(self, batch: Sequence[tuple[Pending, object]]) -> list[BaseException | None]:
@@ -98,12 +129,9 @@ class GroupCommit:
         return outcomes
 
 
-def _settle(batch: Sequence[tuple[Pending, asyncio.Future[None]]],
-            outcomes: Sequence[BaseException | None]) -> None:
-    for (_, done), failure in zip(batch, outcomes):
-        if done.done():            # its request went away (cancelled): nothing to tell
-            continue
-        if failure is None:
-            done.set_result(None)
-        else:
-            done.set_exception(failure)
+def _settle(batch: Sequence[tuple[Pending, Then]], outcomes: Sequence[BaseException | None]) -> None:
+    for (_, then), failure in zip(batch, outcomes):
+        try:
+            then(failure)
+        except Exception:  # noqa: BLE001 - one request's fault must not keep the others waiting
+            log.exception("a request could not be told its records' outcome")

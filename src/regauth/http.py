@@ -1,4 +1,4 @@
-"""The ASGI app: the one place that lists routes. Framework-free on purpose (it is small and hot).
+"""What answers each request the HTTP server (regauth.server) takes: the one place that lists routes.
 
     GET /healthz                 -> 200 once the server is ready
     Alibaba RPC requests         -> the ACR dialect (Action/x-acs-action, RPC-v1 or ACS3 signatures)
@@ -14,54 +14,22 @@ they are stored.
 from __future__ import annotations
 
 import asyncio
-import json
+import ipaddress
 import logging
-import time
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Awaitable, Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Callable
 
 from regauth.auth.canonical import HttpRequest
-from regauth.errors import InvalidInput
+from regauth.errors import InternalFailure, InvalidInput
 from regauth.group_commit import GroupCommit
 from regauth.protocols.acr import AcrDialect
 from regauth.protocols.aws.dispatch import AwsDialect, Response
 from regauth.services.container import Services
 
-Scope = dict[str, Any]
-Receive = Callable[[], Awaitable[dict[str, Any]]]
-Send = Callable[[dict[str, Any]], Awaitable[None]]
-
 access_log = logging.getLogger("regauth.access")
 log = logging.getLogger("regauth.http")
 
-
-class TooLarge(Exception):
-    pass
-
-
-async def _read_body(receive: Receive, limit: int, message: dict[str, Any]) -> bytes:
-    """The whole body, starting from the first message already received."""
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        if message["type"] == "http.disconnect":
-            break
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            raise TooLarge()
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            break
-        message = await receive()
-    return b"".join(chunks)
-
-
-async def _send(send: Send, response: Response) -> None:
-    headers = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in response.headers]
-    headers.append((b"content-length", str(len(response.body)).encode()))
-    await send({"type": "http.response.start", "status": response.status, "headers": headers})
-    await send({"type": "http.response.body", "body": response.body})
+Answer = Callable[[Response], None]
 
 
 class OncePerTurn:
@@ -95,12 +63,16 @@ class OncePerTurn:
         self._value = self._UNSET
 
 
-class App:
+class Front:
+    """Takes each request from the HTTP server (regauth.server) and answers it, through `answer`,
+    once it may leave: after its records are stored."""
+
     def __init__(self, services: Services, workers: int = 16, *, on_loop: bool | None = None) -> None:
         self._services = services
         self._aws = AwsDialect(services)
         self._acr = AcrDialect(services)   # holds the process's nonce cache: one per app
-        self._limit = services.settings.max_body_bytes
+        self.max_body_bytes = services.settings.max_body_bytes
+        self._proxies = _networks(services.settings.trusted_proxies)
         self._on_loop = services.store.embedded if on_loop is None else on_loop
         self._pool = None if self._on_loop else ThreadPoolExecutor(max_workers=workers, thread_name_prefix="regauth")
         self._commits = GroupCommit(services.auditor.commit, on_loop=self._on_loop)
@@ -109,74 +81,106 @@ class App:
             share(OncePerTurn(services.store.inner.generation))
         self.ready = False
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "lifespan":
-            await self._lifespan(receive, send)
+    def serve(self, req: HttpRequest, too_large: bool, answer: Answer) -> None:
+        """Answer `req` (now, or later from the event loop). `too_large`: its body was over the limit
+        and dropped."""
+        if req.path == "/healthz" and req.method in ("GET", "HEAD"):
+            ready = self.ready
+            answer(Response(200 if ready else 503, [("content-type", "application/json")],
+                            b'{"status": "ok"}' if ready else b'{"status": "starting"}'))
             return
-        if scope["type"] != "http":
-            return
-        started = time.perf_counter()
-        method = scope["method"]
-        raw_path = scope.get("raw_path")
-        path = scope["path"] if raw_path is None else raw_path.decode("latin-1").partition("?")[0]
-        if path == "/healthz" and method in ("GET", "HEAD"):
-            status = 200 if self.ready else 503
-            body = json.dumps({"status": "ok" if self.ready else "starting"}).encode()
-            await _send(send, Response(status, [("content-type", "application/json")], body))
-            return
-        headers = tuple([(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]])
-        client = scope.get("client")
-        message = await receive()
-        too_large = False
-        if message.get("more_body") or message["type"] != "http.request":   # rare: a body in several parts
-            try:
-                body = await _read_body(receive, self._limit, message)
-            except TooLarge:
-                body, too_large = b"", True
-        else:
-            body = message.get("body", b"")
-            if len(body) > self._limit:
-                body, too_large = b"", True
-        req = HttpRequest(method, path, scope.get("query_string", b"").decode("latin-1"), headers, body,
-                          client[0] if client else "")
         dialect = self._acr if self._acr.claims(req) else self._aws
         if too_large:
-            response = dialect.reject(req, InvalidInput(f"The request body is larger than {self._limit} bytes"))
+            answer(dialect.reject(req, InvalidInput(f"The request body is larger than {self.max_body_bytes} bytes")))
         elif self._pool is None:
-            response = dialect.handle(req)
+            self._stored(dialect.handle(req), answer, req)
         else:
-            response = await asyncio.get_running_loop().run_in_executor(self._pool, dialect.handle, req)
-        if response.pending is not None:
-            response = await self._stored(response)
-        await _send(send, response)
-        if access_log.isEnabledFor(logging.DEBUG):  # per-request lines cost a lock each: opt-in
-            access_log.debug("%s %s %s %.1fms", method, path, response.status,
-                             (time.perf_counter() - started) * 1000)
+            loop = asyncio.get_running_loop()
+            work = self._pool.submit(dialect.handle, req)
 
-    async def _stored(self, response: Response) -> Response:
-        """The answer once its records are stored; a token whose records failed is never sent."""
+            def handled(f: Future[Response]) -> None:
+                try:
+                    response = f.result()
+                except Exception as exc:  # noqa: BLE001 - the pool is shut down (handle never raises)
+                    log.error("could not handle a request", exc_info=exc)
+                    response = dialect.reject(req, InternalFailure("internal error"))
+                self._stored(response, answer, req)
+            work.add_done_callback(lambda f: _call_soon_threadsafe(loop, handled, f))
+
+    def _stored(self, response: Response, answer: Answer, req: HttpRequest) -> None:
+        """Answer once the response's records are stored; a token whose records failed is never sent."""
         pending = response.pending
-        assert pending is not None
-        try:
-            await self._commits.commit(pending)
-        except Exception:  # noqa: BLE001 - logged by the group commit; decide what may still be said
-            if pending.required:
-                assert response.failed is not None, "a dialect answering with a token says what to send instead"
-                return response.failed()
-            log.error("could not record the audit trail of a denied request (answered anyway)")
-        return response
+        if pending is None:
+            self._answered(req, response, answer)
+            return
 
-    async def _lifespan(self, receive: Receive, send: Send) -> None:
-        while True:
-            message = await receive()
-            if message["type"] == "lifespan.startup":
-                self.ready = True
-                await send({"type": "lifespan.startup.complete"})
-            elif message["type"] == "lifespan.shutdown":
-                self.ready = False
-                if self._pool is not None:
-                    self._pool.shutdown(wait=True, cancel_futures=True)
-                self._commits.close()
-                self._services.store.close()
-                await send({"type": "lifespan.shutdown.complete"})
-                return
+        def then(failure: BaseException | None) -> None:
+            final = response
+            if failure is not None:
+                if pending.required:
+                    assert response.failed is not None, "a dialect answering with a token says what to send instead"
+                    final = response.failed()
+                else:
+                    log.error("could not record the audit trail of a denied request (answered anyway)")
+            self._answered(req, final, answer)
+        self._commits.submit(pending, then)
+
+    def _answered(self, req: HttpRequest, response: Response, answer: Answer) -> None:
+        answer(response)
+        if access_log.isEnabledFor(logging.DEBUG):  # per-request lines cost a lock each: opt-in
+            access_log.debug("%s %s %s %s", req.source_ip, req.method, req.path, response.status)
+
+    def client_ip(self, peer: str, headers: list[tuple[str, str]]) -> str:
+        """The address regauth audits and matches aws:SourceIp against (see `client_address`)."""
+        if not self._proxies:
+            return peer
+        return client_address(peer, [v for n, v in headers if n.lower() == "x-forwarded-for"], self._proxies)
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+        self._commits.close()
+        self._services.store.close()
+
+
+def _call_soon_threadsafe(loop: asyncio.AbstractEventLoop, fn: Callable[..., None], *args: object) -> None:
+    try:
+        loop.call_soon_threadsafe(fn, *args)
+    except RuntimeError:              # the loop is closed: nobody is waiting for the answer
+        pass
+
+
+Networks = tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]
+
+
+def client_address(peer: str, forwarded_for: list[str], proxies: Networks) -> str:
+    """The TCP peer, unless it is a proxy the operator trusts (REGAUTH_TRUSTED_PROXIES); then the
+    nearest address in X-Forwarded-For (all its headers, read from the right) that is not itself a
+    trusted proxy. An entry that is not an address stops the walk at the last trusted hop: what lies
+    beyond it cannot be believed."""
+    if not proxies or not _within(peer, proxies):
+        return peer
+    nearest = peer
+    for hop in reversed([h.strip() for v in forwarded_for for h in v.split(",")]):
+        try:
+            ipaddress.ip_address(hop)
+        except ValueError:
+            return nearest
+        if not _within(hop, proxies):
+            return hop
+        nearest = hop
+    return nearest
+
+
+def _networks(spec: str) -> Networks:
+    return tuple(ipaddress.ip_network(item, strict=False) for item in spec.split(",") if item)
+
+
+def _within(address: str, networks: Networks) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return any(ip in net for net in networks)

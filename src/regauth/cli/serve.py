@@ -14,8 +14,7 @@ from typing import IO, TYPE_CHECKING
 from regauth.config import Settings, load_settings
 
 if TYPE_CHECKING:
-    import uvicorn
-
+    from regauth.server import Server
     from regauth.services.bootstrap import BootstrapResult
 
 
@@ -92,20 +91,19 @@ def run(args: argparse.Namespace) -> int:
     # they are skipped by later collections too.
     gc.disable()
     try:
-        server, sock = _ready_server(args)
+        server = _ready_server(args)
         gc.freeze()
     finally:
         gc.enable()
-    server.run(sockets=[sock])
+    server.run()
     return 0
 
 
-def _ready_server(args: argparse.Namespace) -> tuple[uvicorn.Server, socket.socket]:
+def _ready_server(args: argparse.Namespace) -> Server:
     """Store open, bootstrap done, socket bound, banner printed: all but the serving."""
-    import uvicorn  # the server's imports load only for `serve`
-
-    from regauth.cli.runtime import open_runtime
-    from regauth.http import App
+    from regauth.cli.runtime import open_runtime   # the server's imports load only for `serve`
+    from regauth.http import Front
+    from regauth.server import Server
     from regauth.services.bootstrap import bootstrap
 
     settings = load_settings(host=args.host, port=args.port, data_dir=args.data_dir)
@@ -121,14 +119,7 @@ def _ready_server(args: argparse.Namespace) -> tuple[uvicorn.Server, socket.sock
     host, port = sock.getsockname()[:2]
     shown = f"[{host}]" if ":" in host else host
     url = f"http://{shown}:{port}"
-    app = App(runtime.services)
-    # X-Forwarded-For is believed only from the proxies the operator names (it feeds aws:SourceIp)
-    proxies = settings.trusted_proxies
-    # log_config=None: uvicorn's records go through the handler configured above, in the same format
-    # (its own dictConfig would add a second handler and format, and cost start-up time)
-    config = uvicorn.Config(app, log_config=None, log_level="warning", access_log=False, lifespan="on",
-                            http="httptools", server_header=False, date_header=True, proxy_headers=bool(proxies),
-                            forwarded_allow_ips=proxies or None)
-    server = uvicorn.Server(config)
+    server = Server(Front(runtime.services), sock, keep_alive=settings.keep_alive_seconds,
+                    request_timeout=settings.request_timeout_seconds)
     print(_banner(url, boot, settings), flush=True)
-    return server, sock
+    return server

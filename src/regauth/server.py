@@ -1,0 +1,405 @@
+"""regauth's HTTP/1.1 server: asyncio streams of bytes, parsed by httptools (llhttp, the parser
+uvicorn and Node use), handed to `regauth.http.Front` as `HttpRequest`s.
+
+Why not an ASGI server: per request, uvicorn plus an ASGI app cost about twice what the whole of
+a token request costs inside regauth (a task, two coroutines, an event and six dicts per request;
+see docs/decisions.md). This module does only what regauth needs and nothing else:
+
+- HTTP/1.1 (and 1.0, answered and closed), keep-alive, pipelining: answers leave in request order,
+  at most `MAX_PIPELINED` requests of a connection are in hand at once, reading pauses beyond that;
+- strict parsing (llhttp's defaults, no leniencies): a malformed request gets a 400 and the
+  connection is closed; `Upgrade` is not spoken (the request is answered, then the connection closed);
+- bounds: request line and headers together at most `MAX_HEAD_BYTES` (431 otherwise), the body at
+  most the configured limit (read and dropped past it, then answered by the dialect's own error),
+  a request must arrive whole within REGAUTH_REQUEST_TIMEOUT_SECONDS of its first byte (a slow
+  sender gets a 408 and is cut off), an idle connection is closed after REGAUTH_KEEP_ALIVE_SECONDS;
+- `Expect: 100-continue` is honoured; chunked request bodies are decoded by the parser;
+- backpressure: a client that does not read its answers stops being read from;
+- graceful shutdown on SIGTERM/SIGINT: stop listening, finish the requests in hand, close idle
+  connections (a second signal closes everything at once).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import http
+import logging
+import re
+import signal
+import socket
+import time
+from collections import deque
+from email.utils import formatdate
+import httptools
+
+from regauth.auth.canonical import HttpRequest
+from regauth.http import Front
+from regauth.protocols.aws.dispatch import Response
+
+log = logging.getLogger("regauth.server")
+
+MAX_HEAD_BYTES = 64 * 1024          # request line + headers
+MAX_HEADERS = 200
+MAX_PIPELINED = 8                   # requests of one connection in hand before reading pauses
+SWEEP_SECONDS = 0.25                # how often deadlines are checked
+SHUTDOWN_GRACE = 10.0               # how long requests in hand may take to finish at shutdown
+
+_STATUS = {s.value: f"HTTP/1.1 {s.value} {s.phrase}\r\n".encode() for s in http.HTTPStatus}
+_BAD_HEADER_TEXT = re.compile(r"[\x00-\x1f\x7f]")     # in a name or value we send: never (no splitting)
+_CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+
+
+class _Date:
+    """The Date header's text, made once per second."""
+
+    second = -1
+    text = b""
+
+    @classmethod
+    def header(cls) -> bytes:
+        now = int(time.time())
+        if now != cls.second:
+            cls.text = b"date: " + formatdate(now, usegmt=True).encode() + b"\r\n"
+            cls.second = now
+        return cls.text
+
+
+def _plain(status: int, message: str, *, close: bool) -> bytes:
+    """A minimal text answer for what never reaches a dialect (unparseable requests)."""
+    body = message.encode()
+    head = (f"content-type: text/plain; charset=utf-8\r\ncontent-length: {len(body)}\r\n"
+            + ("connection: close\r\n" if close else "")).encode()
+    return _STATUS[status] + _Date.header() + head + b"\r\n" + body
+
+
+def encode(response: Response, *, head_only: bool, close: bool) -> bytes:
+    """Status line, headers and body as bytes; raises ValueError on a header that would split."""
+    parts = [_STATUS.get(response.status) or f"HTTP/1.1 {response.status} \r\n".encode(), _Date.header()]
+    for name, value in response.headers:
+        if _BAD_HEADER_TEXT.search(name) or _BAD_HEADER_TEXT.search(value) or ":" in name:
+            raise ValueError(f"refusing to send header {name!r}: it holds a control character")
+        parts.append(f"{name}: {value}\r\n".encode("latin-1"))
+    body = response.body
+    parts.append(b"content-length: %d\r\n" % len(body))
+    if close:
+        parts.append(b"connection: close\r\n")
+    parts.append(b"\r\n")
+    if not head_only:
+        parts.append(body)
+    return b"".join(parts)
+
+
+class _HeadTooLarge(Exception):
+    pass
+
+
+class _Slot:
+    """One request's place in its connection's answer order."""
+
+    __slots__ = ("data", "close")
+
+    def __init__(self) -> None:
+        self.data: bytes | None = None
+        self.close = False
+
+
+class Connection(asyncio.Protocol):
+    """One client connection: parse, hand over, answer in order."""
+
+    def __init__(self, server: "Server") -> None:
+        self._server = server
+        self._front = server.front
+        self._loop = server.loop
+        self._parser = httptools.HttpRequestParser(self)
+        self._transport: asyncio.Transport | None = None
+        self._peer = ""
+        self._answers: deque[_Slot] = deque()
+        self._deadline: float | None = None     # when the connection is cut, if nothing happens (see Server)
+        self._reading = True
+        self._write_paused = False
+        self._in_message = False
+        self._closing = False          # no more requests are taken; close once the answers are out
+        # the request being read
+        self._url = b""
+        self._headers: list[tuple[str, str]] = []
+        self._head_bytes = 0
+        self._body: list[bytes] = []
+        self._body_bytes = 0
+        self._too_large = False
+
+    # --- asyncio.Protocol -----------------------------------------------------------------------
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self._transport = transport
+        peer = transport.get_extra_info("peername")
+        self._peer = peer[0] if isinstance(peer, tuple) and peer else ""
+        self._server.connections.add(self)
+        self._deadline = self._loop.time() + self._server.keep_alive
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._server.connections.discard(self)
+        self._deadline = None
+        self._closing = True
+        self._answers.clear()          # answers still being made are dropped when they arrive
+        self._parser = None  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        if self._closing:
+            return
+        try:
+            self._parser.feed_data(data)
+        except httptools.HttpParserUpgrade:
+            self._stop_taking()        # answered as plain HTTP; what follows is not spoken here
+        except httptools.HttpParserCallbackError as exc:
+            if isinstance(exc.__context__, _HeadTooLarge):
+                self._refuse(431, "Request header fields too large")
+            else:                      # a fault of ours while taking the request
+                log.error("could not take a request", exc_info=exc)
+                self._refuse(500, "Internal Server Error")
+        except httptools.HttpParserError as exc:
+            log.info("malformed HTTP request from %s: %s", self._peer, exc)
+            self._refuse(400, "Invalid HTTP request")
+
+    def eof_received(self) -> bool:
+        self._in_message = False       # a request cut short will never be whole: dropped
+        self._stop_taking()            # the client sent all it will; answer what is in hand
+        return True                    # keep the write side open for those answers
+
+    def pause_writing(self) -> None:
+        self._write_paused = True
+        self._update_reading()
+
+    def resume_writing(self) -> None:
+        self._write_paused = False
+        self._update_reading()
+
+    # --- httptools callbacks --------------------------------------------------------------------
+    def on_message_begin(self) -> None:
+        self._in_message = True
+        self._url = b""
+        self._headers = []
+        self._head_bytes = 0
+        self._body = []
+        self._body_bytes = 0
+        self._too_large = False
+        self._deadline = self._loop.time() + self._server.request_timeout
+
+    def on_url(self, url: bytes) -> None:
+        self._url += url
+        self._count(len(url))
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._count(len(name) + len(value) + 4)
+        if len(self._headers) >= MAX_HEADERS:
+            raise _HeadTooLarge()
+        self._headers.append((name.decode("latin-1"), value.decode("latin-1")))
+
+    def on_headers_complete(self) -> None:
+        length = self._declared_length()
+        if length is not None and length > self._front.max_body_bytes:
+            self._too_large = True
+        elif not self._answers and self._expects_continue():
+            self._transport.write(_CONTINUE)     # type: ignore[union-attr]
+
+    def on_body(self, body: bytes) -> None:
+        if self._too_large:
+            return
+        self._body_bytes += len(body)
+        if self._body_bytes > self._front.max_body_bytes:
+            self._too_large = True
+            self._body = []
+        else:
+            self._body.append(body)
+
+    def on_message_complete(self) -> None:
+        self._in_message = False
+        self._deadline = None
+        if self._closing:
+            return
+        parser = self._parser
+        keep_alive = parser.should_keep_alive() and parser.get_http_version() == "1.1"
+        try:
+            parsed = httptools.parse_url(self._url)
+        except httptools.HttpParserInvalidURLError:
+            self._refuse(400, "Invalid request target")
+            return
+        req = HttpRequest(parser.get_method().decode("ascii"), (parsed.path or b"").decode("latin-1"),
+                          (parsed.query or b"").decode("latin-1"), tuple(self._headers),
+                          b"".join(self._body) if len(self._body) != 1 else self._body[0],
+                          self._front.client_ip(self._peer, self._headers))
+        slot = _Slot()
+        self._answers.append(slot)
+        if not keep_alive:
+            slot.close = True
+            self._stop_taking()
+        self._update_reading()
+        # Handled in a later loop turn than the one its bytes arrived in: see regauth.http.OncePerTurn.
+        self._loop.call_soon(self._serve, req, slot, self._too_large)
+
+    # --- serving --------------------------------------------------------------------------------
+    def _serve(self, req: HttpRequest, slot: _Slot, too_large: bool) -> None:
+        if self._transport is None or self._transport.is_closing():
+            return                     # the client is gone: nothing to answer, nothing to issue
+        head_only = req.method == "HEAD"
+
+        def answer(response: Response) -> None:
+            if slot.data is not None:
+                return
+            try:
+                slot.data = encode(response, head_only=head_only, close=slot.close)
+            except ValueError as exc:
+                log.error("%s", exc)
+                slot.data, slot.close = _plain(500, "Internal Server Error", close=True), True
+            self._flush()
+
+        try:
+            self._front.serve(req, too_large, answer)
+        except Exception as exc:  # noqa: BLE001 - a fault of ours: a generic 500, the connection closed
+            log.error("could not serve a request", exc_info=exc)
+            slot.close = True
+            answer(Response(500, [("content-type", "text/plain; charset=utf-8")], b"Internal Server Error"))
+
+    def _flush(self) -> None:
+        """Send the answers that are ready, in request order."""
+        transport = self._transport
+        answers = self._answers
+        if transport is None or transport.is_closing():
+            return
+        while answers and answers[0].data is not None:
+            slot = answers.popleft()
+            transport.write(slot.data)  # type: ignore[arg-type]
+            if slot.close:
+                answers.clear()
+                transport.close()
+                return
+        self._update_reading()
+        if not answers:
+            if self._closing:
+                transport.close()
+            elif not self._in_message:
+                self._deadline = self._loop.time() + self._server.keep_alive
+
+    # --- helpers --------------------------------------------------------------------------------
+    def _count(self, n: int) -> None:
+        self._head_bytes += n
+        if self._head_bytes > MAX_HEAD_BYTES:
+            raise _HeadTooLarge()
+
+    def _declared_length(self) -> int | None:
+        for name, value in self._headers:
+            if len(name) == 14 and name.lower() == "content-length":
+                return int(value)          # llhttp has checked it is a number, and only one
+        return None
+
+    def _expects_continue(self) -> bool:
+        return any(n.lower() == "expect" and v.strip().lower() == "100-continue" for n, v in self._headers)
+
+    def _refuse(self, status: int, message: str) -> None:
+        """An answer that ends the connection, after the answers still owed before it."""
+        slot = _Slot()
+        slot.data, slot.close = _plain(status, message, close=True), True
+        self._answers.append(slot)
+        self._stop_taking()
+        self._flush()
+
+    def _stop_taking(self) -> None:
+        self._closing = True
+        self._update_reading()
+        if not self._answers and self._transport is not None and not self._in_message:
+            self._transport.close()
+
+    def _update_reading(self) -> None:
+        transport = self._transport
+        if transport is None or transport.is_closing():
+            return
+        want = not self._closing and not self._write_paused and len(self._answers) < MAX_PIPELINED
+        if want != self._reading:
+            self._reading = want
+            if want:
+                transport.resume_reading()
+            else:
+                transport.pause_reading()
+
+    def expire(self, now: float) -> None:
+        """Called by the server's sweep: cut the connection if its deadline has passed."""
+        deadline = self._deadline
+        if deadline is None or now < deadline:
+            return
+        self._deadline = None
+        if self._transport is None or self._transport.is_closing():
+            return
+        if self._in_message:
+            log.info("closing a connection from %s: a request took over %.0f s to arrive", self._peer,
+                     self._server.request_timeout)
+            self._in_message = False
+            self._refuse(408, "Request timeout")
+        elif not self._answers:
+            self._transport.close()                 # idle keep-alive connection
+
+    def abort(self) -> None:
+        if self._transport is not None:
+            self._transport.abort()
+
+    def shutdown(self) -> None:
+        """Stop taking requests; close once the answers in hand are out."""
+        if self._in_message:
+            self._in_message = False                # a half-read request is dropped
+        self._stop_taking()
+
+
+class Server:
+    """The listening socket, its connections, and their orderly end."""
+
+    def __init__(self, front: Front, sock: socket.socket, *, keep_alive: float, request_timeout: float) -> None:
+        self.front = front
+        self.sock = sock
+        self.keep_alive = keep_alive
+        self.request_timeout = request_timeout
+        self.loop: asyncio.AbstractEventLoop = None  # type: ignore[assignment]
+        self.connections: set[Connection] = set()
+        self._stop: asyncio.Event | None = None
+        self._signals = 0
+
+    def run(self) -> None:
+        asyncio.run(self._main())
+
+    async def _main(self) -> None:
+        self.loop = asyncio.get_running_loop()
+        self._stop = asyncio.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            self.loop.add_signal_handler(sig, self._on_signal)
+        listener = await self.loop.create_server(lambda: Connection(self), sock=self.sock, backlog=2048)
+        sweep = self.loop.create_task(self._sweep())
+        self.front.ready = True
+        try:
+            await self._stop.wait()
+        finally:
+            sweep.cancel()
+            self.front.ready = False
+            listener.close()
+            for conn in list(self.connections):
+                conn.shutdown()
+            deadline = self.loop.time() + SHUTDOWN_GRACE
+            while self.connections and self.loop.time() < deadline and self._signals < 2:
+                await asyncio.sleep(0.01)
+            for conn in list(self.connections):
+                conn.abort()
+            self.front.close()
+
+    async def _sweep(self) -> None:
+        """Every SWEEP_SECONDS, cut the connections whose deadline passed (an idle keep-alive, or a
+        request arriving too slowly). One sweep instead of a timer per request: a timer set and
+        cancelled per request cost more than the rest of the bookkeeping."""
+        while True:
+            await asyncio.sleep(SWEEP_SECONDS)
+            now = self.loop.time()
+            for conn in list(self.connections):
+                conn.expire(now)
+
+    def _on_signal(self) -> None:
+        self._signals += 1
+        if self._signals == 1:
+            log.info("shutting down: finishing the requests in hand")
+        assert self._stop is not None
+        self._stop.set()
+

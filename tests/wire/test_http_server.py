@@ -1,0 +1,287 @@
+"""regauth's own HTTP/1.1 server (regauth.server), driven over raw sockets: keep-alive, pipelining,
+bounds, timeouts, strict parsing, backpressure and an orderly shutdown."""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+from pathlib import Path
+from typing import Iterator
+from urllib.parse import urlsplit
+
+import pytest
+
+from tests.fixtures.server import RegauthServer, server_env, start_server
+
+HEALTH = b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+STS_UNSIGNED = b"Action=GetCallerIdentity&Version=2011-06-15"
+ONE_MIB = 1 << 20
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RegauthServer]:
+    srv = start_server(tmp_path_factory.mktemp("http-server"),
+                       {**server_env(), "REGAUTH_KEEP_ALIVE_SECONDS": "1", "REGAUTH_REQUEST_TIMEOUT_SECONDS": "2"})
+    yield srv
+    srv.stop()
+
+
+def connect(server: RegauthServer) -> socket.socket:
+    u = urlsplit(server.url)
+    sock = socket.create_connection((u.hostname, u.port), timeout=10)
+    return sock
+
+
+class Reader:
+    """Reads HTTP/1.1 responses (content-length framed, as regauth sends them) off a socket."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.buf = b""
+
+    def _more(self) -> bool:
+        data = self.sock.recv(65536)
+        self.buf += data
+        return bool(data)
+
+    def response(self) -> tuple[int, dict[str, str], bytes]:
+        while b"\r\n\r\n" not in self.buf:
+            if not self._more():
+                raise ConnectionError(f"closed before a whole response head: {self.buf[:200]!r}")
+        head, self.buf = self.buf.split(b"\r\n\r\n", 1)
+        lines = head.decode("latin-1").split("\r\n")
+        status = int(lines[0].split()[1])
+        headers: dict[str, str] = {}
+        for line in lines[1:]:
+            k, v = line.split(":", 1)
+            headers[k.strip().lower()] = v.strip()
+        if status == 100:
+            return status, headers, b""
+        n = int(headers["content-length"])
+        while len(self.buf) < n:
+            if not self._more():
+                raise ConnectionError("closed before the whole body")
+        body, self.buf = self.buf[:n], self.buf[n:]
+        return status, headers, body
+
+    def closed(self, within: float = 5.0) -> bool:
+        """True once the server has closed the connection (and nothing more was sent)."""
+        self.sock.settimeout(within)
+        try:
+            data = self.sock.recv(65536)
+        except (socket.timeout, TimeoutError):
+            return False
+        except ConnectionResetError:
+            return True
+        self.buf += data
+        return data == b""
+
+
+def sts_post(body: bytes = STS_UNSIGNED, extra: bytes = b"") -> bytes:
+    return (b"POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+            b"Content-Length: %d\r\n%s\r\n" % (len(body), extra)) + body
+
+
+def test_keep_alive_serves_several_requests_on_one_connection(server: RegauthServer) -> None:
+    with connect(server) as s:
+        r = Reader(s)
+        for _ in range(3):
+            s.sendall(HEALTH)
+            status, headers, body = r.response()
+            assert status == 200 and json.loads(body) == {"status": "ok"}
+            assert "connection" not in headers and headers["content-type"] == "application/json"
+            assert headers["date"].endswith("GMT")
+
+
+def test_pipelined_requests_are_answered_in_order(server: RegauthServer) -> None:
+    # a health check, an unsigned STS call (denied, audited: its answer waits for the group commit),
+    # and a health check again: the third is ready first but must leave last
+    with connect(server) as s:
+        s.sendall(HEALTH + sts_post() + HEALTH)
+        r = Reader(s)
+        statuses = [r.response()[0] for _ in range(3)]
+        assert statuses[0] == 200 and statuses[2] == 200
+        assert statuses[1] == 403
+
+
+def test_many_pipelined_requests_from_a_client_that_reads_late_are_all_answered(server: RegauthServer) -> None:
+    # reading pauses while answers are owed (backpressure); nothing is lost or reordered when it resumes
+    n = 2000
+    with connect(server) as s:
+        payload = b"".join(b"GET /healthz?i=%d HTTP/1.1\r\nHost: x\r\n\r\n" % i for i in range(n))
+        s.sendall(payload)
+        time.sleep(0.5)
+        r = Reader(s)
+        for _ in range(n):
+            assert r.response()[0] == 200
+    with connect(server) as s:                     # and the server still serves others
+        s.sendall(HEALTH)
+        assert Reader(s).response()[0] == 200
+
+
+@pytest.mark.parametrize("raw", [
+    b"GARBAGE\r\n\r\n",
+    b"GET /healthz HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n",
+    # request smuggling shapes: both framings, or two different lengths
+    b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+    b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nContent-Length: 5\r\n\r\nabcde",
+    b"GET /h\xc3\xa9 HTTP/1.1\r\nHost: x\r\n\r\n",
+], ids=["not-http", "header-without-colon", "cl-and-te", "two-lengths", "non-ascii-target"])
+def test_a_malformed_request_gets_400_and_the_connection_is_closed(server: RegauthServer, raw: bytes) -> None:
+    with connect(server) as s:
+        s.sendall(raw)
+        r = Reader(s)
+        status, headers, _ = r.response()
+        assert status == 400
+        assert headers["connection"] == "close"
+        assert r.closed()
+
+
+def test_headers_over_64_kib_get_431(server: RegauthServer) -> None:
+    with connect(server) as s:
+        s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * (70 * 1024) + b"\r\n\r\n")
+        r = Reader(s)
+        status, headers, _ = r.response()
+        assert status == 431 and headers["connection"] == "close"
+        assert r.closed()
+
+
+def test_too_many_headers_get_431(server: RegauthServer) -> None:
+    many = b"".join(b"X-H%d: v\r\n" % i for i in range(300))
+    with connect(server) as s:
+        s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n" + many + b"\r\n")
+        assert Reader(s).response()[0] == 431
+
+
+@pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
+def test_a_body_over_the_limit_is_refused_in_the_dialects_envelope(server: RegauthServer, chunked: bool) -> None:
+    body = b"Action=GetCallerIdentity&Version=2011-06-15&Pad=" + b"x" * ONE_MIB
+    if chunked:
+        chunks = b"".join(b"%x\r\n%s\r\n" % (len(body[i:i + 65536]), body[i:i + 65536])
+                          for i in range(0, len(body), 65536))
+        raw = (b"POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+               b"Transfer-Encoding: chunked\r\n\r\n" + chunks + b"0\r\n\r\n")
+    else:
+        raw = sts_post(body)
+    with connect(server) as s:
+        s.sendall(raw)
+        r = Reader(s)
+        status, headers, text = r.response()
+        assert status == 400
+        assert b"<ErrorResponse" in text and b"larger than 1048576 bytes" in text     # STS's XML envelope
+        s.sendall(HEALTH)                           # the body was read to its end: the connection goes on
+        assert r.response()[0] == 200
+
+
+def test_expect_100_continue_is_answered_before_the_body(server: RegauthServer) -> None:
+    with connect(server) as s:
+        s.sendall(sts_post(extra=b"Expect: 100-continue\r\n").split(b"\r\n\r\n")[0] + b"\r\n\r\n")
+        r = Reader(s)
+        assert r.response()[0] == 100
+        s.sendall(STS_UNSIGNED)
+        assert r.response()[0] == 403
+
+
+def test_a_chunked_request_body_is_decoded(server: RegauthServer) -> None:
+    half = len(STS_UNSIGNED) // 2
+    a, b = STS_UNSIGNED[:half], STS_UNSIGNED[half:]
+    raw = (b"POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+           b"Transfer-Encoding: chunked\r\n\r\n%x\r\n%s\r\n%x\r\n%s\r\n0\r\n\r\n" % (len(a), a, len(b), b))
+    with connect(server) as s:
+        s.sendall(raw)
+        status, _, text = Reader(s).response()
+        assert status == 403 and b"MissingAuthenticationToken" in text   # parsed as STS, not malformed
+
+
+def test_head_gets_headers_without_a_body(server: RegauthServer) -> None:
+    with connect(server) as s:
+        s.sendall(b"HEAD /healthz HTTP/1.1\r\nHost: x\r\n\r\n" + HEALTH)
+        r = Reader(s)
+        while b"\r\n\r\n" not in r.buf:
+            assert r._more()
+        head, r.buf = r.buf.split(b"\r\n\r\n", 1)
+        assert head.startswith(b"HTTP/1.1 200") and b"content-length: 16" in head
+        assert r.response()[0] == 200               # the next answer starts right after the head
+
+
+def test_http_1_0_is_answered_and_closed(server: RegauthServer) -> None:
+    with connect(server) as s:
+        s.sendall(b"GET /healthz HTTP/1.0\r\n\r\n")
+        r = Reader(s)
+        status, headers, _ = r.response()
+        assert status == 200 and headers["connection"] == "close"
+        assert r.closed()
+
+
+def test_connection_close_is_honoured(server: RegauthServer) -> None:
+    with connect(server) as s:
+        s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n" + HEALTH)
+        r = Reader(s)
+        assert r.response()[1]["connection"] == "close"
+        assert r.closed()                          # the pipelined request after it is not served
+
+
+def test_an_upgrade_is_not_spoken(server: RegauthServer) -> None:
+    with connect(server) as s:
+        s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n")
+        r = Reader(s)
+        assert r.response()[0] == 200
+        assert r.closed()
+
+
+def test_an_idle_connection_is_closed_after_the_keep_alive_time(server: RegauthServer) -> None:
+    with connect(server) as s:
+        s.sendall(HEALTH)
+        r = Reader(s)
+        assert r.response()[0] == 200
+        started = time.monotonic()
+        assert r.closed(within=5)
+        assert 0.5 < time.monotonic() - started < 4      # REGAUTH_KEEP_ALIVE_SECONDS=1
+
+
+def test_a_request_that_arrives_too_slowly_gets_408(server: RegauthServer) -> None:
+    with connect(server) as s:
+        s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")       # and never the blank line
+        r = Reader(s)
+        time.sleep(0.8)
+        s.sendall(b"X-Slow: 1\r\n")                              # trickling bytes do not extend the time
+        started = time.monotonic()
+        status, headers, _ = r.response()
+        assert status == 408 and headers["connection"] == "close"
+        assert time.monotonic() - started < 3                    # REGAUTH_REQUEST_TIMEOUT_SECONDS=2
+        assert r.closed()
+
+
+def test_shutdown_closes_idle_connections_and_exits(tmp_path: Path) -> None:
+    srv = start_server(tmp_path / "data", server_env())
+    try:
+        with connect(srv) as s:
+            s.sendall(HEALTH)
+            r = Reader(s)
+            assert r.response()[0] == 200
+            started = time.monotonic()
+            srv.process.terminate()
+            assert r.closed(within=5)
+            assert srv.process.wait(timeout=10) == 0
+            assert time.monotonic() - started < 5
+    finally:
+        srv.stop()
+
+
+def test_a_request_cut_short_by_the_client_closes_the_connection_at_once(server: RegauthServer) -> None:
+    with connect(server) as s:
+        s.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nonly part")
+        s.shutdown(socket.SHUT_WR)
+        started = time.monotonic()
+        assert Reader(s).closed(within=5)
+        assert time.monotonic() - started < 1.5       # not left to the 2 s request timeout
+
+
+def test_an_answer_owed_is_still_sent_after_the_client_half_closes(server: RegauthServer) -> None:
+    with connect(server) as s:
+        s.sendall(sts_post())
+        s.shutdown(socket.SHUT_WR)
+        r = Reader(s)
+        assert r.response()[0] == 403
+        assert r.closed()
