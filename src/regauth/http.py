@@ -17,7 +17,7 @@ import asyncio
 import ipaddress
 import logging
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Callable
+from typing import Callable, Sequence
 
 from regauth.auth.canonical import HttpRequest
 from regauth.errors import InternalFailure, InvalidInput
@@ -130,7 +130,7 @@ class Front:
         if access_log.isEnabledFor(logging.DEBUG):  # per-request lines cost a lock each: opt-in
             access_log.debug("%s %s %s %s", req.source_ip, req.method, req.path, response.status)
 
-    def client_ip(self, peer: str, headers: list[tuple[str, str]]) -> str:
+    def client_ip(self, peer: str, headers: Sequence[tuple[str, str]]) -> str:
         """The address regauth audits and matches aws:SourceIp against (see `client_address`)."""
         if not self._proxies:
             return peer

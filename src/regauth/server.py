@@ -40,7 +40,8 @@ log = logging.getLogger("regauth.server")
 
 MAX_HEAD_BYTES = 64 * 1024          # request line + headers
 MAX_HEADERS = 200
-MAX_PIPELINED = 8                   # requests of one connection in hand before reading pauses
+MAX_PIPELINED = 8                   # requests of one connection in hand before parsing pauses
+FEED_BYTES = 4096                   # parsed at a time, so that the pause comes within a few requests
 SWEEP_SECONDS = 0.25                # how often deadlines are checked
 SHUTDOWN_GRACE = 10.0               # how long requests in hand may take to finish at shutdown
 
@@ -119,9 +120,13 @@ class Connection(asyncio.Protocol):
         self._write_paused = False
         self._in_message = False
         self._closing = False          # no more requests are taken; close once the answers are out
+        self._held: bytes | None = None     # bytes read but not yet parsed (too many answers owed)
+        self._held_scheduled = False
+        self._eof = False
         # the request being read
         self._url = b""
-        self._headers: list[tuple[str, str]] = []
+        self._raw_headers: list[tuple[bytes, bytes]] = []
+        self._headers: tuple[tuple[str, str], ...] = ()
         self._head_bytes = 0
         self._body: list[bytes] = []
         self._body_bytes = 0
@@ -144,26 +149,54 @@ class Connection(asyncio.Protocol):
         self._parser = None  # type: ignore[assignment]
 
     def data_received(self, data: bytes) -> None:
-        if self._closing:
-            return
-        try:
-            self._parser.feed_data(data)
-        except httptools.HttpParserUpgrade:
-            self._stop_taking()        # answered as plain HTTP; what follows is not spoken here
-        except httptools.HttpParserCallbackError as exc:
-            if isinstance(exc.__context__, _HeadTooLarge):
-                self._refuse(431, "Request header fields too large")
-            else:                      # a fault of ours while taking the request
-                log.error("could not take a request", exc_info=exc)
-                self._refuse(500, "Internal Server Error")
-        except httptools.HttpParserError as exc:
-            log.info("malformed HTTP request from %s: %s", self._peer, exc)
-            self._refuse(400, "Invalid HTTP request")
+        if not self._closing:
+            self._feed(data)
+
+    def _feed(self, data: bytes) -> None:
+        """Parse `data` a slice at a time; once MAX_PIPELINED answers are owed, keep the rest until
+        they are sent (one read can hold thousands of pipelined requests: they are not all taken)."""
+        pos, size = 0, len(data)
+        while pos < size:
+            if len(self._answers) >= MAX_PIPELINED:
+                self._held = data[pos:]
+                self._update_reading()
+                return
+            chunk = data if pos == 0 and size <= FEED_BYTES else data[pos:pos + FEED_BYTES]
+            pos += FEED_BYTES
+            try:
+                self._parser.feed_data(chunk)
+            except httptools.HttpParserUpgrade:
+                self._stop_taking()        # answered as plain HTTP; what follows is not spoken here
+            except httptools.HttpParserCallbackError as exc:
+                if isinstance(exc.__context__, _HeadTooLarge):
+                    self._refuse(431, "Request header fields too large")
+                else:                      # a fault of ours while taking the request
+                    log.error("could not take a request", exc_info=exc)
+                    self._refuse(500, "Internal Server Error")
+            except httptools.HttpParserError as exc:
+                log.info("malformed HTTP request from %s: %s", self._peer, exc)
+                self._refuse(400, "Invalid HTTP request")
+            if self._closing:
+                return
+
+    def _feed_held(self) -> None:
+        self._held_scheduled = False
+        data, self._held = self._held, None
+        if data is not None and not self._closing:
+            self._feed(data)
+        if self._eof and self._held is None:
+            self._after_eof()
+        self._update_reading()
 
     def eof_received(self) -> bool:
+        self._eof = True
+        if self._held is None:
+            self._after_eof()
+        return True                    # keep the write side open for the answers owed
+
+    def _after_eof(self) -> None:
         self._in_message = False       # a request cut short will never be whole: dropped
         self._stop_taking()            # the client sent all it will; answer what is in hand
-        return True                    # keep the write side open for those answers
 
     def pause_writing(self) -> None:
         self._write_paused = True
@@ -177,7 +210,7 @@ class Connection(asyncio.Protocol):
     def on_message_begin(self) -> None:
         self._in_message = True
         self._url = b""
-        self._headers = []
+        self._raw_headers = []
         self._head_bytes = 0
         self._body = []
         self._body_bytes = 0
@@ -186,19 +219,30 @@ class Connection(asyncio.Protocol):
 
     def on_url(self, url: bytes) -> None:
         self._url += url
-        self._count(len(url))
+        self._head_bytes += len(url)
+        if self._head_bytes > MAX_HEAD_BYTES:
+            raise _HeadTooLarge()
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        self._count(len(name) + len(value) + 4)
-        if len(self._headers) >= MAX_HEADERS:
+        headers = self._raw_headers
+        headers.append((name, value))
+        self._head_bytes += len(name) + len(value) + 4
+        if self._head_bytes > MAX_HEAD_BYTES or len(headers) > MAX_HEADERS:
             raise _HeadTooLarge()
-        self._headers.append((name.decode("latin-1"), value.decode("latin-1")))
 
     def on_headers_complete(self) -> None:
-        length = self._declared_length()
+        length: int | None = None
+        expect = False
+        for name, value in self._raw_headers:
+            size = len(name)
+            if size == 14 and name.lower() == b"content-length":
+                length = int(value)            # llhttp has checked it is a number, and the only one
+            elif size == 6 and name.lower() == b"expect":
+                expect = value.strip().lower() == b"100-continue"
+        self._headers = tuple([(n.decode("latin-1"), v.decode("latin-1")) for n, v in self._raw_headers])
         if length is not None and length > self._front.max_body_bytes:
             self._too_large = True
-        elif not self._answers and self._expects_continue():
+        elif expect and not self._answers:
             self._transport.write(_CONTINUE)     # type: ignore[union-attr]
 
     def on_body(self, body: bytes) -> None:
@@ -224,7 +268,7 @@ class Connection(asyncio.Protocol):
             self._refuse(400, "Invalid request target")
             return
         req = HttpRequest(parser.get_method().decode("ascii"), (parsed.path or b"").decode("latin-1"),
-                          (parsed.query or b"").decode("latin-1"), tuple(self._headers),
+                          (parsed.query or b"").decode("latin-1"), self._headers,
                           b"".join(self._body) if len(self._body) != 1 else self._body[0],
                           self._front.client_ip(self._peer, self._headers))
         slot = _Slot()
@@ -280,20 +324,6 @@ class Connection(asyncio.Protocol):
                 self._deadline = self._loop.time() + self._server.keep_alive
 
     # --- helpers --------------------------------------------------------------------------------
-    def _count(self, n: int) -> None:
-        self._head_bytes += n
-        if self._head_bytes > MAX_HEAD_BYTES:
-            raise _HeadTooLarge()
-
-    def _declared_length(self) -> int | None:
-        for name, value in self._headers:
-            if len(name) == 14 and name.lower() == "content-length":
-                return int(value)          # llhttp has checked it is a number, and only one
-        return None
-
-    def _expects_continue(self) -> bool:
-        return any(n.lower() == "expect" and v.strip().lower() == "100-continue" for n, v in self._headers)
-
     def _refuse(self, status: int, message: str) -> None:
         """An answer that ends the connection, after the answers still owed before it."""
         slot = _Slot()
@@ -313,6 +343,11 @@ class Connection(asyncio.Protocol):
         if transport is None or transport.is_closing():
             return
         want = not self._closing and not self._write_paused and len(self._answers) < MAX_PIPELINED
+        if want and self._held is not None:         # parse what is kept before reading more
+            if not self._held_scheduled:
+                self._held_scheduled = True
+                self._loop.call_soon(self._feed_held)
+            want = False
         if want != self._reading:
             self._reading = want
             if want:

@@ -285,3 +285,13 @@ def test_an_answer_owed_is_still_sent_after_the_client_half_closes(server: Regau
         r = Reader(s)
         assert r.response()[0] == 403
         assert r.closed()
+
+
+def test_pipelined_requests_sent_before_a_half_close_are_all_answered(server: RegauthServer) -> None:
+    n = 300                                      # more than one slice and many more than are taken at once
+    with connect(server) as s:
+        s.sendall(b"".join(b"GET /healthz?i=%d HTTP/1.1\r\nHost: x\r\n\r\n" % i for i in range(n)))
+        s.shutdown(socket.SHUT_WR)
+        r = Reader(s)
+        assert [r.response()[0] for _ in range(n)] == [200] * n
+        assert r.closed()
