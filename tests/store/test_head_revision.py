@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 from alembic import command
 from alembic.runtime.migration import MigrationContext
@@ -50,9 +51,27 @@ def _opens_and_says_whether_alembic_loaded(url: str) -> bool:
     return out.stdout.strip() == "True"
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def empty_database_url(request, tmp_path):
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path}/regauth.db"
+    return request.getfixturevalue("fresh_postgres_url")
+
+
+def test_first_start_on_an_empty_store_does_not_import_alembic(empty_database_url):
+    assert _opens_and_says_whether_alembic_loaded(empty_database_url) is False   # created at head
+    assert _opens_and_says_whether_alembic_loaded(empty_database_url) is False   # restart
+    engine = create_store_engine(empty_database_url)
+    try:
+        with engine.connect() as conn:
+            assert MigrationContext.configure(conn).get_current_heads() == (head_revision(),)
+    finally:
+        engine.dispose()
+
+
 def test_alembic_is_imported_only_when_there_is_an_upgrade(tmp_path):
     url = f"sqlite:///{tmp_path}/regauth.db"
-    assert _opens_and_says_whether_alembic_loaded(url) is True      # empty: migrated
+    assert _opens_and_says_whether_alembic_loaded(url) is False     # empty: created at head
     assert _opens_and_says_whether_alembic_loaded(url) is False     # at head: only checked
     engine = create_store_engine(url)
     try:

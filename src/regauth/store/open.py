@@ -6,10 +6,12 @@ URLs: `sqlite:///relative/path.db`, `sqlite:////absolute/path.db` (WAL, synchron
 busy_timeout=5000, foreign keys on), `sqlite://` (in-memory, one shared connection: tests only),
 `postgresql://user@host:port/db` or `postgres://...` (driven by psycopg 3).
 
-Migrations run once here, never on the request path. Several processes may start at once: on
-PostgreSQL the upgrade runs inside a transaction holding an advisory lock; on SQLite inside a
-`BEGIN IMMEDIATE` transaction (SQLite DDL is transactional), so one process migrates and the
-others then find the schema at head.
+Migrations run once here, never on the request path. An empty database is created at head straight
+from `schema.py` (and stamped, as Alembic would): only an older schema goes through Alembic's
+upgrade, so a first start, like a restart, never imports Alembic. Several processes may start at
+once: on PostgreSQL the creation or upgrade runs inside a transaction holding an advisory lock; on
+SQLite inside a `BEGIN IMMEDIATE` transaction (SQLite DDL is transactional), so one process
+migrates and the others then find the schema at head.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
+from regauth.store import schema
 from regauth.store.crypto import SecretBox, SecretBoxError
 from regauth.store.sql import SqlStore
 
@@ -161,8 +164,33 @@ def _database_revisions(conn: sa.Connection) -> tuple[str, ...]:
     return tuple(row[0] for row in conn.execute(sa.text("SELECT version_num FROM alembic_version")))
 
 
+# Alembic's version table exactly as Alembic creates it (`DefaultImpl.version_table_impl`).
+_ALEMBIC_VERSION = sa.Table(
+    "alembic_version", sa.MetaData(),
+    sa.Column("version_num", sa.String(32), nullable=False),
+    sa.PrimaryKeyConstraint("version_num", name="alembic_version_pkc"),
+)
+
+
+def _is_empty(conn: sa.Connection) -> bool:
+    """No table at all (in the default schema): nothing a migration could have started on."""
+    return not sa.inspect(conn).get_table_names()
+
+
+def _create_at_head(conn: sa.Connection, head: str) -> None:
+    """Build an empty database straight from `schema.py` and stamp it at `head`, in the caller's
+    transaction: the same tables and rows as running every migration, without importing Alembic
+    and replaying the history (most of a first start's cost). `test_fresh_schema` checks both agree."""
+    schema.metadata.create_all(conn, checkfirst=False)
+    for table, rows in schema.INITIAL_ROWS:
+        conn.execute(table.insert(), rows)
+    _ALEMBIC_VERSION.create(conn, checkfirst=False)
+    conn.execute(_ALEMBIC_VERSION.insert(), {"version_num": head})
+
+
 def migrate(engine: sa.Engine) -> None:
-    """Upgrade the schema to head, serialized across processes. Alembic loads only to upgrade."""
+    """Bring the schema to head, serialized across processes: an empty database is created at head
+    directly, an older one upgraded by Alembic, which loads only then."""
     head = head_revision()
     with engine.connect() as conn:
         if conn.dialect.name == "sqlite":
@@ -170,7 +198,11 @@ def migrate(engine: sa.Engine) -> None:
         with conn.begin():
             if conn.dialect.name == "postgresql":
                 conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": MIGRATION_LOCK_ID})
-            if _database_revisions(conn) == (head,):
+            revisions = _database_revisions(conn)
+            if revisions == (head,):
+                return
+            if not revisions and _is_empty(conn):
+                _create_at_head(conn, head)
                 return
             from alembic import command
 
@@ -180,9 +212,8 @@ def migrate(engine: sa.Engine) -> None:
 def _check_master_key(store: SqlStore, box: SecretBox) -> None:
     """Fail early and clearly when the database was written with another master key."""
     stored = store.get_meta(KEY_CHECK_META)
-    if stored is None:
-        store.set_meta(KEY_CHECK_META, box.encrypt(_KEY_CHECK_TEXT, _KEY_CHECK_AD))
-        return
+    if stored is None:      # first start: of processes starting together with different keys, one wins
+        stored = store.set_meta_once(KEY_CHECK_META, box.encrypt(_KEY_CHECK_TEXT, _KEY_CHECK_AD))
     try:
         box.decrypt(stored, _KEY_CHECK_AD)
     except SecretBoxError:

@@ -2,7 +2,10 @@
 
 This module describes the current shape of the database; the migrations in
 `store/migrations/versions/` create it (they never import this module, and
-`tests/store/test_migrations.py` checks that both agree).
+`tests/store/test_migrations.py` checks that both agree). An empty database is created straight
+from this module instead, stamped at the head revision (`store.open.migrate`: no Alembic import on
+a first start), so a schema change needs both a migration and the change here
+(`tests/store/test_fresh_schema.py` checks that both ways give the same database).
 
 Conventions:
 - Names and keys are `NAME` columns: VARCHAR, with the binary "C" collation on PostgreSQL so
@@ -264,4 +267,13 @@ signing_keys = sa.Table(
     sa.Column("created_at", TIME, nullable=False),
     sa.Column("retired_at", TIME, nullable=True),
     sa.Index("ix_signing_keys_created_at", "created_at"),
+)
+
+# --- rows every database starts with ------------------------------------------------------------
+
+# What the data migrations insert, as (table, rows), so a database created straight from this module
+# (`store.open.migrate` on an empty database) holds the same rows as one the migrations built:
+# 0002 seeds the generation row. `tests/store/test_fresh_schema.py` compares both.
+INITIAL_ROWS: tuple[tuple[sa.Table, list[dict]], ...] = (
+    (generation, [{"id": 1, "value": 1}]),
 )

@@ -39,6 +39,13 @@ class SqlStore(SqlIamMixin, SqlCodeArtifactMixin, SqlRegistriesMixin, SqlTokensM
         with self._write() as conn:
             self._upsert(conn, t.meta, {"key": key, "value": value}, ["key"])
 
+    def set_meta_once(self, key: str, value: str) -> str:
+        """Store `value` unless `key` already has one; returns what is stored (the first writer wins,
+        even among processes starting at the same moment)."""
+        with self._write() as conn:
+            self._upsert(conn, t.meta, {"key": key, "value": value}, ["key"], update=())
+            return conn.execute(sa.select(t.meta.c.value).where(t.meta.c.key == key)).scalar_one()
+
     def ensure_account(self, account_id: str, now: float) -> None:
         with self._write() as conn:
             self._upsert(conn, t.accounts, {"account_id": account_id, "created_at": now},
