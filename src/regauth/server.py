@@ -24,7 +24,6 @@ from __future__ import annotations
 import asyncio
 import http
 import logging
-import re
 import signal
 import socket
 import time
@@ -46,7 +45,6 @@ SWEEP_SECONDS = 0.25                # how often deadlines are checked
 SHUTDOWN_GRACE = 10.0               # how long requests in hand may take to finish at shutdown
 
 _STATUS = {s.value: f"HTTP/1.1 {s.value} {s.phrase}\r\n".encode() for s in http.HTTPStatus}
-_BAD_HEADER_TEXT = re.compile(r"[\x00-\x1f\x7f]")     # in a name or value we send: never (no splitting)
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 
 
@@ -77,7 +75,8 @@ def encode(response: Response, *, head_only: bool, close: bool) -> bytes:
     """Status line, headers and body as bytes; raises ValueError on a header that would split."""
     parts = [_STATUS.get(response.status) or f"HTTP/1.1 {response.status} \r\n".encode(), _Date.header()]
     for name, value in response.headers:
-        if _BAD_HEADER_TEXT.search(name) or _BAD_HEADER_TEXT.search(value) or ":" in name:
+        # printable text only (no CR, LF or other control character: no response splitting)
+        if not (name.isprintable() and value.isprintable()) or ":" in name or not name:
             raise ValueError(f"refusing to send header {name!r}: it holds a control character")
         parts.append(f"{name}: {value}\r\n".encode("latin-1"))
     body = response.body
