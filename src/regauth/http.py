@@ -163,6 +163,8 @@ def client_address(peer: str, forwarded_for: list[str], proxies: Networks) -> st
     nearest = peer
     for hop in reversed([h.strip() for v in forwarded_for for h in v.split(",")]):
         try:
+            if "%" in hop:            # an IPv6 zone id means nothing off its host (and is free text)
+                raise ValueError(hop)
             ipaddress.ip_address(hop)
         except ValueError:
             return nearest

@@ -22,6 +22,7 @@ PROXIES = (ipaddress.ip_network("10.0.0.0/8"), ipaddress.ip_network("fd00::/8"))
     ("10.0.0.1", ["6.6.6.6, not-an-ip"], "10.0.0.1"),           # garbage stops the walk at the last trusted hop
     ("10.0.0.1", ["6.6.6.6, junk, 10.1.1.1"], "10.1.1.1"),
     ("10.0.0.1", ["2001:db8::1"], "2001:db8::1"),
+    ("10.0.0.1", ["fe80::1%eth0 x=1"], "10.0.0.1"),             # a zone id is free text: not an address
     ("::ffff:10.0.0.1", ["203.0.113.7"], "203.0.113.7"),        # an IPv4 proxy seen on a dual-stack socket
     ("fd00::5", ["203.0.113.7"], "203.0.113.7"),
 ])

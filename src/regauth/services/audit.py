@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Sequence
 
@@ -27,7 +28,22 @@ class Auditor:
             self.logged(event)
 
     def logged(self, event: AuditEvent) -> None:
-        """The log line for an event already stored."""
-        log.info("audit %s %s %s by=%s resource=%s token_id=%s detail=%s ip=%s", event.outcome, event.action,
-                 event.request_id, event.principal_arn or "-", event.resource or "-", event.token_id or "-",
-                 event.detail or "-", event.source_ip or "-")
+        """The log line for an event already stored: one line, whatever the request carried."""
+        log.info("audit %s %s %s by=%s resource=%s token_id=%s detail=%s ip=%s", event.outcome, _field(event.action),
+                 event.request_id, _field(event.principal_arn), _field(event.resource), _field(event.token_id),
+                 _field(event.detail), _field(event.source_ip))
+
+
+_PLAIN = frozenset(chr(c) for c in range(0x21, 0x7F)) - {'"', "\\"}
+
+
+def _field(value: str) -> str:
+    """A value as one field: as it is when it is plain printable ASCII without spaces or quotes, else
+    as a JSON string (quoted, control characters escaped).
+    Some values come from the request (an access key id from a presigned URL, a region): a newline
+    in one must not start a line that looks like another audit record, nor a space add a field."""
+    if not value:
+        return "-"
+    if _PLAIN.issuperset(value):
+        return value
+    return json.dumps(value)

@@ -1,0 +1,60 @@
+"""Audit log lines: one line per event, whatever the request carried (no forged lines, no extra fields)."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import re
+
+import pytest
+
+from regauth.domain.principals import AuditEvent
+from regauth.services.audit import Auditor
+
+F = r'("(?:[^"\\]|\\.)*"|[^\s"]+)'          # a plain token, or a JSON string
+LINE = re.compile(rf'^audit {F} {F} {F} by={F} resource={F} token_id={F} detail={F} ip={F}$')
+
+
+@pytest.fixture
+def lines():
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    logger = logging.getLogger("regauth.audit")
+    old_level, old_propagate = logger.level, logger.propagate
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    yield lambda: stream.getvalue().splitlines()
+    logger.removeHandler(handler)
+    logger.setLevel(old_level)
+    logger.propagate = old_propagate
+
+
+def _value(field: str) -> str:
+    return "" if field == "-" else json.loads(field) if field.startswith('"') else field
+
+
+def test_values_from_the_request_cannot_forge_a_line_or_a_field(lines) -> None:
+    hostile = "UnknownAccessKey key=AKIA\n2026-11-23 03:00:00,000 INFO regauth.audit audit allowed x ip=9.9.9.9"
+    event = AuditEvent(at=0.0, request_id="r-1", principal_arn="", action="sts:?", resource="arn:aws:ecr:us\r\n:1:r",
+                       outcome="denied", source_ip="127.0.0.1", detail=hostile)
+    Auditor(store=None).logged(event)  # type: ignore[arg-type]
+    out = lines()
+    assert len(out) == 1
+    m = LINE.match(out[0])
+    assert m is not None, out[0]
+    outcome, action, request_id, by, resource, token_id, detail, ip = m.groups()
+    assert (outcome, action, request_id, by, token_id, ip) == ("denied", "sts:?", "r-1", "-", "-", "127.0.0.1")
+    assert _value(detail) == hostile and _value(resource) == "arn:aws:ecr:us\r\n:1:r"
+
+
+def test_plain_values_are_written_as_they_are(lines) -> None:
+    event = AuditEvent(at=0.0, request_id="r-2", principal_arn="arn:aws:iam::111122223333:user/admin",
+                       action="ecr:GetAuthorizationToken", resource="arn:aws:ecr:us-east-1:111122223333:registry",
+                       outcome="allowed", source_ip="10.0.0.1", token_id="0192abc", detail="expires=1700000000")
+    Auditor(store=None).logged(event)  # type: ignore[arg-type]
+    assert lines() == ["audit allowed ecr:GetAuthorizationToken r-2 by=arn:aws:iam::111122223333:user/admin "
+                       "resource=arn:aws:ecr:us-east-1:111122223333:registry token_id=0192abc "
+                       "detail=expires=1700000000 ip=10.0.0.1"]
