@@ -316,12 +316,12 @@ class Connection(asyncio.Protocol):
             transport.write(slot.data)  # type: ignore[arg-type]
             if slot.close:
                 answers.clear()
-                transport.close()
+                self._close()
                 return
         self._update_reading()
         if not answers:
             if self._closing:
-                transport.close()
+                self._close()
             elif not self._in_message:
                 self._deadline = self._loop.time() + self._server.keep_alive
 
@@ -338,7 +338,7 @@ class Connection(asyncio.Protocol):
         self._closing = True
         self._update_reading()
         if not self._answers and self._transport is not None and not self._in_message:
-            self._transport.close()
+            self._close()
 
     def _update_reading(self) -> None:
         transport = self._transport
@@ -363,7 +363,10 @@ class Connection(asyncio.Protocol):
         if deadline is None or now < deadline:
             return
         self._deadline = None
-        if self._transport is None or self._transport.is_closing():
+        if self._transport is None:
+            return
+        if self._transport.is_closing():            # closed, but the client has not read what is owed
+            self._transport.abort()
             return
         if self._in_message:
             log.info("closing a connection from %s: a request took over %.0f s to arrive", self._peer,
@@ -371,7 +374,15 @@ class Connection(asyncio.Protocol):
             self._in_message = False
             self._refuse(408, "Request timeout")
         elif not self._answers:
-            self._transport.close()                 # idle keep-alive connection
+            self._close()                           # idle keep-alive connection (or one not reading)
+
+    def _close(self) -> None:
+        """Close once what is written has been sent; a client that will not read it for another
+        keep-alive period is cut off (asyncio would otherwise keep the connection for ever)."""
+        transport = self._transport
+        if transport is not None and not transport.is_closing():
+            transport.close()
+            self._deadline = self._loop.time() + self._server.keep_alive
 
     def abort(self) -> None:
         if self._transport is not None:

@@ -314,3 +314,4 @@ def test_a_newline_smuggled_into_a_logged_value_does_not_forge_a_log_line(server
     logged = [line for line in server.output if "FORGED-LINE" in line]
     assert len(logged) == 1 and " INFO regauth.audit audit denied " in logged[0]
     assert "AKIA\\nFORGED-LINE" in logged[0]                         # escaped, on the audit line itself
+
