@@ -44,7 +44,7 @@ def test_java_classes_match_unicode_categories_at_every_range_edge():
 def test_models_load_once_on_first_use_even_when_raced():
     loads: list[str] = []
 
-    class CountingLoader(models._FiveServiceLoader):
+    class CountingLoader(models.ModelLoader):
         def load_service_model(self, name, type_name, api_version=None):
             loads.append(name)
             return super().load_service_model(name, type_name, api_version)

@@ -1,8 +1,10 @@
 """One typed facade over botocore's service models for the five AWS dialects regauth speaks.
 
 botocore's data files say everything about the wire (protocol, signing name, target prefix,
-shapes, constraints, routes, error shapes); this module loads each ONCE per `AwsModels`
-instance, when a request first needs it, and precompiles what the request path needs:
+shapes, constraints, routes, error shapes); `shapes` reads them and models them as botocore.model
+does, without importing botocore (whose imports cost ~100 ms at every start). This module loads
+each ONCE per `AwsModels` instance, when a request first needs it, and precompiles what the
+request path needs:
 
 * a rest-json router (method + requestUri template, `{x}` / `{x+}` labels and literal query
   parts such as `?tagging`), tolerant of an endpoint path prefix (`/prefix/v1/...`);
@@ -25,8 +27,7 @@ from functools import lru_cache
 from typing import Any, Iterable
 from urllib.parse import unquote
 
-from botocore.loaders import Loader
-from botocore.model import OperationModel, ServiceModel, Shape
+from .shapes import ModelLoader, OperationModel, ServiceModel, Shape
 
 # regauth service key -> (botocore service name, xmlns for query-protocol responses)
 SERVICES: dict[str, tuple[str, str | None]] = {
@@ -480,20 +481,14 @@ def _without_docs(model: dict[str, Any]) -> dict[str, Any]:
     return model
 
 
-class _FiveServiceLoader(Loader):
-    """botocore's Loader minus the scan of every service directory (~400, ~25 ms) that
-    `load_service_model` makes only to reject unknown names: regauth asks for its own five."""
-
-    def list_available_services(self, type_name: str) -> list[str]:
-        return sorted(name for name, _ in SERVICES.values())
-
-
 class AwsModels:
     """The service models, each loaded and precompiled on its first `spec(key)`, once (thread-safe):
     start-up pays for none of them and a process holds only those it serves (IAM's is big)."""
 
-    def __init__(self, loader: Loader | None = None, services: Iterable[str] = SERVICES) -> None:
-        self._loader = loader or _FiveServiceLoader()
+    def __init__(self, loader: Any = None, services: Iterable[str] = SERVICES) -> None:
+        """`loader`: anything with botocore's `load_service_model(name, "service-2")`; by default
+        `shapes.ModelLoader`, which reads botocore's data files without importing botocore."""
+        self._loader = loader or ModelLoader()
         self._keys = tuple(services)
         for key in self._keys:
             if key not in SERVICES:

@@ -29,12 +29,11 @@ from typing import Any, Callable
 from urllib.parse import parse_qsl, unquote
 from weakref import WeakKeyDictionary
 
-from botocore.model import OperationModel, ServiceModel, Shape
-
 from regauth.auth.canonical import HttpRequest
 from regauth.errors import InvalidInput, MissingParameter, UnknownOperation
 
 from .models import ServiceSpec, lower_camel as _lc
+from .shapes import OperationModel, ServiceModel, Shape
 
 _INT_RANGE = {"integer": (-(2**31), 2**31 - 1), "long": (-(2**63), 2**63 - 1)}
 _INT_TEXT = re.compile(r"[+-]?[0-9]{1,20}")

@@ -28,10 +28,9 @@ from json.encoder import c_make_encoder, encode_basestring_ascii  # type: ignore
 from typing import Any, Callable
 from weakref import WeakKeyDictionary
 
-from botocore.model import OperationModel, ServiceModel, Shape
-
 from .errors import WireError
 from .models import ServiceSpec
+from .shapes import OperationModel, ServiceModel, Shape
 
 Response = tuple[int, list[tuple[str, str]], bytes]
 _CONTENT_TYPE = {"json": "application/x-amz-json-1.1", "rest-json": "application/json", "query": "text/xml"}
