@@ -37,7 +37,7 @@ class GroupCommit:
         self._closed = False
         self._pool = None if on_loop else ThreadPoolExecutor(max_workers=1, thread_name_prefix="regauth-commit")
 
-    def submit(self, pending: Pending, then: Callable[[BaseException | None], None]) -> None:
+    def submit(self, pending: Pending, then: Then) -> None:
         """Store `pending` with whatever else is waiting; `then(None)` once it is stored, or
         `then(exc)` with what storing it raised. `then` is called on the event loop."""
         self._queue.append((pending, then))
@@ -100,12 +100,7 @@ class GroupCommit:
             _settle(batch, [exc] * len(batch))
             self._busy = False
             return
-        def back_on_loop(f: Future[list[BaseException | None]]) -> None:
-            try:
-                loop.call_soon_threadsafe(stored, f)
-            except RuntimeError:                           # the loop is closed: nobody is waiting
-                pass
-        work.add_done_callback(back_on_loop)
+        work.add_done_callback(lambda f: call_soon_threadsafe(loop, stored, f))
 
     # --- storing ------------------------------------------------------------------------------
     def _store(self, batch: Sequence[tuple[Pending, object]]) -> list[BaseException | None]:
@@ -127,6 +122,14 @@ class GroupCommit:
                 log.error("could not store a request's records", exc_info=exc)
                 outcomes.append(exc)
         return outcomes
+
+
+def call_soon_threadsafe(loop: asyncio.AbstractEventLoop, fn: Callable[..., None], *args: object) -> None:
+    """`loop.call_soon_threadsafe`, from a worker thread whose result may outlive the loop."""
+    try:
+        loop.call_soon_threadsafe(fn, *args)
+    except RuntimeError:              # the loop is closed: nobody is waiting for the outcome
+        pass
 
 
 def _settle(batch: Sequence[tuple[Pending, Then]], outcomes: Sequence[BaseException | None]) -> None:

@@ -21,7 +21,7 @@ from typing import Callable, Sequence
 
 from regauth.auth.canonical import HttpRequest
 from regauth.errors import InternalFailure, InvalidInput
-from regauth.group_commit import GroupCommit
+from regauth.group_commit import GroupCommit, call_soon_threadsafe
 from regauth.protocols.acr import AcrDialect
 from regauth.protocols.aws.dispatch import AwsDialect, Response
 from regauth.services.container import Services
@@ -105,7 +105,7 @@ class Front:
                     log.error("could not handle a request", exc_info=exc)
                     response = dialect.reject(req, InternalFailure("internal error"))
                 self._stored(response, answer, req)
-            work.add_done_callback(lambda f: _call_soon_threadsafe(loop, handled, f))
+            work.add_done_callback(lambda f: call_soon_threadsafe(loop, handled, f))
 
     def _stored(self, response: Response, answer: Answer, req: HttpRequest) -> None:
         """Answer once the response's records are stored; a token whose records failed is never sent."""
@@ -141,13 +141,6 @@ class Front:
             self._pool.shutdown(wait=True, cancel_futures=True)
         self._commits.close()
         self._services.store.close()
-
-
-def _call_soon_threadsafe(loop: asyncio.AbstractEventLoop, fn: Callable[..., None], *args: object) -> None:
-    try:
-        loop.call_soon_threadsafe(fn, *args)
-    except RuntimeError:              # the loop is closed: nobody is waiting for the answer
-        pass
 
 
 Networks = tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]

@@ -111,6 +111,12 @@ def test_meta_get_set_overwrite(store):
     assert store.get_meta("schema.note") == "two"
 
 
+def test_meta_set_once_keeps_the_first_value(store):
+    assert store.set_meta_once("schema.once", "first") == "first"
+    assert store.set_meta_once("schema.once", "second") == "first"
+    assert store.get_meta("schema.once") == "first"
+
+
 def test_accounts(store):
     assert not store.account_exists(ACCT)
     store.ensure_account(ACCT, T0)
