@@ -58,3 +58,45 @@ def test_plain_values_are_written_as_they_are(lines) -> None:
     assert lines() == ["audit allowed ecr:GetAuthorizationToken r-2 by=arn:aws:iam::111122223333:user/admin "
                        "resource=arn:aws:ecr:us-east-1:111122223333:registry token_id=0192abc "
                        "detail=expires=1700000000 ip=10.0.0.1"]
+
+
+def test_a_commit_logs_one_record_shown_as_one_prefixed_line_per_event() -> None:
+    from regauth.cli.serve import configure_logging
+    from regauth.services.pending import Pending
+
+    class Store:
+        def record_batch(self, tokens, events) -> None:
+            self.stored = list(events)
+
+    stream = io.StringIO()
+    root = logging.getLogger()
+    saved_handlers, saved_level = root.handlers[:], root.level
+    try:
+        configure_logging("info", stream)
+        units = []
+        for i in range(3):
+            unit = Pending()
+            unit.audited(AuditEvent(at=0.0, request_id=f"r-{i}", principal_arn="", action="sts:?", resource="",
+                                    outcome="denied", source_ip="127.0.0.1", detail="MissingAuthentication"))
+            units.append(unit)
+        records: list[logging.LogRecord] = []
+        counter = logging.Handler()
+        counter.emit = records.append  # type: ignore[method-assign]
+        logging.getLogger("regauth.audit").addHandler(counter)
+        try:
+            Auditor(Store()).commit(units)  # type: ignore[arg-type]
+        finally:
+            logging.getLogger("regauth.audit").removeHandler(counter)
+        logging.getLogger("regauth.other").info("plain")
+    finally:
+        root.handlers[:] = saved_handlers
+        root.setLevel(saved_level)
+    assert len(records) == 1                                      # one record for the commit
+    out = stream.getvalue().splitlines()
+    assert len(out) == 4
+    prefix = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} INFO ")
+    assert all(prefix.match(line) for line in out)
+    assert [line.split(" INFO ", 1)[1] for line in out[:3]] == [
+        f"regauth.audit audit denied sts:? r-{i} by=- resource=- token_id=- detail=MissingAuthentication "
+        "ip=127.0.0.1" for i in range(3)]
+    assert out[3].endswith(" INFO regauth.other plain")

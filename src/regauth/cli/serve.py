@@ -12,6 +12,7 @@ import time
 from typing import IO, TYPE_CHECKING
 
 from regauth.config import Settings, load_settings
+from regauth.log_lines import LogLines
 
 if TYPE_CHECKING:
     from regauth.server import Server
@@ -59,6 +60,16 @@ class _Formatter(logging.Formatter):
     line (an audit line per issued token: strftime was a quarter of each line's cost)."""
 
     _cached: tuple[int, str] = (-1, "")      # (second, its text), replaced whole: safe across threads
+
+    def format(self, record: logging.LogRecord) -> str:
+        """A `LogLines` message: every line gets the prefix, as if each were a record of its own."""
+        msg = record.msg
+        if not isinstance(msg, LogLines) or record.exc_info or record.args:
+            return super().format(record)
+        record.message = ""
+        record.asctime = self.formatTime(record, self.datefmt)
+        prefix = self.formatMessage(record)
+        return "\n".join([prefix + text for text in msg.lines])
 
     def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
         if datefmt is not None:

@@ -7,6 +7,7 @@ import logging
 from collections.abc import Sequence
 
 from regauth.domain.principals import AuditEvent
+from regauth.log_lines import LogLines
 from regauth.services.pending import Pending
 from regauth.store.interfaces import Store
 
@@ -18,20 +19,27 @@ class Auditor:
         self._store = store
 
     def commit(self, units: Sequence[Pending]) -> None:
-        """The records of several requests in one transaction (all or none), then their log lines."""
+        """The records of several requests in one transaction (all or none), then their log lines:
+        one log record for the lot (a record per line cost a tenth of a token request)."""
         tokens, events = [], []
         for unit in units:
             tokens += unit.tokens
             events += unit.events
         self._store.record_batch(tokens, events)
-        for event in events:
-            self.logged(event)
+        if events and log.isEnabledFor(logging.INFO):
+            log.info(LogLines([line(e) for e in events]))
 
     def logged(self, event: AuditEvent) -> None:
-        """The log line for an event already stored: one line, whatever the request carried."""
-        log.info("audit %s %s %s by=%s resource=%s token_id=%s detail=%s ip=%s", event.outcome, _field(event.action),
-                 event.request_id, _field(event.principal_arn), _field(event.resource), _field(event.token_id),
-                 _field(event.detail), _field(event.source_ip))
+        """The log line for one event already stored."""
+        if log.isEnabledFor(logging.INFO):
+            log.info(LogLines([line(event)]))
+
+
+def line(event: AuditEvent) -> str:
+    """An event's log line: one line, whatever the request carried."""
+    return (f"audit {event.outcome} {_field(event.action)} {event.request_id} by={_field(event.principal_arn)} "
+            f"resource={_field(event.resource)} token_id={_field(event.token_id)} detail={_field(event.detail)} "
+            f"ip={_field(event.source_ip)}")
 
 
 _PLAIN = frozenset(chr(c) for c in range(0x21, 0x7F)) - {'"', "\\"}
