@@ -43,3 +43,20 @@ def test_request_path_writes_leave_checkpoints_to_a_background_thread(tmp_path) 
     finally:
         store.close()
     assert len(_checkpointers()) == before              # stopped with the store
+
+
+def test_checkpoint_policy_follows_what_the_wal_holds_not_the_files_size() -> None:
+    from regauth.store.sqlite_direct import CheckpointPolicy
+
+    mib = 1024 * 1024
+    p = CheckpointPolicy(frames=8192, seconds=30.0, wal_bytes=32 * mib)
+    assert not p.due(100.0, dirty=False, wal_size=99 * mib)        # nothing written: never
+    assert not p.due(5.0, dirty=True, wal_size=10 * mib)            # no rate yet, file small
+    assert p.due(5.0, dirty=True, wal_size=32 * mib)                # the file grew to the threshold
+    assert p.due(30.0, dirty=True, wal_size=0)                      # the time bound
+    p.done(frames_found=8192, since_last=8.0, wal_size=40 * mib)    # ~1024 frames/s seen
+    # SQLite reuses the file after a checkpoint: its size stays 40 MiB but says nothing any more
+    assert not p.due(1.0, dirty=True, wal_size=40 * mib)            # the old rule checkpointed every second
+    assert not p.due(7.5, dirty=True, wal_size=40 * mib)
+    assert p.due(8.1, dirty=True, wal_size=40 * mib)                # ~8192 frames by the rate seen
+    assert p.due(2.0, dirty=True, wal_size=41 * mib)                # grew past its size: more than estimated

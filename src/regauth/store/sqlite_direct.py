@@ -8,7 +8,8 @@ Those connections never checkpoint the WAL themselves (`wal_autocheckpoint=0`): 
 pages into the database file and syncs it, tens of milliseconds on an ordinary disk, and the
 request that happened to trigger it — with every request behind it on the event loop — would wait.
 A background thread checkpoints instead (PASSIVE: it never blocks a reader or a writer) once the
-WAL holds 32 MiB, or 30 s after the last one if anything was written since. Rare and large beats
+WAL holds about 32 MiB not yet copied, or 30 s after the last one if anything was written since
+(`CheckpointPolicy`: the file's size alone does not say, since SQLite reuses the file). Rare and large beats
 frequent and small here: a checkpoint still costs CPU and I/O that the requests around it feel,
 and the rarer it comes the fewer requests see it. The thread also runs at a lower priority.
 Other connections (admin commands, rare writes) keep SQLite's default automatic checkpoints.
@@ -25,7 +26,8 @@ from typing import Any, Sequence
 
 log = logging.getLogger("regauth.store")
 
-CHECK_INTERVAL = 1.0                  # seconds between looks at the WAL's size
+CHECK_INTERVAL = 1.0                  # seconds between looks at whether a checkpoint is due
+CHECKPOINT_FRAMES = 8192              # ~32 MiB of 4 KiB pages not yet in the database file
 CHECKPOINT_WAL_BYTES = 32 * 1024 * 1024
 CHECKPOINT_AFTER_SECONDS = 30.0
 CHECKPOINT_NICE = 10                  # relative to the process: ~10 % of a contended core
@@ -95,6 +97,35 @@ class SqliteDirect:
         return checkpointer
 
 
+class CheckpointPolicy:
+    """When the WAL is due for a checkpoint: once it holds about `frames` frames not yet copied, or
+    `seconds` after the last checkpoint if anything was written since.
+
+    The WAL file's size does not say how much it holds: after a checkpoint, SQLite writes the WAL
+    again from its start and the file keeps its size. So the amount is estimated from the rate the
+    last checkpoint saw (frames it found ÷ seconds since the one before); until there is a rate, and
+    whenever the file grows past the size it had (the estimate was low), the size is the measure."""
+
+    def __init__(self, frames: int, seconds: float, wal_bytes: int) -> None:
+        self.frames, self.seconds, self.wal_bytes = frames, seconds, wal_bytes
+        self._rate: float | None = None      # frames written per second, as last seen
+        self._size_seen = 0                  # the WAL file's size at the last checkpoint
+
+    def due(self, since_last: float, dirty: bool, wal_size: int) -> bool:
+        if not dirty:
+            return False
+        if since_last >= self.seconds:
+            return True
+        if wal_size > self._size_seen and wal_size >= self.wal_bytes:
+            return True
+        return self._rate is not None and self._rate * since_last >= self.frames
+
+    def done(self, frames_found: int, since_last: float, wal_size: int) -> None:
+        """A checkpoint found `frames_found` frames in the WAL, `since_last` seconds after the last."""
+        self._rate = frames_found / since_last if since_last > 0 else None
+        self._size_seen = wal_size
+
+
 class _Checkpointer:
     """A daemon thread that moves the WAL into the database file, off the request path."""
 
@@ -103,6 +134,7 @@ class _Checkpointer:
         self._wal = path + "-wal"
         self._dirty = threading.Event()
         self._stopping = threading.Event()
+        self._policy = CheckpointPolicy(CHECKPOINT_FRAMES, CHECKPOINT_AFTER_SECONDS, CHECKPOINT_WAL_BYTES)
         self._thread = threading.Thread(target=self._run, name="regauth-checkpoint", daemon=True)
         self._thread.start()
 
@@ -113,12 +145,11 @@ class _Checkpointer:
         self._stopping.set()
         self._thread.join(timeout=30)
 
-    def _due(self, since_last: float) -> bool:
+    def _wal_size(self) -> int:
         try:
-            size = os.stat(self._wal).st_size
+            return os.stat(self._wal).st_size
         except OSError:
-            return False
-        return size >= CHECKPOINT_WAL_BYTES or (since_last >= CHECKPOINT_AFTER_SECONDS and self._dirty.is_set())
+            return 0
 
     def _run(self) -> None:
         _lower_priority()
@@ -128,14 +159,17 @@ class _Checkpointer:
             conn.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT}")
             last = time.monotonic()
             while not self._stopping.wait(CHECK_INTERVAL):
-                if not self._due(time.monotonic() - last):
+                now = time.monotonic()
+                if not self._policy.due(now - last, self._dirty.is_set(), self._wal_size()):
                     continue
                 self._dirty.clear()
-                last = time.monotonic()
                 try:
-                    checkpoint(conn)
+                    _, frames, _ = checkpoint(conn)
                 except sqlite3.Error as exc:        # next round tries again; requests are unaffected
                     log.warning("WAL checkpoint failed: %s", exc)
+                    frames = 0
+                self._policy.done(frames, now - last, self._wal_size())
+                last = now
             if self._dirty.is_set():
                 checkpoint(conn)                    # leave little for the next start to replay
         finally:
