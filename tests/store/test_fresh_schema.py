@@ -171,19 +171,25 @@ print("alembic" in sys.modules)
 """
 
 
-def test_processes_starting_together_on_an_empty_store_create_it_once(new_url, tmp_path):
-    """Processes opening the same empty store at the same moment: all succeed, one creates."""
-    url, go = new_url(), tmp_path / "go"
-    procs = [subprocess.Popen([sys.executable, "-c", _OPEN_WHEN_TOLD, url, str(go)],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+def _open_together(url: str, go, extra_args: list[list[str]]):
+    """One process per entry of `extra_args`, each opening `url` once all are ready; their outputs."""
+    procs = [subprocess.Popen([sys.executable, "-c", _OPEN_WHEN_TOLD, url, str(go), *extra],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for extra in extra_args]
     try:
-        assert [p.stdout.readline() for p in procs] == ["ready\n"] * 2     # imports done in both
+        assert [p.stdout.readline() for p in procs] == ["ready\n"] * len(procs)     # imports done in all
         go.touch()
         results = [p.communicate(timeout=60) for p in procs]
     finally:
         for p in procs:
             if p.poll() is None:
                 p.kill()
+    return procs, results
+
+
+def test_processes_starting_together_on_an_empty_store_create_it_once(new_url, tmp_path):
+    """Processes opening the same empty store at the same moment: all succeed, one creates."""
+    url = new_url()
+    procs, results = _open_together(url, tmp_path / "go", [[], []])
     assert [p.returncode for p in procs] == [0, 0], [err[-2000:] for _, err in results]
     assert [out for out, _ in results] == ["False\n"] * 2     # neither loaded Alembic
     described = _on(url, _describe)
@@ -196,17 +202,7 @@ def test_processes_starting_together_on_an_empty_store_create_it_once(new_url, t
 def test_processes_starting_together_with_different_master_keys_one_wins(new_url, tmp_path):
     """Two first starts at once with different master keys: exactly one key is the store's, and the
     other process is refused (not both accepted with the last writer's check row winning)."""
-    url, go = new_url(), tmp_path / "go"
-    procs = [subprocess.Popen([sys.executable, "-c", _OPEN_WHEN_TOLD, url, str(go), str(k)],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for k in (1, 2)]
-    try:
-        assert [p.stdout.readline() for p in procs] == ["ready\n"] * 2
-        go.touch()
-        results = [p.communicate(timeout=60) for p in procs]
-    finally:
-        for p in procs:
-            if p.poll() is None:
-                p.kill()
+    procs, results = _open_together(new_url(), tmp_path / "go", [["1"], ["2"]])
     codes = sorted(p.returncode for p in procs)
     assert codes == [0, 3], [err[-2000:] for _, err in results]
     refused = next(out for p, (out, _) in zip(procs, results) if p.returncode == 3)
