@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
+import time
 
 from regauth.domain.principals import AuditEvent, IssuedToken
 from regauth.store.open import open_store
@@ -60,3 +61,62 @@ def test_checkpoint_policy_follows_what_the_wal_holds_not_the_files_size() -> No
     assert not p.due(7.5, dirty=True, wal_size=40 * mib)
     assert p.due(8.1, dirty=True, wal_size=40 * mib)                # ~8192 frames by the rate seen
     assert p.due(2.0, dirty=True, wal_size=41 * mib)                # grew past its size: more than estimated
+
+
+def test_checkpoint_policy_counts_only_the_frames_added_since_the_last_checkpoint() -> None:
+    from regauth.store.sqlite_direct import CheckpointPolicy
+
+    mib = 1024 * 1024
+    p = CheckpointPolicy(frames=8192, seconds=30.0, wal_bytes=32 * mib)
+    p.done(frames_found=8192, since_last=8.0, wal_size=40 * mib)     # ~1024 frames/s
+    # The WAL did not start over: 16384 frames found, of which 8192 were there last time.
+    p.done(frames_found=16384, since_last=8.0, wal_size=64 * mib, restarted=False)
+    assert not p.due(7.5, dirty=True, wal_size=64 * mib)            # still ~1024/s, not 2048/s
+    assert p.due(8.1, dirty=True, wal_size=64 * mib)
+    # It started over (its header changed): all 4096 frames found are new.
+    p.done(frames_found=4096, since_last=1.0, wal_size=64 * mib, restarted=True)
+    assert p.due(2.1, dirty=True, wal_size=64 * mib)                # 4096/s
+    # Fewer frames than last time can only mean it started over, header or not.
+    p.done(frames_found=1024, since_last=1.0, wal_size=64 * mib, restarted=False)
+    assert not p.due(7.5, dirty=True, wal_size=64 * mib) and p.due(8.1, dirty=True, wal_size=64 * mib)
+
+
+def test_under_sustained_writes_the_wal_starts_over_and_stays_bounded(tmp_path) -> None:
+    """Commits without a pause: SQLite alone never reuses the WAL (a checkpoint never catches up
+    with them), so the file would grow for as long as they last. The checkpointer catches up with
+    commits held and the WAL starts over; nothing written is lost."""
+    from regauth.store.sqlite_direct import CheckpointPolicy
+
+    db = tmp_path / "regauth.db"
+    store = open_store(f"sqlite:///{db}", os.urandom(32))
+    wal = tmp_path / "regauth.db-wal"
+    try:
+        store.record_batch(*_batch(0))
+        ck = store._direct._checkpoints()
+        ck._policy = CheckpointPolicy(frames=64, seconds=30.0, wal_bytes=256 * 1024)
+        ck.restart_frames, ck.sync_interval, ck.check_interval = 256, 0.01, 0.02
+        stop = threading.Event()
+        written = [1]
+        largest = [0]
+
+        def write() -> None:
+            i = 1
+            while not stop.is_set():
+                store.record_batch(*_batch(i))
+                i += 1
+                written[0] = i
+                largest[0] = max(largest[0], wal.stat().st_size)
+        writer = threading.Thread(target=write)
+        writer.start()
+        deadline = time.monotonic() + 60
+        while ck.restarts < 3 and time.monotonic() < deadline and writer.is_alive():
+            time.sleep(0.05)
+        stop.set()
+        writer.join()
+        assert ck.restarts >= 3, f"the WAL never started over ({written[0]} batches written)"
+        # ~256 frames of 4 KiB (+ what the catch-up passes let through): without restarts the WAL holds every batch
+        assert largest[0] < 8 * 1024 * 1024, largest[0]
+        count = sqlite3.connect(db).execute("SELECT COUNT(*) FROM audit_events").fetchone()[0]
+        assert count == written[0] * 16
+    finally:
+        store.close()

@@ -7,11 +7,23 @@ event loop is one thread, so in practice one connection).
 Those connections never checkpoint the WAL themselves (`wal_autocheckpoint=0`): a checkpoint copies
 pages into the database file and syncs it, tens of milliseconds on an ordinary disk, and the
 request that happened to trigger it — with every request behind it on the event loop — would wait.
-A background thread checkpoints instead (PASSIVE: it never blocks a reader or a writer) once the
-WAL holds about 32 MiB not yet copied, or 30 s after the last one if anything was written since
-(`CheckpointPolicy`: the file's size alone does not say, since SQLite reuses the file). Rare and large beats
-frequent and small here: a checkpoint still costs CPU and I/O that the requests around it feel,
-and the rarer it comes the fewer requests see it. The thread also runs at a lower priority.
+A background thread (`_Checkpointer`, at a lower priority) does three things instead:
+
+- every 0.1 s, if anything was committed since, it syncs the WAL file. Left alone, the kernel
+  holds a second's worth of commits (tens of MiB under load) until the checkpoint's own sync, which
+  then took 150-200 ms and stalled the commits beside it by up to 30 ms; synced in small steps, a
+  checkpoint takes about 60 ms and the stalls are gone;
+- a PASSIVE checkpoint (it never blocks a reader or a writer) once the WAL holds about 32 MiB not
+  yet copied, or 30 s after the last one if anything was written since (`CheckpointPolicy`);
+- under sustained load the WAL never starts over by itself: SQLite reuses it from its start only
+  when a checkpoint has copied every frame, and commits keep landing while one runs. Without help
+  the file grew by about 30 MiB a second for as long as the load lasted. So once it holds
+  `RESTART_FRAMES` (256 MiB) the thread catches up in shorter and shorter passes and runs the last
+  one holding the store's write lock, so that nothing is committed meanwhile; the next commit
+  then writes the WAL from its start, and the file keeps its size. That last pass ends with the
+  syncs of a complete checkpoint and holds the lock 20-30 ms on the bench machine: every commit
+  of this process waits that long, once per 256 MiB written (every 6-8 s at full load).
+
 Other connections (admin commands, rare writes) keep SQLite's default automatic checkpoints.
 """
 
@@ -26,12 +38,16 @@ from typing import Any, Sequence
 
 log = logging.getLogger("regauth.store")
 
+SYNC_INTERVAL = 0.1                   # seconds between syncs of the WAL (when written since)
 CHECK_INTERVAL = 1.0                  # seconds between looks at whether a checkpoint is due
 CHECKPOINT_FRAMES = 8192              # ~32 MiB of 4 KiB pages not yet in the database file
 CHECKPOINT_WAL_BYTES = 32 * 1024 * 1024
 CHECKPOINT_AFTER_SECONDS = 30.0
 CHECKPOINT_NICE = 10                  # relative to the process: ~10 % of a contended core
 WAL_SIZE_LIMIT = 64 * 1024 * 1024     # bytes the WAL file is truncated to after a reset
+RESTART_FRAMES = 65536                # 256 MiB of 4 KiB pages: from this many frames on, make the WAL start over
+CATCH_UP_PASSES = 4                   # unlocked passes before the locked one, each shorter than the last
+QUICK_PASS_SECONDS = 0.005            # a pass this quick leaves little for the locked one
 
 
 class SqliteDirect:
@@ -61,7 +77,7 @@ class SqliteDirect:
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
                 raise
-        self._checkpoints().written()
+            self._checkpoints().written()
 
     def close(self) -> None:
         with self._lock:
@@ -92,7 +108,7 @@ class SqliteDirect:
         if checkpointer is None:
             with self._lock:
                 if self._checkpointer is None:
-                    self._checkpointer = _Checkpointer(self._path)
+                    self._checkpointer = _Checkpointer(self._path, self._write_lock)
                 checkpointer = self._checkpointer
         return checkpointer
 
@@ -103,13 +119,16 @@ class CheckpointPolicy:
 
     The WAL file's size does not say how much it holds: after a checkpoint, SQLite writes the WAL
     again from its start and the file keeps its size. So the amount is estimated from the rate the
-    last checkpoint saw (frames it found ÷ seconds since the one before); until there is a rate, and
-    whenever the file grows past the size it had (the estimate was low), the size is the measure."""
+    last checkpoint saw (frames added since the one before ÷ seconds between them); until there is
+    a rate, and whenever the file grows past the size it had (the estimate was low), the size is
+    the measure. The frames a checkpoint finds are not all new: unless the WAL started over since
+    the last one (`restarted`), the frames that one found are still counted."""
 
     def __init__(self, frames: int, seconds: float, wal_bytes: int) -> None:
         self.frames, self.seconds, self.wal_bytes = frames, seconds, wal_bytes
         self._rate: float | None = None      # frames written per second, as last seen
         self._size_seen = 0                  # the WAL file's size at the last checkpoint
+        self._frames_seen = 0                # the frames the last checkpoint found
 
     def due(self, since_last: float, dirty: bool, wal_size: int) -> bool:
         if not dirty:
@@ -120,26 +139,33 @@ class CheckpointPolicy:
             return True
         return self._rate is not None and self._rate * since_last >= self.frames
 
-    def done(self, frames_found: int, since_last: float, wal_size: int) -> None:
-        """A checkpoint found `frames_found` frames in the WAL, `since_last` seconds after the last."""
-        self._rate = frames_found / since_last if since_last > 0 else None
+    def done(self, frames_found: int, since_last: float, wal_size: int, restarted: bool = True) -> None:
+        """A checkpoint found `frames_found` frames in the WAL, `since_last` seconds after the last;
+        `restarted`: the WAL started over in between (all it holds is new)."""
+        added = frames_found if restarted or frames_found < self._frames_seen else frames_found - self._frames_seen
+        self._rate = added / since_last if since_last > 0 else None
         self._size_seen = wal_size
+        self._frames_seen = frames_found
 
 
 class _Checkpointer:
-    """A daemon thread that moves the WAL into the database file, off the request path."""
+    """A daemon thread that syncs the WAL and moves it into the database file, off the request path."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, write_lock: threading.Lock) -> None:
         self._path = path
         self._wal = path + "-wal"
-        self._dirty = threading.Event()
+        self._write_lock = write_lock        # held by every commit of this process (see SqliteDirect)
+        self._writes = 0                     # commits so far; only the writer adds (cheaper than an Event)
         self._stopping = threading.Event()
         self._policy = CheckpointPolicy(CHECKPOINT_FRAMES, CHECKPOINT_AFTER_SECONDS, CHECKPOINT_WAL_BYTES)
+        self.restart_frames = RESTART_FRAMES
+        self.sync_interval, self.check_interval = SYNC_INTERVAL, CHECK_INTERVAL
+        self.restarts = 0                    # complete catch-ups: each lets the next commit start the WAL over
         self._thread = threading.Thread(target=self._run, name="regauth-checkpoint", daemon=True)
         self._thread.start()
 
     def written(self) -> None:
-        self._dirty.set()
+        self._writes += 1
 
     def stop(self) -> None:
         self._stopping.set()
@@ -157,23 +183,72 @@ class _Checkpointer:
         try:
             conn.execute("PRAGMA busy_timeout=5000")
             conn.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT}")
-            last = time.monotonic()
-            while not self._stopping.wait(CHECK_INTERVAL):
+            last = next_look = time.monotonic()
+            synced = checkpointed = self._writes
+            sequence = _wal_sequence(self._wal)
+            while not self._stopping.wait(self.sync_interval):
+                writes = self._writes
+                if writes != synced:
+                    synced = writes
+                    _sync(self._wal)
                 now = time.monotonic()
-                if not self._policy.due(now - last, self._dirty.is_set(), self._wal_size()):
+                if now < next_look:
                     continue
-                self._dirty.clear()
+                next_look = now + self.check_interval
+                if not self._policy.due(now - last, writes != checkpointed, self._wal_size()):
+                    continue
+                checkpointed = writes
+                current = _wal_sequence(self._wal)
                 try:
                     _, frames, _ = checkpoint(conn)
+                    if frames >= self.restart_frames:
+                        self._start_over(conn)
                 except sqlite3.Error as exc:        # next round tries again; requests are unaffected
                     log.warning("WAL checkpoint failed: %s", exc)
                     frames = 0
-                self._policy.done(frames, now - last, self._wal_size())
+                self._policy.done(frames, now - last, self._wal_size(), restarted=current != sequence)
+                sequence = current
                 last = now
-            if self._dirty.is_set():
+            if self._writes != checkpointed:
                 checkpoint(conn)                    # leave little for the next start to replay
         finally:
             conn.close()
+
+    def _start_over(self, conn: sqlite3.Connection) -> None:
+        """Copy every frame, so that the next commit writes the WAL from its start again: passes
+        while commits go on until one is quick, then one with this process's commits held."""
+        for _ in range(CATCH_UP_PASSES):
+            started = time.monotonic()
+            checkpoint(conn)
+            if time.monotonic() - started < QUICK_PASS_SECONDS:
+                break
+        with self._write_lock:
+            _, frames, moved = checkpoint(conn)
+        if frames == moved:                    # another process may have written meanwhile: next time
+            self.restarts += 1
+
+
+def _sync(path: str) -> None:
+    """fdatasync the file at `path`, if it is there."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fdatasync(fd)
+    except OSError as exc:
+        log.warning("could not sync the WAL: %s", exc)
+    finally:
+        os.close(fd)
+
+
+def _wal_sequence(path: str) -> bytes:
+    """The WAL header's checkpoint sequence number and salts: they change when the WAL starts over."""
+    try:
+        with open(path, "rb") as f:
+            return f.read(24)[12:24]
+    except OSError:
+        return b""
 
 
 def _lower_priority() -> None:
