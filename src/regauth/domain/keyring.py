@@ -7,7 +7,6 @@ without a database read.
 from __future__ import annotations
 
 import base64
-import hashlib
 import hmac
 import secrets
 import threading
@@ -47,13 +46,13 @@ class Keyring:
 
     def sign(self, kid: str, message: bytes) -> bytes:
         """MAC with the named key (callers take `active_kid` once, then sign with it)."""
-        return hmac.new(self._keys[kid], message, hashlib.sha256).digest()
+        return hmac.digest(self._keys[kid], message, "sha256")    # one-shot: half the cost of hmac.new()
 
     def check(self, kid: str, message: bytes, signature: bytes) -> bool:
         key = self._keys.get(kid)
         if key is None:
             return False
-        return hmac.compare_digest(hmac.new(key, message, hashlib.sha256).digest(), signature)
+        return hmac.compare_digest(hmac.digest(key, message, "sha256"), signature)
 
     def __repr__(self) -> str:
         return f"Keyring(kids={sorted(self._keys)}, active={self._active!r})"
