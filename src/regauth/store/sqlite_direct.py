@@ -7,12 +7,8 @@ event loop is one thread, so in practice one connection).
 Those connections never checkpoint the WAL themselves (`wal_autocheckpoint=0`): a checkpoint copies
 pages into the database file and syncs it, tens of milliseconds on an ordinary disk, and the
 request that happened to trigger it — with every request behind it on the event loop — would wait.
-A background thread (`_Checkpointer`, at a lower priority) does three things instead:
+A background thread (`_Checkpointer`, at a lower priority) does two things instead:
 
-- every 0.1 s, if anything was committed since, it syncs the WAL file. Left alone, the kernel
-  holds a second's worth of commits (tens of MiB under load) until the checkpoint's own sync, which
-  then took 150-200 ms and stalled the commits beside it by up to 30 ms; synced in small steps, a
-  checkpoint takes about 60 ms and the stalls are gone;
 - a PASSIVE checkpoint (it never blocks a reader or a writer) once the WAL holds about 32 MiB not
   yet copied, or 30 s after the last one if anything was written since (`CheckpointPolicy`);
 - under sustained load the WAL never starts over by itself: SQLite reuses it from its start only
@@ -38,7 +34,6 @@ from typing import Any, Sequence
 
 log = logging.getLogger("regauth.store")
 
-SYNC_INTERVAL = 0.1                   # seconds between syncs of the WAL (when written since)
 CHECK_INTERVAL = 1.0                  # seconds between looks at whether a checkpoint is due
 CHECKPOINT_FRAMES = 8192              # ~32 MiB of 4 KiB pages not yet in the database file
 CHECKPOINT_WAL_BYTES = 32 * 1024 * 1024
@@ -149,7 +144,7 @@ class CheckpointPolicy:
 
 
 class _Checkpointer:
-    """A daemon thread that syncs the WAL and moves it into the database file, off the request path."""
+    """A daemon thread that moves the WAL into the database file, off the request path."""
 
     def __init__(self, path: str, write_lock: threading.Lock) -> None:
         self._path = path
@@ -159,7 +154,7 @@ class _Checkpointer:
         self._stopping = threading.Event()
         self._policy = CheckpointPolicy(CHECKPOINT_FRAMES, CHECKPOINT_AFTER_SECONDS, CHECKPOINT_WAL_BYTES)
         self.restart_frames = RESTART_FRAMES
-        self.sync_interval, self.check_interval = SYNC_INTERVAL, CHECK_INTERVAL
+        self.check_interval = CHECK_INTERVAL
         self.restarts = 0                    # complete catch-ups: each lets the next commit start the WAL over
         self._thread = threading.Thread(target=self._run, name="regauth-checkpoint", daemon=True)
         self._thread.start()
@@ -183,18 +178,12 @@ class _Checkpointer:
         try:
             conn.execute("PRAGMA busy_timeout=5000")
             conn.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT}")
-            last = next_look = time.monotonic()
-            synced = checkpointed = self._writes
+            last = time.monotonic()
+            checkpointed = self._writes
             sequence = _wal_sequence(self._wal)
-            while not self._stopping.wait(self.sync_interval):
+            while not self._stopping.wait(self.check_interval):
                 writes = self._writes
-                if writes != synced:
-                    synced = writes
-                    _sync(self._wal)
                 now = time.monotonic()
-                if now < next_look:
-                    continue
-                next_look = now + self.check_interval
                 if not self._policy.due(now - last, writes != checkpointed, self._wal_size()):
                     continue
                 checkpointed = writes
@@ -226,20 +215,6 @@ class _Checkpointer:
             _, frames, moved = checkpoint(conn)
         if frames == moved:                    # another process may have written meanwhile: next time
             self.restarts += 1
-
-
-def _sync(path: str) -> None:
-    """fdatasync the file at `path`, if it is there."""
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fdatasync(fd)
-    except OSError as exc:
-        log.warning("could not sync the WAL: %s", exc)
-    finally:
-        os.close(fd)
 
 
 def _wal_sequence(path: str) -> bytes:
