@@ -117,7 +117,10 @@ def test_under_sustained_writes_the_wal_starts_over_and_stays_bounded(tmp_path) 
         # 256 frames of 4 KiB, plus what lands while a checkpoint runs; without restarts the WAL holds
         # every batch of the 2 s (hundreds of MiB on a laptop)
         assert largest[0] < 32 * 1024 * 1024, largest[0]
-        count = sqlite3.connect(db).execute("SELECT COUNT(*) FROM audit_events").fetchone()[0]
-        assert count == written[0] * 16
+        other = sqlite3.connect(db)
+        try:
+            assert other.execute("SELECT COUNT(*) FROM audit_events").fetchone()[0] == written[0] * 16
+        finally:
+            other.close()
     finally:
         store.close()

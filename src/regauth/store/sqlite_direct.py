@@ -17,7 +17,7 @@ A background thread (`_Checkpointer`, at a lower priority) does two things inste
   `RESTART_FRAMES` (256 MiB) the thread catches up in shorter and shorter passes and runs the last
   one holding the store's write lock, so that nothing is committed meanwhile; the next commit
   then writes the WAL from its start, and the file keeps its size. That last pass ends with the
-  syncs of a complete checkpoint and holds the lock 20-30 ms on the bench machine: every commit
+  syncs of a complete checkpoint and holds the lock 20-50 ms on the bench machine: every commit
   of this process waits that long, once per 256 MiB written (every 6-8 s at full load).
 
 Other connections (admin commands, rare writes) keep SQLite's default automatic checkpoints.
