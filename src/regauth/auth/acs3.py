@@ -9,14 +9,15 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
-import hmac
 import re
 from urllib.parse import unquote_to_bytes
 
 from regauth.auth.acs import (ACS3, UNRESERVED, AcsClaim, canonical_params, check_key_id, check_nonce,
                               decode_pairs, missing, normalize_format, parse_timestamp, percent_encode, to_params)
 from regauth.auth.canonical import HttpRequest
+from regauth.domain.macs import KeyedMac
 from regauth.domain.secret import Secret
 from regauth.errors import IncompleteSignature, SignatureMismatch
 
@@ -132,7 +133,13 @@ def string_to_sign(req: HttpRequest, claim: AcsClaim) -> str:
 
 
 def sign(sts: str, secret: Secret) -> str:
-    return hmac.digest(secret.reveal().encode("utf-8"), sts.encode("utf-8"), "sha256").hex()
+    return _signer(secret.reveal()).digest(sts.encode("utf-8")).hex()
+
+
+@functools.lru_cache(maxsize=1024)
+def _signer(secret: str) -> KeyedMac:
+    """HMAC-SHA256 under AccessKeySecret, its pads hashed once per key."""
+    return KeyedMac(secret.encode("utf-8"))
 
 
 def check_content_sha256(req: HttpRequest, sts: str) -> None:

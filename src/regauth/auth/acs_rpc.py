@@ -10,12 +10,14 @@ pop-core puts everything, Signature included, in an application/x-www-form-urlen
 from __future__ import annotations
 
 import base64
-import hmac
+import functools
+import hashlib
 from urllib.parse import unquote_plus
 
 from regauth.auth.acs import (RPC_V1, AcsClaim, canonical_params, check_key_id, check_nonce, decode_pairs, missing,
                               normalize_format, parse_timestamp, raw_keys, to_params)
 from regauth.auth.canonical import HttpRequest
+from regauth.domain.macs import KeyedMac
 from regauth.domain.secret import Secret
 from regauth.errors import IncompleteSignature
 
@@ -105,8 +107,13 @@ def string_to_sign(req: HttpRequest, claim: AcsClaim) -> str:
 
 
 def sign(sts: str, secret: Secret) -> str:
-    key = (secret.reveal() + "&").encode("utf-8")
-    return base64.b64encode(hmac.digest(key, sts.encode("utf-8"), "sha1")).decode("ascii")
+    return base64.b64encode(_signer(secret.reveal()).digest(sts.encode("utf-8"))).decode("ascii")
+
+
+@functools.lru_cache(maxsize=1024)
+def _signer(secret: str) -> KeyedMac:
+    """HMAC-SHA1 under AccessKeySecret + "&", its pads hashed once per key."""
+    return KeyedMac((secret + "&").encode("utf-8"), hashlib.sha1)
 
 
 def sniff_format(req: HttpRequest) -> str | None:

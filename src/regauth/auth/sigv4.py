@@ -32,6 +32,7 @@ from regauth.auth.sigv4_canonical import (
     query_pairs,
     wire_bytes,
 )
+from regauth.domain.macs import KeyedMac
 from regauth.domain.secret import Secret
 from regauth.errors import IncompleteSignature, RequestExpired, SignatureMismatch
 from regauth.records import record
@@ -325,6 +326,12 @@ def _derive_signing_key(secret: str, date: str, region: str, service: str) -> by
     return key
 
 
+@functools.lru_cache(maxsize=1024)
+def _signer(secret: str, date: str, region: str, service: str) -> KeyedMac:
+    """HMAC under kSigning, its pads hashed once: a client signs with the same key all day."""
+    return KeyedMac(_derive_signing_key(secret, date, region, service))
+
+
 def _hmac(key: bytes, message: str) -> bytes:
     return hmac.digest(key, wire_bytes(message), "sha256")
 
@@ -335,7 +342,7 @@ def verify(req: HttpRequest, claim: SigV4Claim, secret: Secret, *, now: float,
            skew: float = 900.0, normalize_path: bool = True) -> None:
     """Raise RequestExpired / IncompleteSignature / SignatureMismatch unless the claim holds."""
     _check_time(claim, now, skew)
-    key = signing_key(secret.reveal(), claim.date, claim.region, claim.service)
+    signer = _signer(secret.reveal(), claim.date, claim.region, claim.service)
     declared_values = req.header_map().get(CONTENT_SHA256_HEADER)
     declared = declared_values[0].strip() if declared_values else None
     payloads = [body_sha256(req) if declared is None else declared]   # what payload_hash(req) gives
@@ -350,7 +357,7 @@ def verify(req: HttpRequest, claim: SigV4Claim, secret: Secret, *, now: float,
         sts = string_to_sign(claim, canonical_request(
             req, claim, normalize_path=normalize_path, payload=payload))
         ours.append(sts)
-        expected = hmac.digest(key, wire_bytes(sts), "sha256").hex().encode()
+        expected = signer.digest(wire_bytes(sts)).hex().encode()
         if hmac.compare_digest(expected, presented):
             matched = payload
     if matched is None:

@@ -11,6 +11,7 @@ import hmac
 import secrets
 import threading
 
+from regauth.domain.macs import KeyedMac
 from regauth.domain.principals import SigningKey
 from regauth.domain.secret import Secret
 
@@ -24,7 +25,7 @@ def new_signing_key(now: float) -> SigningKey:
 class Keyring:
     def __init__(self, keys: list[SigningKey]) -> None:
         self._lock = threading.Lock()
-        self._keys: dict[str, bytes] = {}
+        self._keys: dict[str, KeyedMac] = {}
         self._active: str = ""
         self.replace(keys)
 
@@ -32,7 +33,7 @@ class Keyring:
         usable = [k for k in keys if k.retired_at is None]
         if not usable:
             raise ValueError("the keyring needs at least one active signing key")
-        table = {k.kid: base64.urlsafe_b64decode(k.secret.reveal()) for k in keys}
+        table = {k.kid: KeyedMac(base64.urlsafe_b64decode(k.secret.reveal())) for k in keys}
         active = max(usable, key=lambda k: (k.created_at, k.kid)).kid
         with self._lock:
             self._keys, self._active = table, active
@@ -46,13 +47,13 @@ class Keyring:
 
     def sign(self, kid: str, message: bytes) -> bytes:
         """MAC with the named key (callers take `active_kid` once, then sign with it)."""
-        return hmac.digest(self._keys[kid], message, "sha256")    # one-shot: half the cost of hmac.new()
+        return self._keys[kid].digest(message)
 
     def check(self, kid: str, message: bytes, signature: bytes) -> bool:
-        key = self._keys.get(kid)
-        if key is None:
+        mac = self._keys.get(kid)
+        if mac is None:
             return False
-        return hmac.compare_digest(hmac.digest(key, message, "sha256"), signature)
+        return hmac.compare_digest(mac.digest(message), signature)
 
     def __repr__(self) -> str:
         return f"Keyring(kids={sorted(self._keys)}, active={self._active!r})"

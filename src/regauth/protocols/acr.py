@@ -19,7 +19,6 @@ table (`acr_errors.py`). Denials (authentication, permission, throttling) are au
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from urllib.parse import parse_qsl
@@ -36,6 +35,7 @@ from regauth.errors import (AccessDenied, AuthError, InvalidInput, MissingAuthen
 from regauth.protocols.acr_errors import (NOT_FOUND_KEY, MissingSecurityToken, SecurityTokenMismatch, WireError,
                                           to_wire)
 from regauth.protocols.aws.dispatch import Response
+from regauth.protocols.json_body import dumps
 from regauth.services.container import Services
 from regauth.services.context import Call
 from regauth.services.pending import Pending
@@ -72,7 +72,7 @@ def render(fmt: str, root: str, fields: dict[str, object], status: int, request_
     if fmt == "XML":
         body, ctype = _xml(root, {k: ("true" if v is True else v) for k, v in fields.items()}), XML_TYPE
     else:
-        body, ctype = json.dumps(fields, separators=(",", ":")).encode("utf-8"), JSON_TYPE
+        body, ctype = dumps(fields), JSON_TYPE
     return Response(status, [("Content-Type", ctype), ("x-acs-request-id", request_id), *(extra or [])], body)
 
 
@@ -94,6 +94,8 @@ def _aws_marked(req: HttpRequest) -> bool:
 def _alibaba_marked(req: HttpRequest) -> bool:
     """ACS3 headers, or RPC parameters only Alibaba uses: Version 2018-12-01 or SignatureNonce."""
     if req.header_values("x-acs-action") or (req.header("Authorization") or "").startswith("ACS3-"):
+        return True
+    if "SignatureNonce" in acs.raw_keys(req.query):   # a name as sent is that name decoded: no need to decode
         return True
     names = dict(_params(req))
     return names.get("Version") == VERSION or "SignatureNonce" in names

@@ -26,7 +26,6 @@ from __future__ import annotations
 import re
 import secrets
 import string
-from dataclasses import replace
 
 from regauth.clock import Clock
 from regauth.domain.arn import format_arn
@@ -109,7 +108,7 @@ class AcrService:
         if instance is None:
             raise NotFound("instance", instance_id, f"The instance {instance_id} does not exist.")
         arn = instance_arn(instance)
-        call = replace(call, region=instance.region)
+        call = call.in_region(instance.region)
         self._authz.require(call, ACTION, arn, resource_account=instance.account_id)
         if region_id is not None and region_id != instance.region:
             raise InvalidInput(f"RegionId {region_id} is not the region of instance {instance_id} "

@@ -20,13 +20,13 @@ up again (tests compare both on many values). JSON is encoded by one prebuilt en
 from __future__ import annotations
 
 import base64
-import json
 import re
 from datetime import datetime, timezone
 from email.utils import format_datetime
-from json.encoder import c_make_encoder, encode_basestring_ascii  # type: ignore[attr-defined]
 from typing import Any, Callable
 from weakref import WeakKeyDictionary
+
+from regauth.protocols.json_body import dumps as _dumps
 
 from .errors import WireError
 from .models import ServiceSpec
@@ -144,21 +144,7 @@ def serialize_error(spec: ServiceSpec, err: WireError, request_id: str) -> Respo
     return err.status, headers + extra, _dumps(body_fields)
 
 
-# --- JSON --------------------------------------------------------------------------------------------
-
-# What json.dumps(value, separators=(",", ":"), allow_nan=False) builds on every call, built once:
-# the encoder, and its one-shot C encoder (without the circular-reference check: the values here are
-# trees built per response; a cycle would still fail, as RecursionError instead of ValueError).
-_ENCODER = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
-_C_ENCODER = c_make_encoder(None, _ENCODER.default, encode_basestring_ascii, None, ":", ",", False, False, False) \
-    if c_make_encoder is not None else None
-
-
-def _dumps(value: Any) -> bytes:
-    if _C_ENCODER is None:      # pragma: no cover - CPython has the C accelerator
-        return _ENCODER.encode(value).encode("ascii")
-    return "".join(_C_ENCODER(value, 0)).encode("ascii")
-
+# --- JSON (bodies are encoded by regauth.protocols.json_body) ----------------------------------------
 
 def _epoch(value: Any) -> float:
     if isinstance(value, datetime):
