@@ -70,6 +70,13 @@ def percent_encode(s: str) -> str:
     """RFC 3986 with UTF-8: keep A-Z a-z 0-9 - _ . ~, everything else %XX (uppercase hex)."""
     if not s.rstrip(UNRESERVED):
         return s                        # nothing to encode
+    if len(s) <= 32:                    # a Timestamp: the same for every request of its second
+        return _quoted(s)
+    return quote(s, safe="~", encoding="utf-8", errors="strict")
+
+
+@functools.lru_cache(maxsize=256)
+def _quoted(s: str) -> str:
     return quote(s, safe="~", encoding="utf-8", errors="strict")
 
 
@@ -116,8 +123,12 @@ def to_params(pairs: list[tuple[str, str]]) -> dict[str, str]:
 
 
 def canonical_params(params: Mapping[str, str]) -> str:
-    """sorted percentEncode(k)=percentEncode(v) joined by '&' (empty values kept: 'SignatureType=')."""
-    return "&".join([f"{percent_encode(k)}={percent_encode(v)}" for k, v in sorted(params.items())])
+    """sorted percentEncode(k)=percentEncode(v) joined by '&' (empty values kept: 'SignatureType=').
+
+    percent_encode's test, written out: most names and values need no encoding, and two calls per
+    parameter were a third of the time."""
+    return "&".join([f"{k if not k.rstrip(UNRESERVED) else percent_encode(k)}="
+                     f"{v if not v.rstrip(UNRESERVED) else percent_encode(v)}" for k, v in sorted(params.items())])
 
 
 _TS = re.compile(r"(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?Z")
