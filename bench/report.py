@@ -8,6 +8,7 @@ import statistics
 from collections import defaultdict
 from pathlib import Path
 
+from servers import RESTARTS
 from workloads import BY_KEY
 
 REGAUTH = ("regauth-sqlite", "regauth-pg")
@@ -138,7 +139,7 @@ def goals(out: dict, s: dict) -> list[dict]:
         d = srv["regauth-sqlite"]
         cold = d.get("cold_start_seconds")
         row("regauth (SQLite): start to first successful response", f"< {GOALS['start_s']} s",
-            f"{d['start_seconds']:.2f} s (restart)" + (f", {cold:.2f} s (first start, empty store)" if cold else ""),
+            f"{d['start_seconds']:.2f} s (restart, median of {RESTARTS})" + (f", {cold:.2f} s (first start, empty store)" if cold else ""),
             d["start_seconds"] < GOALS["start_s"] and (cold is None or cold < GOALS["start_s"]))
         row("regauth (SQLite): idle RSS", f"< {GOALS['rss_mib']:.0f} MiB", f"{d['rss_idle'] / 2**20:.0f} MiB",
             d["rss_idle"] / 2**20 < GOALS["rss_mib"])
@@ -247,7 +248,7 @@ def servers_table(out: dict) -> list[str]:
         d = out["servers"][key]
         start = f"{d['start_seconds']:.2f} s"
         if d.get("cold_start_seconds"):
-            start += f" (first start, empty store: {d['cold_start_seconds']:.2f} s)"
+            start += f" (median of {RESTARTS} restarts; first start, empty store: {d['cold_start_seconds']:.2f} s)"
         lag = d.get("body_lag_ms")
         lines.append(f"| {d['label']} | {d['version']} | {start} | {d['rss_idle'] / 2**20:.0f} MiB | "
                      f"{d['rss_after'] / 2**20:.0f} MiB | {'–' if lag is None else f'{lag:.1f} ms'} | "
