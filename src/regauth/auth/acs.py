@@ -70,7 +70,7 @@ def percent_encode(s: str) -> str:
     """RFC 3986 with UTF-8: keep A-Z a-z 0-9 - _ . ~, everything else %XX (uppercase hex)."""
     if not s.rstrip(UNRESERVED):
         return s                        # nothing to encode
-    if len(s) <= 32:                    # a Timestamp: the same for every request of its second
+    if len(s) <= 32:                    # e.g. a Timestamp: the same for every request of its second
         return _quoted(s)
     return quote(s, safe="~", encoding="utf-8", errors="strict")
 

@@ -3,9 +3,8 @@
 `hmac.digest(key, msg, "sha256")` derives the inner and outer pads and sets up two hash contexts
 on every call. A request signs or checks under keys it shares with every other request of its
 kind (a token signing key; a SigV4 signing key, the same for a client all day; an Alibaba
-AccessKey secret), so `KeyedMac`
-hashes the two pad blocks once (RFC 2104) and each MAC then copies those two states: the same
-bytes as `hmac.digest`, in less than half the time.
+AccessKey secret), so `KeyedMac` hashes the two pad blocks once (RFC 2104) and each MAC then
+copies those two states: the same bytes as `hmac.digest`, in less than half the time.
 """
 
 from __future__ import annotations
