@@ -6,7 +6,9 @@
 
 Request handling is synchronous. On an embedded SQLite store it runs on the event loop itself (a
 store read costs microseconds, and worker threads would only pass the GIL around); on PostgreSQL,
-where a read waits on the network, on a bounded thread pool. Either way the records a request must
+where a read waits on the network, on a bounded thread pool. The generation read every request
+starts with is shared: by the requests of one loop turn (`OncePerTurn`), or by the worker threads
+that ask while another read is under way (`OneReadAtATime`). Either way the records a request must
 store (issued tokens, audit events) go through one group commit, and its answer is sent only once
 they are stored.
 """
@@ -16,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import logging
+import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Callable, Sequence
 
@@ -63,6 +66,57 @@ class OncePerTurn:
         self._value = self._UNSET
 
 
+class OneReadAtATime:
+    """A read shared by the worker threads that ask for it while another is under way.
+
+    Used for the store's generation counter on PostgreSQL, where each request is handled on a worker
+    thread and a read is a network round trip. It is as strong as a read per request: a caller
+    never takes a value read before it asked. A caller that finds no read under way makes one; a
+    caller that finds one under way (it started earlier, so its value could predate the caller's
+    request) waits for the next, which one of the waiters makes as soon as that one ends, and which
+    serves every caller that came in meanwhile. A failed read fails the callers it serves, and
+    only those.
+    """
+
+    def __init__(self, read: Callable[[], int]) -> None:
+        self._read = read
+        self._cond = threading.Condition(threading.Lock())
+        self._reading = False
+        self._started = 0                  # reads started so far (numbered 1, 2, ...)
+        self._finished = 0                 # the number of the last read that ended ...
+        self._outcome: tuple[bool, object] = (True, None)     # ... and its (ok, value or exception)
+
+    def __call__(self) -> int:
+        with self._cond:
+            need = self._started + 1       # any read numbered from here on starts after this call
+            while self._finished < need:
+                if not self._reading:
+                    self._reading = True
+                    self._started += 1
+                    mine = self._started
+                    break
+                self._cond.wait()
+            else:
+                return self._settled(self._outcome)
+        try:
+            outcome: tuple[bool, object] = (True, self._read())
+        except BaseException as exc:       # noqa: BLE001 - handed to every caller this read serves
+            outcome = (False, exc)
+        with self._cond:
+            self._reading = False
+            self._finished = mine
+            self._outcome = outcome
+            self._cond.notify_all()
+        return self._settled(outcome)
+
+    @staticmethod
+    def _settled(outcome: tuple[bool, object]) -> int:
+        ok, value = outcome
+        if not ok:
+            raise value  # type: ignore[misc]
+        return value  # type: ignore[return-value]
+
+
 class Front:
     """Takes each request from the HTTP server (regauth.server) and answers it, through `answer`,
     once it may leave: after its records are stored."""
@@ -77,8 +131,9 @@ class Front:
         self._pool = None if self._on_loop else ThreadPoolExecutor(max_workers=workers, thread_name_prefix="regauth")
         self._commits = GroupCommit(services.auditor.commit, on_loop=self._on_loop)
         share = getattr(services.store, "read_generation_with", None)
-        if self._on_loop and share is not None:
-            share(OncePerTurn(services.store.inner.generation))
+        if share is not None:
+            read = services.store.inner.generation
+            share(OncePerTurn(read) if self._on_loop else OneReadAtATime(read))
         self.ready = False
 
     def serve(self, req: HttpRequest, too_large: bool, answer: Answer) -> None:

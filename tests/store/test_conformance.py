@@ -538,6 +538,20 @@ def test_batch_writes_every_record_or_none(store):
     store.record_batch([], [])                           # nothing to write is not an error
 
 
+def test_batch_keeps_awkward_text_and_exact_times(store):
+    """Values that array or VALUES quoting could mangle (PostgreSQL stores a batch as unnested arrays)."""
+    alice = f"arn:aws:iam::{ACCT}:user/alice"
+    awkward = ["NULL", "", "{a,b}", 'quote " and \\ backslash', "comma, space", "ünïcödé ✓", "tab\tnew\nline", "(1,2)"]
+    toks = [IssuedToken(f"tid-awkward-{i:010d}", "ecr", alice, ACCT, text, T0 + i / 3, T0 + 60 + i / 7)
+            for i, text in enumerate(awkward)]
+    events = [AuditEvent(T0 + i / 3, f"awk-{i}", alice, "ecr:GetAuthorizationToken", text, "allowed", "::1", "tid",
+                         text) for i, text in enumerate(awkward)]
+    store.record_batch(toks, events)
+    assert [store.get_issued_token(t.token_id) for t in toks] == toks
+    got = {e.request_id: e for e in store.list_audit_events(principal_arn=alice)}
+    assert [got[e.request_id] for e in events] == events
+
+
 def test_audit_newest_first_with_principal_filter_and_limit(store):
     alice, bob = f"arn:aws:iam::{ACCT}:user/alice", f"arn:aws:iam::{ACCT}:user/bob"
     store.record_audit(event(T0 + 1, alice, rid="a1"))

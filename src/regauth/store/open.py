@@ -28,6 +28,7 @@ import sqlalchemy as sa
 
 from regauth.store import schema
 from regauth.store.crypto import SecretBox, SecretBoxError
+from regauth.store.held_connection import RECYCLE_SECONDS
 from regauth.store.sql import SqlStore
 
 if TYPE_CHECKING:
@@ -58,11 +59,13 @@ def create_store_engine(database_url: str) -> sa.Engine:
     if backend == "sqlite":
         return _sqlite_engine(url)
     if backend == "postgresql":
-        # Enough connections for the 16 request threads, the group-commit writer and the generation
-        # reads. No ping before each checkout (two extra round trips per request): a connection the
-        # server dropped fails one request (500, which clients retry) and SQLAlchemy then replaces
-        # the pool; connections are also renewed every 30 minutes.
-        return sa.create_engine(url, pool_pre_ping=False, pool_size=20, max_overflow=10, pool_recycle=1800)
+        # Enough connections for the 16 request threads, the group-commit writer and the held
+        # generation-read connection (store.held_connection). No ping before each checkout (two
+        # extra round trips per request): a connection the server dropped fails one request (500,
+        # which clients retry) and SQLAlchemy then replaces the pool; connections are also renewed
+        # every 30 minutes.
+        return sa.create_engine(url, pool_pre_ping=False, pool_size=20, max_overflow=10,
+                                pool_recycle=RECYCLE_SECONDS)
     raise ValueError(f"unsupported database URL scheme {url.drivername!r}: use sqlite:/// or postgresql://")
 
 

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from regauth.errors import Conflict, NotFound
 from regauth.store import schema as t
 from regauth.store.crypto import SecretBox
+from regauth.store.held_connection import HeldConnection
 from regauth.store.sqlite_direct import SqliteDirect
 
 
@@ -70,6 +71,7 @@ class SqlBase:
         database = engine.url.database
         file_backed = self._dialect == "sqlite" and database not in (None, "", ":memory:")
         self._direct = SqliteDirect(database, self._write_lock) if file_backed else None
+        self._held = HeldConnection(engine) if self._dialect == "postgresql" else None
 
     @property
     def embedded(self) -> bool:
@@ -113,10 +115,13 @@ class SqlBase:
 
     def generation(self) -> int:
         """The counter every cache-relevant write advances (one single-row read, every request):
-        on a SQLite file through the thread's own held connection (see `sqlite_direct`), elsewhere
+        on a SQLite file through the thread's own held connection (see `sqlite_direct`), on
+        PostgreSQL through one held autocommit connection (see `held_connection`), elsewhere
         straight through a pooled DB-API connection."""
         if self._direct is not None:
             row = self._direct.read_one(_GENERATION_SQL)
+        elif self._held is not None:
+            row = self._held.read_one(_GENERATION_SQL)
         else:
             conn = self._engine.raw_connection()
             try:
@@ -126,7 +131,7 @@ class SqlBase:
                     row = cursor.fetchone()
                 finally:
                     cursor.close()
-                conn.commit()     # end the read transaction (PostgreSQL opens one implicitly)
+                conn.commit()     # end the read transaction
             finally:
                 conn.close()      # back to the pool
         if row is None:
@@ -152,4 +157,6 @@ class SqlBase:
     def close(self) -> None:
         if self._direct is not None:
             self._direct.close()
+        if self._held is not None:
+            self._held.close()
         self._engine.dispose()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -44,18 +45,35 @@ def _event(row) -> AuditEvent:
 _INSERT_TOKEN = t.issued_tokens.insert()
 _INSERT_EVENT = t.audit_events.insert()
 
-# The group commit's statements, in the driver's own parameter style (no statement building per batch).
+# The group commit's statements, as plain SQL (no statement building per batch).
 _TOKEN_COLUMNS = ("token_id", "kind", "principal_arn", "account_id", "scope", "issued_at", "expires_at")
 _EVENT_COLUMNS = ("at", "request_id", "principal_arn", "action", "resource", "outcome", "source_ip", "token_id",
                   "detail")
+# Their PostgreSQL array types, for one INSERT ... SELECT FROM unnest(...) per table and batch: psycopg's
+# executemany sends, and reads back the outcome of, one statement per row (unnest halved the time a
+# commit took on the bench).
+_TOKEN_PG_TYPES = ("text", "text", "text", "text", "text", "float8", "float8")
+_EVENT_PG_TYPES = ("float8", "text", "text", "text", "text", "text", "text", "text", "text")
 
 
 def _insert_sql(table: str, columns: tuple[str, ...], placeholder: str) -> str:
     return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join([placeholder] * len(columns))})"
 
 
-_BATCH_SQL = {mark: (_insert_sql("issued_tokens", _TOKEN_COLUMNS, mark), _insert_sql("audit_events", _EVENT_COLUMNS, mark))
-              for mark in ("?", "%s")}     # sqlite3's and psycopg's parameter styles
+def _unnest_sql(table: str, columns: tuple[str, ...], pg_types: tuple[str, ...]) -> str:
+    """One parameter per column, each an array holding that column of every row."""
+    arrays = ", ".join(f"%s::{pg_type}[]" for pg_type in pg_types)
+    return f"INSERT INTO {table} ({', '.join(columns)}) SELECT * FROM unnest({arrays})"
+
+
+_BATCH_SQL = (_insert_sql("issued_tokens", _TOKEN_COLUMNS, "?"),          # sqlite3's parameter style
+              _insert_sql("audit_events", _EVENT_COLUMNS, "?"))
+_BATCH_SQL_PG = (_unnest_sql("issued_tokens", _TOKEN_COLUMNS, _TOKEN_PG_TYPES),
+                 _unnest_sql("audit_events", _EVENT_COLUMNS, _EVENT_PG_TYPES))
+
+
+def _columns(rows: list[tuple[Any, ...]]) -> tuple[list[Any], ...]:
+    return tuple(list(column) for column in zip(*rows))
 
 
 class SqlTokensMixin(SqlBase):
@@ -72,16 +90,24 @@ class SqlTokensMixin(SqlBase):
             conn.execute(_INSERT_EVENT, _event_values(event))
 
     def record_batch(self, tokens: Sequence[IssuedToken], events: Sequence[AuditEvent]) -> None:
-        """One transaction, two executemany calls straight on the DB-API: all or none."""
+        """One transaction, two statements straight on the DB-API (executemany; on PostgreSQL one
+        INSERT of unnested arrays per table): all or none."""
         token_rows = [(x.token_id, x.kind, x.principal_arn, x.account_id, x.scope, x.issued_at, x.expires_at)
                       for x in tokens]
         event_rows = [(e.at, e.request_id, e.principal_arn, e.action, e.resource, e.outcome, e.source_ip, e.token_id,
                        e.detail) for e in events]
         if self._direct is not None:
-            self._direct.insert_many([(_BATCH_SQL["?"][0], token_rows), (_BATCH_SQL["?"][1], event_rows)])
+            self._direct.insert_many([(_BATCH_SQL[0], token_rows), (_BATCH_SQL[1], event_rows)])
             return
-        token_sql, event_sql = _BATCH_SQL["?" if self._dialect == "sqlite" else "%s"]
         with self._write(bump=False) as conn:
+            if self._dialect == "postgresql":
+                token_sql, event_sql = _BATCH_SQL_PG
+                if token_rows:
+                    conn.exec_driver_sql(token_sql, _columns(token_rows))
+                if event_rows:
+                    conn.exec_driver_sql(event_sql, _columns(event_rows))
+                return
+            token_sql, event_sql = _BATCH_SQL
             if token_rows:
                 conn.exec_driver_sql(token_sql, token_rows)
             if event_rows:

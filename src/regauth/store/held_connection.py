@@ -1,0 +1,65 @@
+"""The request path's own PostgreSQL read: one connection kept checked out of the pool, in autocommit.
+
+Every request starts by reading the generation counter (see `regauth.services.cache`). Through
+the pool in a transaction that read is three round trips (BEGIN, SELECT, COMMIT) plus a checkout
+and a checkin; on a connection held in autocommit it is one round trip. The worker threads share
+the read (`regauth.http.OneReadAtATime`), so one connection serves them all; a lock keeps any
+other caller off it meanwhile.
+
+A connection that fails is closed, never put back in the pool, and replaced on the next read; it
+is also replaced after `RECYCLE_SECONDS`, as the pool renews its own.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+import sqlalchemy as sa
+
+RECYCLE_SECONDS = 1800            # the pool's own `pool_recycle` (store.open) uses the same
+
+
+class HeldConnection:
+    def __init__(self, engine: sa.Engine, recycle: float = RECYCLE_SECONDS) -> None:
+        self._engine = engine
+        self._recycle = recycle
+        self._lock = threading.Lock()
+        self._conn: Any = None            # a pool connection (_ConnectionFairy), checked out
+        self._opened = 0.0
+
+    def read_one(self, sql: str) -> tuple[Any, ...] | None:
+        with self._lock:
+            if self._conn is not None and time.monotonic() - self._opened > self._recycle:
+                self._drop()
+            if self._conn is None:
+                conn = self._engine.raw_connection()
+                try:
+                    conn.driver_connection.autocommit = True
+                except BaseException:
+                    conn.invalidate()
+                    raise
+                self._conn, self._opened = conn, time.monotonic()
+            try:
+                cursor = self._conn.cursor()
+                try:
+                    cursor.execute(sql)
+                    return cursor.fetchone()
+                finally:
+                    cursor.close()
+            except BaseException:
+                self._drop()
+                raise
+
+    def close(self) -> None:
+        with self._lock:
+            self._drop()
+
+    def _drop(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            try:
+                conn.invalidate()         # closed, not returned: the pool's connections stay in transaction mode
+            except Exception:  # noqa: BLE001 - already broken: nothing left to close
+                pass

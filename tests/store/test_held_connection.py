@@ -1,0 +1,94 @@
+"""The generation read on PostgreSQL: one held autocommit connection, replaced when it fails or ages."""
+
+from __future__ import annotations
+
+import secrets
+import time
+
+import pytest
+import sqlalchemy as sa
+
+from regauth.domain.principals import User
+from regauth.store.held_connection import HeldConnection
+from regauth.store.open import open_store
+
+pytestmark = pytest.mark.postgres
+
+ACCT = "123456789012"
+T0 = 1_795_000_000.0
+
+
+@pytest.fixture
+def nodes(fresh_postgres_url: str):
+    key = secrets.token_bytes(32)
+    a, b = open_store(fresh_postgres_url, key), open_store(fresh_postgres_url, key)   # two nodes, one database
+    a.ensure_account(ACCT, T0)
+    yield a, b
+    a.close()
+    b.close()
+
+
+def _state_of(admin: sa.Engine, pid: int) -> str | None:
+    with admin.connect() as conn:
+        return conn.execute(sa.text("SELECT state FROM pg_stat_activity WHERE pid = :pid"), {"pid": pid}).scalar()
+
+
+def _gone(admin: sa.Engine, pid: int) -> bool:
+    """The backend has exited (it does so just after its client closes: allow it a moment)."""
+    deadline = time.monotonic() + 5
+    while _state_of(admin, pid) is not None:
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
+
+
+def test_a_write_on_another_node_is_seen_by_the_next_read(nodes) -> None:
+    a, b = nodes
+    before = b.generation()
+    a.create_user(User(ACCT, "alice", "AIDAALICE", f"arn:aws:iam::{ACCT}:user/alice", "/", T0))
+    assert b.generation() == before + 1            # no snapshot or cache kept between reads
+    assert b.generation() == before + 1
+
+
+def test_the_held_connection_is_left_idle_not_inside_a_transaction(fresh_postgres_url: str) -> None:
+    engine = sa.create_engine(fresh_postgres_url)
+    held = HeldConnection(engine)
+    try:
+        pid = held.read_one("SELECT pg_backend_pid()")[0]
+        assert held.read_one("SELECT pg_backend_pid()")[0] == pid      # the same connection, kept
+        assert _state_of(engine, pid) == "idle"                        # autocommit: no open snapshot
+        held.close()
+        assert _gone(engine, pid)                                      # closed, not parked in the pool
+    finally:
+        held.close()
+        engine.dispose()
+
+
+def test_a_connection_the_server_dropped_fails_one_read_and_is_replaced(fresh_postgres_url: str) -> None:
+    engine = sa.create_engine(fresh_postgres_url)
+    held = HeldConnection(engine)
+    try:
+        pid = held.read_one("SELECT pg_backend_pid()")[0]
+        with engine.connect() as conn:
+            assert conn.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid}).scalar() is True
+        with pytest.raises(Exception):
+            held.read_one("SELECT 1")
+        again = held.read_one("SELECT pg_backend_pid()")[0]
+        assert again != pid
+    finally:
+        held.close()
+        engine.dispose()
+
+
+def test_an_aged_connection_is_replaced(fresh_postgres_url: str) -> None:
+    engine = sa.create_engine(fresh_postgres_url)
+    held = HeldConnection(engine, recycle=0.0)
+    try:
+        first = held.read_one("SELECT pg_backend_pid()")[0]
+        second = held.read_one("SELECT pg_backend_pid()")[0]
+        assert first != second
+        assert _gone(engine, first)                    # the old one was closed, not leaked
+    finally:
+        held.close()
+        engine.dispose()
