@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -49,31 +50,32 @@ _INSERT_EVENT = t.audit_events.insert()
 _TOKEN_COLUMNS = ("token_id", "kind", "principal_arn", "account_id", "scope", "issued_at", "expires_at")
 _EVENT_COLUMNS = ("at", "request_id", "principal_arn", "action", "resource", "outcome", "source_ip", "token_id",
                   "detail")
-# Their PostgreSQL array types, for one INSERT ... SELECT FROM unnest(...) per table and batch: psycopg's
-# executemany sends, and reads back the outcome of, one statement per row (unnest halved the time a
-# commit took on the bench).
-_TOKEN_PG_TYPES = ("text", "text", "text", "text", "text", "float8", "float8")
-_EVENT_PG_TYPES = ("float8", "text", "text", "text", "text", "text", "text", "text", "text")
 
 
 def _insert_sql(table: str, columns: tuple[str, ...], placeholder: str) -> str:
     return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join([placeholder] * len(columns))})"
 
 
-def _unnest_sql(table: str, columns: tuple[str, ...], pg_types: tuple[str, ...]) -> str:
-    """One parameter per column, each an array holding that column of every row."""
-    arrays = ", ".join(f"%s::{pg_type}[]" for pg_type in pg_types)
-    return f"INSERT INTO {table} ({', '.join(columns)}) SELECT * FROM unnest({arrays})"
+def _from_json_sql(table: str, columns: tuple[str, ...]) -> str:
+    """The rows as one JSON array of objects, one key per column, turned into the table's row type.
+
+    psycopg's executemany sends, and reads back the outcome of, one statement per row (on the bench
+    a commit took twice as long), and adapting columns as arrays runs in Python element by element
+    (6 % more CPU per request); one JSON text is encoded in C and inserted by one statement."""
+    names = ", ".join(columns)
+    return f"INSERT INTO {table} ({names}) SELECT {names} FROM json_populate_recordset(NULL::{table}, %s)"
 
 
 _BATCH_SQL = (_insert_sql("issued_tokens", _TOKEN_COLUMNS, "?"),          # sqlite3's parameter style
               _insert_sql("audit_events", _EVENT_COLUMNS, "?"))
-_BATCH_SQL_PG = (_unnest_sql("issued_tokens", _TOKEN_COLUMNS, _TOKEN_PG_TYPES),
-                 _unnest_sql("audit_events", _EVENT_COLUMNS, _EVENT_PG_TYPES))
+_BATCH_SQL_PG = (_from_json_sql("issued_tokens", _TOKEN_COLUMNS), _from_json_sql("audit_events", _EVENT_COLUMNS))
+# Non-ASCII as itself (PostgreSQL accepts \u escapes above 007F only in a UTF8 database); no NaN or
+# infinity (JSON has none: the batch fails as a whole and is retried a request at a time).
+_JSON = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
 
 
-def _columns(rows: list[tuple[Any, ...]]) -> tuple[list[Any], ...]:
-    return tuple(list(column) for column in zip(*rows))
+def _json_rows(columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> tuple[str]:
+    return (_JSON.encode([dict(zip(columns, row)) for row in rows]),)
 
 
 class SqlTokensMixin(SqlBase):
@@ -91,7 +93,7 @@ class SqlTokensMixin(SqlBase):
 
     def record_batch(self, tokens: Sequence[IssuedToken], events: Sequence[AuditEvent]) -> None:
         """One transaction, two statements straight on the DB-API (executemany; on PostgreSQL one
-        INSERT of unnested arrays per table): all or none."""
+        INSERT from a JSON array per table): all or none."""
         token_rows = [(x.token_id, x.kind, x.principal_arn, x.account_id, x.scope, x.issued_at, x.expires_at)
                       for x in tokens]
         event_rows = [(e.at, e.request_id, e.principal_arn, e.action, e.resource, e.outcome, e.source_ip, e.token_id,
@@ -103,9 +105,9 @@ class SqlTokensMixin(SqlBase):
             if self._dialect == "postgresql":
                 token_sql, event_sql = _BATCH_SQL_PG
                 if token_rows:
-                    conn.exec_driver_sql(token_sql, _columns(token_rows))
+                    conn.exec_driver_sql(token_sql, _json_rows(_TOKEN_COLUMNS, token_rows))
                 if event_rows:
-                    conn.exec_driver_sql(event_sql, _columns(event_rows))
+                    conn.exec_driver_sql(event_sql, _json_rows(_EVENT_COLUMNS, event_rows))
                 return
             token_sql, event_sql = _BATCH_SQL
             if token_rows:
