@@ -124,3 +124,62 @@ def test_under_sustained_writes_the_wal_starts_over_and_stays_bounded(tmp_path) 
             other.close()
     finally:
         store.close()
+
+
+def _open_fds() -> set[str]:
+    """This process's open files, by path (Linux)."""
+    paths = set()
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            paths.add(os.readlink(f"/proc/self/fd/{fd}"))
+        except OSError:
+            continue
+    return paths
+
+
+def test_writeback_follows_the_files_and_lets_them_go(tmp_path) -> None:
+    """The WAL and the database file are written back while commits go on (Linux): each file opened
+    once, again when it is replaced, closed with the writeback; nothing there, nothing done."""
+    from regauth.store.sqlite_direct import _Writeback
+
+    wal, db = tmp_path / "x.db-wal", tmp_path / "x.db"
+    wb = _Writeback([str(wal), str(db)])
+    try:
+        assert wb.start() == 0                       # neither file exists yet
+        wb.sync(str(db))                             # nothing to sync: no error either
+        db.write_bytes(b"\0" * 65536)
+        assert wb.start() == 1                       # the database file only
+        wal.write_bytes(b"\1" * 65536)
+        assert wb.start() == 2
+        assert wb.start() == 2 and {str(wal), str(db)} <= _open_fds()
+        wal.unlink()                                 # replaced (SQLite deletes and recreates it)
+        wal.write_bytes(b"\2" * 4096)
+        assert wb.start() == 2
+        assert os.fstat(wb._files[str(wal)][0]).st_ino == wal.stat().st_ino   # the new file's
+        assert not any(p.endswith("x.db-wal (deleted)") for p in _open_fds())   # the old one is closed
+        wb.sync(str(db))
+        wb.sync(str(wal))
+    finally:
+        wb.close()
+    assert not {str(wal), str(db)} & _open_fds()
+
+
+def test_the_checkpointer_writes_the_files_back_while_commits_go_on(tmp_path) -> None:
+    db = tmp_path / "regauth.db"
+    store = open_store(f"sqlite:///{db}", os.urandom(32))
+    try:
+        store.record_batch(*_batch(0))
+        ck = store._direct._checkpoints()
+        ck.writeback_interval = 0.01
+        deadline, i = time.monotonic() + 30, 1
+        while ck.writebacks < 6 and time.monotonic() < deadline:
+            store.record_batch(*_batch(i))
+            i += 1
+            time.sleep(0.002)
+        assert ck.writebacks >= 6                    # both files, again and again
+        time.sleep(0.05)                             # the round that saw the last commit
+        idle = ck.writebacks
+        time.sleep(0.1)                              # nothing written since: nothing to write back
+        assert ck.writebacks == idle
+    finally:
+        store.close()
