@@ -2,9 +2,10 @@
 tables (SQLAlchemy Core bulk INSERTs through `regauth.store.schema`), not through HTTP: issuing
 them one request at a time would take most of the run's budget.
 
-Rows look like the server's own: random 32-character token ids, a few principals and scopes,
-issue times spread over the last 12 hours (so about half are still unexpired), one "allowed"
-audit event per token carrying its token id.
+Rows look like the server's own: token ids as `domain.tokens.new_token_id` makes them (14 hex
+digits of the issue time in microseconds, then 32 random base64url characters), a few principals
+and scopes, issue times spread over the last 12 hours (so about half are still unexpired), one
+"allowed" audit event per token carrying its token id.
 
     python bench/scale.py --database-url sqlite:///path/regauth.db --tokens 1000000
 """
@@ -50,9 +51,11 @@ def populate(database_url: str, n: int, account_id: str, now: float | None = Non
         def _bulk(dbapi_conn, _record) -> None:     # this engine only: a big page cache for the bulk load
             dbapi_conn.execute("PRAGMA cache_size=-262144")
 
-    # Random 192-bit ids, inserted in key order: the same B-trees as random order, built 2-3x faster.
+    # The server's id format: issue time, then 192 random bits. Issue times rise with i, so the ids
+    # are inserted in key order, as the server appends them.
     raw = base64.urlsafe_b64encode(os.urandom(24 * n)).decode()
-    ids = sorted(raw[32 * i:32 * (i + 1)] for i in range(n))
+    issued_at = [now - 43200.0 * (n - i) / n for i in range(n)]
+    ids = [f"{int(issued_at[i] * 1e6):014x}{raw[32 * i:32 * (i + 1)]}" for i in range(n)]
     del raw
     started = time.perf_counter()
     try:
@@ -61,7 +64,7 @@ def populate(database_url: str, n: int, account_id: str, now: float | None = Non
             for i in range(lo, min(n, lo + CHUNK)):
                 kind, action, scope = scopes[i % len(scopes)]
                 principal = principals[i % len(principals)]
-                issued = now - 43200.0 * (n - i) / n
+                issued = issued_at[i]
                 expires = float(int(issued) + 43200)
                 tokens.append((ids[i], kind, principal, account_id, scope, issued, expires))
                 events.append((issued, f"{i:08x}-0000-4000-8000-{i:012x}", principal, action, scope, "allowed",
