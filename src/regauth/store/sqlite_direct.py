@@ -26,7 +26,7 @@ The same thread also starts the kernel writing the WAL (and the database file) t
 `_Writeback`). A checkpoint begins by syncing the WAL; left to itself that sync finds every page
 written since the last checkpoint still dirty (~32 MiB) and takes 100-250 ms, and while it runs
 the commits' own writes to the WAL wait: 10-70 ms stalls of the event loop, once a checkpoint,
-which made the p99 of a 10-second run at 16 connections 2-4 times its p90. Written back as it
+which made the p99 of a 10-second run at 16 connections 2-5 times its p90. Written back as it
 goes, the WAL is nearly clean when the sync comes.
 
 Other connections (admin commands, rare writes) keep SQLite's default automatic checkpoints.
