@@ -6,7 +6,9 @@ a commit is shared by every request in it; no request's answer leaves before its
 
 Two ways to run the writes:
 - on the event loop (an embedded SQLite file: a commit costs microseconds, and a thread would only
-  hand the GIL back and forth with the loop), scheduled once per loop turn;
+  hand the GIL back and forth with the loop): the HTTP server calls `flush` once it has handled
+  the requests it took in a loop turn, so their answers leave in the turn they were handled in;
+  records submitted otherwise are stored in the next turn;
 - on one writer thread (PostgreSQL: a commit waits on the network), one transaction in flight at a time.
 
 If a transaction fails, its requests' records are retried one request at a time, so one bad record
@@ -34,6 +36,7 @@ class GroupCommit:
         self._on_loop = on_loop
         self._queue: list[tuple[Pending, Then]] = []
         self._busy = False
+        self._scheduled: asyncio.Handle | None = None     # the flush to come, on the loop
         self._closed = False
         self._pool = None if on_loop else ThreadPoolExecutor(max_workers=1, thread_name_prefix="regauth-commit")
 
@@ -45,7 +48,8 @@ class GroupCommit:
             self._busy = True
             loop = asyncio.get_running_loop()
             if self._on_loop:
-                loop.call_soon(self._flush_on_loop)   # after every request already runnable this turn
+                # after every request already runnable this turn, unless `flush` comes first
+                self._scheduled = loop.call_soon(self._flush_on_loop)
             else:
                 self._next_on_thread(loop)
 
@@ -63,6 +67,13 @@ class GroupCommit:
         self.submit(pending, then)
         await done
 
+    def flush(self) -> None:
+        """On the loop: store what is queued now, instead of in the next turn. The HTTP server calls
+        it once it has handled the requests it took in a turn, so that their answers leave in the
+        turn they were handled in."""
+        if self._on_loop and self._queue:
+            self._flush_on_loop()
+
     def close(self) -> None:
         """Stop the writer thread (after the transaction in flight); later submissions fail."""
         self._closed = True
@@ -71,6 +82,9 @@ class GroupCommit:
 
     # --- the two ways -------------------------------------------------------------------------
     def _flush_on_loop(self) -> None:
+        if self._scheduled is not None:
+            self._scheduled.cancel()
+            self._scheduled = None
         batch, self._queue = self._queue, []
         self._busy = False
         _settle(batch, self._store(batch))

@@ -162,6 +162,11 @@ class Front:
                 self._stored(response, answer, req)
             work.add_done_callback(lambda f: call_soon_threadsafe(loop, handled, f))
 
+    def served(self) -> None:
+        """The HTTP server has handed over every request it took in a turn: store their records now
+        (on the event loop), so that their answers leave in this turn rather than the next."""
+        self._commits.flush()
+
     def _stored(self, response: Response, answer: Answer, req: HttpRequest) -> None:
         """Answer once the response's records are stored; a token whose records failed is never sent."""
         pending = response.pending

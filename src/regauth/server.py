@@ -280,10 +280,10 @@ class Connection(asyncio.Protocol):
             self._stop_taking()
         self._update_reading()
         # Handled in a later loop turn than the one its bytes arrived in: see regauth.http.OncePerTurn.
-        self._loop.call_soon(self._serve, req, slot, self._too_large)
+        self._server.take(self, req, slot, self._too_large)
 
     # --- serving --------------------------------------------------------------------------------
-    def _serve(self, req: HttpRequest, slot: _Slot, too_large: bool) -> None:
+    def serve(self, req: HttpRequest, slot: _Slot, too_large: bool) -> None:
         if self._transport is None or self._transport.is_closing():
             return                     # the client is gone: nothing to answer, nothing to issue
         head_only = req.method == "HEAD"
@@ -405,8 +405,26 @@ class Server:
         self.request_timeout = request_timeout
         self.loop: asyncio.AbstractEventLoop = None  # type: ignore[assignment]
         self.connections: set[Connection] = set()
+        self._taken: list[tuple[Connection, HttpRequest, _Slot, bool]] = []
         self._stop: asyncio.Event | None = None
         self._signals = 0
+
+    def take(self, conn: Connection, req: HttpRequest, slot: _Slot, too_large: bool) -> None:
+        """Queue a whole request; the requests taken in one loop turn are served together in the next."""
+        taken = self._taken
+        taken.append((conn, req, slot, too_large))
+        if len(taken) == 1:
+            self.loop.call_soon(self._serve_taken)
+
+    def _serve_taken(self) -> None:
+        """Serve the requests taken in the last turn, in the order they came, then have their records
+        stored together (one transaction on SQLite), so their answers leave in this turn."""
+        taken, self._taken = self._taken, []
+        try:
+            for conn, req, slot, too_large in taken:
+                conn.serve(req, slot, too_large)
+        finally:
+            self.front.served()
 
     def run(self) -> None:
         asyncio.run(self._main())

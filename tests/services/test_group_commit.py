@@ -74,6 +74,28 @@ def test_a_failing_record_fails_only_its_own_request(on_loop: bool) -> None:
     assert "bad" not in rec.stored
 
 
+def test_flush_on_the_loop_stores_what_is_queued_at_once_and_only_once() -> None:
+    rec = Recorder()
+    group = GroupCommit(rec, on_loop=True)
+    told: list[BaseException | None] = []
+
+    async def scenario() -> None:
+        group.submit(pending("a"), told.append)
+        group.submit(pending("b"), told.append)
+        group.flush()                                    # the server is done with this turn's requests
+        assert rec.batches == [["a", "b"]] and told == [None, None]
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+        assert rec.batches == [["a", "b"]]               # the flush that was scheduled does not run
+        group.flush()                                    # nothing queued: nothing written
+        group.submit(pending("c"), told.append)
+        await asyncio.sleep(0)                           # without a flush, the next turn stores it
+        assert rec.batches == [["a", "b"], ["c"]] and told == [None, None, None]
+
+    asyncio.run(scenario())
+    group.close()
+
+
 def test_commits_after_a_quiet_spell_still_go_through() -> None:
     rec = Recorder()
     group = GroupCommit(rec, on_loop=False)

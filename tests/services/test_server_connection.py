@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 
 from regauth.protocols.aws.dispatch import Response
+from regauth import server
 from regauth.server import Connection
 
 HEALTH = b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
@@ -46,19 +47,26 @@ class Transport(asyncio.Transport):
 class Front:
     max_body_bytes = 1 << 20
 
+    def __init__(self) -> None:
+        self.events: list[str] = []
+
     def serve(self, req, too_large, answer) -> None:
+        self.events.append(req.query)
         answer(Response(200, [("content-type", "application/json")], b'{"status": "ok"}'))
 
     def client_ip(self, peer, headers) -> str:
         return peer
 
+    def served(self) -> None:
+        self.events.append("served")
 
-class Server:
-    keep_alive = 5.0
-    request_timeout = 30.0
+
+class Server(server.Server):
+    """The real one (it queues and serves the requests), on no socket and a loop the test runs."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self.front, self.loop, self.connections = Front(), loop, set()
+        super().__init__(Front(), None, keep_alive=5.0, request_timeout=30.0)  # type: ignore[arg-type]
+        self.loop = loop
 
 
 class Loop(asyncio.SelectorEventLoop):
@@ -118,5 +126,27 @@ def test_parsing_pauses_while_answers_are_owed_and_resumes_in_order() -> None:
             loop.run_until_complete(asyncio.sleep(0))
         assert transport.written.count(b"HTTP/1.1 200 OK") == 50
         assert transport.reading
+    finally:
+        loop.close()
+
+
+def test_the_requests_taken_in_a_turn_are_served_together_in_the_next_then_their_records_stored() -> None:
+    loop = Loop()
+    srv = Server(loop)
+    try:
+        first, second = Connection(srv), Connection(srv)     # type: ignore[arg-type]
+        t1, t2 = Transport(), Transport()
+        first.connection_made(t1)
+        second.connection_made(t2)
+        first.data_received(b"GET /healthz?a HTTP/1.1\r\nHost: x\r\n\r\nGET /healthz?b HTTP/1.1\r\nHost: x\r\n\r\n")
+        second.data_received(b"GET /healthz?c HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert srv.front.events == [] and t1.written == t2.written == b""    # not in the turn they came in
+        loop.run_until_complete(asyncio.sleep(0))
+        # one pass, in arrival order; the store is told once, after the last of them
+        assert srv.front.events == ["a", "b", "c", "served"]
+        assert t1.written.count(b"HTTP/1.1 200 OK") == 2 and t2.written.count(b"HTTP/1.1 200 OK") == 1
+        second.data_received(b"GET /healthz?d HTTP/1.1\r\nHost: x\r\n\r\n")
+        loop.run_until_complete(asyncio.sleep(0))
+        assert srv.front.events[4:] == ["d", "served"]
     finally:
         loop.close()
