@@ -3,13 +3,14 @@
 botocore's data files say everything about the wire (protocol, signing name, target prefix,
 shapes, constraints, routes, error shapes); `shapes` reads them and models them as botocore.model
 does, without importing botocore (whose imports cost ~100 ms at every start). This module loads
-each ONCE per `AwsModels` instance, when a request first needs it, and precompiles what the
+each ONCE per `AwsModels` instance, when a request first needs it, and provides what the
 request path needs:
 
 * a rest-json router (method + requestUri template, `{x}` / `{x+}` labels and literal query
-  parts such as `?tagging`), tolerant of an endpoint path prefix (`/prefix/v1/...`);
-* every `pattern` of the five models, translated from Java regex syntax to Python `re`
-  (botocore never checks patterns; the server must, see DESIGN habit 3);
+  parts such as `?tagging`), tolerant of an endpoint path prefix (`/prefix/v1/...`), built at load;
+* every `pattern` of the five models, translated from Java regex syntax to Python `re` and
+  compiled the first time a value is checked against it (botocore never checks patterns; the
+  server must, see DESIGN habit 3);
 * `ServiceSpec.violations`: every constraint of a shape (required, min AND max, pattern, enum)
   checked against converted params, worded as AWS words them (`parse` raises them).
 
@@ -410,7 +411,7 @@ class ServiceSpec:
 
     def pattern(self, java_pattern: str) -> re.Pattern[str]:
         compiled = self._patterns.get(java_pattern)
-        if compiled is None:   # not in the model (cannot happen for model shapes); compile once
+        if compiled is None:   # first use: compiled once, kept for every service
             compiled = self._patterns[java_pattern] = compile_java_pattern(java_pattern)
         return compiled
 
@@ -457,6 +458,17 @@ class ServiceSpec:
 
     # built by AwsModels
     _op_names: frozenset[str] = field(default_factory=frozenset, repr=False)
+
+
+def input_patterns(spec: ServiceSpec) -> set[str]:
+    """Every `pattern` the inputs of `spec`'s operations can be checked against."""
+    seen: set[str] = set()
+    out: set[str] = set()
+    for name in spec.model.operation_names:
+        shape = spec.model.operation_model(name).input_shape
+        if shape is not None:
+            _walk_patterns(shape, seen, out)
+    return out
 
 
 def _walk_patterns(shape: Shape, seen: set[str], out: set[str]) -> None:
@@ -525,21 +537,15 @@ class AwsModels:
             signing_name=meta.get("signingName") or meta.get("endpointPrefix") or botocore_name,
             target_prefix=meta.get("targetPrefix"), xmlns=xmlns, api_version=meta["apiVersion"],
             _patterns=compiled, _op_names=frozenset(model.operation_names))
-        seen: set[str] = set()
-        patterns: set[str] = set()
-        for name in model.operation_names:
-            op = model.operation_model(name)
-            if op.input_shape is not None:
-                _walk_patterns(op.input_shape, seen, patterns)
-            if spec.protocol == "rest-json":
-                http = op.http
+        if spec.protocol == "rest-json":
+            for name in model.operation_names:
+                http = model.operation_model(name).http
                 spec._routes.setdefault(http["method"].upper(), []).append(
                     _compile_route(http["method"].upper(), name, http["requestUri"]))
         for routes in spec._routes.values():
             routes.sort(key=lambda r: r.specificity, reverse=True)
-        for p in patterns:
-            if p not in compiled:
-                compiled[p] = compile_java_pattern(p)
+        # Patterns are compiled when a value is first checked against them (`ServiceSpec.pattern`):
+        # compiling all of a model's took most of its load, which the first request waits for.
         for shape in model.error_shapes:
             spec._errors[shape.name] = shape
             spec._errors[shape.error_code or shape.name] = shape
