@@ -2,46 +2,15 @@
 
 from __future__ import annotations
 
-import json
-
 import sqlalchemy as sa
 
 from regauth.domain.principals import Domain, DomainPolicy, Repository
 from regauth.errors import Conflict
+from regauth.store import row_records as rr
 from regauth.store import schema as t
 from regauth.store.sql_base import SqlBase, map_integrity
 
 _HAS_REPOSITORIES = "Domain {name} still has repositories; delete them first."
-
-
-# --- rows <-> records (one place per table) -----------------------------------------------------
-
-def _domain_values(d: Domain) -> dict:
-    return dict(account_id=d.account_id, region=d.region, name=d.name, arn=d.arn,
-                encryption_key=d.encryption_key, created_at=d.created_at)
-
-
-def _domain(row, repository_count: int = 0) -> Domain:
-    return Domain(account_id=row.account_id, region=row.region, name=row.name, arn=row.arn,
-                  encryption_key=row.encryption_key, created_at=row.created_at,
-                  repository_count=repository_count)
-
-
-def _policy(row) -> DomainPolicy:
-    return DomainPolicy(account_id=row.account_id, region=row.region, domain_name=row.domain_name,
-                        document=row.document, revision=row.revision)
-
-
-def _repository_values(r: Repository) -> dict:
-    return dict(account_id=r.account_id, region=r.region, domain_name=r.domain_name, name=r.name,
-                arn=r.arn, description=r.description, upstreams=json.dumps(list(r.upstreams)),
-                created_at=r.created_at)
-
-
-def _repository(row) -> Repository:
-    return Repository(account_id=row.account_id, region=row.region, domain_name=row.domain_name,
-                      name=row.name, arn=row.arn, description=row.description,
-                      upstreams=tuple(json.loads(row.upstreams)), created_at=row.created_at)
 
 
 def _domain_key(table: sa.Table, account_id: str, region: str, domain_name: str):
@@ -79,14 +48,14 @@ class SqlCodeArtifactMixin(SqlBase):
     # --- domains --------------------------------------------------------------------------------
     def create_domain(self, domain: Domain) -> Domain:
         with map_integrity("domain", domain.name), self._write() as conn:
-            conn.execute(t.domains.insert().values(**_domain_values(domain)))
-        return Domain(**{**_domain_values(domain), "repository_count": 0})
+            conn.execute(t.domains.insert().values(**rr.domain_values(domain)))
+        return Domain(**{**rr.domain_values(domain), "repository_count": 0})
 
     def get_domain(self, account_id: str, region: str, name: str) -> Domain | None:
         with self._read() as conn:
             row = conn.execute(sa.select(t.domains, _repository_count())
                                .where(_domain_where(account_id, region, name))).first()
-        return _domain(row, row.repository_count) if row else None
+        return rr.domain(row, row.repository_count) if row else None
 
     def list_domains(self, account_id: str, region: str, limit: int,
                      after_name: str | None) -> list[Domain]:
@@ -98,7 +67,7 @@ class SqlCodeArtifactMixin(SqlBase):
             query = query.where(d.name > after_name)
         with self._read() as conn:
             rows = conn.execute(query).all()
-        return [_domain(r, r.repository_count) for r in rows]
+        return [rr.domain(r, r.repository_count) for r in rows]
 
     def delete_domain(self, account_id: str, region: str, name: str) -> Domain | None:
         message = _HAS_REPOSITORIES.format(name=name)
@@ -112,7 +81,7 @@ class SqlCodeArtifactMixin(SqlBase):
             for child in (t.domain_policies, t.repository_endpoints):
                 conn.execute(child.delete().where(_domain_key(child, account_id, region, name)))
             conn.execute(t.domains.delete().where(_domain_where(account_id, region, name)))
-        return _domain(row)
+        return rr.domain(row)
 
     # --- domain policy ------------------------------------------------------------------------
     def put_domain_policy(self, policy: DomainPolicy) -> DomainPolicy:
@@ -128,14 +97,14 @@ class SqlCodeArtifactMixin(SqlBase):
         with self._read() as conn:
             row = conn.execute(sa.select(t.domain_policies).where(
                 _domain_key(t.domain_policies, account_id, region, domain_name))).first()
-        return _policy(row) if row else None
+        return rr.domain_policy(row) if row else None
 
     def delete_domain_policy(self, account_id: str, region: str, domain_name: str) -> DomainPolicy | None:
         with self._write() as conn:
             row = conn.execute(t.domain_policies.delete().where(
                 _domain_key(t.domain_policies, account_id, region, domain_name))
                 .returning(*t.domain_policies.c)).first()
-        return _policy(row) if row else None
+        return rr.domain_policy(row) if row else None
 
     # --- repository endpoints ------------------------------------------------------------------
     def set_repository_endpoint(self, account_id: str, region: str, domain_name: str, fmt: str,
@@ -158,7 +127,7 @@ class SqlCodeArtifactMixin(SqlBase):
     def create_repository(self, repo: Repository) -> Repository:
         with map_integrity("repository", repo.name, parent=("domain", repo.domain_name)), \
                 self._write() as conn:
-            conn.execute(t.repositories.insert().values(**_repository_values(repo)))
+            conn.execute(t.repositories.insert().values(**rr.repository_values(repo)))
         return repo
 
     def get_repository(self, account_id: str, region: str, domain_name: str,
@@ -167,7 +136,7 @@ class SqlCodeArtifactMixin(SqlBase):
         with self._read() as conn:
             row = conn.execute(sa.select(r).where(
                 _domain_key(r, account_id, region, domain_name), r.c.name == name)).first()
-        return _repository(row) if row else None
+        return rr.repository(row) if row else None
 
     def list_repositories(self, account_id: str, region: str, domain_name: str, prefix: str | None,
                           limit: int, after_name: str | None) -> list[Repository]:
@@ -180,7 +149,7 @@ class SqlCodeArtifactMixin(SqlBase):
             query = query.where(r.c.name > after_name)
         with self._read() as conn:
             rows = conn.execute(query).all()
-        return [_repository(row) for row in rows]
+        return [rr.repository(row) for row in rows]
 
     def delete_repository(self, account_id: str, region: str, domain_name: str,
                           name: str) -> Repository | None:
@@ -189,4 +158,4 @@ class SqlCodeArtifactMixin(SqlBase):
             row = conn.execute(r.delete().where(
                 _domain_key(r, account_id, region, domain_name), r.c.name == name)
                 .returning(*r.c)).first()
-        return _repository(row) if row else None
+        return rr.repository(row) if row else None

@@ -7,6 +7,7 @@ import sqlalchemy as sa
 from regauth.domain.principals import AccessKey, Credential, InlinePolicy, Role, Session, User
 from regauth.domain.secret import Secret
 from regauth.errors import Conflict
+from regauth.store import row_records as rr
 from regauth.store import schema as t
 from regauth.store.sql_base import SqlBase, map_integrity
 
@@ -15,64 +16,8 @@ _DELETE_KEYS_FIRST = "Cannot delete entity, must delete access keys first."
 _DELETE_POLICIES_FIRST = "Cannot delete entity, must delete policies first."
 
 
-def _access_key_ad(access_key_id: str) -> str:
-    return f"access_key/{access_key_id}"
-
-
-def _session_ad(access_key_id: str) -> str:
-    return f"session/{access_key_id}"
-
-
-# --- rows <-> records (one place per table) -----------------------------------------------------
-
-def _user_values(u: User) -> dict:
-    return dict(account_id=u.account_id, name=u.name, user_id=u.user_id, arn=u.arn, path=u.path,
-                created_at=u.created_at)
-
-
-def _user(row) -> User:
-    return User(account_id=row.account_id, name=row.name, user_id=row.user_id, arn=row.arn,
-                path=row.path, created_at=row.created_at)
-
-
 _KEY_COLS = [t.access_keys.c.access_key_id, t.access_keys.c.account_id, t.access_keys.c.user_name,
              t.access_keys.c.status, t.access_keys.c.created_at]
-
-
-def _access_key(row) -> AccessKey:
-    return AccessKey(access_key_id=row.access_key_id, account_id=row.account_id,
-                     user_name=row.user_name, status=row.status, created_at=row.created_at)
-
-
-def _role_values(r: Role) -> dict:
-    return dict(account_id=r.account_id, name=r.name, role_id=r.role_id, arn=r.arn, path=r.path,
-                trust_policy=r.trust_policy, max_session_duration=r.max_session_duration,
-                description=r.description, created_at=r.created_at)
-
-
-def _role(row) -> Role:
-    return Role(account_id=row.account_id, name=row.name, role_id=row.role_id, arn=row.arn,
-                path=row.path, trust_policy=row.trust_policy,
-                max_session_duration=row.max_session_duration, description=row.description,
-                created_at=row.created_at)
-
-
-def _policy(row) -> InlinePolicy:
-    return InlinePolicy(name=row.policy_name, document=row.document)
-
-
-def _session_values(s: Session) -> dict:
-    return dict(access_key_id=s.access_key_id, account_id=s.account_id, kind=s.kind,
-                source_name=s.source_name, session_name=s.session_name, arn=s.arn,
-                user_id=s.user_id, session_policy=s.session_policy, expires_at=s.expires_at,
-                created_at=s.created_at)
-
-
-def _session(row) -> Session:
-    return Session(access_key_id=row.access_key_id, account_id=row.account_id, kind=row.kind,
-                   source_name=row.source_name, session_name=row.session_name, arn=row.arn,
-                   user_id=row.user_id, session_policy=row.session_policy,
-                   expires_at=row.expires_at, created_at=row.created_at)
 
 
 class _InlinePolicies:
@@ -99,20 +44,20 @@ class SqlIamMixin(SqlBase):
     # --- users ----------------------------------------------------------------------------------
     def create_user(self, user: User) -> User:
         with map_integrity("user", user.name), self._write() as conn:
-            conn.execute(t.users.insert().values(**_user_values(user)))
+            conn.execute(t.users.insert().values(**rr.user_values(user)))
         return user
 
     def get_user(self, account_id: str, name: str) -> User | None:
         with self._read() as conn:
             row = conn.execute(sa.select(t.users).where(
                 t.users.c.account_id == account_id, t.users.c.name == name)).first()
-        return _user(row) if row else None
+        return rr.user(row) if row else None
 
     def list_users(self, account_id: str) -> list[User]:
         with self._read() as conn:
             rows = conn.execute(sa.select(t.users).where(t.users.c.account_id == account_id)
                                 .order_by(t.users.c.name)).all()
-        return [_user(r) for r in rows]
+        return [rr.user(r) for r in rows]
 
     def delete_user(self, account_id: str, name: str) -> User | None:
         with map_integrity("user", name, conflict_message=_DELETE_KEYS_FIRST), self._write() as conn:
@@ -129,11 +74,11 @@ class SqlIamMixin(SqlBase):
                 raise Conflict("user", name, _DELETE_POLICIES_FIRST, kind="delete")
             conn.execute(t.users.delete().where(
                 t.users.c.account_id == account_id, t.users.c.name == name))
-        return _user(row)
+        return rr.user(row)
 
     # --- access keys ----------------------------------------------------------------------------
     def create_access_key(self, key: AccessKey, secret: Secret) -> AccessKey:
-        sealed = self._box.seal(secret, _access_key_ad(key.access_key_id))
+        sealed = self._box.seal(secret, rr.access_key_ad(key.access_key_id))
         with map_integrity("access_key", key.access_key_id, parent=("user", key.user_name)), \
                 self._write() as conn:
             conn.execute(t.access_keys.insert().values(
@@ -148,7 +93,7 @@ class SqlIamMixin(SqlBase):
             rows = conn.execute(sa.select(*_KEY_COLS).where(
                 k.account_id == account_id, k.user_name == user_name)
                 .order_by(k.created_at, k.access_key_id)).all()
-        return [_access_key(r) for r in rows]
+        return [rr.access_key(r) for r in rows]
 
     def update_access_key(self, account_id: str, user_name: str, access_key_id: str,
                           status: str) -> AccessKey | None:
@@ -157,7 +102,7 @@ class SqlIamMixin(SqlBase):
             row = conn.execute(t.access_keys.update().where(
                 k.access_key_id == access_key_id, k.account_id == account_id,
                 k.user_name == user_name).values(status=status).returning(*_KEY_COLS)).first()
-        return _access_key(row) if row else None
+        return rr.access_key(row) if row else None
 
     def delete_access_key(self, account_id: str, user_name: str,
                           access_key_id: str) -> AccessKey | None:
@@ -166,7 +111,7 @@ class SqlIamMixin(SqlBase):
             row = conn.execute(t.access_keys.delete().where(
                 k.access_key_id == access_key_id, k.account_id == account_id,
                 k.user_name == user_name).returning(*_KEY_COLS)).first()
-        return _access_key(row) if row else None
+        return rr.access_key(row) if row else None
 
     def get_credential(self, access_key_id: str) -> Credential | None:
         k, s = t.access_keys.c, t.sessions.c
@@ -175,14 +120,14 @@ class SqlIamMixin(SqlBase):
                                .where(k.access_key_id == access_key_id)).first()
             if row is not None:
                 return Credential(access_key_id=access_key_id, account_id=row.account_id,
-                                  secret=self._box.open(row.secret, _access_key_ad(access_key_id)),
+                                  secret=self._box.open(row.secret, rr.access_key_ad(access_key_id)),
                                   status=row.status, user_name=row.user_name)
             row = conn.execute(sa.select(t.sessions).where(s.access_key_id == access_key_id)).first()
             if row is None:
                 return None
         return Credential(access_key_id=access_key_id, account_id=row.account_id,
-                          secret=self._box.open(row.secret, _session_ad(access_key_id)),
-                          status=ACTIVE, session=_session(row), session_token_hash=row.token_hash)
+                          secret=self._box.open(row.secret, rr.session_ad(access_key_id)),
+                          status=ACTIVE, session=rr.session(row), session_token_hash=row.token_hash)
 
     # --- inline policies (users and roles) ------------------------------------------------------
     def _put_policy(self, p: _InlinePolicies, account_id: str, owner: str, policy: InlinePolicy) -> None:
@@ -195,19 +140,19 @@ class SqlIamMixin(SqlBase):
     def _get_policy(self, p: _InlinePolicies, account_id: str, owner: str, name: str) -> InlinePolicy | None:
         with self._read() as conn:
             row = conn.execute(sa.select(p.table).where(p.where(account_id, owner, name))).first()
-        return _policy(row) if row else None
+        return rr.inline_policy(row) if row else None
 
     def _list_policies(self, p: _InlinePolicies, account_id: str, owner: str) -> list[InlinePolicy]:
         with self._read() as conn:
             rows = conn.execute(sa.select(p.table).where(p.where(account_id, owner))
                                 .order_by(p.table.c.policy_name)).all()
-        return [_policy(r) for r in rows]
+        return [rr.inline_policy(r) for r in rows]
 
     def _delete_policy(self, p: _InlinePolicies, account_id: str, owner: str, name: str) -> InlinePolicy | None:
         with self._write() as conn:
             row = conn.execute(p.table.delete().where(p.where(account_id, owner, name))
                                .returning(p.table.c.policy_name, p.table.c.document)).first()
-        return _policy(row) if row else None
+        return rr.inline_policy(row) if row else None
 
     def put_user_policy(self, account_id: str, user_name: str, policy: InlinePolicy) -> None:
         self._put_policy(_USER_POLICIES, account_id, user_name, policy)
@@ -236,14 +181,14 @@ class SqlIamMixin(SqlBase):
     # --- roles ----------------------------------------------------------------------------------
     def create_role(self, role: Role) -> Role:
         with map_integrity("role", role.name), self._write() as conn:
-            conn.execute(t.roles.insert().values(**_role_values(role)))
+            conn.execute(t.roles.insert().values(**rr.role_values(role)))
         return role
 
     def get_role(self, account_id: str, name: str) -> Role | None:
         with self._read() as conn:
             row = conn.execute(sa.select(t.roles).where(
                 t.roles.c.account_id == account_id, t.roles.c.name == name)).first()
-        return _role(row) if row else None
+        return rr.role(row) if row else None
 
     def delete_role(self, account_id: str, name: str) -> Role | None:
         with map_integrity("role", name, conflict_message=_DELETE_POLICIES_FIRST), self._write() as conn:
@@ -256,21 +201,21 @@ class SqlIamMixin(SqlBase):
                 raise Conflict("role", name, _DELETE_POLICIES_FIRST, kind="delete")
             conn.execute(t.roles.delete().where(
                 t.roles.c.account_id == account_id, t.roles.c.name == name))
-        return _role(row)
+        return rr.role(row)
 
     def update_role_trust_policy(self, account_id: str, name: str, document: str) -> Role | None:
         with self._write() as conn:
             row = conn.execute(t.roles.update().where(
                 t.roles.c.account_id == account_id, t.roles.c.name == name)
                 .values(trust_policy=document).returning(*t.roles.c)).first()
-        return _role(row) if row else None
+        return rr.role(row) if row else None
 
     # --- STS sessions ---------------------------------------------------------------------------
     def create_session(self, session: Session, secret: Secret, token_hash: str) -> None:
-        sealed = self._box.seal(secret, _session_ad(session.access_key_id))
+        sealed = self._box.seal(secret, rr.session_ad(session.access_key_id))
         with map_integrity("session", session.access_key_id), self._write(bump=False) as conn:
             conn.execute(t.sessions.insert().values(
-                **_session_values(session), secret=sealed, token_hash=token_hash))
+                **rr.session_values(session), secret=sealed, token_hash=token_hash))
 
     def delete_expired_sessions(self, before: float) -> int:
         with self._write() as conn:

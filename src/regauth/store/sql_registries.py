@@ -5,33 +5,9 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from regauth.domain.principals import AcrInstance, EcrRepository
+from regauth.store import row_records as rr
 from regauth.store import schema as t
 from regauth.store.sql_base import SqlBase, map_integrity
-
-
-# --- rows <-> records (one place per table) -----------------------------------------------------
-
-def _ecr_values(r: EcrRepository) -> dict:
-    return dict(account_id=r.account_id, region=r.region, name=r.name, arn=r.arn, uri=r.uri,
-                image_tag_mutability=r.image_tag_mutability, scan_on_push=bool(r.scan_on_push),
-                encryption_type=r.encryption_type, created_at=r.created_at)
-
-
-def _ecr(row) -> EcrRepository:
-    return EcrRepository(account_id=row.account_id, region=row.region, name=row.name, arn=row.arn,
-                         uri=row.uri, image_tag_mutability=row.image_tag_mutability,
-                         scan_on_push=bool(row.scan_on_push), encryption_type=row.encryption_type,
-                         created_at=row.created_at)
-
-
-def _acr_values(i: AcrInstance) -> dict:
-    return dict(instance_id=i.instance_id, account_id=i.account_id, region=i.region, name=i.name,
-                login_server=i.login_server, created_at=i.created_at)
-
-
-def _acr(row) -> AcrInstance:
-    return AcrInstance(instance_id=row.instance_id, account_id=row.account_id, region=row.region,
-                       name=row.name, login_server=row.login_server, created_at=row.created_at)
 
 
 def _ecr_where(account_id: str, region: str, name: str):
@@ -43,14 +19,14 @@ class SqlRegistriesMixin(SqlBase):
     # --- ECR repositories -----------------------------------------------------------------------
     def create_ecr_repository(self, repo: EcrRepository) -> EcrRepository:
         with map_integrity("ecr_repository", repo.name), self._write() as conn:
-            conn.execute(t.ecr_repositories.insert().values(**_ecr_values(repo)))
+            conn.execute(t.ecr_repositories.insert().values(**rr.ecr_repository_values(repo)))
         return repo
 
     def get_ecr_repository(self, account_id: str, region: str, name: str) -> EcrRepository | None:
         with self._read() as conn:
             row = conn.execute(sa.select(t.ecr_repositories)
                                .where(_ecr_where(account_id, region, name))).first()
-        return _ecr(row) if row else None
+        return rr.ecr_repository(row) if row else None
 
     def list_ecr_repositories(self, account_id: str, region: str, limit: int,
                               after_name: str | None) -> list[EcrRepository]:
@@ -61,13 +37,13 @@ class SqlRegistriesMixin(SqlBase):
             query = query.where(e.name > after_name)
         with self._read() as conn:
             rows = conn.execute(query).all()
-        return [_ecr(r) for r in rows]
+        return [rr.ecr_repository(r) for r in rows]
 
     def delete_ecr_repository(self, account_id: str, region: str, name: str) -> EcrRepository | None:
         with self._write() as conn:
             row = conn.execute(t.ecr_repositories.delete().where(_ecr_where(account_id, region, name))
                                .returning(*t.ecr_repositories.c)).first()
-        return _ecr(row) if row else None
+        return rr.ecr_repository(row) if row else None
 
     # --- ECR registry endpoint (proxyEndpoint) --------------------------------------------------
     def set_registry_endpoint(self, account_id: str, region: str, url: str) -> None:
@@ -85,18 +61,18 @@ class SqlRegistriesMixin(SqlBase):
     # --- Alibaba ACR instances --------------------------------------------------------------------
     def create_acr_instance(self, instance: AcrInstance) -> AcrInstance:
         with map_integrity("acr_instance", instance.instance_id), self._write() as conn:
-            conn.execute(t.acr_instances.insert().values(**_acr_values(instance)))
+            conn.execute(t.acr_instances.insert().values(**rr.acr_instance_values(instance)))
         return instance
 
     def get_acr_instance(self, instance_id: str) -> AcrInstance | None:
         with self._read() as conn:
             row = conn.execute(sa.select(t.acr_instances)
                                .where(t.acr_instances.c.instance_id == instance_id)).first()
-        return _acr(row) if row else None
+        return rr.acr_instance(row) if row else None
 
     def list_acr_instances(self, account_id: str) -> list[AcrInstance]:
         a = t.acr_instances.c
         with self._read() as conn:
             rows = conn.execute(sa.select(t.acr_instances).where(a.account_id == account_id)
                                 .order_by(a.name, a.instance_id)).all()
-        return [_acr(r) for r in rows]
+        return [rr.acr_instance(r) for r in rows]

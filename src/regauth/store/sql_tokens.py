@@ -9,51 +9,12 @@ from typing import Any
 import sqlalchemy as sa
 
 from regauth.domain.principals import AuditEvent, IssuedToken, SigningKey
+from regauth.store import row_records as rr
 from regauth.store import schema as t
 from regauth.store.sql_base import SqlBase, map_integrity
 
-
-def _signing_key_ad(kid: str) -> str:
-    return f"signing_key/{kid}"
-
-
-# --- rows <-> records (one place per table) -----------------------------------------------------
-
-def _token_values(x: IssuedToken) -> dict:
-    return dict(token_id=x.token_id, kind=x.kind, principal_arn=x.principal_arn,
-                account_id=x.account_id, scope=x.scope, issued_at=x.issued_at,
-                expires_at=x.expires_at)
-
-
-def _token(row) -> IssuedToken:
-    return IssuedToken(token_id=row.token_id, kind=row.kind, principal_arn=row.principal_arn,
-                       account_id=row.account_id, scope=row.scope, issued_at=row.issued_at,
-                       expires_at=row.expires_at)
-
-
-def _event_values(e: AuditEvent) -> dict:
-    return dict(at=e.at, request_id=e.request_id, principal_arn=e.principal_arn, action=e.action,
-                resource=e.resource, outcome=e.outcome, source_ip=e.source_ip,
-                token_id=e.token_id, detail=e.detail)
-
-
-def _event(row) -> AuditEvent:
-    return AuditEvent(at=row.at, request_id=row.request_id, principal_arn=row.principal_arn,
-                      action=row.action, resource=row.resource, outcome=row.outcome,
-                      source_ip=row.source_ip, token_id=row.token_id, detail=row.detail)
-
-
 _INSERT_TOKEN = t.issued_tokens.insert()
 _INSERT_EVENT = t.audit_events.insert()
-
-# The group commit's statements, as plain SQL (no statement building per batch).
-_TOKEN_COLUMNS = ("token_id", "kind", "principal_arn", "account_id", "scope", "issued_at", "expires_at")
-_EVENT_COLUMNS = ("at", "request_id", "principal_arn", "action", "resource", "outcome", "source_ip", "token_id",
-                  "detail")
-
-
-def _insert_sql(table: str, columns: tuple[str, ...], placeholder: str) -> str:
-    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join([placeholder] * len(columns))})"
 
 
 def _from_json_sql(table: str, columns: tuple[str, ...]) -> str:
@@ -66,9 +27,7 @@ def _from_json_sql(table: str, columns: tuple[str, ...]) -> str:
     return f"INSERT INTO {table} ({names}) SELECT {names} FROM json_populate_recordset(NULL::{table}, %s)"
 
 
-_BATCH_SQL = (_insert_sql("issued_tokens", _TOKEN_COLUMNS, "?"),          # sqlite3's parameter style
-              _insert_sql("audit_events", _EVENT_COLUMNS, "?"))
-_BATCH_SQL_PG = (_from_json_sql("issued_tokens", _TOKEN_COLUMNS), _from_json_sql("audit_events", _EVENT_COLUMNS))
+_BATCH_SQL_PG = (_from_json_sql("issued_tokens", rr.TOKEN_COLUMNS), _from_json_sql("audit_events", rr.EVENT_COLUMNS))
 # Non-ASCII as itself (PostgreSQL accepts \u escapes above 007F only in a UTF8 database); no NaN or
 # infinity (JSON has none: the batch fails as a whole and is retried a request at a time).
 _JSON = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
@@ -82,34 +41,31 @@ class SqlTokensMixin(SqlBase):
     # --- issued tokens ------------------------------------------------------------------------
     def record_issued_token(self, token: IssuedToken) -> None:
         with map_integrity("issued_token", token.token_id), self._write(bump=False) as conn:
-            conn.execute(t.issued_tokens.insert().values(**_token_values(token)))
+            conn.execute(t.issued_tokens.insert().values(**rr.token_values(token)))
 
     def record_issuance(self, token: IssuedToken, event: AuditEvent) -> None:
         """The index entry and its audit event in one transaction: both or neither."""
         with map_integrity("issued_token", token.token_id), self._write(bump=False) as conn:
             # parameters passed apart from the statement: one cached compiled INSERT per table
-            conn.execute(_INSERT_TOKEN, _token_values(token))
-            conn.execute(_INSERT_EVENT, _event_values(event))
+            conn.execute(_INSERT_TOKEN, rr.token_values(token))
+            conn.execute(_INSERT_EVENT, rr.event_values(event))
 
     def record_batch(self, tokens: Sequence[IssuedToken], events: Sequence[AuditEvent]) -> None:
         """One transaction, two statements straight on the DB-API (executemany; on PostgreSQL one
         INSERT from a JSON array per table): all or none."""
-        token_rows = [(x.token_id, x.kind, x.principal_arn, x.account_id, x.scope, x.issued_at, x.expires_at)
-                      for x in tokens]
-        event_rows = [(e.at, e.request_id, e.principal_arn, e.action, e.resource, e.outcome, e.source_ip, e.token_id,
-                       e.detail) for e in events]
+        token_rows, event_rows = rr.batch_rows(tokens, events)
         if self._direct is not None:
-            self._direct.insert_many([(_BATCH_SQL[0], token_rows), (_BATCH_SQL[1], event_rows)])
+            self._direct.insert_many([(rr.SQLITE_BATCH_SQL[0], token_rows), (rr.SQLITE_BATCH_SQL[1], event_rows)])
             return
         with self._write(bump=False) as conn:
             if self._dialect == "postgresql":
                 token_sql, event_sql = _BATCH_SQL_PG
                 if token_rows:
-                    conn.exec_driver_sql(token_sql, _json_rows(_TOKEN_COLUMNS, token_rows))
+                    conn.exec_driver_sql(token_sql, _json_rows(rr.TOKEN_COLUMNS, token_rows))
                 if event_rows:
-                    conn.exec_driver_sql(event_sql, _json_rows(_EVENT_COLUMNS, event_rows))
+                    conn.exec_driver_sql(event_sql, _json_rows(rr.EVENT_COLUMNS, event_rows))
                 return
-            token_sql, event_sql = _BATCH_SQL
+            token_sql, event_sql = rr.SQLITE_BATCH_SQL
             if token_rows:
                 conn.exec_driver_sql(token_sql, token_rows)
             if event_rows:
@@ -119,12 +75,12 @@ class SqlTokensMixin(SqlBase):
         with self._read() as conn:
             row = conn.execute(sa.select(t.issued_tokens)
                                .where(t.issued_tokens.c.token_id == token_id)).first()
-        return _token(row) if row else None
+        return rr.token(row) if row else None
 
     # --- audit ----------------------------------------------------------------------------------
     def record_audit(self, event: AuditEvent) -> None:
         with self._write(bump=False) as conn:
-            conn.execute(_INSERT_EVENT, _event_values(event))
+            conn.execute(_INSERT_EVENT, rr.event_values(event))
 
     def list_audit_events(self, limit: int = 100, principal_arn: str | None = None) -> list[AuditEvent]:
         a = t.audit_events.c
@@ -133,11 +89,11 @@ class SqlTokensMixin(SqlBase):
             query = query.where(a.principal_arn == principal_arn)
         with self._read() as conn:
             rows = conn.execute(query).all()
-        return [_event(r) for r in rows]
+        return [rr.event(r) for r in rows]
 
     # --- signing keys -----------------------------------------------------------------------------
     def add_signing_key(self, key: SigningKey) -> None:
-        sealed = self._box.seal(key.secret, _signing_key_ad(key.kid))
+        sealed = self._box.seal(key.secret, rr.signing_key_ad(key.kid))
         with map_integrity("signing_key", key.kid), self._write() as conn:
             conn.execute(t.signing_keys.insert().values(
                 kid=key.kid, secret=sealed, created_at=key.created_at, retired_at=key.retired_at))
@@ -146,5 +102,5 @@ class SqlTokensMixin(SqlBase):
         k = t.signing_keys.c
         with self._read() as conn:
             rows = conn.execute(sa.select(t.signing_keys).order_by(k.created_at, k.kid)).all()
-        return [SigningKey(kid=r.kid, secret=self._box.open(r.secret, _signing_key_ad(r.kid)),
+        return [SigningKey(kid=r.kid, secret=self._box.open(r.secret, rr.signing_key_ad(r.kid)),
                            created_at=r.created_at, retired_at=r.retired_at) for r in rows]
