@@ -117,3 +117,68 @@ def test_per_principal_rate_limit_answers_429_throttling(tmp_path: Path) -> None
         assert sts_err.value.response["Error"]["Code"] == "Throttling"
     finally:
         server.stop()
+
+
+SQL_LAYER_LOADED = "loading the SQL layer (SQLAlchemy)"
+
+
+def test_a_restarted_server_issues_every_token_without_loading_the_sql_layer(tmp_path: Path) -> None:
+    """A restart on SQLite reads through plain SQL (store.sqlite_store): a server that only issues
+    tokens never imports SQLAlchemy; the first call that writes loads it, and works."""
+    import json
+    import time
+
+    from tests.fixtures.server import regauth_cli
+    from tests.wire.test_acr_sdks import old_sdk
+
+    env = {**server_env("131313131313"), "REGAUTH_LOG_LEVEL": "debug"}
+    keys = Keys(env["REGAUTH_BOOTSTRAP_ACCESS_KEY_ID"], env["REGAUTH_BOOTSTRAP_SECRET_ACCESS_KEY"])
+    first = start_server(tmp_path, env)
+    try:
+        first.client("codeartifact", keys).create_domain(domain="restart-domain")
+    finally:
+        first.stop()
+    made = regauth_cli("admin", "create-acr-instance", "--account-id", "131313131313", "--region", "cn-hangzhou",
+                       "--name", "restart", "--login-server", "127.0.0.1:5000", data_dir=tmp_path, env=env)
+    assert made.returncode == 0, made.stderr
+    instance = json.loads(made.stdout)["InstanceId"]
+
+    server = start_server(tmp_path, env)
+    try:
+        assert server.client("sts", keys).get_caller_identity()["Account"] == "131313131313"
+        ecr = server.client("ecr", keys).get_authorization_token()["authorizationData"][0]
+        assert ecr["authorizationToken"] and ecr["proxyEndpoint"]
+        public = server.client("ecr-public", keys).get_authorization_token()["authorizationData"]
+        assert public["authorizationToken"]
+        ca = server.client("codeartifact", keys).get_authorization_token(domain="restart-domain")
+        assert ca["authorizationToken"]
+        acr = old_sdk(server.url.split("://", 1)[1], keys, instance)
+        assert acr.ok and acr.body["AuthorizationToken"], acr
+        from botocore.exceptions import ClientError
+        with pytest.raises(ClientError) as missing:       # an error answer takes the same reads
+            server.client("codeartifact", keys).get_authorization_token(domain="no-such-domain")
+        assert missing.value.response["Error"]["Code"] == "ResourceNotFoundException"
+        assert not any(SQL_LAYER_LOADED in line for line in server.output)
+        assert any("regauth.audit" in line and "allowed" in line for line in server.output)
+
+        iam = server.client("iam", keys)
+        iam.create_user(UserName="after-restart")     # a write: the SQL layer, once
+        new = iam.create_access_key(UserName="after-restart")["AccessKey"]
+        deadline = time.monotonic() + 10
+        while not any(SQL_LAYER_LOADED in line for line in server.output) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert sum(SQL_LAYER_LOADED in line for line in server.output) == 1
+        who = server.client("sts", Keys(new["AccessKeyId"], new["SecretAccessKey"])).get_caller_identity()
+        assert who["Arn"] == "arn:aws:iam::131313131313:user/after-restart"
+    finally:
+        server.stop()
+
+
+def test_a_store_file_that_is_not_a_database_stops_with_a_clear_message(tmp_path: Path) -> None:
+    (tmp_path / "regauth.db").write_bytes(b"this is not a SQLite database, " * 100)
+    full = {k: v for k, v in os.environ.items() if not k.startswith("REGAUTH_")}
+    proc = subprocess.run([sys.executable, "-m", "regauth", "serve", "--port", "0", "--data-dir", str(tmp_path)],
+                          capture_output=True, text=True, env=full, cwd=REPO, timeout=60)
+    assert proc.returncode == 2
+    assert "cannot open the store: file is not a database" in proc.stderr
+    assert "Traceback" not in proc.stderr

@@ -1,4 +1,5 @@
-"""The store contract used by services. One implementation: `store.sql.SqlStore` (SQLite or PostgreSQL).
+"""The store contract used by services. Implemented by `store.sql.SqlStore` (SQLite or PostgreSQL) and,
+on a SQLite file, by `store.sqlite_store.SqliteStore` (its reads in plain SQL, the rest through `SqlStore`).
 
 Rules every implementation keeps:
 - Every method is one short transaction; nothing scans a table without an index or a LIMIT.

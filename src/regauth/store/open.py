@@ -1,4 +1,5 @@
-"""Opening a store: engine from a URL, schema migration to head, `SqlStore` on top.
+"""Opening a store: engine from a URL, schema migration to head, `SqlStore` on top (on a SQLite
+file, `SqliteStore`, which builds the `SqlStore` only when a call needs it).
 
     store = open_store(default_database_url(data_dir), load_master_key(data_dir, os.environ.get("REGAUTH_MASTER_KEY")))
 
@@ -12,6 +13,9 @@ upgrade, so a first start, like a restart, never imports Alembic. Several proces
 once: on PostgreSQL the creation or upgrade runs inside a transaction holding an advisory lock; on
 SQLite inside a `BEGIN IMMEDIATE` transaction (SQLite DDL is transactional), so one process
 migrates and the others then find the schema at head.
+
+A SQLite file already at head (and in WAL mode) is checked without SQLAlchemy, which this module
+imports only where it is used: a restart on SQLite never loads it (see `store.sqlite_store`).
 """
 
 from __future__ import annotations
@@ -24,14 +28,12 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import sqlalchemy as sa
-
-from regauth.store import schema
 from regauth.store.crypto import SecretBox, SecretBoxError
-from regauth.store.held_connection import RECYCLE_SECONDS
-from regauth.store.sql import SqlStore
+from regauth.store.interfaces import Store
+from regauth.store.sqlite_store import SqliteStore
 
 if TYPE_CHECKING:
+    import sqlalchemy as sa
     from alembic.config import Config
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
@@ -46,6 +48,8 @@ def default_database_url(data_dir: Path) -> str:
 
 
 def normalize_database_url(database_url: str) -> sa.URL:
+    import sqlalchemy as sa
+
     url = sa.make_url(database_url)
     if url.drivername in ("postgres", "postgresql"):
         url = url.set(drivername="postgresql+psycopg")
@@ -54,6 +58,10 @@ def normalize_database_url(database_url: str) -> sa.URL:
 
 def create_store_engine(database_url: str) -> sa.Engine:
     """An Engine configured for regauth (pragmas, BEGIN handling, pool settings). No schema work."""
+    import sqlalchemy as sa
+
+    from regauth.store.held_connection import RECYCLE_SECONDS
+
     url = normalize_database_url(database_url)
     backend = url.get_backend_name()
     if backend == "sqlite":
@@ -70,6 +78,8 @@ def create_store_engine(database_url: str) -> sa.Engine:
 
 
 def _sqlite_engine(url: sa.URL) -> sa.Engine:
+    import sqlalchemy as sa
+
     in_memory = url.database in (None, "", ":memory:")
     if in_memory:
         engine = sa.create_engine(url, poolclass=sa.pool.StaticPool,
@@ -162,21 +172,29 @@ def head_revision() -> str:
 
 def _database_revisions(conn: sa.Connection) -> tuple[str, ...]:
     """What Alembic's `MigrationContext.get_current_heads()` answers, without importing Alembic."""
+    import sqlalchemy as sa
+
     if not sa.inspect(conn).has_table("alembic_version"):
         return ()
     return tuple(row[0] for row in conn.execute(sa.text("SELECT version_num FROM alembic_version")))
 
 
-# Alembic's version table exactly as Alembic creates it (`DefaultImpl.version_table_impl`).
-_ALEMBIC_VERSION = sa.Table(
-    "alembic_version", sa.MetaData(),
-    sa.Column("version_num", sa.String(32), nullable=False),
-    sa.PrimaryKeyConstraint("version_num", name="alembic_version_pkc"),
-)
+@functools.cache
+def _alembic_version() -> sa.Table:
+    """Alembic's version table exactly as Alembic creates it (`DefaultImpl.version_table_impl`)."""
+    import sqlalchemy as sa
+
+    return sa.Table(
+        "alembic_version", sa.MetaData(),
+        sa.Column("version_num", sa.String(32), nullable=False),
+        sa.PrimaryKeyConstraint("version_num", name="alembic_version_pkc"),
+    )
 
 
 def _is_empty(conn: sa.Connection) -> bool:
     """No table at all (in the default schema): nothing a migration could have started on."""
+    import sqlalchemy as sa
+
     return not sa.inspect(conn).get_table_names()
 
 
@@ -184,16 +202,21 @@ def _create_at_head(conn: sa.Connection, head: str) -> None:
     """Build an empty database straight from `schema.py` and stamp it at `head`, in the caller's
     transaction: the same tables and rows as running every migration, without importing Alembic
     and replaying the history (most of a first start's cost). `test_fresh_schema` checks both agree."""
+    from regauth.store import schema
+
     schema.metadata.create_all(conn, checkfirst=False)
     for table, rows in schema.INITIAL_ROWS:
         conn.execute(table.insert(), rows)
-    _ALEMBIC_VERSION.create(conn, checkfirst=False)
-    conn.execute(_ALEMBIC_VERSION.insert(), {"version_num": head})
+    version = _alembic_version()
+    version.create(conn, checkfirst=False)
+    conn.execute(version.insert(), {"version_num": head})
 
 
 def migrate(engine: sa.Engine) -> None:
     """Bring the schema to head, serialized across processes: an empty database is created at head
     directly, an older one upgraded by Alembic, which loads only then."""
+    import sqlalchemy as sa
+
     head = head_revision()
     with engine.connect() as conn:
         if conn.dialect.name == "sqlite":
@@ -212,7 +235,7 @@ def migrate(engine: sa.Engine) -> None:
             command.upgrade(_alembic_config(conn), "head")
 
 
-def _check_master_key(store: SqlStore, box: SecretBox) -> None:
+def _check_master_key(store: Store, box: SecretBox) -> None:
     """Fail early and clearly when the database was written with another master key."""
     stored = store.get_meta(KEY_CHECK_META)
     if stored is None:      # first start: of processes starting together with different keys, one wins
@@ -226,8 +249,27 @@ def _check_master_key(store: SqlStore, box: SecretBox) -> None:
         ) from None
 
 
-def open_store(database_url: str, master_key: bytes) -> SqlStore:
+def sqlite_file(database_url: str) -> str | None:
+    """The file of a plain `sqlite:///path` URL; None for any other URL (in memory, a driver or query
+    options, escapes: whatever SQLAlchemy might read otherwise), which then opens through it."""
+    prefix = "sqlite:///"
+    if not database_url.startswith(prefix):
+        return None
+    path = database_url[len(prefix):]
+    if not path or path == ":memory:" or any(c in path for c in "?%#"):
+        return None
+    return path
+
+
+def open_store(database_url: str, master_key: bytes) -> Store:
+    """The store at `database_url`, migrated to head, its master key checked. A SQLite file whose
+    schema is at head opens without SQLAlchemy (`store.sqlite_store`)."""
     box = SecretBox(master_key)
+    path = sqlite_file(database_url)
+    if path is not None:
+        return _open_sqlite_file(database_url, path, box)
+    from regauth.store.sql import SqlStore
+
     engine = create_store_engine(database_url)
     try:
         migrate(engine)
@@ -235,5 +277,18 @@ def open_store(database_url: str, master_key: bytes) -> SqlStore:
         _check_master_key(store, box)
     except BaseException:
         engine.dispose()
+        raise
+    return store
+
+
+def _open_sqlite_file(database_url: str, path: str, box: SecretBox) -> SqliteStore:
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    store = SqliteStore(database_url, path, box)
+    try:
+        if store.revisions() != (head_revision(),) or not store.in_wal_mode():
+            migrate(store.engine)            # a first start, an older schema: SQLAlchemy, once
+        _check_master_key(store, box)
+    except BaseException:
+        store.close()
         raise
     return store

@@ -24,11 +24,12 @@ from regauth.store.sql_codeartifact import SqlCodeArtifactMixin
 from regauth.store.sql_iam import SqlIamMixin
 from regauth.store.sql_registries import SqlRegistriesMixin
 from regauth.store.sql_tokens import SqlTokensMixin
+from regauth.store.sqlite_direct import SqliteDirect
 
 
 class SqlStore(SqlIamMixin, SqlCodeArtifactMixin, SqlRegistriesMixin, SqlTokensMixin):
-    def __init__(self, engine: sa.Engine, box: SecretBox) -> None:
-        super().__init__(engine, box)
+    def __init__(self, engine: sa.Engine, box: SecretBox, *, direct: SqliteDirect | None = None) -> None:
+        super().__init__(engine, box, direct=direct)
 
     # --- meta -----------------------------------------------------------------------------------
     def get_meta(self, key: str) -> str | None:

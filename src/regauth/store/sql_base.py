@@ -14,6 +14,7 @@ from regauth.store import schema as t
 from regauth.store.crypto import SecretBox
 from regauth.store.held_connection import HeldConnection
 from regauth.store.sqlite_direct import SqliteDirect
+from regauth.store.sqlite_reads import GENERATION_SQL, generation_value
 
 
 def integrity_kind(exc: sa.exc.IntegrityError) -> str:
@@ -59,18 +60,22 @@ def map_integrity(
 
 
 _BUMP = t.generation.update().where(t.generation.c.id == 1).values(value=t.generation.c.value + 1)
-_GENERATION_SQL = "SELECT value FROM generation WHERE id = 1"
 
 
 class SqlBase:
-    def __init__(self, engine: sa.Engine, box: SecretBox) -> None:
+    def __init__(self, engine: sa.Engine, box: SecretBox, *, direct: SqliteDirect | None = None) -> None:
+        """`direct`: the held SQLite connections to share (with `store.sqlite_store`), and their write lock."""
         self._engine = engine
         self._box = box
         self._dialect = engine.dialect.name
-        self._write_lock = threading.Lock()
         database = engine.url.database
         file_backed = self._dialect == "sqlite" and database not in (None, "", ":memory:")
-        self._direct = SqliteDirect(database, self._write_lock) if file_backed else None
+        if direct is None:
+            self._write_lock = threading.Lock()
+            self._direct = SqliteDirect(database, self._write_lock) if file_backed else None
+        else:
+            self._write_lock = direct.write_lock
+            self._direct = direct
         self._held = HeldConnection(engine) if self._dialect == "postgresql" else None
 
     @property
@@ -119,24 +124,22 @@ class SqlBase:
         PostgreSQL through one held autocommit connection (see `held_connection`), elsewhere
         straight through a pooled DB-API connection."""
         if self._direct is not None:
-            row = self._direct.read_one(_GENERATION_SQL)
+            row = self._direct.read_one(GENERATION_SQL)
         elif self._held is not None:
-            row = self._held.read_one(_GENERATION_SQL)
+            row = self._held.read_one(GENERATION_SQL)
         else:
             conn = self._engine.raw_connection()
             try:
                 cursor = conn.cursor()
                 try:
-                    cursor.execute(_GENERATION_SQL)
+                    cursor.execute(GENERATION_SQL)
                     row = cursor.fetchone()
                 finally:
                     cursor.close()
                 conn.commit()     # end the read transaction
             finally:
                 conn.close()      # back to the pool
-        if row is None:
-            raise RuntimeError("the generation row is missing: the store was not migrated")
-        return int(row[0])
+        return generation_value(row)
 
     def _upsert(self, conn: sa.Connection, table: sa.Table, values: dict[str, Any],
                 keys: Sequence[str], update: Sequence[str] | None = None) -> None:

@@ -65,9 +65,19 @@ class SqliteDirect:
         self._conns: list[sqlite3.Connection] = []
         self._checkpointer: _Checkpointer | None = None
 
+    @property
+    def write_lock(self) -> threading.Lock:
+        return self._write_lock
+
     def read_one(self, sql: str) -> tuple[Any, ...] | None:
         rows = self._conn().execute(sql).fetchall()   # fetchall: the read transaction ends here
         return rows[0] if rows else None
+
+    def read_rows(self, sql: str, params: Sequence[Any] = ()) -> tuple[tuple[str, ...], list[tuple[Any, ...]]]:
+        """(column names, every row) of one query, in its own read transaction."""
+        cursor = self._conn().execute(sql, params)
+        rows = cursor.fetchall()
+        return tuple([d[0] for d in cursor.description]), rows
 
     def insert_many(self, statements: Sequence[tuple[str, Sequence[tuple[Any, ...]]]]) -> None:
         """Every (sql, rows) in one IMMEDIATE transaction: all or none."""

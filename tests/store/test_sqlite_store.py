@@ -1,0 +1,180 @@
+"""A SQLite file store answers a restart's and the request path's reads without SQLAlchemy, exactly
+as `SqlStore` does, and loads SQLAlchemy for the first call that needs it.
+
+The whole `Store` contract runs against `SqliteStore` in test_conformance.py (`open_store` on a
+SQLite file gives one); here: the reads agree with `SqlStore`'s row for row, what loads SQLAlchemy
+and what does not, and opening a store whose file needs work (not at head, not in WAL mode).
+"""
+
+from __future__ import annotations
+
+import inspect
+import sqlite3
+import subprocess
+import sys
+
+import pytest
+
+from regauth.domain.principals import AcrInstance, DomainPolicy, InlinePolicy, SigningKey
+from regauth.domain.secret import Secret
+from regauth.store.interfaces import Store
+from regauth.store.open import open_store, sqlite_file
+from regauth.store.sql import SqlStore
+from regauth.store.sqlite_reads import READS, SqliteReads
+from regauth.store.sqlite_store import SqliteStore
+from tests.store.test_conformance import ACCT, KEY, OTHER, REGION, T0, akey, domain, repo, role, session, user
+
+
+@pytest.fixture
+def store(tmp_path):
+    s = open_store(f"sqlite:///{tmp_path}/regauth.db", KEY)
+    assert isinstance(s, SqliteStore)
+    yield s
+    s.close()
+
+
+def test_the_reads_have_the_store_contracts_signatures():
+    assert {"get_credential", "get_user", "list_user_policies", "get_domain", "generation"} <= READS
+    own = [(SqliteReads, name) for name in READS] + [(SqliteStore, "record_batch"), (SqliteStore, "close")]
+    for cls, name in own:
+        proto = getattr(Store, name)
+        assert list(inspect.signature(getattr(cls, name)).parameters) == \
+            list(inspect.signature(proto).parameters), name
+
+
+def _populate(store: SqliteStore) -> None:
+    store.ensure_account(ACCT, T0)
+    store.create_user(user("alice"))
+    store.create_access_key(akey("AKIAALICE00000000001", "alice"), Secret("alice-secret"))
+    store.create_access_key(akey("AKIAALICE00000000002", "alice", status="Inactive", at=T0 + 1.5), Secret("s2"))
+    store.put_user_policy(ACCT, "alice", InlinePolicy("zeta", '{"Statement":[]}'))
+    store.put_user_policy(ACCT, "alice", InlinePolicy("alpha", '{"Statement":[{"Effect":"Allow"}]}'))
+    store.create_role(role("deployer"))
+    store.put_role_policy(ACCT, "deployer", InlinePolicy("push", '{"Statement":[]}'))
+    store.create_session(session("ASIASESSION000000001", T0 + 3600.25), Secret("session-secret"), "ab" * 32)
+    store.create_domain(domain("d1"))
+    store.create_domain(domain("empty"))
+    store.create_repository(repo("d1", "pypi-store", ("upstream-a", "upstream-b")))
+    store.create_repository(repo("d1", "other"))
+    store.put_domain_policy(DomainPolicy(ACCT, REGION, "d1", '{"Version":"2012-10-17"}', "rev-1"))
+    store.set_repository_endpoint(ACCT, REGION, "d1", "pypi", "http://pypi.example/{repository}/")
+    store.set_registry_endpoint(ACCT, REGION, "https://registry.example:5000")
+    store.create_acr_instance(AcrInstance("cri-abc", ACCT, "cn-hangzhou", "main", "acr.example:5000", T0 + 7))
+    store.add_signing_key(SigningKey("kid-2", Secret("a" * 43), T0 + 2))
+    store.add_signing_key(SigningKey("kid-1", Secret("b" * 43), T0 + 2, retired_at=T0 + 9))
+
+
+# Each read with arguments that find something (True) and arguments that do not (False).
+CALLS = [
+    ("get_meta", ("store.master_key_check",), True), ("get_meta", ("nothing",), False),
+    ("account_exists", (ACCT,), True), ("account_exists", (OTHER,), False),
+    ("get_credential", ("AKIAALICE00000000001",), True), ("get_credential", ("AKIAALICE00000000002",), True),
+    ("get_credential", ("ASIASESSION000000001",), True), ("get_credential", ("AKIANOBODY0000000000",), False),
+    ("get_user", (ACCT, "alice"), True), ("get_user", (OTHER, "alice"), False), ("get_user", (ACCT, "Alice"), False),
+    ("get_role", (ACCT, "deployer"), True), ("get_role", (ACCT, "nobody"), False),
+    ("list_user_policies", (ACCT, "alice"), True), ("list_user_policies", (ACCT, "nobody"), False),
+    ("list_role_policies", (ACCT, "deployer"), True), ("list_role_policies", (OTHER, "deployer"), False),
+    ("get_domain", (ACCT, REGION, "d1"), True), ("get_domain", (ACCT, REGION, "empty"), True),
+    ("get_domain", (ACCT, "eu-west-1", "d1"), False),
+    ("get_domain_policy", (ACCT, REGION, "d1"), True), ("get_domain_policy", (ACCT, REGION, "empty"), False),
+    ("get_repository", (ACCT, REGION, "d1", "pypi-store"), True),
+    ("get_repository", (ACCT, REGION, "d1", "nope"), False),
+    ("get_repository_endpoint", (ACCT, REGION, "d1", "pypi"), True),
+    ("get_repository_endpoint", (ACCT, REGION, "d1", "npm"), False),
+    ("get_registry_endpoint", (ACCT, REGION), True), ("get_registry_endpoint", (ACCT, "eu-west-1"), False),
+    ("get_acr_instance", ("cri-abc",), True), ("get_acr_instance", ("cri-none",), False),
+    ("list_signing_keys", (), True),
+    ("generation", (), True),
+]
+
+
+def test_every_read_answers_what_sqlstore_answers(store):
+    assert {name for name, _, _ in CALLS} == READS
+    _populate(store)
+    full = store.sql_store()
+    for name, args, finds in CALLS:
+        ours, theirs = getattr(store, name)(*args), getattr(SqlStore, name)(full, *args)
+        assert ours == theirs, (name, args)
+        assert type(ours) is type(theirs), (name, args)
+        assert bool(ours) is finds, (name, args)     # agreeing on nothing found would prove little
+    cred = store.get_credential("ASIASESSION000000001")
+    assert cred.secret.reveal() == "session-secret" and cred.session.expires_at == T0 + 3600.25
+    assert [p.name for p in store.list_user_policies(ACCT, "alice")] == ["alpha", "zeta"]
+    assert store.get_domain(ACCT, REGION, "d1").repository_count == 2
+    assert store.get_repository(ACCT, REGION, "d1", "pypi-store").upstreams == ("upstream-a", "upstream-b")
+    assert [(k.kid, k.retired_at) for k in store.list_signing_keys()][-2:] == [("kid-1", T0 + 9), ("kid-2", None)]
+
+
+def test_a_secret_sealed_for_another_row_does_not_open(store):
+    _populate(store)
+    with sqlite3.connect(store.engine.url.database) as db:
+        sealed = db.execute("SELECT secret FROM access_keys WHERE access_key_id = 'AKIAALICE00000000002'").fetchone()
+        db.execute("UPDATE access_keys SET secret = ? WHERE access_key_id = 'AKIAALICE00000000001'", sealed)
+    from regauth.store.crypto import SecretBoxError
+    with pytest.raises(SecretBoxError):
+        store.get_credential("AKIAALICE00000000001")
+
+
+def test_only_the_store_contract_is_handed_on_and_nothing_loads_for_a_missing_name(tmp_path):
+    url = f"sqlite:///{tmp_path}/regauth.db"
+    open_store(url, KEY).close()                 # created (through SQLAlchemy), then a restart:
+    store = open_store(url, KEY)
+    try:
+        assert store._full is None
+        assert store.get_user(ACCT, "alice") is None
+        with pytest.raises(AttributeError):
+            store.no_such_method
+        assert store._full is None
+        assert store.list_users(ACCT) == []      # a call the reads do not answer: the SQL layer
+        assert store._full is not None
+    finally:
+        store.close()
+
+
+def _run(code: str) -> str:
+    out = subprocess.run([sys.executable, "-c", "import sys\nfrom regauth.store.open import open_store\n" + code],
+                         capture_output=True, text=True, check=True, timeout=60)
+    return out.stdout.strip()
+
+
+def test_a_restart_reads_and_records_without_sqlalchemy_and_a_write_loads_it(tmp_path):
+    url = f"sqlite:///{tmp_path}/regauth.db"
+    first = ("s = open_store(URL, bytes(range(32)))\nprint('sqlalchemy' in sys.modules)\n"
+             "from regauth.domain.principals import AccessKey, User\nfrom regauth.domain.secret import Secret\n"
+             "s.ensure_account('123456789012', 1.0)\n"
+             "s.create_user(User('123456789012', 'u', 'AIDAX', 'arn:aws:iam::123456789012:user/u', '/', 1.0))\n"
+             "s.create_access_key(AccessKey('AKIAX', '123456789012', 'u', 'Active', 1.0), Secret('sec'))\n"
+             "s.close()\n").replace("URL", repr(url))
+    assert _run(first) == "True"                  # an empty store: created through SQLAlchemy
+    restart = ("s = open_store(URL, bytes(range(32)))\n"
+               "from regauth.domain.principals import AuditEvent, IssuedToken\n"
+               "c = s.get_credential('AKIAX'); u = s.get_user('123456789012', 'u'); g = s.generation()\n"
+               "s.record_batch([IssuedToken('t1', 'ecr', u.arn, '123456789012', '*', 5.0, 9.0)],\n"
+               "               [AuditEvent(5.0, 'r1', u.arn, 'ecr:GetAuthorizationToken', '*', 'allowed', '', 't1', '')])\n"
+               "print(c.secret.reveal(), u.name, g > 0, 'sqlalchemy' in sys.modules)\n"
+               "print(s.get_issued_token('t1').kind, 'sqlalchemy' in sys.modules)\n"
+               "s.close()\n").replace("URL", repr(url))
+    assert _run(restart).splitlines() == ["sec u True False", "ecr True"]
+
+
+def test_a_store_left_out_of_wal_mode_is_put_back_in_it(tmp_path):
+    url = f"sqlite:///{tmp_path}/regauth.db"
+    open_store(url, KEY).close()
+    with sqlite3.connect(tmp_path / "regauth.db") as db:
+        assert db.execute("PRAGMA journal_mode=DELETE").fetchone() == ("delete",)
+    s = open_store(url, KEY)
+    try:
+        assert s.in_wal_mode()
+        assert s.get_meta("bootstrap_account") is None
+    finally:
+        s.close()
+
+
+@pytest.mark.parametrize("url, path", [
+    ("sqlite:///data/regauth.db", "data/regauth.db"),
+    ("sqlite:////var/lib/regauth/regauth.db", "/var/lib/regauth/regauth.db"),
+    ("sqlite://", None), ("sqlite:///:memory:", None), ("sqlite:///a.db?mode=ro", None),
+    ("sqlite:///a%20b.db", None), ("sqlite+pysqlite:///a.db", None), ("postgresql://u@h/db", None),
+])
+def test_which_urls_open_without_sqlalchemy(url, path):
+    assert sqlite_file(url) == path
