@@ -2,18 +2,25 @@
 
 Free of SQLAlchemy (a row is anything with the columns as attributes), so the SQLite request path
 (`store.sqlite_reads`) and `SqlStore` build the same records from the same columns. The `*_ad`
-functions name the associated data each stored secret is sealed under (see `store.crypto`).
+functions name the associated data each stored secret is sealed under (see `store.crypto`); the
+converters of rows that hold one open it with the `SecretBox` they are given.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from regauth.domain.principals import (
-    AccessKey, AcrInstance, AuditEvent, Domain, DomainPolicy, EcrRepository, InlinePolicy, IssuedToken, Repository,
-    Role, Session, User,
+    AccessKey, AcrInstance, AuditEvent, Credential, Domain, DomainPolicy, EcrRepository, InlinePolicy, IssuedToken,
+    Repository, Role, Session, SigningKey, User,
 )
+
+if TYPE_CHECKING:
+    from regauth.store.crypto import SecretBox
+
+ACTIVE = "Active"
 
 
 def access_key_ad(access_key_id: str) -> str:
@@ -70,6 +77,20 @@ def session(row) -> Session:
                    expires_at=row.expires_at, created_at=row.created_at)
 
 
+def key_credential(access_key_id: str, row, box: SecretBox) -> Credential:
+    """A user's long-term key, from its access_keys row (account_id, user_name, status, secret)."""
+    return Credential(access_key_id=access_key_id, account_id=row.account_id,
+                      secret=box.open(row.secret, access_key_ad(access_key_id)),
+                      status=row.status, user_name=row.user_name)
+
+
+def session_credential(access_key_id: str, row, box: SecretBox) -> Credential:
+    """An STS session's key, from its whole sessions row."""
+    return Credential(access_key_id=access_key_id, account_id=row.account_id,
+                      secret=box.open(row.secret, session_ad(access_key_id)),
+                      status=ACTIVE, session=session(row), session_token_hash=row.token_hash)
+
+
 def domain_values(d: Domain) -> dict:
     return dict(account_id=d.account_id, region=d.region, name=d.name, arn=d.arn,
                 encryption_key=d.encryption_key, created_at=d.created_at)
@@ -123,6 +144,11 @@ def acr_instance(row) -> AcrInstance:
 
 def signing_key_ad(kid: str) -> str:
     return f"signing_key/{kid}"
+
+
+def signing_key(row, box: SecretBox) -> SigningKey:
+    return SigningKey(kid=row.kid, secret=box.open(row.secret, signing_key_ad(row.kid)),
+                      created_at=row.created_at, retired_at=row.retired_at)
 
 
 def token_values(x: IssuedToken) -> dict:

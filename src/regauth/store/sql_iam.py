@@ -11,7 +11,6 @@ from regauth.store import row_records as rr
 from regauth.store import schema as t
 from regauth.store.sql_base import SqlBase, map_integrity
 
-ACTIVE = "Active"
 _DELETE_KEYS_FIRST = "Cannot delete entity, must delete access keys first."
 _DELETE_POLICIES_FIRST = "Cannot delete entity, must delete policies first."
 
@@ -119,15 +118,9 @@ class SqlIamMixin(SqlBase):
             row = conn.execute(sa.select(k.account_id, k.user_name, k.status, k.secret)
                                .where(k.access_key_id == access_key_id)).first()
             if row is not None:
-                return Credential(access_key_id=access_key_id, account_id=row.account_id,
-                                  secret=self._box.open(row.secret, rr.access_key_ad(access_key_id)),
-                                  status=row.status, user_name=row.user_name)
+                return rr.key_credential(access_key_id, row, self._box)
             row = conn.execute(sa.select(t.sessions).where(s.access_key_id == access_key_id)).first()
-            if row is None:
-                return None
-        return Credential(access_key_id=access_key_id, account_id=row.account_id,
-                          secret=self._box.open(row.secret, rr.session_ad(access_key_id)),
-                          status=ACTIVE, session=rr.session(row), session_token_hash=row.token_hash)
+        return rr.session_credential(access_key_id, row, self._box) if row else None
 
     # --- inline policies (users and roles) ------------------------------------------------------
     def _put_policy(self, p: _InlinePolicies, account_id: str, owner: str, policy: InlinePolicy) -> None:

@@ -102,5 +102,4 @@ class SqlTokensMixin(SqlBase):
         k = t.signing_keys.c
         with self._read() as conn:
             rows = conn.execute(sa.select(t.signing_keys).order_by(k.created_at, k.kid)).all()
-        return [SigningKey(kid=r.kid, secret=self._box.open(r.secret, rr.signing_key_ad(r.kid)),
-                           created_at=r.created_at, retired_at=r.retired_at) for r in rows]
+        return [rr.signing_key(r, self._box) for r in rows]

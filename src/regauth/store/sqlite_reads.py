@@ -24,7 +24,6 @@ from regauth.store import row_records as rr
 from regauth.store.crypto import SecretBox
 from regauth.store.sqlite_direct import SqliteDirect
 
-ACTIVE = "Active"
 # Times are DOUBLE columns; SQLAlchemy's `schema.Seconds` reads them back as float, and so does this.
 _SECONDS = frozenset({"created_at", "expires_at", "retired_at", "issued_at", "at"})
 
@@ -91,7 +90,7 @@ class SqliteReads:
         return rows[0] if rows else None
 
     def _scalar(self, sql: str, params: tuple[Any, ...]) -> Any:
-        names, values = self._direct.read_rows(sql, params)
+        _, values = self._direct.read_rows(sql, params)
         return values[0][0] if values else None
 
     # --- meta and accounts ------------------------------------------------------------------------
@@ -109,15 +108,9 @@ class SqliteReads:
     def get_credential(self, access_key_id: str) -> Credential | None:
         row = self._first(_ACCESS_KEY, (access_key_id,))
         if row is not None:
-            return Credential(access_key_id=access_key_id, account_id=row.account_id,
-                              secret=self._box.open(row.secret, rr.access_key_ad(access_key_id)),
-                              status=row.status, user_name=row.user_name)
+            return rr.key_credential(access_key_id, row, self._box)
         row = self._first(_SESSION, (access_key_id,))
-        if row is None:
-            return None
-        return Credential(access_key_id=access_key_id, account_id=row.account_id,
-                          secret=self._box.open(row.secret, rr.session_ad(access_key_id)),
-                          status=ACTIVE, session=rr.session(row), session_token_hash=row.token_hash)
+        return rr.session_credential(access_key_id, row, self._box) if row else None
 
     def get_user(self, account_id: str, name: str) -> User | None:
         row = self._first(_USER, (account_id, name))
@@ -159,9 +152,7 @@ class SqliteReads:
 
     # --- keyring ------------------------------------------------------------------------------------
     def list_signing_keys(self) -> list[SigningKey]:
-        return [SigningKey(kid=r.kid, secret=self._box.open(r.secret, rr.signing_key_ad(r.kid)),
-                           created_at=r.created_at, retired_at=r.retired_at)
-                for r in self._rows(_SIGNING_KEYS, ())]
+        return [rr.signing_key(r, self._box) for r in self._rows(_SIGNING_KEYS, ())]
 
 
 def generation_value(row: tuple[Any, ...] | None) -> int:
