@@ -6,9 +6,10 @@
 
 Request handling is synchronous. On an embedded SQLite store it runs on the event loop itself (a
 store read costs microseconds, and worker threads would only pass the GIL around); on PostgreSQL,
-where a read waits on the network, on a bounded thread pool. The generation read every request
-starts with is shared: by the requests of one loop turn (`OncePerTurn`), or by the worker threads
-that ask while another read is under way (`OneReadAtATime`). Either way the records a request must
+where a read waits on the network, on a bounded thread pool, the requests taken in one loop turn
+handed to one worker together. The generation read every request starts with is shared: by the
+requests of one loop turn (`OncePerTurn`), or by those of one batch (`OncePerBatch`) and the
+batches that ask while another read is under way (`OneReadAtATime`). Either way the records a request must
 store (issued tokens, audit events) go through one group commit, and its answer is sent only once
 they are stored.
 """
@@ -19,8 +20,9 @@ import asyncio
 import ipaddress
 import logging
 import threading
+from contextlib import contextmanager, nullcontext
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Callable, Sequence
+from typing import Callable, Iterator, Sequence
 
 from regauth.auth.canonical import HttpRequest
 from regauth.errors import InternalFailure, InvalidInput
@@ -33,6 +35,7 @@ access_log = logging.getLogger("regauth.access")
 log = logging.getLogger("regauth.http")
 
 Answer = Callable[[Response], None]
+Dialect = AwsDialect | AcrDialect
 
 
 class OncePerTurn:
@@ -117,6 +120,46 @@ class OneReadAtATime:
         return value  # type: ignore[return-value]
 
 
+class OncePerBatch:
+    """A read shared by the requests one worker thread handles together, as a batch (see `Front`).
+
+    Used for the store's generation counter on PostgreSQL. It is as strong as a read per request,
+    for the reason `OncePerTurn` is: a batch is handed to its worker once all its requests have
+    arrived, and the read is made there, at the first ask inside `batch()`, so after any write a
+    client saw completed before it sent one of them. A failed read fails the requests of the batch
+    that ask afterwards too, without another wait on the database that just failed. Outside
+    `batch()`, every call reads.
+    """
+
+    def __init__(self, read: Callable[[], int]) -> None:
+        self._read = read
+        self._local = threading.local()
+
+    def __call__(self) -> int:
+        local = self._local
+        outcome = getattr(local, "outcome", None)
+        if outcome is None:
+            try:
+                outcome = (True, self._read())
+            except Exception as exc:  # noqa: BLE001 - handed to the rest of the batch, then raised
+                outcome = (False, exc)
+            if getattr(local, "open", False):
+                local.outcome = outcome
+        ok, value = outcome
+        if not ok:
+            raise value  # type: ignore[misc]
+        return value  # type: ignore[return-value]
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        local = self._local
+        local.open, local.outcome = True, None
+        try:
+            yield
+        finally:
+            local.open, local.outcome = False, None
+
+
 class Front:
     """Takes each request from the HTTP server (regauth.server) and answers it, through `answer`,
     once it may leave: after its records are stored."""
@@ -130,10 +173,17 @@ class Front:
         self._on_loop = services.store.embedded if on_loop is None else on_loop
         self._pool = None if self._on_loop else ThreadPoolExecutor(max_workers=workers, thread_name_prefix="regauth")
         self._commits = GroupCommit(services.auditor.commit, on_loop=self._on_loop)
+        self._batch: list[tuple[Dialect, HttpRequest, Answer]] = []   # taken this turn, for the pool
+        self._batch_handle: asyncio.Handle | None = None
+        self._per_batch: OncePerBatch | None = None
         share = getattr(services.store, "read_generation_with", None)
         if share is not None:
             read = services.store.inner.generation
-            share(OncePerTurn(read) if self._on_loop else OneReadAtATime(read))
+            if self._on_loop:
+                share(OncePerTurn(read))
+            else:
+                self._per_batch = OncePerBatch(OneReadAtATime(read))
+                share(self._per_batch)
         self.ready = False
 
     def serve(self, req: HttpRequest, too_large: bool, answer: Answer) -> None:
@@ -150,22 +200,55 @@ class Front:
         elif self._pool is None:
             self._stored(dialect.handle(req), answer, req)
         else:
-            loop = asyncio.get_running_loop()
-            work = self._pool.submit(dialect.handle, req)
-
-            def handled(f: Future[Response]) -> None:
-                try:
-                    response = f.result()
-                except Exception as exc:  # noqa: BLE001 - the pool is shut down (handle never raises)
-                    log.error("could not handle a request", exc_info=exc)
-                    response = dialect.reject(req, InternalFailure("internal error"))
-                self._stored(response, answer, req)
-            work.add_done_callback(lambda f: call_soon_threadsafe(loop, handled, f))
+            self._batch.append((dialect, req, answer))
+            if self._batch_handle is None:
+                self._batch_handle = asyncio.get_running_loop().call_soon(self._hand_over)
 
     def served(self) -> None:
         """The HTTP server has handed over every request it took in a turn: store their records now
         (on the event loop), so that their answers leave in this turn rather than the next."""
         self._commits.flush()
+        if self._batch:
+            self._hand_over()
+
+    def _hand_over(self) -> None:
+        """Send the requests taken in this turn to one worker thread, to be handled there in order
+        under one generation read; answer each once it is back on the loop and its records are stored.
+
+        One hand-over per turn, not per request: per request, a future, a thread wake-up, a wake-up
+        of the loop and the threads' fight for the GIL cost about as much as handling it (in
+        alternating runs ECR GetAuthorizationToken on PostgreSQL went from 1,085 to 1,519 req/s at
+        16 connections, 1,344 to 1,589 at 64). Turns that follow each other go to different threads and overlap,
+        while a batch's own requests wait for each other: after a cache-emptying write, the reads
+        each makes (a round trip each) come one after another."""
+        if self._batch_handle is not None:
+            self._batch_handle.cancel()
+            self._batch_handle = None
+        batch, self._batch = self._batch, []
+        if not batch:
+            return
+        loop = asyncio.get_running_loop()
+
+        def handled(f: Future[list[Response]]) -> None:
+            try:
+                responses = f.result()
+            except Exception as exc:  # noqa: BLE001 - the pool is shut down (handle never raises)
+                log.error("could not handle a request", exc_info=exc)
+                responses = [dialect.reject(req, InternalFailure("internal error")) for dialect, req, _ in batch]
+            for (_, req, answer), response in zip(batch, responses):
+                self._stored(response, answer, req)
+        try:
+            work = self._pool.submit(self._handle_all, [(d, r) for d, r, _ in batch])  # type: ignore[union-attr]
+        except RuntimeError as exc:       # shut down
+            fut: Future[list[Response]] = Future()
+            fut.set_exception(exc)
+            handled(fut)
+            return
+        work.add_done_callback(lambda f: call_soon_threadsafe(loop, handled, f))
+
+    def _handle_all(self, batch: list[tuple[Dialect, HttpRequest]]) -> list[Response]:
+        with self._per_batch.batch() if self._per_batch is not None else nullcontext():
+            return [dialect.handle(req) for dialect, req in batch]
 
     def _stored(self, response: Response, answer: Answer, req: HttpRequest) -> None:
         """Answer once the response's records are stored; a token whose records failed is never sent."""
