@@ -1,4 +1,5 @@
-"""The generation read on PostgreSQL: one held autocommit connection, replaced when it fails or ages."""
+"""The request path's statements on PostgreSQL (the generation read, the group commit's batch): a held
+autocommit connection each, replaced when it fails or ages."""
 
 from __future__ import annotations
 
@@ -89,6 +90,26 @@ def test_an_aged_connection_is_replaced(fresh_postgres_url: str) -> None:
         second = held.read_one("SELECT pg_backend_pid()")[0]
         assert first != second
         assert _gone(engine, first)                    # the old one was closed, not leaked
+    finally:
+        held.close()
+        engine.dispose()
+
+
+def test_a_statement_is_committed_on_its_own_and_a_failed_one_leaves_nothing(fresh_postgres_url: str) -> None:
+    engine = sa.create_engine(fresh_postgres_url)
+    held = HeldConnection(engine)
+    try:
+        held.execute("CREATE TABLE t (n integer PRIMARY KEY)", ())
+        held.execute("WITH a AS (INSERT INTO t VALUES (%s)) INSERT INTO t VALUES (%s)", (1, 2))
+        with engine.connect() as conn:                 # seen by another connection at once: committed
+            assert conn.execute(sa.text("SELECT array_agg(n ORDER BY n) FROM t")).scalar() == [1, 2]
+        pid = held.read_one("SELECT pg_backend_pid()")[0]
+        with pytest.raises(Exception):                 # 3 is new, 2 is taken: the statement fails whole
+            held.execute("WITH a AS (INSERT INTO t VALUES (%s)) INSERT INTO t VALUES (%s)", (3, 2))
+        with engine.connect() as conn:
+            assert conn.execute(sa.text("SELECT array_agg(n ORDER BY n) FROM t")).scalar() == [1, 2]
+        assert held.read_one("SELECT pg_backend_pid()")[0] != pid      # a failed connection is not reused
+        assert _gone(engine, pid)
     finally:
         held.close()
         engine.dispose()

@@ -88,3 +88,40 @@ def test_a_token_whose_records_cannot_be_stored_is_never_answered(tmp_path: Path
     ).fetchone()[0]
     assert count == 2                                        # the warm-up and the last one: nothing else
     assert _jti(after)
+
+
+def test_on_postgresql_a_batch_that_cannot_be_stored_leaves_nothing_and_is_never_answered(
+        tmp_path: Path, fresh_postgres_url: str) -> None:
+    """A batch is one statement for both tables: a refused audit row takes its token rows with it."""
+    import psycopg
+
+    env = {**server_env(), "REGAUTH_DATABASE_URL": fresh_postgres_url}
+    server = start_server(tmp_path / "data", env)
+    keys = Keys(env["REGAUTH_BOOTSTRAP_ACCESS_KEY_ID"], env["REGAUTH_BOOTSTRAP_SECRET_ACCESS_KEY"])
+    db = psycopg.connect(fresh_postgres_url, autocommit=True)
+
+    def count(sql: str, *params: str) -> int:
+        return db.execute(sql, params).fetchone()[0]  # type: ignore[index]
+    try:
+        client = server.client("ecr", keys, read_timeout=60)
+        client.get_authorization_token()                     # warm: keys and policies cached
+        tokens_before = count("SELECT COUNT(*) FROM issued_tokens")
+        db.execute("ALTER TABLE audit_events ADD CONSTRAINT refuse_ecr_tokens "
+                   "CHECK (action <> 'ecr:GetAuthorizationToken') NOT VALID")
+        try:
+            with pytest.raises(ClientError) as refused:
+                client.get_authorization_token()
+            assert count("SELECT COUNT(*) FROM issued_tokens") == tokens_before   # its token row went too
+        finally:
+            db.execute("ALTER TABLE audit_events DROP CONSTRAINT refuse_ecr_tokens")
+        error = refused.value.response
+        assert error["ResponseMetadata"]["HTTPStatusCode"] == 500
+        assert "authorizationData" not in error
+        after = client.get_authorization_token()["authorizationData"][0]["authorizationToken"]  # the writer recovers
+        assert count("SELECT COUNT(*) FROM issued_tokens") == tokens_before + 1
+        assert count("SELECT COUNT(*) FROM issued_tokens WHERE token_id = %s", _jti(after)) == 1
+        assert count("SELECT COUNT(*) FROM audit_events WHERE action = 'ecr:GetAuthorizationToken' "
+                     "AND outcome = 'allowed'") == 2        # the warm-up and the last one: nothing else
+    finally:
+        db.close()
+        server.stop()

@@ -1,10 +1,11 @@
-"""The request path's own PostgreSQL read: one connection kept checked out of the pool, in autocommit.
+"""The request path's own PostgreSQL statements: a connection kept checked out of the pool, in autocommit.
 
 Every request starts by reading the generation counter (see `regauth.services.cache`). Through
 the pool in a transaction that read is three round trips (BEGIN, SELECT, COMMIT) plus a checkout
 and a checkin; on a connection held in autocommit it is one round trip. The worker threads share
 the read (`regauth.http.OneReadAtATime`), so one connection serves them all; a lock keeps any
-other caller off it meanwhile.
+other caller off it meanwhile. The group commit's writer holds another: a batch of records is one
+statement (atomic on its own), so one round trip too.
 
 A connection that fails is closed, never put back in the pool, and replaced on the next read; it
 is also replaced after `RECYCLE_SECONDS`, as the pool renews its own.
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -30,6 +32,13 @@ class HeldConnection:
         self._opened = 0.0
 
     def read_one(self, sql: str) -> tuple[Any, ...] | None:
+        return self._run(sql, None, fetch=True)
+
+    def execute(self, sql: str, params: Sequence[Any]) -> None:
+        """One statement, committed on its own (autocommit): all of it or none."""
+        self._run(sql, params, fetch=False)
+
+    def _run(self, sql: str, params: Sequence[Any] | None, *, fetch: bool) -> tuple[Any, ...] | None:
         with self._lock:
             if self._conn is not None and time.monotonic() - self._opened > self._recycle:
                 self._drop()
@@ -44,8 +53,8 @@ class HeldConnection:
             try:
                 cursor = self._conn.cursor()
                 try:
-                    cursor.execute(sql)
-                    return cursor.fetchone()
+                    cursor.execute(sql, params)
+                    return cursor.fetchone() if fetch else None
                 finally:
                     cursor.close()
             except BaseException:

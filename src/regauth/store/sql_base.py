@@ -77,6 +77,7 @@ class SqlBase:
             self._write_lock = direct.write_lock
             self._direct = direct
         self._held = HeldConnection(engine) if self._dialect == "postgresql" else None
+        self._held_writer = HeldConnection(engine) if self._dialect == "postgresql" else None
 
     @property
     def embedded(self) -> bool:
@@ -160,6 +161,7 @@ class SqlBase:
     def close(self) -> None:
         if self._direct is not None:
             self._direct.close()
-        if self._held is not None:
-            self._held.close()
+        for held in (self._held, self._held_writer):
+            if held is not None:
+                held.close()
         self._engine.dispose()
