@@ -9,9 +9,9 @@ store read costs microseconds, and worker threads would only pass the GIL around
 where a read waits on the network, on a bounded thread pool, the requests taken in one loop turn
 handed to one worker together. The generation read every request starts with is shared: by the
 requests of one loop turn (`OncePerTurn`), or by those of one batch (`OncePerBatch`) and the
-batches that ask while another read is under way (`OneReadAtATime`). Either way the records a request must
-store (issued tokens, audit events) go through one group commit, and its answer is sent only once
-they are stored.
+batches that ask while another read is under way (`OneReadAtATime`). Either way the records a
+request must store (issued tokens, audit events) go through one group commit, and its answer is
+sent only once they are stored.
 """
 
 from __future__ import annotations

@@ -53,8 +53,8 @@ class SqlTokensMixin(SqlBase):
             conn.execute(_INSERT_EVENT, rr.event_values(event))
 
     def record_batch(self, tokens: Sequence[IssuedToken], events: Sequence[AuditEvent]) -> None:
-        """One transaction, two statements straight on the DB-API (executemany; on PostgreSQL one
-        INSERT from a JSON array per table): all or none."""
+        """All or none: on SQLite one transaction of two executemany statements straight on the
+        DB-API; on PostgreSQL one statement for both tables (see `_BATCH_SQL_PG`)."""
         token_rows, event_rows = rr.batch_rows(tokens, events)
         if self._direct is not None:
             self._direct.insert_many([(rr.SQLITE_BATCH_SQL[0], token_rows), (rr.SQLITE_BATCH_SQL[1], event_rows)])
