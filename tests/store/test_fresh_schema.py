@@ -1,6 +1,7 @@
-"""An empty database is created at head straight from `schema.py` (no Alembic): the result must be
-the very database Alembic's migrations build from scratch, on SQLite and PostgreSQL, look to
-Alembic like any database at head, and be created once when processes start together."""
+"""An empty database is created at head straight from `schema.py` (no Alembic), and an empty SQLite
+file from `sqlite_schema`'s plain SQL (no SQLAlchemy either): the result must be the very database
+Alembic's migrations build from scratch, on SQLite and PostgreSQL, look to Alembic like any database
+at head, and be created once when processes start together."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from alembic import command
 from alembic.runtime.migration import MigrationContext
 
 from regauth.store import open as store_open
-from regauth.store import schema
+from regauth.store import schema, sqlite_schema
 from regauth.store.open import _alembic_config, create_store_engine, head_revision, migrate, open_store
 from tests.fixtures.postgres import create_database, drop_database
 
@@ -120,6 +121,57 @@ def test_direct_creation_gives_the_database_the_migrations_build(new_url, monkey
     assert got["generation"]["rows"] == [(1, 1)]          # migration 0002's seed row
 
 
+def test_the_plain_sql_schema_is_what_schema_py_renders():
+    assert sqlite_schema.STATEMENTS == sqlite_schema.render(), \
+        "schema.py changed: rewrite it with `.venv/bin/python -m regauth.store.sqlite_schema`"
+    assert sqlite_schema.STATEMENTS[0].startswith("CREATE TABLE") and len(sqlite_schema.STATEMENTS) > 20
+
+
+def _plain_sql_store(url: str):
+    from regauth.store.crypto import SecretBox
+    from regauth.store.sqlite_store import SqliteStore
+
+    return SqliteStore(url, sa.make_url(url).database, SecretBox(bytes(range(32))))
+
+
+def test_plain_sql_creation_on_sqlite_gives_the_database_the_migrations_build(tmp_path, monkeypatch):
+    by_alembic, plain = f"sqlite:///{tmp_path}/alembic.db", f"sqlite:///{tmp_path}/plain.db"
+    _on(by_alembic, _alembic_upgrade)
+    _forbid_alembic_upgrade(monkeypatch)
+    monkeypatch.setattr(store_open, "_create_at_head", _refuse)
+    store = _plain_sql_store(plain)
+    try:
+        assert store.create_at_head(head_revision()) is True
+        assert store.in_wal_mode() and store.revisions() == (head_revision(),)
+        assert store.create_at_head(head_revision()) is True      # found at head: nothing done
+        assert store._full is None
+    finally:
+        store.close()
+    expected, got = _on(by_alembic, _describe), _on(plain, _describe)
+    for key in expected:
+        assert (key, got[key]) == (key, expected[key])
+    assert got == expected                                         # sqlite_master's DDL text included
+    assert _on(plain, _heads) == (head_revision(),)
+
+
+def test_plain_sql_creation_leaves_a_file_with_anything_in_it_to_alembic(tmp_path):
+    url = f"sqlite:///{tmp_path}/db.db"
+
+    def add_foreign_table(engine: sa.Engine) -> None:
+        with engine.begin() as conn:
+            conn.exec_driver_sql("CREATE TABLE not_ours (x INTEGER)")
+    _on(url, add_foreign_table)
+    store = _plain_sql_store(url)
+    try:
+        assert store.create_at_head(head_revision()) is False
+        assert store.revisions() == ()
+    finally:
+        store.close()
+    assert _on(url, _describe)["tables"] == ["not_ours"]          # untouched
+    open_store(url, bytes(range(32))).close()                    # Alembic then builds the rest
+    assert _on(url, _heads) == (head_revision(),)
+
+
 def test_after_direct_creation_migrate_is_a_no_op_and_alembic_sees_head(new_url, monkeypatch):
     url = new_url()
     with monkeypatch.context() as mp:
@@ -167,7 +219,7 @@ try:
 except ValueError as exc:
     print("refused:", exc)
     raise SystemExit(3)
-print("alembic" in sys.modules)
+print("alembic" in sys.modules, "sqlalchemy" in sys.modules)
 """
 
 
@@ -191,7 +243,9 @@ def test_processes_starting_together_on_an_empty_store_create_it_once(new_url, t
     url = new_url()
     procs, results = _open_together(url, tmp_path / "go", [[], []])
     assert [p.returncode for p in procs] == [0, 0], [err[-2000:] for _, err in results]
-    assert [out for out, _ in results] == ["False\n"] * 2     # neither loaded Alembic
+    # neither loaded Alembic; on SQLite, not even SQLAlchemy
+    sqlalchemy = url.startswith("postgresql")
+    assert [out for out, _ in results] == [f"False {sqlalchemy}\n"] * 2
     described = _on(url, _describe)
     assert described["tables"] == sorted([*schema.metadata.tables, "alembic_version"])
     assert described["alembic_version"]["rows"] == [(head_revision(),)]

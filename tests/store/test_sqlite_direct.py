@@ -27,8 +27,8 @@ def _checkpointers() -> list[threading.Thread]:
 
 def test_request_path_writes_leave_checkpoints_to_a_background_thread(tmp_path) -> None:
     db = tmp_path / "regauth.db"
-    store = open_store(f"sqlite:///{db}", os.urandom(32))
     before = len(_checkpointers())
+    store = open_store(f"sqlite:///{db}", os.urandom(32))   # a first start: its writes are the store's own too
     try:
         assert store.generation() >= 0
         for i in range(300):

@@ -1,9 +1,11 @@
-"""A SQLite file store answers a restart's and the request path's reads without SQLAlchemy, exactly
-as `SqlStore` does, and loads SQLAlchemy for the first call that needs it.
+"""A SQLite file store answers a first start's and a restart's reads and writes, and the request
+path's, without SQLAlchemy, exactly as `SqlStore` does, and loads SQLAlchemy for the first call that
+needs it.
 
 The whole `Store` contract runs against `SqliteStore` in test_conformance.py (`open_store` on a
-SQLite file gives one); here: the reads agree with `SqlStore`'s row for row, what loads SQLAlchemy
-and what does not, and opening a store whose file needs work (not at head, not in WAL mode).
+SQLite file gives one); here: the reads agree with `SqlStore`'s row for row, the writes leave the
+same rows and advance the generation alike, what loads SQLAlchemy and what does not, and opening a
+store whose file needs work (not at head, not in WAL mode).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from regauth.store.open import open_store, sqlite_file
 from regauth.store.sql import SqlStore
 from regauth.store.sqlite_reads import READS, SqliteReads
 from regauth.store.sqlite_store import SqliteStore
+from regauth.store.sqlite_writes import WRITES, SqliteWrites
 from tests.store.test_conformance import ACCT, KEY, OTHER, REGION, T0, akey, domain, repo, role, session, user
 
 
@@ -35,7 +38,10 @@ def store(tmp_path):
 
 def test_the_reads_have_the_store_contracts_signatures():
     assert {"get_credential", "get_user", "list_user_policies", "get_domain", "generation"} <= READS
-    own = [(SqliteReads, name) for name in READS] + [(SqliteStore, "record_batch"), (SqliteStore, "close")]
+    assert {"set_meta_once", "create_user", "create_access_key", "add_signing_key"} <= WRITES
+    assert not READS & WRITES
+    own = [(SqliteReads, name) for name in READS] + [(SqliteWrites, name) for name in WRITES] + \
+        [(SqliteStore, "record_batch"), (SqliteStore, "close")]
     for cls, name in own:
         proto = getattr(Store, name)
         assert list(inspect.signature(getattr(cls, name)).parameters) == \
@@ -105,6 +111,91 @@ def test_every_read_answers_what_sqlstore_answers(store):
     assert [(k.kid, k.retired_at) for k in store.list_signing_keys()][-2:] == [("kid-1", T0 + 9), ("kid-2", None)]
 
 
+# Each write a first start makes, in the order it makes them (and a second time where that differs).
+WRITE_CALLS = [
+    ("set_meta_once", ("store.check", "first")), ("set_meta_once", ("store.check", "second")),
+    ("add_signing_key", (SigningKey("kid-1", Secret("b" * 43), T0 + 2, retired_at=T0 + 9),)),
+    ("add_signing_key", (SigningKey("kid-2", Secret("a" * 43), T0 + 2),)),
+    ("ensure_account", (ACCT, T0)), ("ensure_account", (ACCT, T0 + 5)),
+    ("create_user", (user("admin"),)),
+    ("put_user_policy", (ACCT, "admin", InlinePolicy("AdministratorAccess", '{"Statement":[]}'))),
+    ("put_user_policy", (ACCT, "admin", InlinePolicy("AdministratorAccess", '{"Statement":[{}]}'))),
+    ("create_access_key", (akey("AKIAADMIN00000000001", "admin"), Secret("admin/secret+"))),
+    ("set_meta", ("bootstrap_account", ACCT)), ("set_meta", ("bootstrap_account", OTHER)),
+]
+
+
+def _rows(path: str) -> dict[str, list[tuple]]:
+    """Every row of every table; sealed values (a fresh nonce each time) as whether they are set."""
+    db = sqlite3.connect(path)
+    try:
+        tables = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")]
+        dump = {}
+        for table in tables:
+            cursor = db.execute(f'SELECT * FROM "{table}"')
+            names = [d[0] for d in cursor.description]
+            rows = [tuple(bool(v) if n == "secret" else v for n, v in zip(names, row)) for row in cursor]
+            if table == "meta":                            # the master key check is sealed too
+                rows = [(k, bool(v)) if k == "store.master_key_check" else (k, v) for k, v in rows]
+            dump[table] = sorted(rows, key=repr)
+        return dump
+    finally:
+        db.close()
+
+
+def test_every_write_leaves_what_sqlstore_leaves_and_advances_the_generation(tmp_path):
+    assert {name for name, _ in WRITE_CALLS} == WRITES
+    plain = open_store(f"sqlite:///{tmp_path}/plain.db", KEY)
+    through_sql = open_store(f"sqlite:///{tmp_path}/sql.db", KEY)
+    try:
+        full = through_sql.sql_store()
+        for name, args in WRITE_CALLS:
+            before = (plain.generation(), through_sql.generation())
+            ours, theirs = getattr(plain, name)(*args), getattr(SqlStore, name)(full, *args)
+            assert ours == theirs, (name, args)
+            assert (plain.generation(), through_sql.generation()) == (before[0] + 1, before[1] + 1), name
+        for store in (plain, through_sql):
+            assert store.get_meta("store.check") == "first"
+            assert store.get_credential("AKIAADMIN00000000001").secret.reveal() == "admin/secret+"
+            assert [(k.kid, k.secret.reveal()) for k in store.list_signing_keys()] == [("kid-1", "b" * 43),
+                                                                                    ("kid-2", "a" * 43)]
+        assert plain._full is None                       # all of it without SQLAlchemy's help
+        ours, theirs = _rows(f"{tmp_path}/plain.db"), _rows(f"{tmp_path}/sql.db")
+        for table in theirs:
+            assert (table, ours[table]) == (table, theirs[table])
+        assert ours == theirs
+        assert theirs["user_policies"] == [(ACCT, "admin", "AdministratorAccess", '{"Statement":[{}]}')]
+    finally:
+        plain.close()
+        through_sql.close()
+
+
+def test_a_failed_write_leaves_nothing_and_does_not_advance_the_generation(store):
+    from regauth.errors import Conflict, NotFound
+
+    store.ensure_account(ACCT, T0)
+    store.create_user(user("admin"))
+    before = store.generation()
+    with pytest.raises(Conflict) as conflict:
+        store.create_user(user("admin"))
+    assert (conflict.value.resource_type, conflict.value.resource_id) == ("user", "admin")
+    with pytest.raises(NotFound) as missing:
+        store.create_access_key(akey("AKIAGHOST00000000001", "ghost"), Secret("s"))
+    assert (missing.value.resource_type, missing.value.resource_id) == ("user", "ghost")
+    with pytest.raises(NotFound):
+        store.put_user_policy(ACCT, "ghost", InlinePolicy("p", "{}"))
+    store.add_signing_key(SigningKey("kid-1", Secret("b" * 43), T0))
+    with pytest.raises(Conflict):
+        store.add_signing_key(SigningKey("kid-1", Secret("c" * 43), T0 + 1))
+    assert store.generation() == before + 1              # the one write that succeeded
+    assert store.get_credential("AKIAGHOST00000000001") is None
+    assert store.list_user_policies(ACCT, "ghost") == []
+    assert [k.secret.reveal() for k in store.list_signing_keys()] == ["b" * 43]
+    store.set_meta("after", "ok")                         # the connection is usable afterwards
+    assert store.get_meta("after") == "ok"
+    assert store._full is None
+
+
 def test_a_secret_sealed_for_another_row_does_not_open(store):
     _populate(store)
     with sqlite3.connect(store.engine.url.database) as db:
@@ -117,7 +208,7 @@ def test_a_secret_sealed_for_another_row_does_not_open(store):
 
 def test_only_the_store_contract_is_handed_on_and_nothing_loads_for_a_missing_name(tmp_path):
     url = f"sqlite:///{tmp_path}/regauth.db"
-    open_store(url, KEY).close()                 # created (through SQLAlchemy), then a restart:
+    open_store(url, KEY).close()                 # created, then a restart:
     store = open_store(url, KEY)
     try:
         assert store._full is None
@@ -137,15 +228,19 @@ def _run(code: str) -> str:
     return out.stdout.strip()
 
 
-def test_a_restart_reads_and_records_without_sqlalchemy_and_a_write_loads_it(tmp_path):
+def test_a_start_reads_writes_and_records_without_sqlalchemy_and_an_admin_write_loads_it(tmp_path):
     url = f"sqlite:///{tmp_path}/regauth.db"
     first = ("s = open_store(URL, bytes(range(32)))\nprint('sqlalchemy' in sys.modules)\n"
              "from regauth.domain.principals import AccessKey, User\nfrom regauth.domain.secret import Secret\n"
              "s.ensure_account('123456789012', 1.0)\n"
              "s.create_user(User('123456789012', 'u', 'AIDAX', 'arn:aws:iam::123456789012:user/u', '/', 1.0))\n"
              "s.create_access_key(AccessKey('AKIAX', '123456789012', 'u', 'Active', 1.0), Secret('sec'))\n"
+             "print('sqlalchemy' in sys.modules)\n"
+             "s.update_access_key('123456789012', 'u', 'AKIAX', 'Active')\n"
+             "print('sqlalchemy' in sys.modules)\n"
              "s.close()\n").replace("URL", repr(url))
-    assert _run(first) == "True"                  # an empty store: created through SQLAlchemy
+    # an empty store: created and first written in plain SQL; a write a start never makes loads it
+    assert _run(first).splitlines() == ["False", "False", "True"]
     restart = ("s = open_store(URL, bytes(range(32)))\n"
                "from regauth.domain.principals import AuditEvent, IssuedToken\n"
                "c = s.get_credential('AKIAX'); u = s.get_user('123456789012', 'u'); g = s.generation()\n"

@@ -14,8 +14,10 @@ once: on PostgreSQL the creation or upgrade runs inside a transaction holding an
 SQLite inside a `BEGIN IMMEDIATE` transaction (SQLite DDL is transactional), so one process
 migrates and the others then find the schema at head.
 
-A SQLite file already at head (and in WAL mode) is checked without SQLAlchemy, which this module
-imports only where it is used: a restart on SQLite never loads it (see `store.sqlite_store`).
+A SQLite file is checked without SQLAlchemy, and created without it when empty (the same DDL in
+plain SQL, `store.sqlite_schema`); this module imports SQLAlchemy only where it is used, so neither
+a first start nor a restart on SQLite loads it (see `store.sqlite_store`). Only a file holding an
+older schema (or anything else) goes through SQLAlchemy and Alembic.
 """
 
 from __future__ import annotations
@@ -23,13 +25,12 @@ from __future__ import annotations
 import ast
 import functools
 import re
-import sqlite3
-import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from regauth.store.crypto import SecretBox, SecretBoxError
 from regauth.store.interfaces import Store
+from regauth.store.sqlite_direct import switch_to_wal
 from regauth.store.sqlite_store import SqliteStore
 
 if TYPE_CHECKING:
@@ -97,7 +98,7 @@ def _sqlite_engine(url: sa.URL) -> sa.Engine:
         try:
             cur.execute("PRAGMA busy_timeout=5000")
             if not in_memory:
-                _switch_to_wal(cur)
+                switch_to_wal(cur)
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA foreign_keys=ON")
         finally:
@@ -110,20 +111,6 @@ def _sqlite_engine(url: sa.URL) -> sa.Engine:
         conn.exec_driver_sql(conn.get_execution_options().get("regauth_begin", "BEGIN"))
 
     return engine
-
-
-def _switch_to_wal(cur: Any) -> None:
-    """PRAGMA journal_mode=WAL, which needs the database to itself for a moment: when processes
-    open a new database at once, one may find it busy without SQLite's busy handler being asked
-    (it would be a deadlock to wait), so a few short retries."""
-    for attempt in range(50):
-        try:
-            cur.execute("PRAGMA journal_mode=WAL")
-            return
-        except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc) and "busy" not in str(exc) or attempt == 49:
-                raise
-            time.sleep(0.01 + 0.002 * attempt)
 
 
 def _alembic_config(connection: sa.Connection | None = None) -> Config:
@@ -285,8 +272,9 @@ def _open_sqlite_file(database_url: str, path: str, box: SecretBox) -> SqliteSto
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     store = SqliteStore(database_url, path, box)
     try:
-        if store.revisions() != (head_revision(),) or not store.in_wal_mode():
-            migrate(store.engine)            # a first start, an older schema: SQLAlchemy, once
+        head = head_revision()
+        if (store.revisions() != (head,) or not store.in_wal_mode()) and not store.create_at_head(head):
+            migrate(store.engine)            # an older schema: SQLAlchemy and Alembic, once
         _check_master_key(store, box)
     except BaseException:
         store.close()

@@ -4,8 +4,9 @@ This module describes the current shape of the database; the migrations in
 `store/migrations/versions/` create it (they never import this module, and
 `tests/store/test_migrations.py` checks that both agree). An empty database is created straight
 from this module instead, stamped at the head revision (`store.open.migrate`: no Alembic import on
-a first start), so a schema change needs both a migration and the change here
-(`tests/store/test_fresh_schema.py` checks that both ways give the same database).
+a first start), so a schema change needs both a migration and the change here, and then
+`python -m regauth.store.sqlite_schema` to render the plain-SQL DDL an empty SQLite file is created
+with (`tests/store/test_fresh_schema.py` checks that every way gives the same database).
 
 Conventions:
 - Names and keys are `NAME` columns: VARCHAR, with the binary "C" collation on PostgreSQL so

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 import threading
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 import sqlalchemy as sa
 
-from regauth.errors import Conflict, NotFound
+from regauth.store import integrity
 from regauth.store import schema as t
 from regauth.store.crypto import SecretBox
 from regauth.store.held_connection import HeldConnection
@@ -17,46 +17,11 @@ from regauth.store.sqlite_direct import SqliteDirect
 from regauth.store.sqlite_reads import GENERATION_SQL, generation_value
 
 
-def integrity_kind(exc: sa.exc.IntegrityError) -> str:
-    """"unique", "foreign_key" or "other", for SQLite (sqlite3) and PostgreSQL (psycopg)."""
-    orig = exc.orig
-    sqlstate = getattr(orig, "sqlstate", None)
-    if sqlstate is not None:
-        return {"23505": "unique", "23503": "foreign_key"}.get(sqlstate, "other")
-    name = getattr(orig, "sqlite_errorname", "") or ""
-    if name in ("SQLITE_CONSTRAINT_PRIMARYKEY", "SQLITE_CONSTRAINT_UNIQUE"):
-        return "unique"
-    if name == "SQLITE_CONSTRAINT_FOREIGNKEY":
-        return "foreign_key"
-    text = str(orig)
-    if "UNIQUE constraint failed" in text:
-        return "unique"
-    if "FOREIGN KEY constraint failed" in text:
-        return "foreign_key"
-    return "other"
-
-
-@contextmanager
-def map_integrity(
-    resource_type: str,
-    resource_id: str,
-    *,
-    parent: tuple[str, str] | None = None,
-    conflict_message: str = "",
-) -> Iterator[None]:
-    """Unique violation -> Conflict(resource); foreign-key violation -> NotFound(parent) when a
-    parent is named, else Conflict(resource, conflict_message) (a delete that still has children)."""
-    try:
-        yield
-    except sa.exc.IntegrityError as exc:
-        kind = integrity_kind(exc)
-        if kind == "unique":
-            raise Conflict(resource_type, resource_id) from None
-        if kind == "foreign_key":
-            if parent is not None:
-                raise NotFound(*parent) from None
-            raise Conflict(resource_type, resource_id, conflict_message, kind="delete") from None
-        raise
+def map_integrity(resource_type: str, resource_id: str, *, parent: tuple[str, str] | None = None,
+                  conflict_message: str = "") -> AbstractContextManager[None]:
+    """`integrity.map_integrity` for errors wrapped by SQLAlchemy."""
+    return integrity.map_integrity(resource_type, resource_id, parent=parent, conflict_message=conflict_message,
+                                   catch=sa.exc.IntegrityError, orig=lambda exc: exc.orig)
 
 
 _BUMP = t.generation.update().where(t.generation.c.id == 1).values(value=t.generation.c.value + 1)

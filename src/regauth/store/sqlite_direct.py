@@ -40,6 +40,8 @@ import sqlite3
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, Sequence
 
 log = logging.getLogger("regauth.store")
@@ -81,19 +83,30 @@ class SqliteDirect:
 
     def insert_many(self, statements: Sequence[tuple[str, Sequence[tuple[Any, ...]]]]) -> None:
         """Every (sql, rows) in one IMMEDIATE transaction: all or none."""
+        with self.transaction() as conn:
+            for sql, rows in statements:
+                if rows:
+                    conn.executemany(sql, rows)
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """The thread's connection inside an IMMEDIATE transaction, holding the store's write lock:
+        committed when the block ends, rolled back if it raises."""
         conn = self._conn()
         with self._write_lock:
             conn.execute("BEGIN IMMEDIATE")
             try:
-                for sql, rows in statements:
-                    if rows:
-                        conn.executemany(sql, rows)
+                yield conn
                 conn.execute("COMMIT")
             except BaseException:
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
                 raise
             self._checkpoints().written()
+
+    def use_wal(self) -> None:
+        """Put the database in WAL mode (a no-op when it is): outside any transaction."""
+        switch_to_wal(self._conn())
 
     def close(self) -> None:
         with self._lock:
@@ -127,6 +140,20 @@ class SqliteDirect:
                     self._checkpointer = _Checkpointer(self._path, self._write_lock)
                 checkpointer = self._checkpointer
         return checkpointer
+
+
+def switch_to_wal(cur: Any) -> None:
+    """PRAGMA journal_mode=WAL, which needs the database to itself for a moment: when processes
+    open a new database at once, one may find it busy without SQLite's busy handler being asked
+    (it would be a deadlock to wait), so a few short retries."""
+    for attempt in range(50):
+        try:
+            cur.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) and "busy" not in str(exc) or attempt == 49:
+                raise
+            time.sleep(0.01 + 0.002 * attempt)
 
 
 class CheckpointPolicy:

@@ -1,16 +1,18 @@
 """`SqliteStore`: the store of a SQLite file, which loads SQLAlchemy only when something needs it.
 
-Importing SQLAlchemy is most of a restart: about 0.3 s of the 0.45 s from spawn to the first answer
-on the bench machine. What a restart and a token request read is a dozen indexed lookups, which
-`sqlite_reads` answers in plain SQL; the group commit and the generation counter already go
-straight to `sqlite_direct`. Everything else (writes: IAM, STS sessions, domains, instances; admin
-listings; a first start's schema creation and migrations) goes to a `SqlStore` built on first use,
-which shares the same held connections and write lock. So a server that only issues tokens never
-loads SQLAlchemy, and one that is also administered loads it once, on the first such call (and
-logs it at debug level).
+Importing SQLAlchemy is most of a start: about 0.2-0.3 s of the 0.45-0.6 s from spawn to the first
+answer on the bench machine. What a start and a token request read is a dozen indexed lookups, which
+`sqlite_reads` answers in plain SQL; what a first start writes (the schema, `sqlite_schema`; the
+master-key check, the first signing key and the bootstrap account, `sqlite_writes`) is plain SQL
+too, and the group commit and the generation counter go straight to `sqlite_direct`. Everything
+else (admin writes: IAM, STS sessions, domains, instances; admin listings; migrations of an older
+schema) goes to a `SqlStore` built on first use, which shares the same held connections and write
+lock. So a server that only issues tokens never loads SQLAlchemy, and one that is also administered
+loads it once, on the first such call (and logs it at debug level).
 
 Every method answers as `SqlStore`'s does: `tests/store/test_conformance.py` runs the whole `Store`
-contract against this class, and `tests/store/test_sqlite_store.py` compares the reads of both.
+contract against this class, and `tests/store/test_sqlite_store.py` compares the reads of both, and
+the rows their writes leave.
 """
 
 from __future__ import annotations
@@ -26,7 +28,9 @@ from regauth.store import row_records as rr
 from regauth.store.crypto import SecretBox
 from regauth.store.interfaces import Store
 from regauth.store.sqlite_direct import SqliteDirect
+from regauth.store import sqlite_schema
 from regauth.store.sqlite_reads import READS, SqliteReads
+from regauth.store.sqlite_writes import WRITES, SqliteWrites
 
 if TYPE_CHECKING:
     import sqlalchemy as sa
@@ -36,7 +40,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("regauth.store")
 
 # What goes to the `SqlStore`: the rest of the Store contract.
-_DELEGATED = frozenset(name for name in vars(Store) if not name.startswith("_")) - READS
+_DELEGATED = frozenset(name for name in vars(Store) if not name.startswith("_")) - READS - WRITES
 
 
 class SqliteStore:
@@ -49,6 +53,9 @@ class SqliteStore:
         reads = SqliteReads(self._direct, box)
         for name in READS:               # bound once: a read is one attribute lookup away
             setattr(self, name, getattr(reads, name))
+        writes = SqliteWrites(self._direct, box)
+        for name in WRITES:
+            setattr(self, name, getattr(writes, name))
 
     @property
     def embedded(self) -> bool:
@@ -68,6 +75,21 @@ class SqliteStore:
                 return ()
             raise
         return tuple(row[0] for row in rows)
+
+    def create_at_head(self, head: str) -> bool:
+        """Put the file in WAL mode and, if it holds no table at all, create the schema at `head` from
+        `sqlite_schema` (stamped as Alembic would), in one IMMEDIATE transaction: of processes
+        starting together, one creates and the others find it done. True when the schema is at
+        `head` now; False when the file holds something else (an older schema: for Alembic)."""
+        self._direct.use_wal()
+        with self._direct.transaction() as conn:
+            tables = conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
+            if tables:
+                return self.revisions() == (head,)
+            for statement in sqlite_schema.STATEMENTS:
+                conn.execute(statement)
+            conn.execute(sqlite_schema.STAMP, (head,))
+            return True
 
     def in_wal_mode(self) -> bool:
         _, rows = self._direct.read_rows("PRAGMA journal_mode")

@@ -1,0 +1,87 @@
+"""The writes a first start makes on a SQLite file, in plain SQL: the master-key check, the keyring's
+first key and the bootstrap account (account, user `admin`, its policy, its access key, two meta
+rows). With `sqlite_schema` creating the tables, a first start, like a restart, never loads
+SQLAlchemy (see `store.sqlite_store`).
+
+Each method does what the `SqlStore` method of the same name does, on the thread's held connection
+(`sqlite_direct`) under the store's write lock: one IMMEDIATE transaction that also advances the
+generation counter, constraint violations mapped to the same `Conflict` / `NotFound`.
+`tests/store/test_conformance.py` runs the `Store` contract against both.
+"""
+
+from __future__ import annotations
+
+from regauth.domain.principals import AccessKey, InlinePolicy, SigningKey, User
+from regauth.domain.secret import Secret
+from regauth.store import row_records as rr
+from regauth.store.crypto import SecretBox
+from regauth.store.integrity import map_integrity
+from regauth.store.sqlite_direct import SqliteDirect
+
+BUMP_SQL = "UPDATE generation SET value = value + 1 WHERE id = 1"
+_SET_META = "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value"
+_ADD_META = "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING"
+_META = "SELECT value FROM meta WHERE key = ?"
+_ADD_ACCOUNT = "INSERT INTO accounts (account_id, created_at) VALUES (?, ?) ON CONFLICT (account_id) DO NOTHING"
+_ADD_USER = ("INSERT INTO users (account_id, name, user_id, arn, path, created_at) "
+             "VALUES (:account_id, :name, :user_id, :arn, :path, :created_at)")
+_PUT_USER_POLICY = ("INSERT INTO user_policies (account_id, user_name, policy_name, document) VALUES (?, ?, ?, ?) "
+                    "ON CONFLICT (account_id, user_name, policy_name) DO UPDATE SET document = excluded.document")
+_ADD_ACCESS_KEY = ("INSERT INTO access_keys (access_key_id, account_id, user_name, status, secret, created_at) "
+                   "VALUES (?, ?, ?, ?, ?, ?)")
+_ADD_SIGNING_KEY = "INSERT INTO signing_keys (kid, secret, created_at, retired_at) VALUES (?, ?, ?, ?)"
+
+
+class SqliteWrites:
+    """A first start's writes to a SQLite store (see the module docstring)."""
+
+    def __init__(self, direct: SqliteDirect, box: SecretBox) -> None:
+        self._direct = direct
+        self._box = box
+
+    def _write(self, sql: str, params: tuple | dict) -> None:
+        with self._direct.transaction() as conn:
+            conn.execute(sql, params)
+            conn.execute(BUMP_SQL)
+
+    # --- meta and accounts ------------------------------------------------------------------------
+    def set_meta(self, key: str, value: str) -> None:
+        self._write(_SET_META, (key, value))
+
+    def set_meta_once(self, key: str, value: str) -> str:
+        """Store `value` unless `key` already has one; returns what is stored (the first writer wins,
+        even among processes starting at the same moment)."""
+        with self._direct.transaction() as conn:
+            conn.execute(_ADD_META, (key, value))
+            conn.execute(BUMP_SQL)
+            return conn.execute(_META, (key,)).fetchall()[0][0]   # fetchall: no statement left running
+
+    def ensure_account(self, account_id: str, now: float) -> None:
+        self._write(_ADD_ACCOUNT, (account_id, now))
+
+    # --- IAM ----------------------------------------------------------------------------------------
+    def create_user(self, user: User) -> User:
+        with map_integrity("user", user.name):
+            self._write(_ADD_USER, rr.user_values(user))
+        return user
+
+    def put_user_policy(self, account_id: str, user_name: str, policy: InlinePolicy) -> None:
+        with map_integrity("user_policy", policy.name, parent=("user", user_name)):
+            self._write(_PUT_USER_POLICY, (account_id, user_name, policy.name, policy.document))
+
+    def create_access_key(self, key: AccessKey, secret: Secret) -> AccessKey:
+        sealed = self._box.seal(secret, rr.access_key_ad(key.access_key_id))
+        with map_integrity("access_key", key.access_key_id, parent=("user", key.user_name)):
+            self._write(_ADD_ACCESS_KEY, (key.access_key_id, key.account_id, key.user_name, key.status, sealed,
+                                          key.created_at))
+        return key
+
+    # --- keyring ------------------------------------------------------------------------------------
+    def add_signing_key(self, key: SigningKey) -> None:
+        sealed = self._box.seal(key.secret, rr.signing_key_ad(key.kid))
+        with map_integrity("signing_key", key.kid):
+            self._write(_ADD_SIGNING_KEY, (key.kid, sealed, key.created_at, key.retired_at))
+
+
+# What `SqliteWrites` does; with `sqlite_reads.READS`, what a SQLite store answers without SQLAlchemy.
+WRITES = frozenset(name for name in vars(SqliteWrites) if not name.startswith("_"))
