@@ -289,10 +289,6 @@ def mark(name):
     marks.append((name, time.perf_counter() - t0, rss()))
 import asyncio, httptools
 mark("import asyncio, httptools")
-import sqlalchemy
-mark("import sqlalchemy")
-import botocore.loaders, botocore.model
-mark("import botocore")
 import cryptography.hazmat.primitives.ciphers.aead
 mark("import cryptography")
 from regauth.cli import serve
@@ -304,7 +300,7 @@ from regauth.services.bootstrap import bootstrap
 mark("import regauth (the rest)")
 settings = load_settings(data_dir=sys.argv[1])
 rt = open_runtime(settings)
-mark("open store (engine, migration check or upgrade, master key)")
+mark("open store (schema check or creation, master key)")
 bootstrap(settings, rt.services.store, rt.services.clock)
 mark("bootstrap")
 app = Front(rt.services)
