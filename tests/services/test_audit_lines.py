@@ -100,3 +100,14 @@ def test_a_commit_logs_one_record_shown_as_one_prefixed_line_per_event() -> None
         f"regauth.audit audit denied sts:? r-{i} by=- resource=- token_id=- detail=MissingAuthentication "
         "ip=127.0.0.1" for i in range(3)]
     assert out[3].endswith(" INFO regauth.other plain")
+
+
+def test_a_field_is_plain_exactly_when_every_character_is_printable_ascii_but_space_quote_backslash() -> None:
+    from regauth.services.audit import _field
+
+    plain = set(map(chr, range(0x21, 0x7F))) - {'"', "\\"}
+    samples = [chr(c) for c in range(0x300)] + ["\u2028", "\u00a0", "\ufeff", "\U0001F600", "\udcff"]
+    for c in samples:
+        for value in (c, f"arn:{c}", f"{c}x{c}"):
+            expected = value if set(value) <= plain else json.dumps(value)
+            assert _field(value) == expected, repr(value)

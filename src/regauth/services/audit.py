@@ -42,16 +42,17 @@ def line(event: AuditEvent) -> str:
             f"ip={_field(event.source_ip)}")
 
 
-_PLAIN = frozenset(chr(c) for c in range(0x21, 0x7F)) - {'"', "\\"}
-
-
 def _field(value: str) -> str:
     """A value as one field: as it is when it is plain printable ASCII without spaces or quotes, else
     as a JSON string (quoted, control characters escaped).
     Some values come from the request (an access key id from a presigned URL, a region): a newline
-    in one must not start a line that looks like another audit record, nor a space add a field."""
+    in one must not start a line that looks like another audit record, nor a space add a field.
+
+    Plain means every character is in 0x21-0x7E except `"` and `\\`: ASCII, printable (which leaves
+    out the controls and DEL, not the space), no space, no quote, no backslash. Written as five C
+    scans rather than a set lookup per character (a third of the cost, on ARNs)."""
     if not value:
         return "-"
-    if _PLAIN.issuperset(value):
+    if value.isascii() and value.isprintable() and " " not in value and '"' not in value and "\\" not in value:
         return value
     return json.dumps(value)
