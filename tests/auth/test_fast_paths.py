@@ -159,9 +159,21 @@ ACS_CHARS = "aZ9-_.~ +%2f%2F%zz%E9=&:/é\udc80"
 @settings(max_examples=2000, deadline=None, database=None)
 @given(st.text(ACS_CHARS, max_size=16))
 def test_acs_codec_is_the_general_algorithm(s: str) -> None:
-    same(acs.percent_encode, old_percent_encode, s)
-    same(lambda x: acs.form_decode(x, "query string"), old_form_decode, s)
+    # short values go through the codec's caches (twice: a miss, then a hit), long ones around them
+    for value in (s, s, s * 5 + "x" * acs.SHORT):
+        same(acs.percent_encode, old_percent_encode, value)
+        same(lambda x: acs.form_decode(x, "query string"), old_form_decode, value)
     same(acs3._canonical_uri, old_acs3_canonical_uri, s)
+
+
+@pytest.mark.parametrize("value, escape", [("%zz", True), ("a%2", True), ("x" * 70 + "%zz", True),
+                                           ("%E9", False), ("x" * 70 + "%E9", False)])
+def test_a_refused_value_names_where_it_was_each_time(value: str, escape: bool) -> None:
+    for where in ("query string", "form body", "query string"):     # the second and third from the cache
+        with pytest.raises(IncompleteSignature) as err:
+            acs.form_decode(value, where)
+        assert err.value.message == (f"Malformed percent-encoding in the {where}." if escape else
+                                     f"The {where} is not valid UTF-8 after percent-decoding.")
 
 
 @settings(max_examples=1000, deadline=None, database=None)
