@@ -9,7 +9,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8080
 DATA   ?= .regauth
 
-.PHONY: setup system-deps run test bench clean
+.PHONY: setup system-deps run test bench bench-instructions clean
 
 NODE_STAMP := tests/node/node_modules/.installed
 
@@ -37,6 +37,11 @@ test: $(STAMP) system-deps $(NODE_STAMP)
 bench: $(STAMP) system-deps
 	bash bench/setup.sh
 	$(BIN)/python bench/run.py --readme $(BENCH_ARGS)
+
+# the request path's instructions per request, counted by callgrind (~2 min; BENCH_ARGS=--against HEAD compares)
+bench-instructions: $(STAMP)
+	bash bench/setup.sh --debian-only
+	$(BIN)/python bench/instructions.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .regauth .pytest_cache

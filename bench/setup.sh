@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # What `make bench` needs beyond the project's own venv and scripts/system-deps.sh:
-#   - Debian packages: wrk (the load generator), util-linux (taskset, to pin servers and load to cores)
+#   - Debian packages: wrk (the load generator), util-linux (taskset, to pin servers and load to cores),
+#     valgrind (bench/instructions.py counts the request path's instructions with callgrind)
 #   - the peers, each in its own venv under bench/.peers/ (never in .venv), from PyPI:
 #       moto       moto[server] (moto_server)
 #       localstack LocalStack community (localstack-core[runtime]) -- see the notes below
 #       tools      py-spy (sampling profiler of the live server); uvicorn + httptools for the
 #                  bare-ASGI ceiling (bench/bare_asgi.py)
+# `bench/setup.sh --debian-only` stops after the Debian packages (for `make bench-instructions`).
 # Idempotent: a venv is rebuilt only when its requirement line changes. A peer that fails to
 # install is recorded (bench/.peers/NAME.log) and skipped by bench/run.py, which says why.
 #
@@ -33,6 +35,7 @@ TOOLS_REQ=("py-spy==0.4.3" "uvicorn==0.54.0" "httptools==0.9.0")
 need=()
 command -v wrk >/dev/null 2>&1 || need+=(wrk)
 command -v taskset >/dev/null 2>&1 || need+=(util-linux)
+command -v valgrind >/dev/null 2>&1 || need+=(valgrind)
 if [ ${#need[@]} -gt 0 ]; then
   echo "bench/setup.sh: installing ${need[*]}" >&2
   if [ "$(id -u)" -eq 0 ]; then SUDO=""; elif command -v sudo >/dev/null 2>&1; then SUDO="sudo"; else
@@ -43,6 +46,8 @@ if [ ${#need[@]} -gt 0 ]; then
   $SUDO apt-get update -qq
   $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
+
+if [ "${1:-}" = "--debian-only" ]; then exit 0; fi
 
 # --- peers, in parallel ----------------------------------------------------------------------------
 mkdir -p "$PEERS"
