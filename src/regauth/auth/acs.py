@@ -17,9 +17,9 @@ import hmac
 import re
 from calendar import timegm
 from collections.abc import Mapping
-from typing import Any
 from dataclasses import field
 from types import MappingProxyType
+from typing import Any
 from urllib.parse import quote, unquote_to_bytes
 
 from regauth.auth.canonical import HttpRequest
@@ -65,8 +65,6 @@ class AcsClaim:
 
 _BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
 UNRESERVED = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.~"
-
-
 SHORT = 64                              # names and values up to this long go through the caches below
 
 
@@ -84,7 +82,8 @@ def _encoded(s: str) -> str:
     """percent_encode of a short string. A request's names and most of its values (key id, action,
     version, region, instance, format, the Timestamp of its second) recur in every request, so the
     per-character test is made once per distinct string; values that never recur (a nonce) pass
-    through and are evicted first. Bounded: at most 1024 strings of at most SHORT characters."""
+    through and are evicted first. Bounded: at most 1024 strings of at most SHORT characters. A
+    SecurityToken is longer (regauth's are 132 characters), so credentials are not kept here."""
     if not s.rstrip(UNRESERVED):
         return s
     return quote(s, safe="~", encoding="utf-8", errors="strict")
