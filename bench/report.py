@@ -374,14 +374,32 @@ def not_measured(out: dict) -> list[str]:
     return lines or ["- nothing"]
 
 
+ISSUE_CEILING = "13–15 thousand"      # what the issue measured the bare-ASGI ceiling at on these machines
+
+
+def ceiling_speed(out: dict) -> str:
+    """How fast the machine ran this time, told by the ceiling: the range of its median req/s over the
+    workloads and connection counts. Absolute figures move with it; ratios within rounds much less."""
+    rates: dict[tuple[str, int], list[float]] = defaultdict(list)
+    for r in out.get("wrk", []):
+        if r["server"] == "bare" and r["ok_rps"] > 0:
+            rates[(r["workload"], r["connections"])].append(r["ok_rps"])
+    if not rates:
+        return ""
+    medians = [statistics.median(v) for v in rates.values()]
+    return (f"The bare-ASGI ceiling answered {_n(min(medians))}–{_n(max(medians))} req/s in this run "
+            f"(the issue measured {ISSUE_CEILING} on these machines): absolute figures rise and fall with it.")
+
+
 def _meta_line(out: dict) -> str:
     m = out["meta"]
     mode = m["mode"]
+    speed = ceiling_speed(out)
     return (f"Run {m['started_utc']} ({mode['name']} mode, {m.get('wall_seconds', 0):.0f} s wall): "
             f"{mode['rounds']} rounds, wrk {mode['wrk_seconds']:.0f} s per run (1 thread), real clients "
             f"{mode['client_seconds']} s per run; {m['pinning']}; {m['host']['cpus']} CPUs, Python "
             f"{m['host']['python']}, load average at start {m['host']['loadavg_at_start'][0]:.2f}; {m['wrk']}; "
-            f"boto3 {m['boto3']}. {m['rate_limit']}.")
+            f"boto3 {m['boto3']}. {m['rate_limit']}." + (f" {speed}" if speed else ""))
 
 
 def markdown(out: dict, s: dict) -> str:

@@ -50,3 +50,12 @@ def test_the_goals_say_whether_every_round_agrees_with_the_median():
     assert _goal(s, "regauth (SQLite): every GetAuthorizationToken dialect")["rounds"] == "met"
     assert _goal(s, "regauth (SQLite): p99")["rounds"] == "met"
     assert "| in every round |" in report.goals_table(s)[0]
+
+
+def test_the_run_says_how_fast_the_ceiling_ran():
+    out = _run([9000, 8000, 10000], [4000, 4000, 4000], [4.0, 4.0, 4.0])
+    out["wrk"].append({"workload": "sts", "server": "bare", "connections": 64, "round": 0, "ok_rps": 12000,
+                       "p50_ms": 1.0, "p99_ms": 2.0, "errors": 0, "requests": 1, "note": ""})
+    text = report.ceiling_speed(out)
+    assert text.startswith("The bare-ASGI ceiling answered 9,000–12,000 req/s in this run")
+    assert report.ceiling_speed({"wrk": []}) == ""
