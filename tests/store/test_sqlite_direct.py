@@ -84,7 +84,12 @@ def test_checkpoint_policy_counts_only_the_frames_added_since_the_last_checkpoin
 def test_under_sustained_writes_the_wal_starts_over_and_stays_bounded(tmp_path) -> None:
     """Commits without a pause: SQLite alone never reuses the WAL (a checkpoint never catches up
     with them), so the file would grow for as long as they last. The checkpointer catches up with
-    commits held and the WAL starts over; nothing written is lost."""
+    commits held and the WAL starts over; nothing written is lost.
+
+    "Bounded" is judged against what was written, not against a fixed size: the file peaks while a
+    catch-up runs (commits go on meanwhile, here at up to ~100 MB/s), so its peak is the write rate
+    times the length of a catch-up, which the disk's syncs decide. Without restarts the WAL would
+    hold everything written."""
     from regauth.store.sqlite_direct import CheckpointPolicy
 
     db = tmp_path / "regauth.db"
@@ -93,14 +98,21 @@ def test_under_sustained_writes_the_wal_starts_over_and_stays_bounded(tmp_path) 
     try:
         store.record_batch(*_batch(0))
         ck = store._direct._checkpoints()
+        # what one batch adds to the WAL, measured while the checkpointer may not act
+        ck._policy = CheckpointPolicy(frames=10**12, seconds=1e9, wal_bytes=10**15)
+        before, first = wal.stat().st_size, 200
+        for i in range(1, first + 1):
+            store.record_batch(*_batch(i))
+        per_batch = (wal.stat().st_size - before) / first
+        assert per_batch > 16 * 1024          # 16 tokens and 16 events: several pages each time
         ck._policy = CheckpointPolicy(frames=64, seconds=30.0, wal_bytes=256 * 1024)
         ck.restart_frames, ck.check_interval = 256, 0.02
         stop = threading.Event()
-        written = [1]
-        largest = [0]
+        written = [first + 1]
+        largest = [wal.stat().st_size]
 
         def write() -> None:
-            i = 1
+            i = first + 1
             while not stop.is_set():
                 store.record_batch(*_batch(i))
                 i += 1
@@ -108,15 +120,15 @@ def test_under_sustained_writes_the_wal_starts_over_and_stays_bounded(tmp_path) 
                 largest[0] = max(largest[0], wal.stat().st_size)
         writer = threading.Thread(target=write)
         writer.start()
-        deadline, least = time.monotonic() + 60, time.monotonic() + 2
+        deadline, least = time.monotonic() + 60, time.monotonic() + 3
         while (ck.restarts < 3 or time.monotonic() < least) and time.monotonic() < deadline and writer.is_alive():
             time.sleep(0.05)
         stop.set()
         writer.join()
         assert ck.restarts >= 3, f"the WAL never started over ({written[0]} batches written)"
-        # 256 frames of 4 KiB, plus what lands while a checkpoint runs; without restarts the WAL holds
-        # every batch of the 2 s (hundreds of MiB on a laptop)
-        assert largest[0] < 32 * 1024 * 1024, largest[0]
+        # restarted every 256 frames, the file peaks at a small part of the 3 s of commits (5-10 %
+        # on this project's machines); without restarts it holds all of them (measured: 106 %)
+        assert largest[0] < per_batch * written[0] / 3, (largest[0], per_batch * written[0])
         other = sqlite3.connect(db)
         try:
             assert other.execute("SELECT COUNT(*) FROM audit_events").fetchone()[0] == written[0] * 16
