@@ -206,7 +206,8 @@ STATEMENTS: tuple[str, ...] = (
      '\tversion_num VARCHAR(32) NOT NULL, \n'
      '\tCONSTRAINT alembic_version_pkc PRIMARY KEY (version_num)\n'
      ')'),
-    'INSERT INTO generation (id, value) VALUES (1, 1)')
+    'INSERT INTO generation (id, value) VALUES (1, 1)',
+)
 # --- end of rendered ---
 
 
@@ -241,16 +242,19 @@ def _sort_index_runs(statements: list[str]) -> None:
 
 
 def _source(statements: tuple[str, ...]) -> str:
+    """The tuple as Python source: one string literal per line of each statement, each item ending
+    with a comma."""
     out = ["STATEMENTS: tuple[str, ...] = ("]
     for statement in statements:
         lines = statement.split("\n")
         parts = [repr(line + "\n") for line in lines[:-1]] + [repr(lines[-1])]
-        out.append("    " + ("(" if len(parts) > 1 else "") + parts[0])
-        out.extend("     " + part for part in parts[1:])
-        out[-1] += ("))" if len(parts) > 1 else ")") if statement is statements[-1] else \
-            ("),"if len(parts) > 1 else ",")
-    if not statements:
-        out[-1] += ")"
+        if len(parts) == 1:
+            out.append(f"    {parts[0]},")
+        else:
+            out.append(f"    ({parts[0]}")
+            out.extend(f"     {part}" for part in parts[1:])
+            out[-1] += "),"
+    out.append(")")
     return "\n".join(out)
 
 
