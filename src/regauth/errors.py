@@ -94,6 +94,15 @@ class InvalidInput(RegauthError):
         self.reason = reason
 
 
+class Unparseable(InvalidInput):
+    """The request could not be read as the operation's input: malformed syntax (a body that is not
+    a JSON object, a broken form or query) or a value of the wrong type. The JSON-protocol services
+    (ECR, ECR Public) answer it as SerializationException; the others as their validation error."""
+
+    def __init__(self, message: str, field: str = "") -> None:
+        super().__init__(message, field, "CANNOT_PARSE")
+
+
 class MissingParameter(InvalidInput):
     def __init__(self, message: str, field: str = "") -> None:
         super().__init__(message, field, "FIELD_VALIDATION_FAILED")

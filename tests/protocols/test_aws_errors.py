@@ -82,6 +82,9 @@ TABLE = [
     (e.InvalidInput("1 validation error detected: Value 'x' at 'domain' failed to satisfy constraint: ...", "domain"),
      each({C: ("ValidationException", 400), J: ("InvalidParameterException", 400), Q: ("ValidationError", 400)}),
      None),
+    (e.Unparseable("Cannot parse the value at 'registryIds': expected a list", "registryIds"),
+     each({C: ("ValidationException", 400), J: ("SerializationException", 400), Q: ("ValidationError", 400)}),
+     None),
     (e.MissingParameter("1 validation error detected: Value null at 'domain' ...", "domain"),
      each({C: ("ValidationException", 400), J: ("InvalidParameterException", 400), Q: ("ValidationError", 400)}),
      None),
@@ -141,6 +144,8 @@ def test_codeartifact_modeled_fields():
     _, _, _, _, parsed = wire_for("codeartifact", conflict())
     assert (parsed["resourceId"], parsed["resourceType"]) == ("my-repo", "repository")
     _, _, _, _, parsed = wire_for("codeartifact", e.InvalidInput("bad", "domain", "CANNOT_PARSE"))
+    assert parsed["reason"] == "CANNOT_PARSE"
+    _, _, _, _, parsed = wire_for("codeartifact", e.Unparseable("bad", "body"))
     assert parsed["reason"] == "CANNOT_PARSE"
     _, _, _, _, parsed = wire_for("codeartifact", e.UnsupportedOperation("no"))
     assert parsed["reason"] == "OTHER"

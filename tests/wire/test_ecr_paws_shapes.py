@@ -144,6 +144,25 @@ def test_ecr_validation_error_body(regauth_server: RegauthServer, ecr_keys: Keys
     assert needle in assert_paws_error(*got, code)["message"]
 
 
+@pytest.mark.parametrize("service, target, body", [
+    ("ecr", ECR_TARGET, b"{not json"),
+    ("ecr", ECR_TARGET, b"[]"),
+    ("ecr", ECR_TARGET, b'{"registryIds":"111122223333"}'),      # a string where the model has a list
+    ("ecr", ECR_TARGET, b'{"registryIds":[111122223333]}'),      # a number where it has a string
+    ("ecr-public", PUBLIC_TARGET, b'{"a":'),
+    ("ecr-public", PUBLIC_TARGET, b'"text"'),
+])
+def test_unreadable_body_is_a_serialization_exception(regauth_server: RegauthServer, ecr_keys: Keys,
+                                                      public_keys: Keys, service: str, target: str,
+                                                      body: bytes) -> None:
+    # awsJson1_1 services answer a body that is not a JSON object of the operation's types before
+    # the operation sees it: SerializationException, 400 (not the operation's InvalidParameterException).
+    keys = ecr_keys if service == "ecr" else public_keys
+    status, headers, raw, _ = json_request(regauth_server, keys, service, target + "GetAuthorizationToken", body)
+    doc = assert_paws_error(status, headers, raw, "SerializationException")
+    assert "Cannot parse" in doc["message"]
+
+
 def test_ecr_access_denied_body(regauth_server: RegauthServer, no_policy_keys: Keys) -> None:
     got = paws_request(regauth_server, no_policy_keys, "POST", "/", b"{}", service="ecr",
                        extra={"X-Amz-Target": ECR_TARGET + "GetAuthorizationToken"})

@@ -9,7 +9,7 @@ Type errors are CANNOT_PARSE here; every constraint botocore leaves to the serve
 AND max, pattern, enum) is checked by `ServiceSpec.violations` and raised here with the AWS
 wording: `1 validation error detected: Value 'x' at 'domain' failed to satisfy constraint: ...`.
 
-Only regauth errors leave this module: InvalidInput (CANNOT_PARSE / FIELD_VALIDATION_FAILED),
+Only regauth errors leave this module: Unparseable (CANNOT_PARSE), InvalidInput (FIELD_VALIDATION_FAILED),
 MissingParameter, UnknownOperation.
 """
 
@@ -27,7 +27,7 @@ from urllib.parse import parse_qsl, unquote
 from botocore.model import OperationModel, Shape
 
 from regauth.auth.canonical import HttpRequest
-from regauth.errors import InvalidInput, MissingParameter, UnknownOperation
+from regauth.errors import InvalidInput, MissingParameter, UnknownOperation, Unparseable
 
 from regauth.protocols.aws.models import ServiceSpec, lower_camel as _lc
 
@@ -37,9 +37,8 @@ _INDEX = re.compile(r"[0-9]{1,9}")
 _ECHO_MAX = 128          # operation names / paths echoed in UnknownOperation messages
 
 
-def _cannot_parse(field: str, what: str) -> InvalidInput:
-    return InvalidInput(f"Cannot parse the value at '{field}': expected {what}", field=field,
-                        reason="CANNOT_PARSE")
+def _cannot_parse(field: str, what: str) -> Unparseable:
+    return Unparseable(f"Cannot parse the value at '{field}': expected {what}", field=field)
 
 
 def parse_request(spec: ServiceSpec, req: HttpRequest) -> tuple[str, dict[str, Any]]:
@@ -53,7 +52,7 @@ def parse_request(spec: ServiceSpec, req: HttpRequest) -> tuple[str, dict[str, A
         else:   # pragma: no cover - the five models use only these three
             raise UnknownOperation(f"Unsupported protocol {spec.protocol}")
     except RecursionError:
-        raise InvalidInput("The request is nested too deeply", reason="CANNOT_PARSE") from None
+        raise Unparseable("The request is nested too deeply") from None
     _raise_violations(spec.violations(op.input_shape, params, lower_camel=spec.protocol == "query"))
     return op.name, params
 
@@ -83,7 +82,7 @@ def _form_pairs(text: str) -> list[tuple[str, str]]:
     try:
         return parse_qsl(text, keep_blank_values=True, encoding="utf-8", errors="strict")
     except (UnicodeDecodeError, ValueError):
-        raise InvalidInput("Cannot parse the form-encoded parameters", reason="CANNOT_PARSE") from None
+        raise Unparseable("Cannot parse the form-encoded parameters") from None
 
 
 def _parse_query_protocol(spec: ServiceSpec, req: HttpRequest) -> tuple[OperationModel, dict]:
@@ -92,7 +91,7 @@ def _parse_query_protocol(spec: ServiceSpec, req: HttpRequest) -> tuple[Operatio
         try:
             body = req.body.decode("utf-8")
         except UnicodeDecodeError:
-            raise InvalidInput("Cannot parse the request body", reason="CANNOT_PARSE") from None
+            raise Unparseable("Cannot parse the request body") from None
         pairs += _form_pairs(body)
     root = _Node()
     for key, value in pairs:
@@ -180,8 +179,7 @@ def _json_body(body: bytes) -> dict:
     except (ValueError, RecursionError):
         value = None
     if not isinstance(value, dict):
-        raise InvalidInput("Cannot parse the request body as a JSON object", field="body",
-                           reason="CANNOT_PARSE")
+        raise Unparseable("Cannot parse the request body as a JSON object", field="body")
     return value
 
 
@@ -242,7 +240,7 @@ def _rest_query(raw: str) -> dict[str, list[str]]:
         try:
             out.setdefault(unquote(k, errors="strict"), []).append(unquote(v, errors="strict"))
         except UnicodeDecodeError:
-            raise InvalidInput("Cannot parse the query string", reason="CANNOT_PARSE") from None
+            raise Unparseable("Cannot parse the query string") from None
     return out
 
 

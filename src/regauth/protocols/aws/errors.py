@@ -16,6 +16,9 @@ Decisions where real services differ from folklore (sources are public issue thr
 * Expired session credentials: STS/IAM send code `ExpiredToken` with 403 (aws/aws-sdk-java-v2#1649,
   cfn-sphere/cfn-sphere#55 raw IAM XML; boto3#1431). The model's `ExpiredTokenException` (400) is
   the AssumeRoleWithSAML/WebIdentity "IdP token expired" error, not this one.
+* A body that is not a JSON object, or a value of the wrong type, on ECR / ECR Public (awsJson1_1)
+  is `SerializationException` 400, not InvalidParameterException (coral's own deserializer answers
+  before the service sees the input; aws-sdk-perl#237, floci-io/floci#1926 and #3509).
 * Unknown rest-json route: `UnknownOperationException` 404 (what coral's rest front end answers,
   cf. aws/aws-sdk-go#3689; floci-io/floci#3498). ECR (json) keeps its 400; STS/IAM `InvalidAction`.
 * STS AssumeRole on a role that does not exist is `AccessDenied` 403 (faiscadev/fakecloud#1579,
@@ -191,6 +194,8 @@ def _invalid(family: str, exc: e.InvalidInput) -> WireError:
     if isinstance(exc, e.UnknownOperation):
         return _by_family(family, ("UnknownOperationException", 404), "UnknownOperationException",
                           ("InvalidAction", 400), message)
+    if isinstance(exc, e.Unparseable) and family == _JSON:
+        return _sender(family, "SerializationException", 400, message)
     if isinstance(exc, e.MalformedPolicy) and family == _QUERY:
         return _sender(family, "MalformedPolicyDocument", 400, message)
     reason = exc.reason if exc.reason in _CA_REASONS else "OTHER"

@@ -8,7 +8,7 @@ Type errors are CANNOT_PARSE here; every constraint botocore leaves to the serve
 AND max, pattern, enum) is checked by `ServiceSpec.violations` and raised here with the AWS
 wording: `1 validation error detected: Value 'x' at 'domain' failed to satisfy constraint: ...`.
 
-Only regauth errors leave this module: InvalidInput (CANNOT_PARSE / FIELD_VALIDATION_FAILED),
+Only regauth errors leave this module: Unparseable (CANNOT_PARSE), InvalidInput (FIELD_VALIDATION_FAILED),
 MissingParameter, UnknownOperation.
 
 Speed: per operation, a `_Plan` is built once from the model (member tables and a compiled
@@ -30,7 +30,7 @@ from urllib.parse import parse_qsl, unquote
 from weakref import WeakKeyDictionary
 
 from regauth.auth.canonical import HttpRequest
-from regauth.errors import InvalidInput, MissingParameter, UnknownOperation
+from regauth.errors import InvalidInput, MissingParameter, UnknownOperation, Unparseable
 
 from .models import ServiceSpec, lower_camel as _lc
 from .shapes import OperationModel, ServiceModel, Shape
@@ -42,9 +42,8 @@ _ECHO_MAX = 128          # operation names / paths echoed in UnknownOperation me
 _ROUTES_MAX = 1024       # memoised (method, path) -> route per service
 
 
-def _cannot_parse(field: str, what: str) -> InvalidInput:
-    return InvalidInput(f"Cannot parse the value at '{field}': expected {what}", field=field,
-                        reason="CANNOT_PARSE")
+def _cannot_parse(field: str, what: str) -> Unparseable:
+    return Unparseable(f"Cannot parse the value at '{field}': expected {what}", field=field)
 
 
 def parse_request(spec: ServiceSpec, req: HttpRequest) -> tuple[str, dict[str, Any]]:
@@ -58,7 +57,7 @@ def parse_request(spec: ServiceSpec, req: HttpRequest) -> tuple[str, dict[str, A
         else:   # pragma: no cover - the five models use only these three
             raise UnknownOperation(f"Unsupported protocol {spec.protocol}")
     except RecursionError:
-        raise InvalidInput("The request is nested too deeply", reason="CANNOT_PARSE") from None
+        raise Unparseable("The request is nested too deeply") from None
     if not plan.valid(params):
         _raise_violations(spec.violations(plan.op.input_shape, params, lower_camel=spec.protocol == "query"))
     return plan.op.name, params
@@ -230,7 +229,7 @@ def _form_pairs(text: str) -> list[tuple[str, str]]:
     try:
         return parse_qsl(text, keep_blank_values=True, encoding="utf-8", errors="strict")
     except (UnicodeDecodeError, ValueError):
-        raise InvalidInput("Cannot parse the form-encoded parameters", reason="CANNOT_PARSE") from None
+        raise Unparseable("Cannot parse the form-encoded parameters") from None
 
 
 def _parse_query_protocol(spec: ServiceSpec, req: HttpRequest) -> tuple[_Plan, dict]:
@@ -239,7 +238,7 @@ def _parse_query_protocol(spec: ServiceSpec, req: HttpRequest) -> tuple[_Plan, d
         try:
             body = req.body.decode("utf-8")
         except UnicodeDecodeError:
-            raise InvalidInput("Cannot parse the request body", reason="CANNOT_PARSE") from None
+            raise Unparseable("Cannot parse the request body") from None
         pairs += _form_pairs(body)
     first: dict[str, str] = {}      # the first value of each exact key (the tree keeps that one too)
     for key, value in pairs:
@@ -349,8 +348,7 @@ def _json_body(body: bytes) -> dict:
     except (ValueError, RecursionError):
         value = None
     if not isinstance(value, dict):
-        raise InvalidInput("Cannot parse the request body as a JSON object", field="body",
-                           reason="CANNOT_PARSE")
+        raise Unparseable("Cannot parse the request body as a JSON object", field="body")
     return value
 
 
@@ -413,7 +411,7 @@ def _rest_query(raw: str) -> dict[str, list[str]]:
             try:
                 k, v = unquote(k, errors="strict"), unquote(v, errors="strict")
             except UnicodeDecodeError:
-                raise InvalidInput("Cannot parse the query string", reason="CANNOT_PARSE") from None
+                raise Unparseable("Cannot parse the query string") from None
         out.setdefault(k, []).append(v)
     return out
 
