@@ -15,7 +15,9 @@ regauth needs:
   most the configured limit (read and dropped past it, then answered by the dialect's own error),
   a request must arrive whole within REGAUTH_REQUEST_TIMEOUT_SECONDS of its first byte (a slow
   sender gets a 408 and is cut off), an idle connection is closed after REGAUTH_KEEP_ALIVE_SECONDS;
-- `Expect: 100-continue` is honoured; chunked request bodies are decoded by the parser;
+- `Expect: 100-continue` is honoured: a body within the limit gets its 100 Continue, one announced over
+  it is refused at once (the dialect's error, then the connection closed); chunked request bodies
+  are decoded by the parser;
 - backpressure: a client that does not read its answers stops being read from;
 - graceful shutdown on SIGTERM/SIGINT: stop listening, finish the requests in hand, close idle
   connections (a second signal closes everything at once).
@@ -244,8 +246,25 @@ class Connection(asyncio.Protocol):
         self._headers = tuple([(n.decode("latin-1"), v.decode("latin-1")) for n, v in self._raw_headers])
         if length is not None and length > self._front.max_body_bytes:
             self._too_large = True
+            if expect:
+                self._refuse_before_body()
         elif expect and not self._answers:
             self._transport.write(_CONTINUE)     # type: ignore[union-attr]
+
+    def _refuse_before_body(self) -> None:
+        """A body announced over the limit, with `Expect: 100-continue`: the client waits for a word
+        before sending it (some for ever), so it is answered now by its dialect's error, without the
+        body, and the connection is closed after the answer (RFC 9110 §10.1.1); nothing more is read."""
+        self._in_message = False
+        self._deadline = None
+        req = self._request(b"")
+        if req is None:
+            return
+        slot = _Slot()
+        slot.close = True
+        self._answers.append(slot)
+        self._stop_taking()
+        self._server.take(self, req, slot, True)
 
     def on_body(self, body: bytes) -> None:
         if self._too_large:
@@ -264,15 +283,9 @@ class Connection(asyncio.Protocol):
             return
         parser = self._parser
         keep_alive = parser.should_keep_alive() and parser.get_http_version() == "1.1"
-        try:
-            parsed = httptools.parse_url(self._url)
-        except httptools.HttpParserInvalidURLError:
-            self._refuse(400, "Invalid request target")
+        req = self._request(b"".join(self._body) if len(self._body) != 1 else self._body[0])
+        if req is None:
             return
-        req = HttpRequest(parser.get_method().decode("ascii"), (parsed.path or b"").decode("latin-1"),
-                          (parsed.query or b"").decode("latin-1"), self._headers,
-                          b"".join(self._body) if len(self._body) != 1 else self._body[0],
-                          self._front.client_ip(self._peer, self._headers))
         slot = _Slot()
         self._answers.append(slot)
         if not keep_alive:
@@ -281,6 +294,17 @@ class Connection(asyncio.Protocol):
         self._update_reading()
         # Handled in a later loop turn than the one its bytes arrived in: see regauth.http.OncePerTurn.
         self._server.take(self, req, slot, self._too_large)
+
+    def _request(self, body: bytes) -> HttpRequest | None:
+        """The request read so far, with `body`; None (and a 400 on its way) if its target is invalid."""
+        try:
+            parsed = httptools.parse_url(self._url)
+        except httptools.HttpParserInvalidURLError:
+            self._refuse(400, "Invalid request target")
+            return None
+        return HttpRequest(self._parser.get_method().decode("ascii"), (parsed.path or b"").decode("latin-1"),
+                           (parsed.query or b"").decode("latin-1"), self._headers, body,
+                           self._front.client_ip(self._peer, self._headers))
 
     # --- serving --------------------------------------------------------------------------------
     def serve(self, req: HttpRequest, slot: _Slot, too_large: bool) -> None:

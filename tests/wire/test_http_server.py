@@ -183,6 +183,33 @@ def test_expect_100_continue_is_answered_before_the_body(server: RegauthServer) 
         assert r.response()[0] == 403
 
 
+def test_expect_100_continue_over_the_limit_is_refused_before_the_body(server: RegauthServer) -> None:
+    # The client waits for a 100 before sending 2 MiB; it must not wait for the request timeout (2 s
+    # here) or send the body for nothing: the dialect's own error comes at once and the connection ends.
+    head = (b"POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+            b"Content-Length: %d\r\nExpect: 100-continue\r\n\r\n" % (2 * ONE_MIB))
+    with connect(server) as s:
+        started = time.monotonic()
+        s.sendall(head)
+        r = Reader(s)
+        status, headers, text = r.response()
+        assert status == 400 and headers["connection"] == "close"
+        assert b"<ErrorResponse" in text and b"larger than 1048576 bytes" in text     # STS's XML envelope
+        assert time.monotonic() - started < 1.5         # not the 408 of the request timeout
+        assert r.closed()
+
+
+def test_expect_100_continue_over_the_limit_after_pipelined_requests(server: RegauthServer) -> None:
+    head = (b"POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+            b"Content-Length: %d\r\nExpect: 100-continue\r\n\r\n" % (2 * ONE_MIB))
+    with connect(server) as s:
+        s.sendall(HEALTH + HEALTH + head)
+        r = Reader(s)
+        assert [r.response()[0] for _ in range(2)] == [200, 200]      # the answers owed come first, in order
+        assert r.response()[0] == 400
+        assert r.closed()
+
+
 def test_a_chunked_request_body_is_decoded(server: RegauthServer) -> None:
     half = len(STS_UNSIGNED) // 2
     a, b = STS_UNSIGNED[:half], STS_UNSIGNED[half:]
