@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import calendar
 import dataclasses
+import hashlib
 import re
 import sys
 from datetime import datetime
@@ -22,7 +23,8 @@ from hypothesis import strategies as st
 from regauth.auth import acs, acs3, acs_rpc, sigv4
 from regauth.auth.canonical import HttpRequest
 from regauth.auth.nonces import NonceCache
-from regauth.auth.sigv4_canonical import canonical_query, canonical_uri, remove_dot_segments, wire_bytes
+from regauth.auth.sigv4_canonical import (body_sha256, canonical_query, canonical_uri, remove_dot_segments,
+                                          wire_bytes)
 from regauth.domain.secret import Secret
 from regauth.errors import IncompleteSignature
 
@@ -82,6 +84,70 @@ def old_acs3_canonical_uri(path: str) -> str:
         except UnicodeDecodeError:
             raise IncompleteSignature("bad utf-8") from None
     return "/".join(segments)
+
+
+def old_authorization_fields(value: str) -> dict[str, str]:
+    scheme, _, rest = value.strip().partition(" ")
+    if scheme != "AWS4-HMAC-SHA256":
+        raise IncompleteSignature("Unsupported Authorization type; expected AWS4-HMAC-SHA256.")
+    fields: dict[str, str] = {}
+    for item in rest.split(","):
+        item = item.strip()
+        if not item:
+            continue
+        key, sep, val = item.partition("=")
+        if not sep:
+            raise IncompleteSignature(
+                "Authorization header component is not a valid key=value pair (missing equal-sign).")
+        if key in fields:
+            raise IncompleteSignature(f"Authorization header has a duplicate '{key}' parameter.")
+        fields[key] = val.strip()
+    for required in ("Credential", "SignedHeaders", "Signature"):
+        if required not in fields:
+            raise IncompleteSignature(f"Authorization header requires '{required}' parameter.")
+    return fields
+
+
+def old_parse_credential(credential: str) -> tuple[str, str, str, str]:
+    parts = credential.split("/")
+    if len(parts) != 5 or not parts[0]:
+        raise IncompleteSignature(
+            "Credential is malformed; expecting "
+            '"<YOUR-AKID>/YYYYMMDD/REGION/SERVICE/aws4_request".')
+    akid, date, region, service, terminator = parts
+    if terminator != "aws4_request":
+        raise IncompleteSignature("Credential should be scoped with a valid terminator: 'aws4_request'.")
+    if not re.fullmatch(r"\d{8}", date):
+        raise IncompleteSignature("Credential scope date must be in YYYYMMDD format.")
+    if not region.strip():
+        raise IncompleteSignature("Credential should be scoped to a valid region.")
+    if not service.strip():
+        raise IncompleteSignature("Credential should be scoped to correct service.")
+    return akid, date, region, service
+
+
+def old_parse_signed_headers(value: str, headers: dict[str, list[str]]) -> tuple[str, ...]:
+    names = tuple([name.strip().lower() for name in value.split(";")])
+    if not value or any(not name for name in names):
+        raise IncompleteSignature("SignedHeaders is malformed.")
+    if "host" not in names:
+        raise IncompleteSignature("'Host' must be a 'SignedHeader' in the AWS Authorization.")
+    for name in names:
+        if name not in headers:
+            raise IncompleteSignature(f"Signed header '{name}' is not present in the request.")
+    return names
+
+
+def same_words(new, old, *args):
+    """Both return the same value, or both raise the same error with the same message."""
+    try:
+        expected = old(*args)
+    except IncompleteSignature as exc:
+        with pytest.raises(IncompleteSignature) as raised:
+            new(*args)
+        assert raised.value.message == exc.message
+        return
+    assert new(*args) == expected
 
 
 def same(new, old, *args):
@@ -149,6 +215,47 @@ def test_canonical_query_is_the_general_algorithm(query: str, drop: frozenset[by
 
 def test_canonical_query_drop_may_be_any_iterable() -> None:
     assert canonical_query("X-Amz-Signature=ab&b=1&a=2", drop=iter([b"X-Amz-Signature"])) == "a=2&b=1"
+
+
+# --- SigV4 Authorization header, credential scope, signed headers, body hash -----------------------
+
+AUTH_PARTS = ["Credential=AKIDEXAMPLE/20261123/us-east-1/ecr/aws4_request", "SignedHeaders=host;x-amz-date",
+              "Signature=" + "a" * 64, "Signature=" + "b" * 64, "Credential=", "SignedHeaders", "X=1", "", " ",
+              " Signature = ab ", "Credential=" + "K" * 300 + "/20261123/r/s/aws4_request", "=", "a=b=c"]
+
+
+@settings(max_examples=3000, deadline=None, database=None)
+@given(st.sampled_from(["AWS4-HMAC-SHA256 ", " AWS4-HMAC-SHA256  ", "AWS4-HMAC-SHA1 ", "AWS4-HMAC-SHA256", ""]),
+       st.lists(st.sampled_from(AUTH_PARTS), max_size=6), st.sampled_from([",", ", ", " ,"]),
+       st.sampled_from(["", " ", ","]))
+def test_authorization_fields_are_the_general_algorithm(scheme: str, parts: list[str], sep: str, end: str) -> None:
+    value = scheme + sep.join(parts) + end
+    same_words(sigv4._authorization_fields, old_authorization_fields, value)
+    same_words(sigv4._authorization_fields, old_authorization_fields, value)     # and through the cache
+
+
+@settings(max_examples=2000, deadline=None, database=None)
+@given(st.lists(st.sampled_from(["AKID", "", "20261123", "2026112", "２０２６１１２３", "us-east-1", " ", "ecr",
+                                 "aws4_request", "aws4_requests", "K" * 300]), max_size=6))
+def test_credential_scope_is_the_general_algorithm(parts: list[str]) -> None:
+    credential = "/".join(parts)
+    same_words(sigv4._parse_credential, old_parse_credential, credential)
+    same_words(sigv4._parse_credential, old_parse_credential, credential)
+
+
+@settings(max_examples=2000, deadline=None, database=None)
+@given(st.lists(st.sampled_from(["host", "Host", " host ", "x-amz-date", "X-Amz-Date", "", " ", "absent",
+                                 "h" * 300]), max_size=5))
+def test_signed_headers_are_the_general_algorithm(names: list[str]) -> None:
+    value = ";".join(names)
+    headers = {"host": ["x"], "x-amz-date": ["20261123T000000Z"], "h" * 300: ["y"]}
+    same_words(lambda v: sigv4._parse_signed_headers(v, headers), lambda v: old_parse_signed_headers(v, headers), value)
+    same_words(lambda v: sigv4._parse_signed_headers(v, headers), lambda v: old_parse_signed_headers(v, headers), value)
+
+
+@pytest.mark.parametrize("body", [b"", b"{}", b"{ }", b"{}\n", b"Action=GetCallerIdentity&Version=2011-06-15", b"x" * 100])
+def test_body_hash_is_sha256(body: bytes) -> None:
+    assert body_sha256(HttpRequest("POST", "/", "", (), body)) == hashlib.sha256(body).hexdigest()
 
 
 # --- Alibaba codec --------------------------------------------------------------------------------

@@ -146,30 +146,59 @@ def _presigned_fields(query: dict[str, list[str]]) -> dict[str, str]:
     return fields
 
 
+_SHORT = 256     # parsed texts up to this long are remembered (a client sends the same ones all day)
+
+
 def _authorization_fields(value: str) -> dict[str, str]:
-    """Credential, SignedHeaders and Signature from 'AWS4-HMAC-SHA256 K=V, K=V, K=V'."""
+    """Credential, SignedHeaders and Signature from 'AWS4-HMAC-SHA256 K=V, K=V, K=V'.
+
+    The components before the last comma (a client's credential and signed headers, the same all
+    day) are read once (`_components_cached`); the last (the signature) is read as the loop in
+    `_components` would read it, after them. The result is the same as `_components(rest)`."""
     scheme, _, rest = value.strip().partition(" ")
     if scheme != ALGORITHM:
         raise IncompleteSignature(f"Unsupported Authorization type; expected {ALGORITHM}.")
-    fields: dict[str, str] = {}
-    for item in rest.split(","):
-        item = item.strip()
-        if not item:
-            continue
-        key, sep, val = item.partition("=")
-        if not sep:
-            raise IncompleteSignature(
-                "Authorization header component is not a valid key=value pair (missing equal-sign).")
-        if key in fields:
-            raise IncompleteSignature(f"Authorization header has a duplicate '{key}' parameter.")
-        fields[key] = val.strip()
+    head, comma, last = rest.rpartition(",")
+    if not comma or len(head) > _SHORT:
+        fields = _components(rest)
+    else:
+        fields = dict(_components_cached(head))
+        _add_component(fields, last)
     for required in ("Credential", "SignedHeaders", "Signature"):
         if required not in fields:
             raise IncompleteSignature(f"Authorization header requires '{required}' parameter.")
     return fields
 
 
+def _components(text: str) -> dict[str, str]:
+    """'K=V, K=V, ...' -> {K: V} (whitespace around items and values dropped, empty items skipped)."""
+    fields: dict[str, str] = {}
+    for item in text.split(","):
+        _add_component(fields, item)
+    return fields
+
+
+def _add_component(fields: dict[str, str], item: str) -> None:
+    item = item.strip()
+    if not item:
+        return
+    key, sep, val = item.partition("=")
+    if not sep:
+        raise IncompleteSignature(
+            "Authorization header component is not a valid key=value pair (missing equal-sign).")
+    if key in fields:
+        raise IncompleteSignature(f"Authorization header has a duplicate '{key}' parameter.")
+    fields[key] = val.strip()
+
+
+_components_cached = functools.lru_cache(maxsize=1024)(_components)    # copied before use: never mutated
+
+
 def _parse_credential(credential: str) -> tuple[str, str, str, str]:
+    return _credential_cached(credential) if len(credential) <= _SHORT else _credential(credential)
+
+
+def _credential(credential: str) -> tuple[str, str, str, str]:
     parts = credential.split("/")
     if len(parts) != 5 or not parts[0]:
         raise IncompleteSignature(
@@ -187,16 +216,28 @@ def _parse_credential(credential: str) -> tuple[str, str, str, str]:
     return akid, date, region, service
 
 
+_credential_cached = functools.lru_cache(maxsize=1024)(_credential)    # refusals raise: not kept
+
+
 def _parse_signed_headers(value: str, headers: dict[str, list[str]]) -> tuple[str, ...]:
+    names = _signed_names_cached(value) if len(value) <= _SHORT else _signed_names(value)
+    for name in names:
+        if name not in headers:
+            raise IncompleteSignature(f"Signed header '{name}' is not present in the request.")
+    return names
+
+
+def _signed_names(value: str) -> tuple[str, ...]:
+    """The names of a SignedHeaders value, lower-cased, in its order (host among them)."""
     names = tuple([name.strip().lower() for name in value.split(";")])
     if not value or any(not name for name in names):
         raise IncompleteSignature("SignedHeaders is malformed.")
     if "host" not in names:
         raise IncompleteSignature("'Host' must be a 'SignedHeader' in the AWS Authorization.")
-    for name in names:
-        if name not in headers:
-            raise IncompleteSignature(f"Signed header '{name}' is not present in the request.")
     return names
+
+
+_signed_names_cached = functools.lru_cache(maxsize=1024)(_signed_names)
 
 
 def _single_header(headers: dict[str, list[str]], name: str) -> str | None:

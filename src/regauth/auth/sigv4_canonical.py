@@ -130,8 +130,16 @@ def canonical_headers(req: HttpRequest, signed_headers: Iterable[str]) -> str:
     return "".join(lines)
 
 
+_BRACES_SHA256 = hashlib.sha256(b"{}").hexdigest()
+
+
 def body_sha256(req: HttpRequest) -> str:
-    return hashlib.sha256(req.body).hexdigest()
+    body = req.body
+    if not body:
+        return EMPTY_SHA256
+    if body == b"{}":               # what the JSON SDKs send for an operation without parameters
+        return _BRACES_SHA256
+    return hashlib.sha256(body).hexdigest()
 
 
 def payload_hash(req: HttpRequest) -> str:
