@@ -138,6 +138,10 @@ def old_parse_signed_headers(value: str, headers: dict[str, list[str]]) -> tuple
     return names
 
 
+def old_raw_keys(raw: str) -> set[str]:
+    return {part.partition("=")[0] for part in raw.split("&") if part}
+
+
 def same_words(new, old, *args):
     """Both return the same value, or both raise the same error with the same message."""
     try:
@@ -256,6 +260,23 @@ def test_signed_headers_are_the_general_algorithm(names: list[str]) -> None:
 @pytest.mark.parametrize("body", [b"", b"{}", b"{ }", b"{}\n", b"Action=GetCallerIdentity&Version=2011-06-15", b"x" * 100])
 def test_body_hash_is_sha256(body: bytes) -> None:
     assert body_sha256(HttpRequest("POST", "/", "", (), body)) == hashlib.sha256(body).hexdigest()
+
+
+# --- Alibaba parameter names as sent -----------------------------------------------------------------
+
+@settings(max_examples=3000, deadline=None, database=None)
+@given(st.text("&=aA+% SignatureNonceAccessKeyIdAWS", max_size=40),
+       st.sampled_from(["AccessKeyId", "Signature", "SignatureNonce", "AWSAccessKeyId", "a"]))
+def test_has_raw_key_is_membership_in_the_raw_names(raw: str, name: str) -> None:
+    assert acs.has_raw_key(raw, name) == (name in old_raw_keys(raw))
+
+
+@pytest.mark.parametrize("raw, name, found", [
+    ("AccessKeyId=x", "AccessKeyId", True), ("a=1&AccessKeyId", "AccessKeyId", True),
+    ("AWSAccessKeyId=x", "AccessKeyId", False), ("AccessKeyIds=x", "AccessKeyId", False),
+    ("x=AccessKeyId", "AccessKeyId", False), ("&&AccessKeyId=&&", "AccessKeyId", True), ("", "AccessKeyId", False)])
+def test_has_raw_key_edges(raw: str, name: str, found: bool) -> None:
+    assert acs.has_raw_key(raw, name) is found
 
 
 # --- Alibaba codec --------------------------------------------------------------------------------

@@ -120,9 +120,14 @@ def _form_decode(s: str) -> Any:
 _form_decoded = functools.lru_cache(maxsize=1024)(_form_decode)
 
 
-def raw_keys(raw: str) -> set[str]:
-    """Parameter names as they appear on the wire, undecoded (cheap detection, never raises)."""
-    return {part.partition("=")[0] for part in raw.split("&") if part}
+def has_raw_key(raw: str, name: str) -> bool:
+    """Whether `name` (non-empty, without '&' or '=') is a parameter name of `raw` as it appears on
+    the wire, undecoded: some '&'-separated part is `name` or starts with `name=` (cheap detection,
+    never raises)."""
+    if name not in raw:
+        return False
+    bounded = f"&{raw}&"
+    return f"&{name}=" in bounded or f"&{name}&" in bounded
 
 
 def decode_pairs(raw: str, where: str) -> list[tuple[str, str]]:

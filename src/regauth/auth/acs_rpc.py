@@ -14,8 +14,8 @@ import functools
 import hashlib
 from urllib.parse import unquote_plus
 
-from regauth.auth.acs import (RPC_V1, AcsClaim, canonical_params, check_key_id, check_nonce, decode_pairs, missing,
-                              normalize_format, parse_timestamp, raw_keys, to_params)
+from regauth.auth.acs import (RPC_V1, AcsClaim, canonical_params, check_key_id, check_nonce, decode_pairs,
+                              has_raw_key, missing, normalize_format, parse_timestamp, to_params)
 from regauth.auth.canonical import HttpRequest
 from regauth.domain.macs import KeyedMac
 from regauth.domain.secret import Secret
@@ -43,13 +43,13 @@ def looks_like_rpc(req: HttpRequest) -> bool:
 
     A Signature next to AWSAccessKeyId (and no AccessKeyId) is AWS SigV2 Query, not ours.
     """
-    keys = raw_keys(req.query)
-    ctype = req.header("Content-Type") or ""
-    if req.body and ctype.split(";", 1)[0].strip().lower() == FORM:
-        keys |= raw_keys(req.body.decode("utf-8", "replace"))
-    if "AccessKeyId" in keys:
+    texts = [req.query]
+    if req.body and (req.header("Content-Type") or "").split(";", 1)[0].strip().lower() == FORM:
+        texts.append(req.body.decode("utf-8", "replace"))
+    if any(has_raw_key(text, "AccessKeyId") for text in texts):
         return True
-    return "Signature" in keys and "AWSAccessKeyId" not in keys
+    return (any(has_raw_key(text, "Signature") for text in texts)
+            and not any(has_raw_key(text, "AWSAccessKeyId") for text in texts))
 
 
 def _params(req: HttpRequest) -> dict[str, str]:

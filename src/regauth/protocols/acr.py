@@ -96,7 +96,7 @@ def _alibaba_marked(req: HttpRequest) -> bool:
     """ACS3 headers, or RPC parameters only Alibaba uses: Version 2018-12-01 or SignatureNonce."""
     if req.header_values("x-acs-action") or (req.header("Authorization") or "").startswith("ACS3-"):
         return True
-    if "SignatureNonce" in acs.raw_keys(req.query):   # a name as sent is that name decoded: no need to decode
+    if acs.has_raw_key(req.query, "SignatureNonce"):   # a name as sent is that name decoded: no need to decode
         return True
     names = dict(_params(req))
     return names.get("Version") == VERSION or "SignatureNonce" in names
