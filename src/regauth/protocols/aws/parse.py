@@ -27,7 +27,6 @@ from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from typing import Any, Callable
 from urllib.parse import parse_qsl, unquote
-from weakref import WeakKeyDictionary
 
 from regauth.auth.canonical import HttpRequest
 from regauth.errors import InvalidInput, MissingParameter, UnknownOperation, Unparseable
@@ -106,13 +105,13 @@ class _Tables:
             "?" in model.operation_model(n).http.get("requestUri", "") for n in model.operation_names)
 
 
-_TABLES: WeakKeyDictionary[ServiceModel, _Tables] = WeakKeyDictionary()
-
-
 def _tables(spec: ServiceSpec) -> _Tables:
-    tables = _TABLES.get(spec.model)
+    """The model's tables, kept in the model's own `__dict__` (they live and die with it; a weak-key
+    dictionary made a weak reference per lookup)."""
+    attrs = spec.model.__dict__
+    tables = attrs.get("_regauth_parse_tables")
     if tables is None:
-        tables = _TABLES.setdefault(spec.model, _Tables(spec.model))
+        tables = attrs.setdefault("_regauth_parse_tables", _Tables(spec.model))
     return tables
 
 

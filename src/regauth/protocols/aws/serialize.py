@@ -24,13 +24,12 @@ import re
 from datetime import datetime, timezone
 from email.utils import format_datetime
 from typing import Any, Callable
-from weakref import WeakKeyDictionary
 
 from regauth.protocols.json_body import dumps as _dumps
 
 from .errors import WireError
 from .models import ServiceSpec
-from .shapes import OperationModel, ServiceModel, Shape
+from .shapes import OperationModel, Shape
 
 Response = tuple[int, list[tuple[str, str]], bytes]
 _CONTENT_TYPE = {"json": "application/x-amz-json-1.1", "rest-json": "application/json", "query": "text/xml"}
@@ -69,13 +68,11 @@ class _Output:
                                     if where == "body"))
 
 
-_OUTPUTS: WeakKeyDictionary[ServiceModel, dict[str, _Output]] = WeakKeyDictionary()
-
-
 def _output(spec: ServiceSpec, operation: str) -> _Output:
-    outputs = _OUTPUTS.get(spec.model)
+    attrs = spec.model.__dict__        # kept with the model, as regauth.protocols.aws.parse keeps its tables
+    outputs: dict[str, _Output] | None = attrs.get("_regauth_outputs")
     if outputs is None:
-        outputs = _OUTPUTS.setdefault(spec.model, {})
+        outputs = attrs.setdefault("_regauth_outputs", {})
     out = outputs.get(operation)
     if out is None:
         out = outputs[operation] = _Output(spec.model.operation_model(operation), spec.protocol)
