@@ -19,6 +19,11 @@ regauth needs:
   it is refused at once (the dialect's error, then the connection closed); chunked request bodies
   are decoded by the parser;
 - backpressure: a client that does not read its answers stops being read from;
+- connections: at most `connection_budget()` open at once (the descriptor limit, less a reserve
+  for the store and the logs); past it, and whenever accept() finds no descriptor left, new
+  connections wait in the listen queue and accepting resumes once one closes (or after
+  `ACCEPT_RETRY_SECONDS`), with one log line per episode (asyncio's own accept loop logged every
+  failed accept, thousands a second, and rescheduled itself once per failure: CPython gh-151615);
 - graceful shutdown on SIGTERM/SIGINT: stop listening, finish the requests in hand, close idle
   connections (a second signal closes everything at once).
 """
@@ -26,8 +31,10 @@ regauth needs:
 from __future__ import annotations
 
 import asyncio
+import errno
 import http
 import logging
+import resource
 import signal
 import socket
 import time
@@ -48,6 +55,11 @@ MAX_PIPELINED = 8                   # requests of one connection in hand before 
 FEED_BYTES = 4096                   # parsed at a time, so that the pause comes within a few requests
 SWEEP_SECONDS = 0.25                # how often deadlines are checked
 SHUTDOWN_GRACE = 10.0               # how long requests in hand may take to finish at shutdown
+ACCEPT_BATCH = 64                   # connections taken per readiness of the listening socket
+ACCEPT_RETRY_SECONDS = 0.5          # after accept() found no descriptor (or buffer) left
+FD_RESERVE = 64                     # descriptors kept for the store, its WAL, logs and accept itself
+NOTICE_SECONDS = 60.0               # at most one log line per this long about refused accepts
+_OUT_OF_RESOURCES = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
 
 _STATUS = {s.value: f"HTTP/1.1 {s.value} {s.phrase}\r\n".encode() for s in http.HTTPStatus}
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
@@ -92,6 +104,22 @@ def encode(response: Response, *, head_only: bool, close: bool) -> bytes:
     if not head_only:
         parts.append(body)
     return b"".join(parts)
+
+
+def connection_budget() -> int:
+    """How many client connections may be open at once: the process's descriptor limit, its soft
+    limit first raised to the hard one (as Go programs do at start), less a reserve (at most half
+    of it) for the descriptors the rest of the server needs."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and (hard == resource.RLIM_INFINITY or soft < hard):
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+            soft = hard
+        except (ValueError, OSError):
+            pass                          # kept as it is: the budget follows the soft limit
+    if soft == resource.RLIM_INFINITY:
+        soft = 1 << 20
+    return max(1, soft - min(FD_RESERVE, soft // 2))
 
 
 class _HeadTooLarge(Exception):
@@ -147,6 +175,7 @@ class Connection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._server.connections.discard(self)
+        self._server.connection_closed()
         self._deadline = None
         self._closing = True
         self._answers.clear()          # answers still being made are dropped when they arrive
@@ -422,13 +451,21 @@ class Connection(asyncio.Protocol):
 class Server:
     """The listening socket, its connections, and their orderly end."""
 
-    def __init__(self, front: Front, sock: socket.socket, *, keep_alive: float, request_timeout: float) -> None:
+    def __init__(self, front: Front, sock: socket.socket, *, keep_alive: float, request_timeout: float,
+                 max_connections: int | None = None) -> None:
         self.front = front
         self.sock = sock
         self.keep_alive = keep_alive
         self.request_timeout = request_timeout
+        self.max_connections = max_connections or connection_budget()
         self.loop: asyncio.AbstractEventLoop = None  # type: ignore[assignment]
         self.connections: set[Connection] = set()
+        self._attaching = 0                     # accepted, their transport not made yet
+        self._listening = False                 # the listening socket is open (until shutdown)
+        self._accepting = False                 # its reader is registered
+        self._retry: asyncio.TimerHandle | None = None
+        self._noticed = -NOTICE_SECONDS         # when the last line about refused accepts was logged
+        self._refused = 0                       # accepts put off since then
         self._taken: list[tuple[Connection, HttpRequest, _Slot, bool]] = []
         self._stop: asyncio.Event | None = None
         self._signals = 0
@@ -450,6 +487,82 @@ class Server:
         finally:
             self.front.served()
 
+    # --- accepting ----------------------------------------------------------------------------
+    def _start_accepting(self) -> None:
+        if self._listening and not self._accepting:
+            self._accepting = True
+            self.loop.add_reader(self.sock.fileno(), self._accept)
+
+    def _stop_accepting(self) -> None:
+        if self._accepting:
+            self._accepting = False
+            self.loop.remove_reader(self.sock.fileno())
+
+    def _accept(self) -> None:
+        """Take the connections waiting in the listen queue, up to the budget."""
+        for _ in range(ACCEPT_BATCH):
+            if len(self.connections) + self._attaching >= self.max_connections:
+                self._stop_accepting()          # resumed by connection_closed()
+                self._notice(f"{self.max_connections} connections are open, the most this process can "
+                             "hold: new ones wait in the listen queue until one closes")
+                return
+            try:
+                conn, _ = self.sock.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            except ConnectionAbortedError:
+                continue
+            except OSError as exc:
+                if exc.errno not in _OUT_OF_RESOURCES:
+                    log.error("could not accept a connection: %s", exc)
+                    return
+                self._stop_accepting()
+                if self._retry is None:
+                    self._retry = self.loop.call_later(ACCEPT_RETRY_SECONDS, self._retry_accepting)
+                self._notice(f"could not accept a connection ({exc.strerror}): new ones wait in the listen "
+                             f"queue, retried every {ACCEPT_RETRY_SECONDS:g} s")
+                return
+            conn.setblocking(False)
+            self._attaching += 1
+            self.loop.create_task(self._attach(conn))
+
+    async def _attach(self, conn: socket.socket) -> None:
+        try:
+            await self.loop.connect_accepted_socket(lambda: Connection(self), conn)
+        except Exception as exc:  # noqa: BLE001 - one connection's failure must not stop the others
+            log.info("could not take a connection: %s", exc)
+            conn.close()
+        finally:
+            self._attaching -= 1
+            self.connection_closed()        # it may have ended (or failed) while it counted here too
+
+    def _retry_accepting(self) -> None:
+        self._retry = None
+        self._start_accepting()
+
+    def connection_closed(self) -> None:
+        """A connection ended: if accepting stopped at the budget, it goes on."""
+        if (not self._accepting and self._retry is None
+                and len(self.connections) + self._attaching < self.max_connections):
+            self._start_accepting()
+
+    def _notice(self, message: str) -> None:
+        """One warning per NOTICE_SECONDS, with how many accepts were put off since the last."""
+        self._refused += 1
+        now = self.loop.time()
+        if now - self._noticed >= NOTICE_SECONDS:
+            more = f" ({self._refused - 1} more times since the last notice)" if self._refused > 1 else ""
+            log.warning("%s%s", message, more)
+            self._noticed, self._refused = now, 0
+
+    def _stop_listening(self) -> None:
+        self._stop_accepting()
+        self._listening = False
+        if self._retry is not None:
+            self._retry.cancel()
+            self._retry = None
+        self.sock.close()
+
     def run(self) -> None:
         asyncio.run(self._main())
 
@@ -458,7 +571,9 @@ class Server:
         self._stop = asyncio.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):
             self.loop.add_signal_handler(sig, self._on_signal)
-        listener = await self.loop.create_server(lambda: Connection(self), sock=self.sock, backlog=2048)
+        self.sock.setblocking(False)
+        self._listening = True
+        self._start_accepting()
         sweep = self.loop.create_task(self._sweep())
         self.front.ready = True
         try:
@@ -466,7 +581,7 @@ class Server:
         finally:
             sweep.cancel()
             self.front.ready = False
-            listener.close()
+            self._stop_listening()
             for conn in list(self.connections):
                 conn.shutdown()
             deadline = self.loop.time() + SHUTDOWN_GRACE

@@ -4,6 +4,9 @@ what a socket test cannot force, because loopback buffers absorb megabytes."""
 from __future__ import annotations
 
 import asyncio
+import errno
+import logging
+import socket
 
 from regauth.protocols.aws.dispatch import Response
 from regauth import server
@@ -149,4 +152,81 @@ def test_the_requests_taken_in_a_turn_are_served_together_in_the_next_then_their
         loop.run_until_complete(asyncio.sleep(0))
         assert srv.front.events[4:] == ["d", "served"]
     finally:
+        loop.close()
+
+
+class Listener:
+    """A listening socket whose accept() finds no descriptor left (a real socket's fd, for the loop)."""
+
+    def __init__(self) -> None:
+        self.real, self.peer = socket.socketpair()
+        self.accepts = 0
+
+    def fileno(self) -> int:
+        return self.real.fileno()
+
+    def accept(self):
+        self.accepts += 1
+        raise OSError(errno.EMFILE, "Too many open files")
+
+    def close(self) -> None:
+        self.real.close()
+        self.peer.close()
+
+
+def test_out_of_descriptors_accepting_backs_off_once_with_one_log_line(caplog) -> None:
+    # asyncio's own accept loop (CPython 3.11) logs every failed accept of a batch and schedules a
+    # retry per failure: thousands of lines a second. Here: one try per readiness, one timer, one line.
+    loop = Loop()
+    srv = Server(loop)
+    listener = Listener()
+    listener.peer.send(b"x")                    # the listening fd stays readable, as a full queue does
+    srv.sock = listener  # type: ignore[assignment]
+    srv._listening = True
+
+    def turns(n: int) -> None:
+        for _ in range(n):
+            loop.run_until_complete(asyncio.sleep(0))
+
+    try:
+        with caplog.at_level(logging.WARNING, logger="regauth.server"):
+            srv._start_accepting()
+            turns(5)
+            assert listener.accepts == 1       # the first failure stopped accepting
+            assert listener.fileno() not in loop._selector.get_map()
+            retry = srv._retry
+            assert retry is not None
+            srv.connection_closed()             # a connection ending does not cut the back-off short
+            turns(3)
+            assert listener.accepts == 1 and srv._retry is retry
+            loop.now += 0.6                     # past ACCEPT_RETRY_SECONDS: tried again, once
+            turns(5)
+            assert listener.accepts == 2 and srv._retry is not None and srv._retry is not retry
+        lines = [r.getMessage() for r in caplog.records if r.name == "regauth.server"]
+        assert len(lines) == 1 and "could not accept a connection (Too many open files)" in lines[0], lines
+    finally:
+        srv._stop_listening()
+        loop.close()
+    assert srv._retry is None
+
+
+def test_at_the_connection_budget_accepting_stops_until_one_closes() -> None:
+    loop = Loop()
+    srv = Server(loop)
+    srv.max_connections = 2
+    listener = Listener()
+    srv.sock = listener  # type: ignore[assignment]
+    srv._listening = True
+    try:
+        first, second = Connection(srv), Connection(srv)     # type: ignore[arg-type]
+        first.connection_made(Transport())
+        second.connection_made(Transport())
+        srv._start_accepting()
+        srv._accept()
+        assert listener.accepts == 0                        # at the budget: accept() is not even tried
+        assert listener.fileno() not in loop._selector.get_map()
+        first.connection_lost(None)
+        assert listener.fileno() in loop._selector.get_map()  # one closed: accepting goes on
+    finally:
+        srv._stop_listening()
         loop.close()

@@ -65,6 +65,18 @@ class Reader:
         body, self.buf = self.buf[:n], self.buf[n:]
         return status, headers, body
 
+    def answered_within(self, seconds: float) -> bool:
+        """True if any byte of an answer arrives within `seconds`."""
+        self.sock.settimeout(seconds)
+        try:
+            data = self.sock.recv(65536)
+        except (socket.timeout, TimeoutError):
+            return False
+        finally:
+            self.sock.settimeout(10)
+        self.buf += data
+        return bool(data)
+
     def closed(self, within: float = 5.0) -> bool:
         """True once the server has closed the connection (and nothing more was sent)."""
         self.sock.settimeout(within)
@@ -342,3 +354,35 @@ def test_a_newline_smuggled_into_a_logged_value_does_not_forge_a_log_line(server
     assert len(logged) == 1 and " INFO regauth.audit audit denied " in logged[0]
     assert "AKIA\\nFORGED-LINE" in logged[0]                         # escaped, on the audit line itself
 
+
+
+def test_connections_past_the_descriptor_budget_wait_and_are_taken_once_others_close(tmp_path: Path) -> None:
+    # 64 descriptors: the budget is 64 - 32 = 32 connections. 70 are opened: past the budget they
+    # wait in the listen queue, in order (the server neither refuses them nor floods its log, as
+    # asyncio's accept loop did once descriptors ran out), and are taken as others close.
+    srv = start_server(tmp_path, server_env(), nofile=64)
+    held: list[socket.socket] = []
+    try:
+        held = [connect(srv) for _ in range(70)]
+        readers = [Reader(s) for s in held]
+        for s, r in zip(held[:32], readers):
+            s.sendall(HEALTH)
+            assert r.response()[0] == 200
+        for s in held[32:]:
+            s.sendall(HEALTH)
+        assert not readers[32].answered_within(1.0)
+        for s in held[:10]:
+            s.close()
+        for r in readers[32:42]:                    # the first ten that waited are taken
+            assert r.response()[0] == 200
+        assert not readers[42].answered_within(1.0)  # and no more: the budget holds
+        for s in held[10:20]:
+            s.close()
+        assert readers[42].response()[0] == 200
+    finally:
+        for s in held:
+            s.close()
+        srv.stop()
+    log = "\n".join(srv.output)
+    assert log.count("the most this process can hold") == 1, log[-3000:]
+    assert "out of system resource" not in log and "Traceback" not in log, log[-3000:]
