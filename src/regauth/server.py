@@ -10,7 +10,10 @@ regauth needs:
   at most `MAX_PIPELINED` requests of a connection are in hand at once, parsing pauses beyond that
   (what was read is kept unparsed) and so does reading;
 - strict parsing (llhttp's defaults, no leniencies): a malformed request gets a 400 and the
-  connection is closed; `Upgrade` is not spoken (the request is answered, then the connection closed);
+  connection is closed: after a refusal (400, 408, 431, an oversized body announced with `Expect`)
+  only the sending side is closed and what the client still sends is drained for up to
+  `LINGER_SECONDS`, so that the close is orderly rather than a reset that can destroy the answer;
+  `Upgrade` is not spoken (the request is answered, then the connection closed);
 - bounds: request line and headers together at most `MAX_HEAD_BYTES` (431 otherwise), the body at
   most the configured limit (read and dropped past it, then answered by the dialect's own error),
   a request must arrive whole within REGAUTH_REQUEST_TIMEOUT_SECONDS of its first byte (a slow
@@ -55,6 +58,7 @@ MAX_PIPELINED = 8                   # requests of one connection in hand before 
 FEED_BYTES = 4096                   # parsed at a time, so that the pause comes within a few requests
 SWEEP_SECONDS = 0.25                # how often deadlines are checked
 SHUTDOWN_GRACE = 10.0               # how long requests in hand may take to finish at shutdown
+LINGER_SECONDS = 2.0                # after refusing a request, how long what the client still sends is drained
 ACCEPT_BATCH = 64                   # connections taken per readiness of the listening socket
 ACCEPT_RETRY_SECONDS = 0.5          # after accept() found no descriptor (or buffer) left
 FD_RESERVE = 64                     # descriptors kept for the store, its WAL, logs and accept itself
@@ -129,11 +133,12 @@ class _HeadTooLarge(Exception):
 class _Slot:
     """One request's place in its connection's answer order."""
 
-    __slots__ = ("data", "close")
+    __slots__ = ("data", "close", "linger")
 
     def __init__(self) -> None:
         self.data: bytes | None = None
         self.close = False
+        self.linger = False      # the close follows a refusal: the client may still be sending
 
 
 class Connection(asyncio.Protocol):
@@ -155,6 +160,7 @@ class Connection(asyncio.Protocol):
         self._held: bytes | None = None     # bytes read but not yet parsed (too many answers owed)
         self._held_scheduled = False
         self._eof = False
+        self._lingering = False        # half-closed after a refusal, draining what the client sends
         # the request being read
         self._url = b""
         self._raw_headers: list[tuple[bytes, bytes]] = []
@@ -223,6 +229,8 @@ class Connection(asyncio.Protocol):
 
     def eof_received(self) -> bool:
         self._eof = True
+        if self._lingering:
+            return False               # drained: asyncio closes the transport
         if self._held is None:
             self._after_eof()
         return True                    # keep the write side open for the answers owed
@@ -290,7 +298,7 @@ class Connection(asyncio.Protocol):
         if req is None:
             return
         slot = _Slot()
-        slot.close = True
+        slot.close = slot.linger = True
         self._answers.append(slot)
         self._stop_taking()
         self._server.take(self, req, slot, True)
@@ -369,7 +377,7 @@ class Connection(asyncio.Protocol):
             transport.write(slot.data)  # type: ignore[arg-type]
             if slot.close:
                 answers.clear()
-                self._close()
+                self._close(linger=slot.linger)
                 return
         self._update_reading()
         if not answers:
@@ -382,7 +390,7 @@ class Connection(asyncio.Protocol):
     def _refuse(self, status: int, message: str) -> None:
         """An answer that ends the connection, after the answers still owed before it."""
         slot = _Slot()
-        slot.data, slot.close = _plain(status, message, close=True), True
+        slot.data, slot.close, slot.linger = _plain(status, message, close=True), True, True
         self._answers.append(slot)
         self._stop_taking()
         self._flush()
@@ -395,7 +403,7 @@ class Connection(asyncio.Protocol):
 
     def _update_reading(self) -> None:
         transport = self._transport
-        if transport is None or transport.is_closing():
+        if transport is None or transport.is_closing() or self._lingering:
             return
         want = not self._closing and not self._write_paused and len(self._answers) < MAX_PIPELINED
         if want and self._held is not None:         # parse what is kept before reading more
@@ -421,6 +429,10 @@ class Connection(asyncio.Protocol):
         if self._transport.is_closing():            # closed, but the client has not read what is owed
             self._transport.abort()
             return
+        if self._lingering:                         # drained long enough: whatever still comes is cut off
+            self._lingering = False
+            self._close()
+            return
         if self._in_message:
             log.info("closing a connection from %s: a request took over %.0f s to arrive", self._peer,
                      self._server.request_timeout)
@@ -429,13 +441,27 @@ class Connection(asyncio.Protocol):
         elif not self._answers:
             self._close()                           # idle keep-alive connection (or one not reading)
 
-    def _close(self) -> None:
+    def _close(self, linger: bool = False) -> None:
         """Close once what is written has been sent; a client that will not read it for another
-        keep-alive period is cut off (asyncio would otherwise keep the connection for ever)."""
+        keep-alive period is cut off (asyncio would otherwise keep the connection for ever).
+
+        `linger` (after a refusal, when the client may still be sending a request or its body): only
+        the sending side is closed, after the answer, and what arrives is read and dropped until the
+        client closes too or LINGER_SECONDS pass. Closing with unread input makes the kernel send a
+        reset, which can destroy the answer before the client reads it (nginx's lingering close)."""
         transport = self._transport
-        if transport is not None and not transport.is_closing():
-            transport.close()
-            self._deadline = self._loop.time() + self._server.keep_alive
+        if transport is None or transport.is_closing() or self._lingering:
+            return
+        if linger and not self._eof and transport.can_write_eof():
+            self._lingering = self._closing = True
+            transport.write_eof()
+            self._deadline = self._loop.time() + LINGER_SECONDS
+            if not self._reading:
+                self._reading = True
+                transport.resume_reading()
+            return
+        transport.close()
+        self._deadline = self._loop.time() + self._server.keep_alive
 
     def abort(self) -> None:
         if self._transport is not None:
@@ -445,6 +471,10 @@ class Connection(asyncio.Protocol):
         """Stop taking requests; close once the answers in hand are out."""
         if self._in_message:
             self._in_message = False                # a half-read request is dropped
+        if self._lingering and self._transport is not None:
+            self._lingering = False                 # the server is going: no more draining
+            self._transport.close()
+            return
         self._stop_taking()
 
 

@@ -22,8 +22,14 @@ class Transport(asyncio.Transport):
     def __init__(self) -> None:
         super().__init__()
         self.written = b""
-        self.closing = self.aborted = False
+        self.closing = self.aborted = self.eof_written = False
         self.reading = True
+
+    def can_write_eof(self) -> bool:
+        return True
+
+    def write_eof(self) -> None:
+        self.eof_written = True
 
     def write(self, data) -> None:  # type: ignore[override]
         self.written += bytes(data)
@@ -115,7 +121,41 @@ def test_a_request_arriving_too_slowly_is_answered_408_and_closed() -> None:
         assert transport.written == b""
         loop.now += 1.5
         conn.expire(loop.now)
-        assert transport.written.startswith(b"HTTP/1.1 408 Request Timeout") and transport.closing
+        assert transport.written.startswith(b"HTTP/1.1 408 Request Timeout")
+        # half-closed after the answer, reading on so what the client still sends is drained (a close
+        # with unread input would reset the connection, and the 408 with it)
+        assert transport.eof_written and transport.reading and not transport.closing
+        written = transport.written
+        conn.data_received(b"Host: x\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        loop.run_until_complete(asyncio.sleep(0))
+        assert transport.written == written                 # dropped, not parsed
+        loop.now += server.LINGER_SECONDS - 0.1
+        conn.expire(loop.now)
+        assert not transport.closing
+        loop.now += 0.2
+        conn.expire(loop.now)
+        assert transport.closing                            # drained long enough: closed
+    finally:
+        loop.close()
+
+
+def test_a_lingering_connection_closes_when_the_client_does() -> None:
+    conn, transport, loop = _connected()
+    try:
+        conn.data_received(b"NOT HTTP\r\n\r\n")
+        assert transport.written.startswith(b"HTTP/1.1 400 Bad Request") and transport.eof_written
+        assert conn.eof_received() is False                 # asyncio then closes the transport
+    finally:
+        loop.close()
+
+
+def test_shutdown_does_not_wait_for_a_lingering_connection() -> None:
+    conn, transport, loop = _connected()
+    try:
+        conn.data_received(b"NOT HTTP\r\n\r\n")
+        assert transport.eof_written and not transport.closing
+        conn.shutdown()
+        assert transport.closing
     finally:
         loop.close()
 

@@ -386,3 +386,21 @@ def test_connections_past_the_descriptor_budget_wait_and_are_taken_once_others_c
     log = "\n".join(srv.output)
     assert log.count("the most this process can hold") == 1, log[-3000:]
     assert "out of system resource" not in log and "Traceback" not in log, log[-3000:]
+
+
+@pytest.mark.parametrize("sent", [
+    b"NOT HTTP\r\n\r\n" + b"x" * 200_000,
+    b"GET / HTTP/1.1\r\nHost: x\r\nX: " + b"a" * 70_000 + b"\r\n\r\n" + b"y" * 100_000,
+    b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3000000\r\nExpect: 100-continue\r\n\r\n" + b"z" * 300_000,
+], ids=["malformed", "head-too-large", "expect-over-the-limit"])
+def test_a_refusal_ends_in_an_orderly_close_while_the_client_still_sends(server: RegauthServer, sent: bytes) -> None:
+    # What the client sent past the refused request is read and dropped after the answer: closing
+    # with it unread would reset the connection, and a reset can destroy the answer in flight.
+    with connect(server) as s:
+        s.sendall(sent)
+        time.sleep(0.2)                 # the answer and the server's FIN arrive before anything is read
+        data = b""
+        while chunk := s.recv(65536):   # no ConnectionResetError: the answer, then end of stream
+            data += chunk
+        assert data.startswith((b"HTTP/1.1 400 ", b"HTTP/1.1 431 ")), data[:100]
+        assert b"connection: close" in data
