@@ -60,6 +60,33 @@ def test_concurrent_token_requests_are_each_stored_and_audited(tmp_path: Path, s
     assert issued <= audited
 
 
+def test_every_token_answered_before_the_server_is_killed_is_in_the_store(tmp_path: Path) -> None:
+    # SIGKILL, no shutdown: what was answered was committed first (WAL, synchronous=NORMAL survives a
+    # process crash), and the restarted server recovers the store and goes on issuing.
+    env = server_env()
+    server = start_server(tmp_path / "data", env)
+    keys = Keys(env["REGAUTH_BOOTSTRAP_ACCESS_KEY_ID"], env["REGAUTH_BOOTSTRAP_SECRET_ACCESS_KEY"])
+    try:
+        with ThreadPoolExecutor(8) as pool:
+            tokens = list(pool.map(lambda _: server.client("ecr", keys).get_authorization_token()
+                                   ["authorizationData"][0]["authorizationToken"], range(CONCURRENT)))
+    finally:
+        server.process.kill()
+        server.process.wait()
+    events = _audit(tmp_path / "data", {}, limit=CONCURRENT * 4)
+    audited = {e["token_id"] for e in events if e["outcome"] == "allowed"}
+    assert {_jti(t) for t in tokens} <= audited
+    db = sqlite3.connect(tmp_path / "data" / "regauth.db")
+    stored = {row[0] for row in db.execute("SELECT token_id FROM issued_tokens")}
+    db.close()
+    assert {_jti(t) for t in tokens} <= stored
+    again = start_server(tmp_path / "data", env)
+    try:
+        assert _jti(again.client("ecr", keys).get_authorization_token()["authorizationData"][0]["authorizationToken"])
+    finally:
+        again.stop()
+
+
 def test_a_token_whose_records_cannot_be_stored_is_never_answered(tmp_path: Path) -> None:
     env = server_env()
     server = start_server(tmp_path / "data", env)
