@@ -25,7 +25,7 @@ regauth needs:
 - connections: at most `connection_budget()` open at once (the descriptor limit, less a reserve
   for the store and the logs); past it, and whenever accept() finds no descriptor left, new
   connections wait in the listen queue and accepting resumes once one closes (or after
-  `ACCEPT_RETRY_SECONDS`), with one log line per episode (asyncio's own accept loop logged every
+  `ACCEPT_RETRY_SECONDS`), with at most one log line a minute (asyncio's own accept loop logged every
   failed accept, thousands a second, and rescheduled itself once per failure: CPython gh-151615);
 - graceful shutdown on SIGTERM/SIGINT: stop listening, finish the requests in hand, close idle
   connections (a second signal closes everything at once).
@@ -291,7 +291,8 @@ class Connection(asyncio.Protocol):
     def _refuse_before_body(self) -> None:
         """A body announced over the limit, with `Expect: 100-continue`: the client waits for a word
         before sending it (some for ever), so it is answered now by its dialect's error, without the
-        body, and the connection is closed after the answer (RFC 9110 §10.1.1); nothing more is read."""
+        body, and the connection is closed after the answer (RFC 9110 §10.1.1), lingering: whatever
+        the client sends meanwhile is drained, never parsed (see `_close`)."""
         self._in_message = False
         self._deadline = None
         req = self._request(b"")
@@ -543,8 +544,8 @@ class Server:
             except ConnectionAbortedError:
                 continue
             except OSError as exc:
-                if exc.errno not in _OUT_OF_RESOURCES:
-                    log.error("could not accept a connection: %s", exc)
+                if exc.errno not in _OUT_OF_RESOURCES:   # that connection's own failure (EPROTO, EPERM, ...)
+                    self._notice(f"could not accept a connection: {exc}")
                     return
                 self._stop_accepting()
                 if self._retry is None:
