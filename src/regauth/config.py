@@ -42,6 +42,7 @@ class Settings:
     trusted_proxies: str = ""                   # addresses/networks whose X-Forwarded-For is believed
     keep_alive_seconds: int = 5                 # an idle client connection is closed after this
     request_timeout_seconds: int = 30           # a request must arrive whole within this
+    max_connections: int = 0                    # client connections open at once; 0: what descriptors allow
 
     def __repr__(self) -> str:  # keys never shown
         return (f"Settings(host={self.host!r}, port={self.port}, data_dir={str(self.data_dir)!r}, "
@@ -118,6 +119,7 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: object) -> 
         trusted_proxies=_networks(env, "REGAUTH_TRUSTED_PROXIES"),
         keep_alive_seconds=_int(env, "REGAUTH_KEEP_ALIVE_SECONDS", 5, 1, 3600),
         request_timeout_seconds=_int(env, "REGAUTH_REQUEST_TIMEOUT_SECONDS", 30, 1, 3600),
+        max_connections=_int(env, "REGAUTH_MAX_CONNECTIONS", 0, 0, 10_000_000),
     )
     values.update({k: v for k, v in overrides.items() if v is not None})
     if "data_dir" in overrides and overrides["data_dir"] is not None:

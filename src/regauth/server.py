@@ -22,8 +22,8 @@ regauth needs:
   it is refused at once (the dialect's error, then the connection closed); chunked request bodies
   are decoded by the parser;
 - backpressure: a client that does not read its answers stops being read from;
-- connections: at most `connection_budget()` open at once (the descriptor limit, less a reserve
-  for the store and the logs); past it, and whenever accept() finds no descriptor left, new
+- connections: at most REGAUTH_MAX_CONNECTIONS, and never more than `connection_budget()` (the
+  descriptor limit, less a reserve for the store and the logs), open at once; past it, and whenever accept() finds no descriptor left, new
   connections wait in the listen queue and accepting resumes once one closes (or after
   `ACCEPT_RETRY_SECONDS`), with at most one log line a minute (asyncio's own accept loop logged every
   failed accept, thousands a second, and rescheduled itself once per failure: CPython gh-151615);
@@ -488,7 +488,8 @@ class Server:
         self.sock = sock
         self.keep_alive = keep_alive
         self.request_timeout = request_timeout
-        self.max_connections = max_connections or connection_budget()
+        budget = connection_budget()        # never more than the descriptors allow
+        self.max_connections = min(max_connections, budget) if max_connections else budget
         self.loop: asyncio.AbstractEventLoop = None  # type: ignore[assignment]
         self.connections: set[Connection] = set()
         self._attaching = 0                     # accepted, their transport not made yet
@@ -534,8 +535,9 @@ class Server:
         for _ in range(ACCEPT_BATCH):
             if len(self.connections) + self._attaching >= self.max_connections:
                 self._stop_accepting()          # resumed by connection_closed()
-                self._notice(f"{self.max_connections} connections are open, the most this process can "
-                             "hold: new ones wait in the listen queue until one closes")
+                self._notice(f"{self.max_connections} connections are open, the limit (REGAUTH_MAX_CONNECTIONS, "
+                             "or the open-file limit less a reserve): new ones wait in the listen queue "
+                             "until one closes")
                 return
             try:
                 conn, _ = self.sock.accept()

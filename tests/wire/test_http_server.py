@@ -384,7 +384,7 @@ def test_connections_past_the_descriptor_budget_wait_and_are_taken_once_others_c
             s.close()
         srv.stop()
     log = "\n".join(srv.output)
-    assert log.count("the most this process can hold") == 1, log[-3000:]
+    assert log.count("32 connections are open, the limit") == 1, log[-3000:]
     assert "out of system resource" not in log and "Traceback" not in log, log[-3000:]
 
 
@@ -404,3 +404,23 @@ def test_a_refusal_ends_in_an_orderly_close_while_the_client_still_sends(server:
             data += chunk
         assert data.startswith((b"HTTP/1.1 400 ", b"HTTP/1.1 431 ")), data[:100]
         assert b"connection: close" in data
+
+
+def test_max_connections_holds_the_rest_in_the_listen_queue(tmp_path: Path) -> None:
+    srv = start_server(tmp_path, {**server_env(), "REGAUTH_MAX_CONNECTIONS": "3"})
+    held: list[socket.socket] = []
+    try:
+        held = [connect(srv) for _ in range(5)]
+        readers = [Reader(s) for s in held]
+        for s in held:
+            s.sendall(HEALTH)
+        assert [r.response()[0] for r in readers[:3]] == [200, 200, 200]
+        assert not readers[3].answered_within(1.0)
+        held[0].close()
+        assert readers[3].response()[0] == 200
+        assert not readers[4].answered_within(0.5)
+    finally:
+        for s in held:
+            s.close()
+        srv.stop()
+    assert "\n".join(srv.output).count("3 connections are open, the limit (REGAUTH_MAX_CONNECTIONS") == 1

@@ -131,6 +131,6 @@ def _ready_server(args: argparse.Namespace) -> Server:
     shown = f"[{host}]" if ":" in host else host
     url = f"http://{shown}:{port}"
     server = Server(Front(runtime.services), sock, keep_alive=settings.keep_alive_seconds,
-                    request_timeout=settings.request_timeout_seconds)
+                    request_timeout=settings.request_timeout_seconds, max_connections=settings.max_connections)
     print(_banner(url, boot, settings), flush=True)
     return server
