@@ -110,17 +110,21 @@ def encode(response: Response, *, head_only: bool, close: bool) -> bytes:
     return b"".join(parts)
 
 
-def connection_budget() -> int:
-    """How many client connections may be open at once: the process's descriptor limit, its soft
-    limit first raised to the hard one (as Go programs do at start), less a reserve (at most half
-    of it) for the descriptors the rest of the server needs."""
+def raise_open_file_limit() -> None:
+    """Raise the process's soft descriptor limit to its hard one, as Go programs do at start
+    (`regauth serve` calls it once, before the server is made); left as it is if refused."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft != resource.RLIM_INFINITY and (hard == resource.RLIM_INFINITY or soft < hard):
         try:
             resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-            soft = hard
         except (ValueError, OSError):
-            pass                          # kept as it is: the budget follows the soft limit
+            pass
+
+
+def connection_budget() -> int:
+    """How many client connections may be open at once: the process's (soft) descriptor limit,
+    less a reserve (at most half of it) for the descriptors the rest of the server needs."""
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft == resource.RLIM_INFINITY:
         soft = 1 << 20
     return max(1, soft - min(FD_RESERVE, soft // 2))

@@ -114,7 +114,7 @@ def _ready_server(args: argparse.Namespace) -> Server:
     """Store open, bootstrap done, socket bound, banner printed: all but the serving."""
     from regauth.cli.runtime import open_runtime   # the server's imports load only for `serve`
     from regauth.http import Front
-    from regauth.server import Server
+    from regauth.server import Server, raise_open_file_limit
     from regauth.services.bootstrap import bootstrap
 
     settings = load_settings(host=args.host, port=args.port, data_dir=args.data_dir)
@@ -130,6 +130,7 @@ def _ready_server(args: argparse.Namespace) -> Server:
     host, port = sock.getsockname()[:2]
     shown = f"[{host}]" if ":" in host else host
     url = f"http://{shown}:{port}"
+    raise_open_file_limit()             # the connection budget follows the raised limit
     server = Server(Front(runtime.services), sock, keep_alive=settings.keep_alive_seconds,
                     request_timeout=settings.request_timeout_seconds, max_connections=settings.max_connections)
     print(_banner(url, boot, settings), flush=True)
