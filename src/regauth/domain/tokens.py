@@ -8,6 +8,9 @@ Layout (all characters in [A-Za-z0-9_.-]):
 - kid: the keyring key that signed it;
 - claims: base64url (no padding) of compact JSON {"v":1,"k":kind,"jti":id,"sub":principal ARN,
   "acct":account,"scope":scope,"iat":int,"exp":int}; jti carries 192 random bits after a time prefix;
+  tokens issued to temporary credentials also carry "akid", the credential's access key id, so that
+  where the token is used (a registry's realm, a package index's verifier) the caller is rebuilt
+  exactly, session policy included;
 - mac: base64url HMAC-SHA256 over "<prefix><kid>.<claims>" with the kid's key.
 
 Field order inside claims is not significant; new claims may be added, never removed, and "v"
@@ -50,6 +53,7 @@ class TokenClaims:
     scope: str
     issued_at: int
     expires_at: int
+    access_key_id: str = ""      # temporary credentials only ("akid"); "" for long-term callers
 
 
 _quote = json.encoder.encode_basestring_ascii   # what json.dumps(ensure_ascii=True) uses for str
@@ -76,7 +80,8 @@ def claims_json(claims: TokenClaims) -> bytes:
     dict and sorting it on every mint: the keys in sorted order, each string through the same
     (C) ASCII escaper json.dumps uses."""
     q = _quote
-    return (f'{{"acct":{q(claims.account_id)},"exp":{int(claims.expires_at)},"iat":{int(claims.issued_at)},'
+    akid = f',"akid":{q(claims.access_key_id)}' if claims.access_key_id else ""
+    return (f'{{"acct":{q(claims.account_id)}{akid},"exp":{int(claims.expires_at)},"iat":{int(claims.issued_at)},'
             f'"jti":{q(claims.token_id)},"k":{q(claims.kind)},"scope":{q(claims.scope)},'
             f'"sub":{q(claims.principal_arn)},"v":1}}').encode()
 
@@ -113,7 +118,7 @@ def verify(keyring: Keyring, token: str, *, now: float, kind: str | None = None)
         claims = TokenClaims(
             kind=str(data["k"]), token_id=str(data["jti"]), principal_arn=str(data["sub"]),
             account_id=str(data["acct"]), scope=str(data["scope"]),
-            issued_at=int(data["iat"]), expires_at=int(data["exp"]),
+            issued_at=int(data["iat"]), expires_at=int(data["exp"]), access_key_id=str(data.get("akid", "")),
         )
     except (ValueError, KeyError, TypeError):
         raise InvalidToken("bad claims") from None

@@ -34,6 +34,7 @@ class TokenIssuer:
         claims = tokens.TokenClaims(
             kind=kind, token_id=tokens.new_token_id(), principal_arn=call.caller.arn,
             account_id=call.caller.account_id, scope=scope, issued_at=int(call.now), expires_at=int(expires_at),
+            access_key_id=call.caller.access_key_id if call.caller.session_expires_at is not None else "",
         )
         token = tokens.mint(self._keyring, claims)
         event = AuditEvent(
