@@ -17,7 +17,7 @@ import sys
 
 import pytest
 
-from regauth.domain.principals import AcrInstance, DomainPolicy, InlinePolicy, SigningKey
+from regauth.domain.principals import AcrInstance, DomainPolicy, InlinePolicy, RegistryCa, Revocation, SigningKey
 from regauth.domain.secret import Secret
 from regauth.store.interfaces import Store
 from regauth.store.open import open_store, sqlite_file
@@ -68,6 +68,10 @@ def _populate(store: SqliteStore) -> None:
     store.create_acr_instance(AcrInstance("cri-abc", ACCT, "cn-hangzhou", "main", "acr.example:5000", T0 + 7))
     store.add_signing_key(SigningKey("kid-2", Secret("a" * 43), T0 + 2))
     store.add_signing_key(SigningKey("kid-1", Secret("b" * 43), T0 + 2, retired_at=T0 + 9))
+    store.add_revocation(Revocation("token", "tid-revoked-1", T0 + 3, T0 + 3, "leaked"))
+    store.add_revocation(Revocation("principal", f"arn:aws:iam::{ACCT}:user/alice", T0 + 3.25, T0 + 3.25))
+    store.set_registry_ca_once(RegistryCa("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n",
+                                          Secret("-----BEGIN PRIVATE KEY-----\nMIGH\n-----END PRIVATE KEY-----\n")))
 
 
 # Each read with arguments that find something (True) and arguments that do not (False).
@@ -90,6 +94,7 @@ CALLS = [
     ("get_registry_endpoint", (ACCT, REGION), True), ("get_registry_endpoint", (ACCT, "eu-west-1"), False),
     ("get_acr_instance", ("cri-abc",), True), ("get_acr_instance", ("cri-none",), False),
     ("list_signing_keys", (), True),
+    ("list_revocations", (), True), ("get_registry_ca", (), True),
     ("generation", (), True),
 ]
 

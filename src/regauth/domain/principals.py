@@ -187,3 +187,22 @@ class AcrInstance:
     name: str
     login_server: str       # host[:port] that docker logs in to
     created_at: float
+
+
+@record
+class Revocation:
+    """Tokens refused on use: one token by id, or every token of a principal issued before `not_before`."""
+
+    kind: str               # "token" | "principal"
+    subject: str            # the token id, or the principal ARN
+    not_before: float       # principal: its tokens issued before this are refused; token: when it was revoked
+    created_at: float
+    reason: str = ""
+
+
+@record
+class RegistryCa:
+    """The CA that signs the leaf certificates of registry JWTs (x5c). The key is secret."""
+
+    cert_pem: str
+    key_pem: Secret         # PEM (PKCS#8) of the CA private key

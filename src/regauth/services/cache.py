@@ -1,4 +1,5 @@
-"""A read-through cache for what every request reads: keys, identities, policies, domains, endpoints.
+"""A read-through cache for what every request reads: keys, identities, policies, domains, endpoints,
+revocations and the registry CA.
 
 Correctness rests on the store's generation counter, which every write that changes these records
 advances in its own transaction. `begin_request()` reads the counter (one single-row query, shared
@@ -20,6 +21,9 @@ MAX_ENTRIES = 50_000
 _CACHED = frozenset({
     "get_credential", "get_user", "get_role", "list_user_policies", "list_role_policies", "get_domain",
     "get_domain_policy", "get_repository", "get_repository_endpoint", "get_registry_endpoint", "get_acr_instance",
+    # the registry side: every use of a token checks the revocation list (`services.revocations` indexes
+    # the one list object a generation hands out), and every registry JWT is signed under the CA
+    "list_revocations", "get_registry_ca",
 })
 
 

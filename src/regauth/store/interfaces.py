@@ -17,7 +17,7 @@ from typing import Protocol
 
 from regauth.domain.principals import (
     AccessKey, AcrInstance, AuditEvent, Credential, Domain, DomainPolicy, EcrRepository, InlinePolicy,
-    IssuedToken, Repository, Role, Session, SigningKey, User,
+    IssuedToken, RegistryCa, Repository, Revocation, Role, Session, SigningKey, User,
 )
 from regauth.domain.secret import Secret
 
@@ -114,13 +114,25 @@ class Store(Protocol):
     def add_signing_key(self, key: SigningKey) -> None: ...
     def list_signing_keys(self) -> list[SigningKey]: ...
 
+    # --- revocations and the registry CA ----------------------------------------------------------
+    def add_revocation(self, rev: Revocation) -> None:
+        """Upsert on (kind, subject): a principal revoked again keeps the later `not_before` (with that
+        revocation's created_at and reason); a token revoked again keeps its first row."""
+    def list_revocations(self) -> list[Revocation]:
+        """Every revocation (a short list, read whole), ordered by created_at, kind, subject."""
+    def get_registry_ca(self) -> RegistryCa | None: ...
+    def set_registry_ca_once(self, ca: RegistryCa) -> RegistryCa:
+        """Store `ca` unless one is stored; returns what is stored afterwards (the first writer wins,
+        also among processes sharing one database), which may be another writer's."""
+
     @property
     def embedded(self) -> bool:
         """True when the database lives in this process (SQLite): reads cost microseconds."""
 
     def generation(self) -> int:
         """A counter advanced by every write that changes identities, keys, policies, domains,
-        endpoints or instances (not by issued tokens, audit events or new sessions)."""
+        endpoints, instances, revocations or the registry CA (not by issued tokens, audit events or
+        new sessions)."""
 
     def close(self) -> None: ...
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from regauth.domain.principals import (
     AccessKey, AcrInstance, AuditEvent, Credential, Domain, DomainPolicy, EcrRepository, InlinePolicy, IssuedToken,
-    Repository, Role, Session, SigningKey, User,
+    RegistryCa, Repository, Revocation, Role, Session, SigningKey, User,
 )
 
 if TYPE_CHECKING:
@@ -149,6 +149,31 @@ def signing_key_ad(kid: str) -> str:
 def signing_key(row, box: SecretBox) -> SigningKey:
     return SigningKey(kid=row.kid, secret=box.open(row.secret, signing_key_ad(row.kid)),
                       created_at=row.created_at, retired_at=row.retired_at)
+
+
+def revocation_values(r: Revocation) -> dict:
+    return dict(kind=r.kind, subject=r.subject, not_before=r.not_before, created_at=r.created_at, reason=r.reason)
+
+
+def revocation(row) -> Revocation:
+    return Revocation(kind=row.kind, subject=row.subject, not_before=row.not_before, created_at=row.created_at,
+                      reason=row.reason)
+
+
+# The registry CA is one `meta` value: certificate and sealed key in one JSON text, so the pair is
+# written (and first-writer-wins decided) by one statement, never half of it.
+REGISTRY_CA_META = "registry.ca"
+REGISTRY_CA_AD = "registry-ca"
+
+
+def registry_ca_text(ca: RegistryCa, box: SecretBox) -> str:
+    return json.dumps({"cert_pem": ca.cert_pem, "key_pem": box.seal(ca.key_pem, REGISTRY_CA_AD)},
+                      sort_keys=True, separators=(",", ":"))
+
+
+def registry_ca(text: str, box: SecretBox) -> RegistryCa:
+    stored = json.loads(text)
+    return RegistryCa(cert_pem=stored["cert_pem"], key_pem=box.open(stored["key_pem"], REGISTRY_CA_AD))
 
 
 def token_values(x: IssuedToken) -> dict:

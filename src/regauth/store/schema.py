@@ -270,6 +270,19 @@ signing_keys = sa.Table(
     sa.Index("ix_signing_keys_created_at", "created_at"),
 )
 
+# Tokens refused on use (`services.revocations`): one token by id, or a principal's tokens issued before
+# `not_before`. Read whole (a short list) and cached per node until the generation moves; the index
+# gives that read its order. The registry CA is not here: it is one `meta` value (`sql_revocations`).
+revocations = sa.Table(
+    "revocations", metadata,
+    _name("kind", primary_key=True),                       # "token" | "principal"
+    _name("subject", primary_key=True),                    # token id, or principal ARN
+    sa.Column("not_before", TIME, nullable=False),
+    sa.Column("created_at", TIME, nullable=False),
+    sa.Column("reason", sa.Text(), nullable=False),
+    sa.Index("ix_revocations_created_at", "created_at", "kind", "subject"),
+)
+
 # --- rows every database starts with ------------------------------------------------------------
 
 # What the data migrations insert, as (table, rows), so a database created straight from this module

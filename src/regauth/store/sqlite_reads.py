@@ -1,7 +1,8 @@
 """The reads a SQLite server makes at start and on the request path, in plain SQL.
 
 A restart reads the schema revision, the master-key check, the bootstrap account and the keyring;
-a token request reads the caller's key, identity and policies, a domain or an instance, an endpoint.
+a token request reads the caller's key, identity and policies, a domain or an instance, an endpoint;
+the registry side (token realm, auth_request verifier) reads the revocation list and the registry CA.
 These are a dozen indexed single-table lookups. Written here as SQL text on the thread's held
 connection (`sqlite_direct`), they need no SQLAlchemy: loading it is most of a restart (about 0.3 s
 of 0.45 s on the bench machine), so a server that only issues tokens never loads it (see
@@ -18,14 +19,15 @@ from collections import namedtuple
 from typing import Any
 
 from regauth.domain.principals import (
-    AcrInstance, Credential, Domain, DomainPolicy, InlinePolicy, Repository, Role, SigningKey, User,
+    AcrInstance, Credential, Domain, DomainPolicy, InlinePolicy, RegistryCa, Repository, Revocation, Role, SigningKey,
+    User,
 )
 from regauth.store import row_records as rr
 from regauth.store.crypto import SecretBox
 from regauth.store.sqlite_direct import SqliteDirect
 
 # Times are DOUBLE columns; SQLAlchemy's `schema.Seconds` reads them back as float, and so does this.
-_SECONDS = frozenset({"created_at", "expires_at", "retired_at", "issued_at", "at"})
+_SECONDS = frozenset({"created_at", "expires_at", "retired_at", "issued_at", "at", "not_before"})
 
 GENERATION_SQL = "SELECT value FROM generation WHERE id = 1"     # also read so on PostgreSQL (store.sql_base)
 _META = "SELECT value FROM meta WHERE key = ?"
@@ -54,6 +56,8 @@ _ACR_INSTANCE = ("SELECT instance_id, account_id, region, name, login_server, cr
                  "WHERE instance_id = ?")
 _SIGNING_KEYS = "SELECT kid, secret, created_at, retired_at FROM signing_keys ORDER BY created_at, kid"
 _ACCOUNT = "SELECT account_id FROM accounts WHERE account_id = ?"
+_REVOCATIONS = ("SELECT kind, subject, not_before, created_at, reason FROM revocations "
+                "ORDER BY created_at, kind, subject")
 
 
 @functools.lru_cache(maxsize=64)
@@ -153,6 +157,14 @@ class SqliteReads:
     # --- keyring ------------------------------------------------------------------------------------
     def list_signing_keys(self) -> list[SigningKey]:
         return [rr.signing_key(r, self._box) for r in self._rows(_SIGNING_KEYS, ())]
+
+    # --- the registry side: revocations (checked on every use) and the registry CA --------------------
+    def list_revocations(self) -> list[Revocation]:
+        return [rr.revocation(r) for r in self._rows(_REVOCATIONS, ())]
+
+    def get_registry_ca(self) -> RegistryCa | None:
+        text = self._scalar(_META, (rr.REGISTRY_CA_META,))
+        return rr.registry_ca(text, self._box) if text is not None else None
 
 
 def generation_value(row: tuple[Any, ...] | None) -> int:

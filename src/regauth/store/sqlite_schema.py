@@ -145,6 +145,15 @@ STATEMENTS: tuple[str, ...] = (
      '\tCONSTRAINT pk_signing_keys PRIMARY KEY (kid)\n'
      ')'),
     'CREATE INDEX ix_signing_keys_created_at ON signing_keys (created_at)',
+    ('CREATE TABLE revocations (\n'
+     '\tkind VARCHAR NOT NULL, \n'
+     '\tsubject VARCHAR NOT NULL, \n'
+     '\tnot_before DOUBLE NOT NULL, \n'
+     '\tcreated_at DOUBLE NOT NULL, \n'
+     '\treason TEXT NOT NULL, \n'
+     '\tCONSTRAINT pk_revocations PRIMARY KEY (kind, subject)\n'
+     ')'),
+    'CREATE INDEX ix_revocations_created_at ON revocations (created_at, kind, subject)',
     ('CREATE TABLE access_keys (\n'
      '\taccess_key_id VARCHAR NOT NULL, \n'
      '\taccount_id VARCHAR NOT NULL, \n'
