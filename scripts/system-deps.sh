@@ -8,6 +8,9 @@ dpkg -s awscli >/dev/null 2>&1 || need+=(awscli)                       # AWS CLI
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)  # PostgreSQL server for store tests
 command -v npm >/dev/null 2>&1 || need+=(npm)                             # installs @alicloud/pop-core for the tests
 command -v faketime >/dev/null 2>&1 || need+=(faketime)                   # shifted clocks: stale dates, expired sessions
+command -v docker-registry >/dev/null 2>&1 || need+=(docker-registry)     # distribution 2.8: our /token realm's consumer
+command -v skopeo >/dev/null 2>&1 || need+=(skopeo)                       # container client: push/pull against it
+PATH="$PATH:/usr/sbin:/sbin" command -v nginx >/dev/null 2>&1 || need+=(nginx)  # auth_request front for pypiserver
 
 if [ ${#need[@]} -eq 0 ]; then
   exit 0

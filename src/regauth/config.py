@@ -43,6 +43,8 @@ class Settings:
     keep_alive_seconds: int = 5                 # an idle client connection is closed after this
     request_timeout_seconds: int = 30           # a request must arrive whole within this
     max_connections: int = 0                    # client connections open at once; 0: what descriptors allow
+    registry_issuer: str = "regauth"            # `iss` of registry JWTs: the registry's auth.token.issuer
+    registry_token_seconds: int = 300           # lifetime of registry JWTs (clients re-fetch after it)
 
     def __repr__(self) -> str:  # keys never shown
         return (f"Settings(host={self.host!r}, port={self.port}, data_dir={str(self.data_dir)!r}, "
@@ -78,6 +80,16 @@ def _networks(env: Mapping[str, str], name: str) -> str:
         except ValueError:
             raise SettingsError(f"{name} must be a comma-separated list of IP addresses or networks (CIDR)") from None
     return ",".join(items)
+
+
+_ISSUER = re.compile(r"^[\x21-\x7e]{1,128}$")
+
+
+def _issuer(env: Mapping[str, str], name: str) -> str:
+    raw = env.get(name) or "regauth"
+    if not _ISSUER.match(raw):
+        raise SettingsError(f"{name} must be 1 to 128 printable characters without spaces")
+    return raw
 
 
 def load_settings(env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -120,6 +132,8 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: object) -> 
         keep_alive_seconds=_int(env, "REGAUTH_KEEP_ALIVE_SECONDS", 5, 1, 3600),
         request_timeout_seconds=_int(env, "REGAUTH_REQUEST_TIMEOUT_SECONDS", 30, 1, 3600),
         max_connections=_int(env, "REGAUTH_MAX_CONNECTIONS", 0, 0, 10_000_000),
+        registry_issuer=_issuer(env, "REGAUTH_REGISTRY_ISSUER"),
+        registry_token_seconds=_int(env, "REGAUTH_REGISTRY_TOKEN_SECONDS", 300, 60, 3600),
     )
     values.update({k: v for k, v in overrides.items() if v is not None})
     if "data_dir" in overrides and overrides["data_dir"] is not None:

@@ -58,6 +58,17 @@ class NonceReused(AuthError):
     """An Alibaba SignatureNonce was seen before inside the window."""
 
 
+class BadToken(AuthError):
+    """A registry or package client presented an issued token that is malformed, forged, expired,
+    revoked, of the wrong kind or for another registry, or whose principal is gone. `reason` is for
+    the server's log only: the client is told no more than that its credentials were refused."""
+
+    def __init__(self, reason: str, principal_arn: str = "") -> None:
+        super().__init__("invalid username or password")
+        self.reason = reason
+        self.principal_arn = principal_arn     # when the token was readable: for the audit trail
+
+
 # --- authorization / input / state ------------------------------------------------------------
 
 class AccessDenied(RegauthError):

@@ -1,6 +1,8 @@
 """What answers each request the HTTP server (regauth.server) takes: the one place that lists routes.
 
     GET /healthz                 -> 200 once the server is ready
+    GET /token                   -> a container registry's token realm (protocols/registry_token)
+    /auth/verify                 -> a package index's nginx auth_request verifier (protocols/verify)
     Alibaba RPC requests         -> the ACR dialect (Action/x-acs-action, RPC-v1 or ACS3 signatures)
     everything else              -> the AWS dialect (service chosen by the SigV4 credential scope)
 
@@ -29,13 +31,15 @@ from regauth.errors import InternalFailure, InvalidInput
 from regauth.group_commit import GroupCommit, call_soon_threadsafe
 from regauth.protocols.acr import AcrDialect
 from regauth.protocols.aws.dispatch import AwsDialect, Response
+from regauth.protocols.registry_token import RegistryRealm
+from regauth.protocols.verify import PackageVerifier
 from regauth.services.container import Services
 
 access_log = logging.getLogger("regauth.access")
 log = logging.getLogger("regauth.http")
 
 Answer = Callable[[Response], None]
-Dialect = AwsDialect | AcrDialect
+Dialect = AwsDialect | AcrDialect | RegistryRealm | PackageVerifier
 
 
 class OncePerTurn:
@@ -168,6 +172,9 @@ class Front:
         self._services = services
         self._aws = AwsDialect(services)
         self._acr = AcrDialect(services)   # holds the process's nonce cache: one per app
+        self._by_path: dict[str, Dialect] = {}
+        for endpoint in (RegistryRealm(services), PackageVerifier(services)):
+            self._by_path[endpoint.PATH] = endpoint
         self.max_body_bytes = services.settings.max_body_bytes
         self._proxies = _networks(services.settings.trusted_proxies)
         self._on_loop = services.store.embedded if on_loop is None else on_loop
@@ -194,7 +201,9 @@ class Front:
             answer(Response(200 if ready else 503, [("content-type", "application/json")],
                             b'{"status": "ok"}' if ready else b'{"status": "starting"}'))
             return
-        dialect = self._acr if self._acr.claims(req) else self._aws
+        dialect = self._by_path.get(req.path)
+        if dialect is None:
+            dialect = self._acr if self._acr.claims(req) else self._aws
         if too_large:
             answer(dialect.reject(req, InvalidInput(f"The request body is larger than {self.max_body_bytes} bytes")))
         elif self._pool is None:

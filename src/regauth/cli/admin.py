@@ -10,7 +10,7 @@ import json
 from typing import TYPE_CHECKING, Any, Callable
 
 from regauth.config import Settings, load_settings
-from regauth.domain.principals import AcrInstance
+from regauth.domain.principals import AcrInstance, Revocation
 from regauth.errors import RegauthError
 from regauth.services.codeartifact import REPOSITORY_FORMATS
 
@@ -19,7 +19,8 @@ if TYPE_CHECKING:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("admin", help="operate on the store directly (accounts, audit, instances, endpoints)")
+    p = sub.add_parser("admin", help="operate on the store directly (accounts, audit, instances, endpoints, "
+                                     "revocations)")
     actions = p.add_subparsers(dest="admin_command", required=True, metavar="COMMAND")
     ca = actions.add_parser("create-account", help="create an account with an admin user and print its keys once")
     ca.add_argument("--account-id", default=None, help="12 digits; random when omitted")
@@ -63,6 +64,44 @@ def register(sub: argparse._SubParsersAction) -> None:
     rp.add_argument("--template", required=True)
     rp.add_argument("--data-dir", default=None)
     rp.set_defaults(run=_set_repository_endpoint)
+    rv = actions.add_parser("revoke", help="refuse one issued token, or every token a principal was issued so far",
+                            description="Takes effect on the next use of the token wherever regauth checks it\n"
+                                        "(registry token realm, auth_request verifier), on every node. Revoking\n"
+                                        "a principal refuses the tokens issued to it up to now, not later ones.",
+                            epilog="examples:\n"
+                                   "  regauth admin revoke --token-id 0660f69db0226fpPwSshjjWFCBp9v0ylkTQOUzveNC7d4T "
+                                   "--reason 'pasted in a CI log'\n"
+                                   "  regauth admin revoke --principal-arn arn:aws:iam::123456789012:user/ci "
+                                   "--reason 'laptop lost'",
+                            formatter_class=argparse.RawDescriptionHelpFormatter)
+    which = rv.add_mutually_exclusive_group(required=True)
+    which.add_argument("--token-id", help="the token's id (its jti; the token_id of `regauth admin audit`)")
+    which.add_argument("--principal-arn", help="e.g. arn:aws:iam::123456789012:user/ci")
+    rv.add_argument("--reason", default="", help="kept with the revocation and in the audit trail")
+    rv.add_argument("--data-dir", default=None)
+    rv.set_defaults(run=_revoke)
+    lr = actions.add_parser("list-revocations", help="print the revoked tokens and principals as JSON (oldest first)",
+                            epilog="example: regauth admin list-revocations")
+    lr.add_argument("--data-dir", default=None)
+    lr.set_defaults(run=_list_revocations)
+    rc = actions.add_parser("registry-ca", help="print the CA certificate (PEM) a registry trusts for regauth's tokens",
+                            description="Registry JWTs from regauth's token realm (GET /token) are signed by leaf\n"
+                                        "keys certified by this CA (x5c). Put it in the registry's\n"
+                                        "auth.token.rootcertbundle; the leaves rotate without touching the\n"
+                                        "registry. The CA is made on first use and kept in the store, its key\n"
+                                        "encrypted; every regauth node sharing the store uses the same one.",
+                            epilog="example:\n"
+                                   "  regauth admin registry-ca > /etc/docker/registry/regauth-ca.pem\n"
+                                   "then in the registry's config.yml:\n"
+                                   "  auth:\n"
+                                   "    token:\n"
+                                   "      realm: https://regauth.example.internal/token\n"
+                                   "      service: registry.example.internal:5000   # the host regauth hands out\n"
+                                   "      issuer: regauth                           # REGAUTH_REGISTRY_ISSUER\n"
+                                   "      rootcertbundle: /etc/docker/registry/regauth-ca.pem",
+                            formatter_class=argparse.RawDescriptionHelpFormatter)
+    rc.add_argument("--data-dir", default=None)
+    rc.set_defaults(run=_registry_ca)
 
 
 def open_runtime(settings: Settings) -> Runtime:
@@ -130,3 +169,26 @@ def _set_repository_endpoint(args: argparse.Namespace) -> int:
         "Domain": args.domain, "Format": args.format, "Template": args.template,
         "Example": s.codeartifact.set_endpoint(args.account_id, args.region, args.domain, args.format,
                                                args.template)})
+
+
+def _revocation_json(r: Revocation) -> dict[str, object]:
+    return {"Kind": r.kind, "Subject": r.subject, "NotBefore": r.not_before, "CreatedAt": r.created_at,
+            "Reason": r.reason}
+
+
+def _revoke(args: argparse.Namespace) -> int:
+    def act(s: Any) -> dict[str, object]:
+        if args.token_id is not None:
+            return _revocation_json(s.revocations.revoke_token(args.token_id, args.reason))
+        return _revocation_json(s.revocations.revoke_principal(args.principal_arn, args.reason))
+    return _store_command(args, act)
+
+
+def _list_revocations(args: argparse.Namespace) -> int:
+    return _store_command(args, lambda s: {"Revocations": [_revocation_json(r) for r in s.revocations.list()]})
+
+
+def _registry_ca(args: argparse.Namespace) -> int:
+    services = open_runtime(load_settings(data_dir=args.data_dir)).services
+    print(services.registry.ca_certificate(), end="")
+    return 0

@@ -72,6 +72,15 @@ class CodeArtifactService:
             raise NotFound("repository", name, f"Repository {name} does not exist in domain {domain.name}")
         return repo
 
+    def authorize_repository_use(self, call: Call, owner: str, domain_name: str, repository: str,
+                                 action: str) -> Repository:
+        """May the caller `action` (ReadFromRepository, PublishPackageVersion) on a repository, as
+        a package client holding its token? Evaluated like the API (domain policy included)."""
+        d = self._domain(call, domain_name, owner)
+        repo = self._repository(call, d, repository)
+        self._allow(call, action, repo.arn, d)
+        return repo
+
     # --- GetAuthorizationToken ----------------------------------------------------------------
     def get_authorization_token(self, call: Call, domain: str, owner: str | None, duration: int | None) -> Issued:
         seconds = token_lifetime(call, duration)

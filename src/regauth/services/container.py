@@ -16,6 +16,8 @@ from regauth.services.codeartifact import CodeArtifactService
 from regauth.services.ecr import EcrService
 from regauth.services.iam import IamService
 from regauth.services.ratelimit import RateLimiter
+from regauth.services.registry_access import RegistryAccess
+from regauth.services.revocations import Revocations
 from regauth.services.sts import StsService
 from regauth.services.tokens import TokenIssuer
 from regauth.store.interfaces import Store
@@ -39,6 +41,8 @@ class Services:
     codeartifact: CodeArtifactService
     ecr: EcrService
     acr: AcrService
+    revocations: Revocations
+    registry: RegistryAccess
 
     def begin_request(self) -> None:
         begin = getattr(self.store, "begin_request", None)
@@ -61,15 +65,22 @@ def build_services(settings: Settings, store: Store, clock: Clock) -> Services:
     authz = Authorizer(store, policies)
     auditor = Auditor(store)
     issuer = TokenIssuer(store, keyring, auditor)
+    authn = Authenticator(store, clock, settings.signature_window)
+    codeartifact = CodeArtifactService(store, authz, policies, issuer, settings.repository_endpoint)
+    ecr = EcrService(store, authz, issuer, settings.registry_endpoint)
+    revocations = Revocations(store, clock, auditor)
     return Services(
         settings=settings, store=store, clock=clock, keyring=keyring,
-        authn=Authenticator(store, clock, settings.signature_window),
+        authn=authn,
         authz=authz, auditor=auditor,
         limiter=RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst),
         issuer=issuer,
         sts=StsService(store, authz, policies),
         iam=IamService(store, authz, policies),
-        codeartifact=CodeArtifactService(store, authz, policies, issuer, settings.repository_endpoint),
-        ecr=EcrService(store, authz, issuer, settings.registry_endpoint),
+        codeartifact=codeartifact,
+        ecr=ecr,
         acr=AcrService(store, authz, issuer, clock),
+        revocations=revocations,
+        registry=RegistryAccess(store, authn, authz, keyring, revocations, codeartifact, ecr, clock.now,
+                                issuer=settings.registry_issuer, token_seconds=settings.registry_token_seconds),
     )

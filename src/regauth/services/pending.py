@@ -13,16 +13,22 @@ from regauth.domain.principals import AuditEvent, IssuedToken
 
 
 class Pending:
-    __slots__ = ("tokens", "events")
+    __slots__ = ("tokens", "events", "_required")
 
     def __init__(self) -> None:
         self.tokens: list[IssuedToken] = []
         self.events: list[AuditEvent] = []
+        self._required = False
 
     @property
     def required(self) -> bool:
         """A token rides on it: the answer must not leave without the commit."""
-        return bool(self.tokens)
+        return self._required or bool(self.tokens)
+
+    def require(self) -> None:
+        """The answer grants access without an issued token of regauth's own (a registry JWT): it
+        must not leave without its audit event either."""
+        self._required = True
 
     def issued(self, token: IssuedToken, event: AuditEvent) -> None:
         self.tokens.append(token)

@@ -1,0 +1,101 @@
+"""`GET /token`: the token realm of a CNCF distribution registry (docker's token authentication).
+
+The registry answers a client without a bearer token with
+`WWW-Authenticate: Bearer realm="<regauth>/token",service="<registry host>"`; the client then calls
+here with `service`, zero or more `scope` parameters and HTTP Basic credentials (`AWS:<ECR
+token>`), and sends the JWT it gets to the registry, which checks it offline. Errors use the
+registry's own envelope, `{"errors":[{"code","message"}]}`, which skopeo and docker print:
+
+    the request is malformed                400 UNSUPPORTED
+    no, bad, revoked or foreign credentials 401 UNAUTHORIZED (+ WWW-Authenticate: Basic)
+    anything else                           500 UNAVAILABLE (logged; nothing else said)
+
+Only GET is served: regauth never hands out a refresh token, so clients never use the OAuth2 POST.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from urllib.parse import parse_qsl
+
+from regauth.auth import basic
+from regauth.auth.canonical import HttpRequest
+from regauth.domain import ids
+from regauth.domain.principals import AuditEvent
+from regauth.errors import AuthError, InvalidInput, MissingAuthentication, RegauthError
+from regauth.protocols.aws.dispatch import Response
+from regauth.services.container import Services
+from regauth.services.pending import Pending
+
+log = logging.getLogger("regauth.registry")
+
+PATH = "/token"
+MAX_QUERY = 8192
+_JSON = ("content-type", "application/json")
+_NO_STORE = ("cache-control", "no-store")
+
+
+class RegistryRealm:
+    PATH = PATH
+
+    def __init__(self, services: Services) -> None:
+        self._s = services
+
+    def handle(self, req: HttpRequest) -> Response:
+        request_id = ids.request_id()
+        try:
+            self._s.begin_request()
+            if req.method not in ("GET", "HEAD"):
+                raise InvalidInput("the token realm answers GET only")
+            if len(req.query) > MAX_QUERY:
+                raise InvalidInput("the query string is too long")
+            params = parse_qsl(req.query, keep_blank_values=True)
+            services = [v for k, v in params if k == "service"]
+            if len(services) > 1:
+                raise InvalidInput("one service parameter at most", "service")
+            found = basic.credentials(req.header("authorization"))
+            if found is None or found[0] is None:
+                raise MissingAuthentication("credentials are required")
+            pending = Pending()
+            jwt, lifetime, issued = self._s.registry.realm_token(
+                found[0], found[1], services[0] if services else "", [v for k, v in params if k == "scope"],
+                source_ip=req.source_ip, request_id=request_id, pending=pending)
+        except RegauthError as exc:
+            return self._refused(req, exc, request_id)
+        except Exception:  # noqa: BLE001 - the one place a fault becomes a 500
+            log.exception("internal error serving registry token request %s", request_id)
+            return self.error(RuntimeError(), request_id)
+        body = json.dumps({"token": jwt, "access_token": jwt, "expires_in": lifetime,
+                           "issued_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(issued))}).encode()
+        return Response(200, [_JSON, _NO_STORE], body, pending, lambda: self.error(RuntimeError(), request_id))
+
+    def _refused(self, req: HttpRequest, exc: RegauthError, request_id: str) -> Response:
+        response = self.error(exc, request_id)
+        if not isinstance(exc, AuthError):
+            return response
+        reason = getattr(exc, "reason", type(exc).__name__)
+        log.info("registry token refused (%s): %s", request_id, reason)
+        pending = Pending()
+        pending.audited(AuditEvent(at=self._s.clock.now(), request_id=request_id,
+                                   principal_arn=getattr(exc, "principal_arn", ""),
+                                   action="registry:GetToken", resource="", outcome="denied",
+                                   source_ip=req.source_ip, detail=reason[:256]))
+        return Response(response.status, response.headers, response.body, pending)
+
+    def error(self, exc: Exception, request_id: str | None = None) -> Response:
+        if isinstance(exc, AuthError):
+            status, code, message = 401, "UNAUTHORIZED", "invalid username or password"
+        elif isinstance(exc, InvalidInput):
+            status, code, message = 400, "UNSUPPORTED", exc.message
+        else:
+            status, code, message = 500, "UNAVAILABLE", "internal error"
+        headers = [_JSON, ("x-request-id", request_id or ids.request_id())]
+        if status == 401:
+            headers.append(("www-authenticate", 'Basic realm="regauth"'))
+        body = json.dumps({"errors": [{"code": code, "message": message}]}).encode()
+        return Response(status, headers, body)
+
+    def reject(self, req: HttpRequest, exc: RegauthError) -> Response:
+        return self.error(exc)

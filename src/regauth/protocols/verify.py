@@ -1,0 +1,91 @@
+"""`/auth/verify`: nginx `auth_request` in front of a package index (pypiserver, devpi, a static
+directory...): may this CodeArtifact token do this request on this repository?
+
+nginx sends each client request's Authorization header here, with the original method in
+`X-Original-Method` (nginx's subrequest may carry the original method itself, and never the body),
+and names the repository in the verifier's URL: `proxy_pass http://regauth/auth/verify?repository=NAME`.
+The domain is the token's own. Answers, which nginx turns into the client's answer:
+
+    allowed                                         200
+    no, bad, expired, revoked or foreign token      401 + WWW-Authenticate: Basic realm="regauth"
+    a good token without the permission, or no
+    such repository in the token's domain           403
+    no `repository` in the verifier's URL           400 (nginx answers the client 500: fails closed)
+    anything else                                   500 (likewise)
+
+Every refusal is in the audit trail; an allowed request is not (an index answers many per install).
+"""
+
+from __future__ import annotations
+
+import logging
+from urllib.parse import parse_qsl
+
+from regauth.auth import basic
+from regauth.auth.canonical import HttpRequest
+from regauth.domain import ids
+from regauth.domain.principals import AuditEvent
+from regauth.errors import AccessDenied, AuthError, InvalidInput, MissingAuthentication, NotFound, RegauthError
+from regauth.protocols.aws.dispatch import Response
+from regauth.services.container import Services
+from regauth.services.pending import Pending
+
+log = logging.getLogger("regauth.registry")
+
+PATH = "/auth/verify"
+_TEXT = ("content-type", "text/plain; charset=utf-8")
+
+
+class PackageVerifier:
+    PATH = PATH
+
+    def __init__(self, services: Services) -> None:
+        self._s = services
+
+    def handle(self, req: HttpRequest) -> Response:
+        request_id = ids.request_id()
+        method = (req.header("x-original-method") or req.method).upper()
+        repository = ""
+        try:
+            self._s.begin_request()
+            names = [v for k, v in parse_qsl(req.query[:4096], keep_blank_values=True) if k == "repository"]
+            if len(names) != 1 or not 2 <= len(names[0]) <= 100:
+                raise InvalidInput("the verifier's URL must name one repository: /auth/verify?repository=NAME")
+            repository = names[0]
+            found = basic.credentials(req.header("authorization"))
+            if found is None:
+                raise MissingAuthentication("credentials are required")
+            self._s.registry.check_package_access(found[0], found[1], method, repository,
+                                                             source_ip=req.source_ip, request_id=request_id)
+            return Response(200, [_TEXT], b"")
+        except RegauthError as exc:
+            response = self.error(exc, request_id)
+            if response.status in (401, 403):
+                reason = getattr(exc, "reason", "") or type(exc).__name__
+                log.info("package request refused (%s): %s %s", request_id, response.status, reason)
+                pending = Pending()
+                pending.audited(AuditEvent(
+                    at=self._s.clock.now(), request_id=request_id, principal_arn=getattr(exc, "principal_arn", ""),
+                    action=f"package:{method[:16]}", resource=getattr(exc, "resource", "") or repository,
+                    outcome="denied", source_ip=req.source_ip, detail=reason[:256]))
+                return Response(response.status, response.headers, response.body, pending)
+            return response
+        except Exception:  # noqa: BLE001 - the one place a fault becomes a 500
+            log.exception("internal error serving verify request %s", request_id)
+            return self.error(RuntimeError(), request_id)
+
+    def error(self, exc: Exception, request_id: str | None = None) -> Response:
+        headers = [_TEXT, ("x-request-id", request_id or ids.request_id())]
+        if isinstance(exc, AuthError):
+            headers.append(("www-authenticate", 'Basic realm="regauth"'))
+            return Response(401, headers, b"invalid username or password\n")
+        if isinstance(exc, (AccessDenied, NotFound)):
+            return Response(403, headers, b"forbidden\n")
+        if isinstance(exc, InvalidInput):
+            log.error("verify request %s: %s", request_id, exc.message)
+            return Response(400, headers, exc.message.encode() + b"\n")
+        return Response(500, headers, b"internal error\n")
+
+    def reject(self, req: HttpRequest, exc: RegauthError) -> Response:
+        return self.error(exc)
+

@@ -1,0 +1,238 @@
+"""Where issued tokens are used: a container registry's token realm, a package index's verifier.
+
+A token stands for its principal, so every use is decided by that principal's policies as they are
+now (DESIGN.md): a permission removed, a user deleted or a token revoked takes effect at the next
+use, not at the token's expiry.
+
+Realm (CNCF distribution, `GET /token`): the client logs in with `AWS:<ECR token>` (or the ACR
+temporary user and token). The token must be for the registry that asks: the realm's `service`
+is the registry's host as regauth hands it out, the ECR `proxyEndpoint` of the token's account and
+region or the ACR instance's login server. Each requested scope is answered with the actions the
+principal may take now (a granted subset, possibly empty), in an ES256 JWT the registry checks
+offline.
+
+    pull    ecr:BatchGetImage       cr:PullRepository
+    push    ecr:PutImage            cr:PushRepository
+    delete  ecr:BatchDeleteImage    (not granted on ACR)
+    registry:catalog:*   ecr:DescribeRepositories on repository/*
+
+ECR Public tokens are refused at the realm: that registry's pulls are anonymous in AWS and a
+self-hosted registry behind this realm is private.
+
+Verifier (`GET /auth/verify`, nginx `auth_request` in front of a package index): the client sends
+`aws:<CodeArtifact token>` (Basic) or the token as a Bearer. Reads need
+`codeartifact:ReadFromRepository` on the repository, writes (POST, PUT, PATCH, DELETE)
+`codeartifact:PublishPackageVersion`, evaluated like the API calls (domain policy included).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import TYPE_CHECKING, Any, Callable
+
+from regauth.domain import tokens
+from regauth.domain.arn import InvalidArn, parse_arn
+from regauth.domain.keyring import Keyring
+from regauth.domain.policy import Decision
+from regauth.domain.principals import AuditEvent, Caller, RegistryCa
+from regauth.domain.registry_scope import Scope, parse_scopes
+from regauth.errors import AccessDenied, BadToken, InvalidInput, NotFound
+from regauth.services.acr import TEMP_USERNAME
+from regauth.services.authn import Authenticator
+from regauth.services.authz import Authorizer
+from regauth.services.codeartifact import CodeArtifactService
+from regauth.services.context import Call
+from regauth.services.ecr import EcrService, registry_host
+from regauth.services.pending import Pending
+from regauth.store.interfaces import Store
+
+if TYPE_CHECKING:
+    from regauth.domain.registry_jwt import RegistrySigner
+    from regauth.services.revocations import Revocations
+
+log = logging.getLogger("regauth.registry")
+
+REALM_KINDS = ("ecr", "acr")
+REALM_USERS = {"ecr": "AWS", "acr": TEMP_USERNAME}
+ECR_ACTIONS = {"pull": "ecr:BatchGetImage", "push": "ecr:PutImage", "delete": "ecr:BatchDeleteImage"}
+ACR_ACTIONS = {"pull": "cr:PullRepository", "push": "cr:PushRepository"}
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+PACKAGE_USER = "aws"
+
+
+class RegistryAccess:
+    def __init__(self, store: Store, authn: Authenticator, authz: Authorizer, keyring: Keyring,
+                 revocations: "Revocations", codeartifact: CodeArtifactService, ecr: EcrService,
+                 now: Callable[[], float], *, issuer: str, token_seconds: int) -> None:
+        self._store = store
+        self._authn = authn
+        self._authz = authz
+        self._keyring = keyring
+        self._revocations = revocations
+        self._codeartifact = codeartifact
+        self._ecr = ecr
+        self._now = now
+        self.issuer = issuer
+        self.token_seconds = token_seconds
+        self._signer: RegistrySigner | None = None
+        self._signer_lock = threading.Lock()
+
+    # --- the CA ---------------------------------------------------------------------------------
+    def signer(self) -> "RegistrySigner":
+        """The process's signer, over the store's CA (made on first use, first writer wins)."""
+        signer = self._signer
+        if signer is None:
+            from regauth.domain import registry_jwt   # cryptography's x509 is loaded when first needed
+            with self._signer_lock:
+                signer = self._signer
+                if signer is None:
+                    ca: RegistryCa | None = self._store.get_registry_ca()
+                    if ca is None:
+                        ca = self._store.set_registry_ca_once(registry_jwt.new_ca(self._now()))
+                    signer = self._signer = registry_jwt.RegistrySigner(ca)
+        return signer
+
+    def ca_certificate(self) -> str:
+        """The PEM a registry's `auth.token.rootcertbundle` holds."""
+        return self.signer().ca_cert_pem
+
+    # --- a token and its principal ----------------------------------------------------------------
+    def _claims(self, token: str, kinds: tuple[str, ...], now: float) -> tokens.TokenClaims:
+        try:
+            claims = tokens.verify(self._keyring, token, now=now)
+        except tokens.InvalidToken as exc:
+            raise BadToken(exc.reason) from None
+        if claims.kind not in kinds:
+            raise BadToken(f"a {claims.kind} token is not accepted here", claims.principal_arn)
+        role = _role_of_session(claims.principal_arn)
+        if (self._revocations.revoked(claims.token_id, claims.principal_arn, claims.issued_at)
+                or (role and self._revocations.revoked("", role, claims.issued_at))):
+            raise BadToken(f"token {claims.token_id} is revoked", claims.principal_arn)
+        return claims
+
+    def caller_of(self, claims: tokens.TokenClaims) -> Caller:
+        """The token's principal as it is now. Temporary credentials are found by their access key
+        id (their session policy still applies); a user by name, and only if it is the same user."""
+        if claims.access_key_id:
+            cred = self._store.get_credential(claims.access_key_id)
+            if cred is None or cred.session is None or cred.session.arn != claims.principal_arn:
+                raise BadToken("the token's credentials are gone", claims.principal_arn)
+            return self._authn.caller_of(cred)
+        try:
+            arn = parse_arn(claims.principal_arn)
+        except InvalidArn:
+            raise BadToken("the token's principal is not an ARN", claims.principal_arn) from None
+        if arn.service != "iam" or not arn.resource.startswith("user/") or arn.account != claims.account_id:
+            raise BadToken("the token's principal is not a user", claims.principal_arn)
+        user = self._store.get_user(arn.account, arn.resource.rsplit("/", 1)[-1])
+        if user is None or user.arn != claims.principal_arn:
+            raise BadToken("the token's user is gone", claims.principal_arn)
+        return Caller(account_id=user.account_id, arn=user.arn, user_id=user.user_id, kind="user", name=user.name,
+                      access_key_id="")
+
+    # --- the registry realm ------------------------------------------------------------------------
+    def realm_token(self, username: str, password: str, service: str, scope_values: list[str], *,
+                    source_ip: str, request_id: str, pending: Pending | None) -> tuple[str, int, int]:
+        """(JWT, lifetime in seconds, issued-at) for a realm request. Scopes the principal may not
+        use are answered with fewer actions, not refused."""
+        if not service:
+            raise InvalidInput("the service parameter is required", "service")
+        scopes = parse_scopes(scope_values)
+        now = self._now()
+        claims = self._claims(password, REALM_KINDS, now)
+        if username != REALM_USERS[claims.kind]:
+            raise BadToken(f"the user name does not go with a {claims.kind} token", claims.principal_arn)
+        region, registry, repository_arn, actions, login_server = self._registry_of(claims)
+        if service != login_server:
+            raise BadToken(f"the token is for {login_server[:128]}, not {service[:128]}", claims.principal_arn)
+        call = Call(caller=self.caller_of(claims), region=region, now=now, source_ip=source_ip,
+                    request_id=request_id)
+        access = []
+        for scope in scopes:
+            granted = self._granted(call, scope, registry, repository_arn, actions)
+            if granted is not None:
+                access.append({"type": scope.type, "name": scope.name, "actions": granted})
+        signer = self.signer()
+        from regauth.domain.registry_jwt import registry_claims
+        token_id = tokens.new_token_id()
+        jwt = signer.sign(registry_claims(issuer=self.issuer, audience=service, subject=claims.principal_arn,
+                                          access=access, now=now, lifetime=self.token_seconds,
+                                          token_id=token_id), now)
+        event = AuditEvent(at=now, request_id=request_id, principal_arn=claims.principal_arn,
+                           action="registry:GetToken", resource=service[:256], outcome="allowed",
+                           source_ip=source_ip, token_id=claims.token_id,
+                           detail=" ".join(_granted_text(a) for a in access)[:1024] or "login")
+        if pending is not None:
+            pending.audited(event)
+            pending.require()
+        else:
+            self._store.record_audit(event)
+        return jwt, self.token_seconds, int(now)
+
+    def _registry_of(self, claims: tokens.TokenClaims) -> tuple[str, str, Callable[[str], str], dict[str, str], str]:
+        """(region, registry owner, repository ARN of a name, action map, login server) of a token."""
+        scope = parse_arn(claims.scope)
+        if claims.kind == "ecr":
+            region, account = scope.region, scope.account
+            return (region, account, lambda name: f"arn:aws:ecr:{region}:{account}:repository/{name}", ECR_ACTIONS,
+                    registry_host(self._ecr.registry_url(account, region)))
+        instance_id = scope.resource.split("/", 1)[1]
+        instance = self._store.get_acr_instance(instance_id)
+        if instance is None:
+            raise BadToken("the token's ACR instance is gone")
+        region, account = instance.region, instance.account_id
+        return (region, account, lambda name: f"acs:cr:{region}:{account}:repository/{instance_id}/{name}",
+                ACR_ACTIONS, instance.login_server)
+
+    def _granted(self, call: Call, scope: Scope, registry: str, repository_arn: Callable[[str], str],
+                 actions: dict[str, str]) -> list[str] | None:
+        if scope.type == "registry":
+            if scope.name != "catalog" or "*" not in scope.actions or actions is not ECR_ACTIONS:
+                return None
+            allowed = self._allowed(call, "ecr:DescribeRepositories", repository_arn("*"), registry)
+            return ["*"] if allowed else []
+        if scope.type != "repository":
+            return None
+        wanted = set(actions) if "*" in scope.actions else set(scope.actions) & set(actions)
+        arn = repository_arn(scope.name)
+        return [a for a in ("pull", "push", "delete") if a in wanted and self._allowed(call, actions[a], arn, registry)]
+
+    def _allowed(self, call: Call, action: str, resource: str, owner: str) -> bool:
+        return self._authz.decide(call, action, resource, resource_account=owner) == Decision.ALLOW
+
+    # --- the package index verifier ------------------------------------------------------------------
+    def check_package_access(self, username: str | None, token: str, method: str, repository: str, *,
+                             source_ip: str, request_id: str) -> str:
+        """The token's principal ARN when the token may do `method` on `repository` of its domain;
+        BadToken (401), or AccessDenied or NotFound (403 both, carrying `principal_arn`), otherwise."""
+        now = self._now()
+        claims = self._claims(token, ("codeartifact",), now)
+        if username is not None and username != PACKAGE_USER:
+            raise BadToken(f"the user name is not {PACKAGE_USER!r}", claims.principal_arn)
+        domain = parse_arn(claims.scope)
+        call = Call(caller=self.caller_of(claims), region=domain.region, now=now, source_ip=source_ip,
+                    request_id=request_id)
+        action = "PublishPackageVersion" if method.upper() in WRITE_METHODS else "ReadFromRepository"
+        try:
+            self._codeartifact.authorize_repository_use(call, domain.account, domain.resource.split("/", 1)[1],
+                                                        repository, action)
+        except (AccessDenied, NotFound) as exc:
+            exc.principal_arn = claims.principal_arn  # type: ignore[attr-defined]  # for the audit trail
+            raise
+        return claims.principal_arn
+
+
+def _role_of_session(principal_arn: str) -> str:
+    """`arn:aws:iam::<acct>:role/<name>` for an assumed-role session's ARN (revoking the role
+    revokes what its sessions were issued), else ""."""
+    if not principal_arn.startswith("arn:aws:sts::") or ":assumed-role/" not in principal_arn:
+        return ""
+    head, _, rest = principal_arn.partition(":assumed-role/")
+    role = rest.split("/", 1)[0]
+    return f"arn:aws:iam::{head[len('arn:aws:sts::'):]}:role/{role}" if role else ""
+
+
+def _granted_text(access: dict[str, Any]) -> str:
+    return f"{access['type']}:{access['name']}:{','.join(access['actions']) or '-'}"
+

@@ -1,0 +1,138 @@
+"""Revocation: the operator refuses one issued token, or every token a principal holds so far.
+
+Issued tokens verify offline (a MAC under the keyring), so a revocation takes effect where regauth
+checks a token on use (the registry token realm, the auth_request verifier): `revoked()` is asked
+on every such request. It costs O(1): the store hands out one list object per generation (the
+request-path cache, `services.cache`), and this class indexes that object once — a set of token
+ids and a dict of principal "not before" times — and reuses the index for as long as the store
+hands back the same object. A revocation written on any node moves the generation, so every node
+rebuilds its index on its next request.
+
+Each revocation goes to the audit trail ("regauth:RevokeToken", "regauth:RevokePrincipal") after
+the revocation itself is stored: if the trail cannot be written the revocation still stands (a
+refusal kept is the safe side) and the error reaches the operator. Neither record holds a secret:
+a token id is an index key, not the token.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from regauth.clock import Clock
+from regauth.domain import ids
+from regauth.domain.arn import is_arn
+from regauth.domain.principals import AuditEvent, Revocation
+from regauth.errors import InvalidInput, NotFound
+from regauth.services.audit import Auditor
+from regauth.store.interfaces import Store
+
+TOKEN = "token"
+PRINCIPAL = "principal"
+REVOKE_TOKEN = "regauth:RevokeToken"
+REVOKE_PRINCIPAL = "regauth:RevokePrincipal"
+MAX_REASON = 512
+MAX_TOKEN_ID = 128          # ids are 46 characters; a longer value is likely a token pasted by mistake
+
+
+class Revocations:
+    def __init__(self, store: Store, clock: Clock, auditor: Auditor) -> None:
+        self._store = store
+        # reads that must see this call's own write: not from the request-path cache, which keeps
+        # the list from before it until the next request
+        self._uncached: Store = getattr(store, "inner", store)
+        self._clock = clock
+        self._auditor = auditor
+        # (the list object indexed, revoked token ids, principal ARN -> not_before): replaced whole, so
+        # a thread reading it never sees one part of one index with another part of the next
+        self._index: tuple[object, frozenset[str], dict[str, float]] = (None, frozenset(), {})
+
+    # --- operator ---------------------------------------------------------------------------------
+    def revoke_token(self, token_id: str, reason: str = "") -> Revocation:
+        """Refuse one issued token from now on. Raises NotFound when the id is not in the
+        issued-token index (InvalidInput when it cannot be an id). Revoking it again keeps the first
+        revocation (which is returned)."""
+        _check_reason(reason)
+        if not token_id or len(token_id) > MAX_TOKEN_ID or "." in token_id:
+            # never echoed: what was passed may be a whole token (a secret) instead of its id
+            raise InvalidInput("That is not a token id: pass the id of an issued token (its jti claim, the audit "
+                               "trail's token_id), not the token itself.", "token_id")
+        issued = self._store.get_issued_token(token_id)
+        if issued is None:
+            raise NotFound("token", token_id, f"No issued token has the id {token_id} (the token id is the "
+                                              f"jti claim, as in the audit trail's token_id).")
+        now = self._clock.now()
+        stored = self._revoke(Revocation(kind=TOKEN, subject=token_id, not_before=now, created_at=now,
+                                         reason=reason))
+        self._audit(now, REVOKE_TOKEN, resource=issued.principal_arn, token_id=token_id, reason=reason)
+        return stored
+
+    def revoke_principal(self, principal_arn: str, reason: str = "") -> Revocation:
+        """Refuse every token of `principal_arn` issued up to now (see `revoked` for the boundary).
+        Tokens issued to it later are accepted: to keep a principal out, also remove its keys or
+        permissions. Raises InvalidInput when `principal_arn` is not an ARN."""
+        _check_reason(reason)
+        if not is_arn(principal_arn) or any(c.isspace() for c in principal_arn):
+            raise InvalidInput("The principal must be an ARN, e.g. arn:aws:iam::123456789012:user/ci "
+                               "(the value is not repeated here).", "principal_arn")
+        now = self._clock.now()
+        stored = self._revoke(Revocation(kind=PRINCIPAL, subject=principal_arn, not_before=now, created_at=now,
+                                         reason=reason))
+        self._audit(now, REVOKE_PRINCIPAL, resource=principal_arn, token_id="", reason=reason)
+        return stored
+
+    def list(self) -> list[Revocation]:
+        """Every revocation, oldest first."""
+        return self._store.list_revocations()
+
+    # --- on use -----------------------------------------------------------------------------------
+    def revoked(self, token_id: str, principal_arn: str, issued_at: float) -> bool:
+        """True when the token must be refused: its id is revoked, or its principal was revoked at or
+        after the second it was issued in.
+
+        The boundary is `issued_at <= not_before`, not `<`: `issued_at` is the token's `iat`, whole
+        seconds rounded down, while `not_before` is the revocation's exact time. Every token minted
+        before the revocation has iat <= its minting time < not_before, so `<` would already refuse
+        those on one clock; `<=` also refuses a token whose iat is the very second the revocation
+        names when it falls on a whole second, and so covers a minting node whose clock runs ahead
+        of the revoking one by less than that margin. The cost is a token minted in that same second
+        after the revocation: refused, and the caller asks again a second later."""
+        rows = self._store.list_revocations()
+        source, tokens, principals = self._index
+        if rows is not source:
+            tokens, principals = _build_index(rows)
+            self._index = (rows, tokens, principals)
+        if token_id in tokens:
+            return True
+        not_before = principals.get(principal_arn)
+        return not_before is not None and issued_at <= not_before
+
+    # --- helpers ----------------------------------------------------------------------------------
+    def _revoke(self, rev: Revocation) -> Revocation:
+        """Store `rev`; what is stored afterwards for its (kind, subject), which an earlier
+        revocation of the same token or a later one of the same principal may have decided."""
+        self._store.add_revocation(rev)
+        for stored in self._uncached.list_revocations():
+            if stored.kind == rev.kind and stored.subject == rev.subject:
+                return stored
+        return rev                      # not reached: the row was written in the call above
+
+    def _audit(self, now: float, action: str, *, resource: str, token_id: str, reason: str) -> None:
+        # principal_arn "": the operator acts on the store directly, as no IAM principal
+        event = AuditEvent(at=now, request_id=ids.request_id(), principal_arn="", action=action, resource=resource,
+                           outcome="allowed", source_ip="", token_id=token_id, detail=reason)
+        self._store.record_audit(event)
+        self._auditor.logged(event)
+
+
+def _build_index(rows: Sequence[Revocation]) -> tuple[frozenset[str], dict[str, float]]:
+    tokens = frozenset(r.subject for r in rows if r.kind == TOKEN)
+    principals: dict[str, float] = {}
+    for r in rows:
+        if r.kind == PRINCIPAL and r.not_before > principals.get(r.subject, float("-inf")):
+            principals[r.subject] = r.not_before
+    return tokens, principals
+
+
+def _check_reason(reason: str) -> None:
+    if len(reason) > MAX_REASON:
+        raise InvalidInput(f"The reason must be at most {MAX_REASON} characters.", "reason")

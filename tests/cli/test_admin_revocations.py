@@ -1,0 +1,110 @@
+"""`regauth admin revoke` and `regauth admin list-revocations`, run as the real command against the
+store of a real server that issued the token."""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from tests.fixtures.server import RegauthServer, regauth_cli, server_env, start_server
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RegauthServer]:
+    """A server of its own: revoking a principal here must not touch other tests' servers."""
+    s = start_server(tmp_path_factory.mktemp("regauth-revocations"), server_env("444455556666"))
+    yield s
+    s.stop()
+
+
+def _ecr_token(server: RegauthServer) -> tuple[str, str]:
+    """(password, token id) of an ECR token the server issues to its admin."""
+    data = server.client("ecr").get_authorization_token()["authorizationData"][0]
+    password = base64.b64decode(data["authorizationToken"]).decode().split(":", 1)[1]
+    claims = password.split(".")[1]
+    return password, json.loads(base64.urlsafe_b64decode(claims + "=" * (-len(claims) % 4)))["jti"]
+
+
+def _cli(server: RegauthServer, *args: str):
+    return regauth_cli("admin", *args, data_dir=server.data_dir)
+
+
+def test_revoke_a_token_by_id_then_list_it(server: RegauthServer) -> None:
+    _, token_id = _ecr_token(server)
+    proc = _cli(server, "revoke", "--token-id", token_id, "--reason", "pasted in a CI log")
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert set(out) == {"Kind", "Subject", "NotBefore", "CreatedAt", "Reason"}
+    assert (out["Kind"], out["Subject"], out["Reason"]) == ("token", token_id, "pasted in a CI log")
+    assert out["NotBefore"] == out["CreatedAt"]
+    again = _cli(server, "revoke", "--token-id", token_id, "--reason", "twice")
+    assert again.returncode == 0, again.stderr
+    assert json.loads(again.stdout) == out                               # the first revocation stands
+    listed = _cli(server, "list-revocations")
+    assert listed.returncode == 0, listed.stderr
+    assert out in json.loads(listed.stdout)["Revocations"]
+    audit = _cli(server, "audit", "--limit", "20")
+    events = [json.loads(line) for line in audit.stdout.splitlines()]
+    mine = [e for e in events if e["action"] == "regauth:RevokeToken" and e["token_id"] == token_id]
+    assert len(mine) == 2 and mine[0]["resource"] == f"arn:aws:iam::{server.account_id}:user/admin"
+
+
+def test_revoke_a_principal_and_list_oldest_first(server: RegauthServer) -> None:
+    arn = f"arn:aws:iam::{server.account_id}:user/ci-{server.process.pid}"
+    first = _cli(server, "revoke", "--principal-arn", arn)
+    assert first.returncode == 0, first.stderr
+    out = json.loads(first.stdout)
+    assert (out["Kind"], out["Subject"], out["Reason"]) == ("principal", arn, "")
+    listed = json.loads(_cli(server, "list-revocations").stdout)["Revocations"]
+    assert listed[-1] == out
+    times = [r["CreatedAt"] for r in listed]
+    assert times == sorted(times)
+
+
+def test_an_unknown_token_id_fails_clearly(server: RegauthServer) -> None:
+    proc = _cli(server, "revoke", "--token-id", "0660f69db0226fNOSUCHTOKENxxxxxxxxxxxxxxxxxxxxx")
+    assert proc.returncode != 0 and proc.stdout == ""
+    assert "No issued token has the id 0660f69db0226fNOSUCHTOKEN" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_a_whole_token_given_as_the_id_is_refused_and_not_echoed(server: RegauthServer) -> None:
+    password, token_id = _ecr_token(server)
+    proc = _cli(server, "revoke", "--token-id", password)
+    assert proc.returncode != 0 and proc.stdout == ""
+    assert "not a token id" in proc.stderr
+    assert password not in proc.stderr and password.split(".")[2] not in proc.stderr
+    assert token_id not in _cli(server, "list-revocations").stdout
+
+
+def test_a_bad_principal_arn_fails_clearly(server: RegauthServer) -> None:
+    proc = _cli(server, "revoke", "--principal-arn", "alice")
+    assert proc.returncode != 0 and "must be an ARN" in proc.stderr
+
+
+@pytest.mark.parametrize("args", [[], ["--token-id", "t", "--principal-arn", "arn:aws:iam::1:user/x"]])
+def test_exactly_one_of_token_id_and_principal_arn(server: RegauthServer, args: list[str]) -> None:
+    proc = _cli(server, "revoke", *args)
+    assert proc.returncode == 2
+    assert "--token-id" in proc.stderr and "--principal-arn" in proc.stderr
+
+
+def test_list_revocations_on_a_new_store_is_empty(tmp_path: Path) -> None:
+    proc = regauth_cli("admin", "list-revocations", data_dir=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout) == {"Revocations": []}
+
+
+def test_help_shows_examples() -> None:
+    import subprocess
+
+    from tests.fixtures.server import REGAUTH, REPO
+
+    out = subprocess.run([*REGAUTH, "admin", "revoke", "--help"], capture_output=True, text=True, cwd=REPO,
+                         timeout=60)
+    assert out.returncode == 0
+    assert "regauth admin revoke --token-id" in out.stdout and "regauth admin revoke --principal-arn" in out.stdout

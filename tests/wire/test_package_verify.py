@@ -1,0 +1,175 @@
+"""The registry side, Python path: pypiserver behind nginx, whose `auth_request` asks regauth's
+`/auth/verify` about every request, driven by unmodified pip and twine with CodeArtifact tokens.
+
+nginx names the repository in the verifier's URL (`/auth/verify?repository=NAME`); the domain is
+the token's own. Reads need codeartifact:ReadFromRepository, uploads PublishPackageVersion.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from tests.fixtures.registries import PypiFront, make_wheel, pip_env, start_pypi_front
+from tests.fixtures.server import Keys, RegauthServer, new_user, regauth_cli, server_env, start_server, unique
+
+pytestmark = pytest.mark.wire
+BIN = Path(sys.executable).parent
+
+
+def ca_policy(*actions: str, resource: str = "*") -> dict:
+    return {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "codeartifact:GetAuthorizationToken", "Resource": "*"},
+        {"Effect": "Allow", "Action": "sts:GetServiceBearerToken", "Resource": "*",
+         "Condition": {"StringEquals": {"sts:AWSServiceName": "codeartifact.amazonaws.com"}}},
+        *([{"Effect": "Allow", "Action": list(actions), "Resource": resource}] if actions else [])]}
+
+
+READ = "codeartifact:ReadFromRepository"
+PUBLISH = "codeartifact:PublishPackageVersion"
+
+
+class Env:
+    def __init__(self, server: RegauthServer, front: PypiFront, domain: str, repo: str, work: Path) -> None:
+        self.server, self.front, self.domain, self.repo, self.work = server, front, domain, repo, work
+
+    def token(self, keys: Keys, domain: str | None = None) -> str:
+        return self.server.client("codeartifact", keys).get_authorization_token(
+            domain=domain or self.domain)["authorizationToken"]
+
+    def user(self, *actions: str) -> str:
+        return self.token(new_user(self.server, ca_policy(*actions)))
+
+    def twine(self, token: str, wheel: Path) -> subprocess.CompletedProcess:
+        return subprocess.run([str(BIN / "twine"), "upload", "--non-interactive", "--disable-progress-bar",
+                               "--repository-url", self.front.url, "-u", "aws", "-p", token, str(wheel)],
+                              capture_output=True, text=True, timeout=120, env=pip_env({"TWINE_CERT": ""}))
+
+    def pip_install(self, token: str, name: str) -> subprocess.CompletedProcess:
+        index = self.front.url.replace("http://", f"http://aws:{token}@") + "simple/"
+        return subprocess.run([sys.executable, "-m", "pip", "install", "--no-cache-dir", "--index-url", index,
+                               "--target", str(self.work / unique("site")), name],
+                              capture_output=True, text=True, timeout=180, env=pip_env())
+
+    def get(self, path: str, authorization: str | None = None) -> tuple[int, dict[str, str]]:
+        req = urllib.request.Request(self.front.url + path.lstrip("/"))
+        if authorization:
+            req.add_header("Authorization", authorization)
+        try:
+            with urllib.request.urlopen(req, timeout=10) as r:
+                return r.status, {k.lower(): v for k, v in r.headers.items()}
+        except urllib.error.HTTPError as e:
+            return e.code, {k.lower(): v for k, v in e.headers.items()}
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
+    base = tmp_path_factory.mktemp("verify")
+    server = start_server(base / "data", server_env())
+    try:
+        ca = server.client("codeartifact")
+        domain, repo = unique("dom"), unique("pypi-store")
+        ca.create_domain(domain=domain)
+        ca.create_repository(domain=domain, repository=repo)
+        front = start_pypi_front(base / "front", verify_url=f"{server.url}/auth/verify?repository={repo}")
+        try:
+            yield Env(server, front, domain, repo, base / "work")
+        finally:
+            front.stop()
+    finally:
+        server.stop()
+
+
+def test_publish_with_twine_then_install_with_pip(env: Env) -> None:
+    name = unique("rgpkg").replace("-", "_")
+    wheel = make_wheel(env.work / "dist", name, "1.0.0")
+    up = env.twine(env.user(READ, PUBLISH), wheel)
+    assert up.returncode == 0, up.stdout + up.stderr + env.front.logs()
+    assert (env.front.packages / wheel.name).exists()
+    got = env.pip_install(env.user(READ), name)
+    assert got.returncode == 0 and f"Successfully installed {name}" in got.stdout.replace("-", "_"), got.stderr
+
+
+def test_a_reader_cannot_upload_and_a_bad_token_is_unauthorized(env: Env) -> None:
+    wheel = make_wheel(env.work / "dist", unique("rgro").replace("-", "_"), "1.0.0")
+    reader = env.user(READ)
+    denied = env.twine(reader, wheel)
+    assert denied.returncode != 0 and "403 Forbidden" in denied.stdout + denied.stderr
+    bad = env.twine(reader[:-3] + "xyz", wheel)
+    assert bad.returncode != 0 and "401 Unauthorized" in bad.stdout + bad.stderr
+    assert not (env.front.packages / wheel.name).exists()
+    assert reader not in env.front.logs() and reader not in "\n".join(env.server.output)
+
+
+def test_pip_with_a_token_without_read_permission_finds_nothing(env: Env) -> None:
+    name = unique("rgnr").replace("-", "_")
+    assert env.twine(env.user(READ, PUBLISH), make_wheel(env.work / "dist", name, "1.0.0")).returncode == 0
+    got = env.pip_install(env.user(), name)
+    assert got.returncode != 0 and "from versions: none" in got.stderr
+
+
+def test_the_verifier_answers_nginx_as_auth_request_expects(env: Env) -> None:
+    reader = env.user(READ)
+    status, headers = env.get("/simple/")
+    assert status == 401 and headers.get("www-authenticate") == 'Basic realm="regauth"', headers
+    assert env.get("/simple/", f"Bearer {reader}")[0] == 200               # npm-style clients send Bearer
+    basic = base64.b64encode(f"aws:{reader}".encode()).decode()
+    assert env.get("/simple/", f"Basic {basic}")[0] == 200
+    wrong_user = base64.b64encode(f"AWS:{reader}".encode()).decode()
+    assert env.get("/simple/", f"Basic {wrong_user}")[0] == 401
+    # a token of another domain: the repository is looked up in the token's own domain, and is not there
+    other = unique("dom")
+    admin_ca = env.server.client("codeartifact")
+    admin_ca.create_domain(domain=other)
+    keys = new_user(env.server, ca_policy(READ))
+    assert env.get("/simple/", f"Bearer {env.token(keys, other)}")[0] == 403
+
+
+def test_revoking_a_principal_closes_the_index_to_its_tokens(env: Env) -> None:
+    name = unique("rv")
+    keys = new_user(env.server, ca_policy(READ), name=name)
+    token = env.token(keys)
+    assert env.get("/simple/", f"Bearer {token}")[0] == 200
+    arn = f"arn:aws:iam::{env.server.account_id}:user/{name}"
+    out = regauth_cli("admin", "revoke", "--principal-arn", arn, data_dir=env.server.data_dir)
+    assert out.returncode == 0, out.stderr
+    assert env.get("/simple/", f"Bearer {token}")[0] == 401
+    audit = regauth_cli("admin", "audit", "--principal", arn, data_dir=env.server.data_dir)
+    events = [json.loads(line) for line in audit.stdout.splitlines()]
+    assert events[0]["outcome"] == "denied" and events[0]["action"] == "package:GET", events[0]
+    assert "revoked" in events[0]["detail"] and token not in audit.stdout
+
+
+def test_the_verifier_itself(env: Env) -> None:
+    """Straight to /auth/verify, as nginx's subrequest reaches it: method from X-Original-Method."""
+    reader = env.user(READ)
+
+    def verify(query: str, token: str | None, method: str = "GET", user: str = "aws") -> int:
+        req = urllib.request.Request(f"{env.server.url}/auth/verify?{query}")
+        if token is not None:
+            req.add_header("Authorization", "Basic " + base64.b64encode(f"{user}:{token}".encode()).decode())
+        req.add_header("X-Original-Method", method)
+        try:
+            with urllib.request.urlopen(req, timeout=10) as r:
+                return r.status
+        except urllib.error.HTTPError as e:
+            return e.code
+
+    repo = f"repository={env.repo}"
+    assert verify(repo, reader) == 200 and verify(repo, reader, "HEAD") == 200
+    for method in ("POST", "PUT", "PATCH", "DELETE"):
+        assert verify(repo, reader, method) == 403
+    assert verify(repo, env.user(READ, PUBLISH), "POST") == 200
+    assert verify("repository=no-such-repo", reader) == 403
+    assert verify("", reader) == 400 and verify(f"{repo}&{repo}", reader) == 400
+    assert verify(repo, None) == 401
+    ecr = env.server.client("ecr").get_authorization_token()["authorizationData"][0]["authorizationToken"]
+    assert verify(repo, base64.b64decode(ecr).decode().split(":", 1)[1]) == 401       # an ECR password

@@ -1,0 +1,213 @@
+"""The token realm over HTTP, case by case: what it grants, what it refuses and how it says so.
+
+The JWTs are checked here as distribution checks them (x5c under `regauth admin registry-ca`);
+test_registry_realm.py shows a real registry and skopeo accepting them.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+import urllib.error
+import urllib.request
+from typing import Iterator
+from urllib.parse import urlencode
+
+import pytest
+
+from tests.fixtures.registry_jwt import open_registry_jwt
+from tests.fixtures.server import Keys, RegauthServer, new_user, regauth_cli, server_env, start_server, unique
+
+pytestmark = pytest.mark.wire
+REGION = "us-east-1"
+SERVICE = "registry.test:5000"
+ISSUER = "issuer-under-test"
+
+
+def ecr_policy(*actions: str, resource: str = "*") -> dict:
+    return {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": ["ecr:GetAuthorizationToken", "ecr-public:GetAuthorizationToken",
+                                       "sts:GetServiceBearerToken"], "Resource": "*"},
+        *([{"Effect": "Allow", "Action": list(actions), "Resource": resource}] if actions else [])]}
+
+
+class Realm:
+    def __init__(self, server: RegauthServer, ca_pem: str) -> None:
+        self.server, self.ca_pem = server, ca_pem
+
+    def password(self, keys: Keys, service: str = "ecr") -> str:
+        kw = {"region": "us-east-1"} if service == "ecr-public" else {}
+        data = self.server.client(service, keys, **kw).get_authorization_token()["authorizationData"]
+        data = data[0] if isinstance(data, list) else data
+        return base64.b64decode(data["authorizationToken"]).decode().split(":", 1)[1]
+
+    def get(self, params: list[tuple[str, str]], user: str | None = "AWS", password: str | None = None,
+            method: str = "GET", authorization: str | None = None) -> tuple[int, dict[str, str], dict]:
+        req = urllib.request.Request(f"{self.server.url}/token?{urlencode(params)}", method=method)
+        if authorization is None and password is not None:
+            authorization = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+        if authorization is not None:
+            req.add_header("Authorization", authorization)
+        try:
+            with urllib.request.urlopen(req, timeout=10) as r:
+                return r.status, {k.lower(): v for k, v in r.headers.items()}, json.loads(r.read())
+        except urllib.error.HTTPError as e:
+            return e.code, {k.lower(): v for k, v in e.headers.items()}, json.loads(e.read() or b"{}")
+
+    def grants(self, password: str, *scopes: str, user: str = "AWS", service: str = SERVICE) -> list[dict]:
+        status, headers, body = self.get([("service", service), *(("scope", s) for s in scopes)], user, password)
+        assert status == 200, body
+        _, claims, _ = open_registry_jwt(body["token"], self.ca_pem)
+        return claims["access"]
+
+
+@pytest.fixture(scope="module")
+def realm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Realm]:
+    env = {**server_env(), "REGAUTH_REGISTRY_ISSUER": ISSUER, "REGAUTH_REGISTRY_TOKEN_SECONDS": "120"}
+    server = start_server(tmp_path_factory.mktemp("realm-http"), env)
+    try:
+        out = regauth_cli("admin", "set-registry-endpoint", "--account-id", server.account_id, "--region", REGION,
+                          "--url", f"https://{SERVICE}", data_dir=server.data_dir)
+        assert out.returncode == 0, out.stderr
+        ca = regauth_cli("admin", "registry-ca", data_dir=server.data_dir)
+        assert ca.returncode == 0, ca.stderr
+        yield Realm(server, ca.stdout)
+    finally:
+        server.stop()
+
+
+def test_a_grant_is_a_jwt_distribution_accepts(realm: Realm) -> None:
+    keys = new_user(realm.server, ecr_policy("ecr:BatchGetImage", "ecr:PutImage"))
+    password = realm.password(keys)
+    before = int(time.time())
+    status, headers, body = realm.get([("account", "AWS"), ("service", SERVICE),
+                                       ("scope", "repository:team/app:pull,push")], "AWS", password)
+    assert status == 200 and headers["content-type"] == "application/json" and headers["cache-control"] == "no-store"
+    assert set(body) == {"token", "access_token", "expires_in", "issued_at"} and body["token"] == body["access_token"]
+    assert body["expires_in"] == 120
+    issued = time.mktime(time.strptime(body["issued_at"], "%Y-%m-%dT%H:%M:%SZ")) - time.timezone
+    assert before - 1 <= issued <= time.time() + 1
+    header, claims, _ = open_registry_jwt(body["token"], realm.ca_pem)
+    assert claims["iss"] == ISSUER and claims["aud"] == SERVICE and type(claims["aud"]) is str
+    assert claims["exp"] - claims["iat"] == 120 and all(type(claims[k]) is int for k in ("exp", "nbf", "iat"))
+    assert claims["sub"].endswith(":user/" + claims["sub"].rsplit("/", 1)[1])
+    assert claims["access"] == [{"type": "repository", "name": "team/app", "actions": ["pull", "push"]}]
+    assert password not in body["token"] and keys.secret_access_key not in body["token"]
+
+
+def test_each_scope_gets_what_the_principal_may_do_now(realm: Realm) -> None:
+    reader = realm.password(new_user(realm.server, ecr_policy(
+        "ecr:BatchGetImage", resource=f"arn:aws:ecr:{REGION}:{realm.server.account_id}:repository/team/*")))
+    assert realm.grants(reader, "repository:team/app:pull,push", "repository:other/app:pull") == [
+        {"type": "repository", "name": "team/app", "actions": ["pull"]},
+        {"type": "repository", "name": "other/app", "actions": []}]
+    assert realm.grants(reader) == []                                        # login: no scope, any valid token
+    everything = realm.password(new_user(realm.server, ecr_policy("ecr:*")))
+    assert realm.grants(everything, "repository:a:*", "registry:catalog:*") == [
+        {"type": "repository", "name": "a", "actions": ["pull", "push", "delete"]},
+        {"type": "registry", "name": "catalog", "actions": ["*"]}]
+
+
+def test_an_assumed_roles_session_policy_still_applies(realm: Realm) -> None:
+    """The token carries its temporary credentials' key id, so the session policy is read at use."""
+    iam = realm.server.client("iam")
+    role = unique("pusher")
+    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+             "Principal": {"AWS": f"arn:aws:iam::{realm.server.account_id}:root"}}]}
+    arn = iam.create_role(RoleName=role, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    iam.put_role_policy(RoleName=role, PolicyName="p",
+                        PolicyDocument=json.dumps(ecr_policy("ecr:BatchGetImage", "ecr:PutImage")))
+    sts = realm.server.client("sts")
+
+    def session(policy: dict | None) -> Keys:
+        kw = {"Policy": json.dumps(policy)} if policy else {}
+        c = sts.assume_role(RoleArn=arn, RoleSessionName="ci-session", **kw)["Credentials"]
+        return Keys(c["AccessKeyId"], c["SecretAccessKey"], c["SessionToken"])
+
+    full = realm.password(session(None))
+    assert realm.grants(full, "repository:x:pull,push")[0]["actions"] == ["pull", "push"]
+    narrowed = realm.password(session(ecr_policy("ecr:BatchGetImage")))
+    assert realm.grants(narrowed, "repository:x:pull,push")[0]["actions"] == ["pull"]
+    claims = json.loads(base64.urlsafe_b64decode(narrowed.split(".")[1] + "==="))
+    assert claims["akid"].startswith("ASIA") and claims["sub"].startswith("arn:aws:sts::")
+    # revoking the role refuses what its sessions were issued so far
+    out = regauth_cli("admin", "revoke", "--principal-arn", arn, data_dir=realm.server.data_dir)
+    assert out.returncode == 0, out.stderr
+    for password in (full, narrowed):
+        assert realm.get([("service", SERVICE)], "AWS", password)[0] == 401
+
+
+def test_refusals_use_the_registry_envelope(realm: Realm) -> None:
+    keys = new_user(realm.server, ecr_policy("ecr:BatchGetImage"))
+    password = realm.password(keys)
+
+    def refused(status: int, code: str, **kw: object) -> dict[str, str]:
+        got, headers, body = realm.get(**kw)  # type: ignore[arg-type]
+        assert (got, body["errors"][0]["code"]) == (status, code), body
+        assert password not in json.dumps(body)
+        return headers
+
+    headers = refused(401, "UNAUTHORIZED", params=[("service", SERVICE)])                      # no credentials
+    assert headers["www-authenticate"] == 'Basic realm="regauth"'
+    refused(401, "UNAUTHORIZED", params=[("service", SERVICE)], password=password[:-2] + "xx")
+    refused(401, "UNAUTHORIZED", params=[("service", SERVICE)], user="aws", password=password)  # not "AWS"
+    refused(401, "UNAUTHORIZED", params=[("service", "elsewhere:5000")], password=password)
+    refused(401, "UNAUTHORIZED", params=[("service", SERVICE)], authorization=f"Bearer {password}")
+    refused(401, "UNAUTHORIZED", params=[("service", SERVICE)], authorization="Basic %%%")
+    refused(400, "UNSUPPORTED", params=[], password=password)                                   # no service
+    refused(400, "UNSUPPORTED", params=[("service", SERVICE), ("scope", "repository:Bad Name:pull")],
+            password=password)
+    refused(400, "UNSUPPORTED", params=[("service", SERVICE), ("service", SERVICE)], password=password)
+    refused(400, "UNSUPPORTED", params=[("service", SERVICE)], password=password, method="POST")
+    public = realm.password(keys_with_public(realm), "ecr-public")
+    refused(401, "UNAUTHORIZED", params=[("service", SERVICE)], password=public)
+    assert password not in "\n".join(realm.server.output)
+
+
+def keys_with_public(realm: Realm) -> Keys:
+    return new_user(realm.server, ecr_policy("ecr-public:*"))
+
+
+def test_a_deleted_user_s_token_opens_nothing(realm: Realm) -> None:
+    name = unique("gone")
+    keys = new_user(realm.server, ecr_policy("ecr:BatchGetImage"), name=name)
+    password = realm.password(keys)
+    assert realm.grants(password, "repository:a:pull")[0]["actions"] == ["pull"]
+    iam = realm.server.client("iam")
+    iam.delete_user_policy(UserName=name, PolicyName="p")
+    iam.delete_access_key(UserName=name, AccessKeyId=keys.access_key_id)
+    iam.delete_user(UserName=name)
+    status, _, body = realm.get([("service", SERVICE), ("scope", "repository:a:pull")], "AWS", password)
+    assert status == 401 and body["errors"][0]["code"] == "UNAUTHORIZED"
+    # and the refusal is in the audit trail under the principal, without the token
+    audit = regauth_cli("admin", "audit", "--limit", "5", data_dir=realm.server.data_dir)
+    events = [json.loads(line) for line in audit.stdout.splitlines()]
+    refusal = next(e for e in events if e["action"] == "registry:GetToken" and e["outcome"] == "denied")
+    assert refusal["principal_arn"].endswith(f":user/{name}") and "gone" in refusal["detail"]
+    assert password not in audit.stdout
+
+
+def test_acr_tokens_open_the_instance_s_login_server(realm: Realm, tmp_path_factory: pytest.TempPathFactory) -> None:
+    from tests.wire.test_acr_sdks import old_sdk
+
+    proc = regauth_cli("admin", "create-acr-instance", "--account-id", realm.server.account_id, "--region",
+                       "cn-hangzhou", "--name", unique("acr"), "--login-server", "acr.test:5000",
+                       data_dir=realm.server.data_dir)
+    assert proc.returncode == 0, proc.stderr
+    instance = json.loads(proc.stdout)["InstanceId"]
+    prefix = f"acs:cr:cn-hangzhou:{realm.server.account_id}"
+    keys = new_user(realm.server, {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "cr:GetAuthorizationToken", "Resource": f"{prefix}:instance/{instance}"},
+        {"Effect": "Allow", "Action": "cr:PullRepository", "Resource": f"{prefix}:repository/{instance}/ns/*"}]})
+    out = old_sdk(realm.server.url.split("://", 1)[1], keys, instance, region="cn-hangzhou")
+    assert out.ok, (out.code, out.message)
+    user, token = out.body["TempUsername"], out.body["AuthorizationToken"]
+    assert realm.grants(token, "repository:ns/app:pull,push", "repository:other/app:pull", user=user,
+                        service="acr.test:5000") == [
+        {"type": "repository", "name": "ns/app", "actions": ["pull"]},
+        {"type": "repository", "name": "other/app", "actions": []}]
+    status, _, _ = realm.get([("service", SERVICE)], user, token)           # another registry's service
+    assert status == 401
+    status, _, _ = realm.get([("service", "acr.test:5000")], "AWS", token)  # the ECR user name
+    assert status == 401
