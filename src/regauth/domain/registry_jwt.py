@@ -67,10 +67,12 @@ def _compact(value: Any) -> bytes:
 
 
 class _Leaf:
-    __slots__ = ("key", "x5c", "not_after")
+    __slots__ = ("key", "head", "not_after")
 
     def __init__(self, key: ec.EllipticCurvePrivateKey, x5c: str, not_after: float) -> None:
-        self.key, self.x5c, self.not_after = key, x5c, not_after
+        self.key, self.not_after = key, not_after
+        # the JWS header is the same for every token the leaf signs: encoded once
+        self.head = _b64url(_compact({"alg": "ES256", "typ": "JWT", "x5c": [x5c]}))
 
 
 class RegistrySigner:
@@ -121,12 +123,17 @@ class RegistrySigner:
                 .sign(self._ca_key, hashes.SHA256()))
         return _Leaf(key, base64.b64encode(cert.public_bytes(serialization.Encoding.DER)).decode(), not_after)
 
+    def token(self, *, issuer: str, audience: str, subject: str, access: list[dict[str, Any]], now: float,
+              lifetime: int, token_id: str) -> str:
+        """A registry JWT: `registry_claims`, signed."""
+        return self.sign(registry_claims(issuer=issuer, audience=audience, subject=subject, access=access, now=now,
+                                         lifetime=lifetime, token_id=token_id), now)
+
     def sign(self, claims: dict[str, Any], now: float) -> str:
         """A compact JWS: ES256, header {"alg","typ","x5c":[leaf]}; `claims` as given (the caller
         keeps `aud` a string and times integers)."""
         leaf = self._current_leaf(now)
-        head = _b64url(_compact({"alg": "ES256", "typ": "JWT", "x5c": [leaf.x5c]}))
-        signing_input = f"{head}.{_b64url(_compact(claims))}"
+        signing_input = f"{leaf.head}.{_b64url(json.dumps(claims, separators=(',', ':')).encode())}"
         r, s = decode_dss_signature(leaf.key.sign(signing_input.encode(), ec.ECDSA(hashes.SHA256())))
         return f"{signing_input}.{_b64url(r.to_bytes(32, 'big') + s.to_bytes(32, 'big'))}"
 

@@ -154,11 +154,9 @@ class RegistryAccess:
             if granted is not None:
                 access.append({"type": scope.type, "name": scope.name, "actions": granted})
         signer = self.signer()
-        from regauth.domain.registry_jwt import registry_claims
         token_id = tokens.new_token_id()
-        jwt = signer.sign(registry_claims(issuer=self.issuer, audience=service, subject=claims.principal_arn,
-                                          access=access, now=now, lifetime=self.token_seconds,
-                                          token_id=token_id), now)
+        jwt = signer.token(issuer=self.issuer, audience=service, subject=claims.principal_arn, access=access,
+                           now=now, lifetime=self.token_seconds, token_id=token_id)
         event = AuditEvent(at=now, request_id=request_id, principal_arn=claims.principal_arn,
                            action="registry:GetToken", resource=service[:256], outcome="allowed",
                            source_ip=source_ip, token_id=claims.token_id,
