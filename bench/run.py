@@ -161,7 +161,9 @@ class Run:
         raise ValueError(f"unknown server {key}")
 
     def _setup_regauth(self, s: S.Server, database_url: str | None) -> None:
-        W.aws_client(s, W.BY_KEY["codeartifact"]).create_domain(domain="bench")
+        codeartifact = W.aws_client(s, W.BY_KEY["codeartifact"])
+        codeartifact.create_domain(domain="bench")
+        codeartifact.create_repository(domain="bench", repository=W.BENCH_REPOSITORY)
         created = json.loads(S.regauth_admin(["create-acr-instance", "--account-id", S.ACCOUNT_ID, "--region",
                                               "cn-hangzhou", "--name", "bench", "--login-server", "127.0.0.1:5000"],
                                              s.data_dir, self.secret, database_url))

@@ -54,7 +54,13 @@ WORKLOADS = [
     Workload("ecr-public", "ECR Public GetAuthorizationToken", "aws", "ecr-public", "get_authorization_token"),
     Workload("acr", "ACR GetAuthorizationToken (RPC v1)", "acr", region="cn-hangzhou"),
     Workload("sts", "STS GetCallerIdentity", "aws", "sts", "get_caller_identity", token=False),
+    # where the tokens are used: a registry client at the token realm, nginx asking the package verifier
+    Workload("registry-token", "Registry token realm (GET /token, ECR password)", "http", token=False,
+             build=lambda s: _registry_token_request(s)),
+    Workload("package-verify", "Package verifier (GET /auth/verify, CodeArtifact token)", "http", token=False,
+             build=lambda s: _package_verify_request(s)),
 ]
+BENCH_REPOSITORY = "bench-pypi"                  # made in the domain "bench" by run.py's set-up
 BY_KEY = {w.key: w for w in WORKLOADS}
 
 
@@ -109,6 +115,38 @@ def capture(server: Server, wl: Workload, client=None, tolerate_errors: bool = F
     headers = {k: (v.decode() if isinstance(v, bytes) else str(v)) for k, v in req.headers.items()}
     return RawRequest(req.method, parts.path + (f"?{parts.query}" if parts.query else ""), headers,
                       body if isinstance(body, bytes) else body.encode())
+
+
+# --- the registry side: requests a registry client and nginx send, with tokens issued just before ---
+
+def _basic(user: str, token: str) -> str:
+    return "Basic " + base64.b64encode(f"{user}:{token}".encode()).decode()
+
+
+def _registry_token_request(server: Server) -> RawRequest:
+    """What skopeo sends for a push: Basic AWS:<ECR password>, the registry's service, one scope."""
+    host = f"{HOST}:{server.port}"
+    if not server.is_regauth:                    # the ceiling answers anything; the peers have no realm
+        return RawRequest("GET", "/token?service=x&scope=repository%3Abench%2Fapp%3Apull%2Cpush",
+                          {"Host": host, "Authorization": _basic("AWS", "x")}, b"")
+    data = aws_client(server, BY_KEY["ecr"]).get_authorization_token()["authorizationData"][0]
+    user, _, password = base64.b64decode(data["authorizationToken"]).decode().partition(":")
+    service = urlsplit(data["proxyEndpoint"]).netloc
+    return RawRequest("GET", f"/token?account=AWS&service={quote(service)}"
+                             "&scope=repository%3Abench%2Fapp%3Apull%2Cpush",
+                      {"Host": host, "Authorization": _basic(user, password)}, b"")
+
+
+def _package_verify_request(server: Server) -> RawRequest:
+    """What nginx's auth_request sends for a pip download: the client's Basic aws:<token>, no body."""
+    host = f"{HOST}:{server.port}"
+    token = "x"
+    if server.is_regauth:
+        token = aws_client(server, BY_KEY["codeartifact"]).get_authorization_token(domain="bench")[
+            "authorizationToken"]
+    return RawRequest("GET", f"/auth/verify?repository={BENCH_REPOSITORY}",
+                      {"Host": host, "Authorization": _basic("aws", token), "X-Original-Method": "GET",
+                       "X-Original-URI": "/simple/requests/"}, b"")
 
 
 def _short_error(exc: Exception) -> str:
