@@ -173,3 +173,40 @@ def test_the_verifier_itself(env: Env) -> None:
     assert verify(repo, None) == 401
     ecr = env.server.client("ecr").get_authorization_token()["authorizationData"][0]["authorizationToken"]
     assert verify(repo, base64.b64decode(ecr).decode().split(":", 1)[1]) == 401       # an ECR password
+
+
+@pytest.mark.parametrize("cli", ["aws-v2", "regauth"])
+def test_codeartifact_login_sets_up_pip_and_twine_for_the_index(env: Env, cli: str, tmp_path: Path) -> None:
+    """The user's whole path: GetRepositoryEndpoint names the nginx front, `codeartifact login --tool
+    twine` and `--tool pip` write the token into ~/.pypirc and pip's user configuration, and
+    unmodified twine and pip then upload and install through the verifier."""
+    from tests.fixtures.server import require_program, which_aws_v2
+
+    out = regauth_cli("admin", "set-repository-endpoint", "--account-id", env.server.account_id, "--region",
+                      "us-east-1", "--domain", env.domain, "--format", "pypi", "--template", env.front.url,
+                      data_dir=env.server.data_dir)
+    assert out.returncode == 0, out.stderr
+    keys = new_user(env.server, ca_policy(READ, PUBLISH, "codeartifact:GetRepositoryEndpoint"))
+    exe = [require_program(which_aws_v2(), "AWS CLI v2 (Debian awscli)")] if cli == "aws-v2" else \
+        [sys.executable, "-m", "regauth"]
+    home = tmp_path / "home"
+    home.mkdir()
+    # pip's user configuration lives in $HOME; the machine's own pip settings must not leak in (spec §2.D)
+    run_env = {k: v for k, v in pip_env().items() if not k.startswith("AWS_") and k != "PIP_CONFIG_FILE"}
+    run_env.update(keys.env(), HOME=str(home), AWS_DEFAULT_REGION="us-east-1", PATH=f"{BIN}:{run_env['PATH']}",
+                   XDG_CONFIG_HOME=str(home / ".config"))
+    for tool in ("twine", "pip"):
+        login = subprocess.run([*exe, "codeartifact", "login", "--endpoint-url", env.server.url, "--tool", tool,
+                                "--domain", env.domain, "--repository", env.repo],
+                               capture_output=True, text=True, env=run_env, timeout=120)
+        assert login.returncode == 0, login.stdout + login.stderr
+        assert "rgca_" not in login.stdout + login.stderr                   # the token is not printed
+    name = unique("rglogin").replace("-", "_")
+    wheel = make_wheel(tmp_path / "dist", name, "2.0.0")
+    up = subprocess.run([str(BIN / "twine"), "upload", "--non-interactive", "--disable-progress-bar", "-r",
+                         "codeartifact", str(wheel)], capture_output=True, text=True, env=run_env, timeout=120)
+    assert up.returncode == 0, up.stdout + up.stderr
+    got = subprocess.run([sys.executable, "-m", "pip", "install", "--no-cache-dir", "--target", str(tmp_path / "t"),
+                          name], capture_output=True, text=True, env=run_env, timeout=180)
+    assert got.returncode == 0, got.stdout + got.stderr
+    assert (tmp_path / "t" / name / "__init__.py").read_text() == '__version__ = "2.0.0"\n'
