@@ -211,3 +211,46 @@ def test_acr_tokens_open_the_instance_s_login_server(realm: Realm, tmp_path_fact
     assert status == 401
     status, _, _ = realm.get([("service", "acr.test:5000")], "AWS", token)  # the ECR user name
     assert status == 401
+
+
+@pytest.mark.postgres
+def test_nodes_sharing_postgresql_share_the_ca_and_the_revocations(tmp_path, fresh_postgres_url: str) -> None:
+    """Stateless nodes: a token issued by one is granted by another, under the one CA the store keeps
+    (made once however many nodes start), and a revocation made anywhere is seen by every node."""
+    import secrets
+    import threading
+
+    env = {**server_env("222233334444"), "REGAUTH_DATABASE_URL": fresh_postgres_url,
+           "REGAUTH_MASTER_KEY": secrets.token_hex(32)}
+    nodes = [start_server(tmp_path / f"node{i}", env) for i in range(2)]
+    try:
+        a, b = nodes
+        out = regauth_cli("admin", "set-registry-endpoint", "--account-id", "222233334444", "--region", REGION,
+                          "--url", f"https://{SERVICE}", data_dir=tmp_path / "node0", env=env)
+        assert out.returncode == 0, out.stderr
+        keys = new_user(a, ecr_policy("ecr:BatchGetImage"))
+        password = Realm(a, "").password(keys)
+        results: dict[int, tuple] = {}
+
+        def ask(i: int) -> None:           # both nodes make their first JWT at once: the CA is made once
+            results[i] = Realm(nodes[i], "").get([("service", SERVICE), ("scope", "repository:a:pull")], "AWS",
+                                                 password)
+        threads = [threading.Thread(target=ask, args=(i,)) for i in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        ca = regauth_cli("admin", "registry-ca", data_dir=tmp_path / "node1", env=env)
+        assert ca.returncode == 0, ca.stderr
+        for i in range(2):
+            status, _, body = results[i]
+            assert status == 200, body
+            _, claims, _ = open_registry_jwt(body["token"], ca.stdout)      # either node's leaf, one CA
+            assert claims["access"] == [{"type": "repository", "name": "a", "actions": ["pull"]}]
+        claims = json.loads(base64.urlsafe_b64decode(password.split(".")[1] + "==="))
+        out = regauth_cli("admin", "revoke", "--token-id", claims["jti"], data_dir=tmp_path / "node0", env=env)
+        assert out.returncode == 0, out.stderr
+        assert Realm(b, ca.stdout).get([("service", SERVICE)], "AWS", password)[0] == 401
+    finally:
+        for node in nodes:
+            node.stop()
