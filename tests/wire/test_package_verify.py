@@ -196,7 +196,7 @@ def test_codeartifact_login_sets_up_pip_and_twine_for_the_index(env: Env, cli: s
     run_env.update(keys.env(), HOME=str(home), AWS_DEFAULT_REGION="us-east-1", PATH=f"{BIN}:{run_env['PATH']}",
                    XDG_CONFIG_HOME=str(home / ".config"))
     for tool in ("twine", "pip"):
-        login = subprocess.run([*exe, "codeartifact", "login", "--endpoint-url", env.server.url, "--tool", tool,
+        login = subprocess.run([*exe, "--endpoint-url", env.server.url, "codeartifact", "login", "--tool", tool,
                                 "--domain", env.domain, "--repository", env.repo],
                                capture_output=True, text=True, env=run_env, timeout=120)
         assert login.returncode == 0, login.stdout + login.stderr

@@ -30,8 +30,40 @@ def build_parser(serve_only: bool = False) -> argparse.ArgumentParser:
     return parser
 
 
+def hoist_global_options(argv: list[str]) -> list[str]:
+    """`regauth --endpoint-url URL --region R ecr get-login-password`, as the AWS CLI takes it: global
+    options written before the command move after the operation, where each operation's parser reads
+    them. Anything else (an unknown option, `--version`, `--help`, no service command after the
+    options) is left for argparse to answer as before."""
+    if not argv or not argv[0].startswith("--"):
+        return argv
+    from regauth.cli.commands import _GROUP_HELP
+    from regauth.cli.commands_args import global_parent
+
+    actions = {opt: a for a in global_parent()._actions for opt in a.option_strings}
+    i = 0
+    while i < len(argv) and argv[i].startswith("--"):
+        name, eq, _ = argv[i].partition("=")
+        action = actions.get(name)
+        if action is None or name == "--version":
+            return argv
+        i += 1
+        if eq or action.nargs == 0:
+            continue
+        if action.nargs == "?":                   # --generate-cli-skeleton [input|yaml-input|output]
+            if i < len(argv) and argv[i] in (action.choices or ()):
+                i += 1
+            continue
+        i += 1                                    # an option with a value
+    if i >= len(argv) or argv[i] not in _GROUP_HELP:
+        return argv
+    end = i + 2 if i + 1 < len(argv) and not argv[i + 1].startswith("-") else i + 1
+    return [*argv[i:end], *argv[:i], *argv[end:]]
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    argv = hoist_global_options(argv)
     # everything after `serve` is parsed by its own subparser, so the others need not exist
     args = build_parser(serve_only=argv[:1] == ["serve"]).parse_args(argv)
     try:

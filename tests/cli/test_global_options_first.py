@@ -1,0 +1,33 @@
+"""Global options before the command, as people type them for the AWS CLI (`aws --endpoint-url E ecr ...`)."""
+
+from __future__ import annotations
+
+import pytest
+
+from regauth.cli.main import hoist_global_options
+
+E = "http://127.0.0.1:8080"
+
+
+@pytest.mark.parametrize("argv, expected", [
+    (["--endpoint-url", E, "ecr", "get-login-password"], ["ecr", "get-login-password", "--endpoint-url", E]),
+    (["--endpoint-url=" + E, "--debug", "--region", "us-east-1", "codeartifact", "login", "--tool", "pip"],
+     ["codeartifact", "login", "--endpoint-url=" + E, "--debug", "--region", "us-east-1", "--tool", "pip"]),
+    (["--generate-cli-skeleton", "sts", "get-caller-identity"],        # its value is optional: "sts" is not one
+     ["sts", "get-caller-identity", "--generate-cli-skeleton"]),
+    (["--generate-cli-skeleton", "output", "sts", "get-caller-identity"],
+     ["sts", "get-caller-identity", "--generate-cli-skeleton", "output"]),
+    (["--output", "text", "ecr", "--help"], ["ecr", "--output", "text", "--help"]),
+])
+def test_options_move_after_the_operation(argv: list[str], expected: list[str]) -> None:
+    assert hoist_global_options(argv) == expected
+
+
+@pytest.mark.parametrize("argv", [
+    ["ecr", "get-login-password", "--endpoint-url", E],         # already where the parser reads them
+    ["--version"], ["--help"], ["--endpoint-url", E],           # no command: argparse answers
+    ["--endpoint-url", E, "serve"], ["--endpoint-url", E, "admin", "audit"],   # not AWS-style commands
+    ["--no-such-option", "ecr", "get-login-password"],           # argparse says what is wrong
+])
+def test_everything_else_is_left_alone(argv: list[str]) -> None:
+    assert hoist_global_options(argv) == argv
