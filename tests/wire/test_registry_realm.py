@@ -12,6 +12,7 @@ import base64
 import json
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 from typing import Iterator
 
@@ -148,3 +149,34 @@ def test_a_token_for_another_accounts_registry_is_refused(env: Env) -> None:
     password = base64.b64decode(data["authorizationToken"]).decode().split(":", 1)[1]
     out = env.inspect(password, "team/anything")
     assert out.returncode != 0 and "invalid username/password" in out.stderr
+
+
+def test_skopeo_through_the_credential_helper(env: Env) -> None:
+    """`credHelpers` names docker-credential-regauth for the registry: no password is ever typed,
+    the helper asks regauth for one with the usual AWS settings; for another registry it has none."""
+    keys = new_user(env.server, ecr_policy("ecr:BatchGetImage", "ecr:PutImage"))
+    home = env.home.parent / unique("helper-home")
+    helper_env = skopeo_env(home)
+    auth = Path(helper_env["REGISTRY_AUTH_FILE"])
+    auth.write_text(json.dumps({"credHelpers": {env.registry.host: "regauth"}}))
+    bin_dir = Path(sys.executable).parent
+    helper = bin_dir / "docker-credential-regauth"
+    assert helper.exists(), "pip install . puts docker-credential-regauth next to regauth"
+    helper_env.update({k: v for k, v in keys.env().items()}, AWS_ENDPOINT_URL=env.server.url,
+                      AWS_DEFAULT_REGION=REGION, PATH=f"{bin_dir}:{helper_env['PATH']}")
+    repo = unique("team/helper")
+    source = make_oci_image(env.work / unique("img"), "v1")
+    skopeo = shutil.which("skopeo") or "skopeo"
+    pushed = subprocess.run([skopeo, "copy", "--dest-tls-verify=false", source,
+                             f"docker://{env.registry.host}/{repo}:v1"], capture_output=True, text=True,
+                            env=helper_env, timeout=120)
+    assert pushed.returncode == 0, pushed.stderr
+    got = subprocess.run([str(helper), "get"], input=f"https://{env.registry.host}", capture_output=True, text=True,
+                         env=helper_env, timeout=60)
+    assert got.returncode == 0 and got.stderr == ""
+    answer = json.loads(got.stdout)
+    assert answer["Username"] == "AWS" and answer["Secret"].startswith("rgecr_")
+    other = subprocess.run([str(helper), "get"], input="registry.elsewhere:5000", capture_output=True, text=True,
+                           env=helper_env, timeout=60)
+    assert other.returncode == 1 and other.stdout.strip() == "credentials not found in native keychain"
+    assert "rgecr_" not in other.stdout + other.stderr
