@@ -103,6 +103,7 @@ def test_each_scope_gets_what_the_principal_may_do_now(realm: Realm) -> None:
         {"type": "repository", "name": "team/app", "actions": ["pull"]},
         {"type": "repository", "name": "other/app", "actions": []}]
     assert realm.grants(reader) == []                                        # login: no scope, any valid token
+    assert realm.grants(reader, service=SERVICE.upper()) == []               # host names compare without case
     everything = realm.password(new_user(realm.server, ecr_policy("ecr:*")))
     assert realm.grants(everything, "repository:a:*", "registry:catalog:*") == [
         {"type": "repository", "name": "a", "actions": ["pull", "push", "delete"]},

@@ -69,7 +69,8 @@ class RegistryRealm:
             return self.error(RuntimeError(), request_id)
         body = json.dumps({"token": jwt, "access_token": jwt, "expires_in": lifetime,
                            "issued_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(issued))}).encode()
-        return Response(200, [_JSON, _NO_STORE], body, pending, lambda: self.error(RuntimeError(), request_id))
+        return Response(200, [_JSON, _NO_STORE, ("x-request-id", request_id)], body, pending,
+                        lambda: self.error(RuntimeError(), request_id))
 
     def _refused(self, req: HttpRequest, exc: RegauthError, request_id: str) -> Response:
         response = self.error(exc, request_id)

@@ -144,7 +144,7 @@ class RegistryAccess:
         if username != REALM_USERS[claims.kind]:
             raise BadToken(f"the user name does not go with a {claims.kind} token", claims.principal_arn)
         region, registry, repository_arn, actions, login_server = self._registry_of(claims)
-        if service != login_server:
+        if service.lower() != login_server.lower():         # host names: case does not matter
             raise BadToken(f"the token is for {login_server[:128]}, not {service[:128]}", claims.principal_arn)
         call = Call(caller=self.caller_of(claims), region=region, now=now, source_ip=source_ip,
                     request_id=request_id)
@@ -178,7 +178,7 @@ class RegistryAccess:
         instance_id = scope.resource.split("/", 1)[1]
         instance = self._store.get_acr_instance(instance_id)
         if instance is None:
-            raise BadToken("the token's ACR instance is gone")
+            raise BadToken("the token's ACR instance is gone", claims.principal_arn)
         region, account = instance.region, instance.account_id
         return (region, account, lambda name: f"acs:cr:{region}:{account}:repository/{instance_id}/{name}",
                 ACR_ACTIONS, instance.login_server)
