@@ -51,6 +51,9 @@ def _banner(url: str, boot: "BootstrapResult", settings: Settings) -> str:
         f"  aws --endpoint-url {url} codeartifact get-authorization-token --domain my-domain "
         "--query authorizationToken --output text",
         "",
+        f"Registries: {url}/token is a container registry's token realm (regauth admin registry-ca prints",
+        f"the CA it trusts); {url}/auth/verify?repository=NAME answers nginx auth_request for a package index.",
+        "",
     ]
     return "\n".join(lines)
 
