@@ -180,3 +180,18 @@ def test_skopeo_through_the_credential_helper(env: Env) -> None:
                            env=helper_env, timeout=60)
     assert other.returncode == 1 and other.stdout.strip() == "credentials not found in native keychain"
     assert "rgecr_" not in other.stdout + other.stderr
+
+
+def test_delete_needs_its_own_permission(env: Env) -> None:
+    """skopeo delete asks for `*` and `delete`: granted only with ecr:BatchDeleteImage."""
+    repo = unique("team/del")
+    pusher = env.password(new_user(env.server, ecr_policy("ecr:BatchGetImage", "ecr:PutImage")))
+    assert env.push(pusher, repo).returncode == 0
+    ref = f"docker://{env.registry.host}/{repo}:v1"
+    refused = env.skopeo("delete", "--tls-verify=false", "--creds", f"AWS:{pusher}", ref)
+    assert refused.returncode != 0 and env.inspect(pusher, repo).returncode == 0
+    deleter = env.password(new_user(env.server, ecr_policy("ecr:BatchGetImage", "ecr:BatchDeleteImage")))
+    deleted = env.skopeo("delete", "--tls-verify=false", "--creds", f"AWS:{deleter}", ref)
+    assert deleted.returncode == 0, deleted.stderr
+    gone = env.inspect(pusher, repo)
+    assert gone.returncode != 0 and "manifest unknown" in gone.stderr
