@@ -255,3 +255,22 @@ def test_nodes_sharing_postgresql_share_the_ca_and_the_revocations(tmp_path, fre
     finally:
         for node in nodes:
             node.stop()
+
+
+def test_the_realm_spends_the_principal_s_rate(tmp_path) -> None:
+    """The realm draws on the bucket the principal's API calls draw on: a client looping on /token is
+    throttled with the registry's TOOMANYREQUESTS and a Retry-After, not served without end."""
+    env = {**server_env(), "REGAUTH_RATE_LIMIT_PER_SECOND": "0.5", "REGAUTH_RATE_LIMIT_BURST": "3"}
+    server = start_server(tmp_path / "data", env)
+    try:
+        out = regauth_cli("admin", "set-registry-endpoint", "--account-id", server.account_id, "--region", REGION,
+                          "--url", f"https://{SERVICE}", data_dir=server.data_dir)
+        assert out.returncode == 0, out.stderr
+        realm = Realm(server, "")
+        password = realm.password(server.admin)                     # the API call takes one of the three
+        answers = [realm.get([("service", SERVICE)], "AWS", password) for _ in range(3)]
+        assert [a[0] for a in answers] == [200, 200, 429]
+        status, headers, body = answers[2]
+        assert body["errors"][0]["code"] == "TOOMANYREQUESTS" and int(headers["retry-after"]) >= 1
+    finally:
+        server.stop()

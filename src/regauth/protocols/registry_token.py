@@ -8,6 +8,7 @@ registry's own envelope, `{"errors":[{"code","message"}]}`, which skopeo and doc
 
     the request is malformed                400 UNSUPPORTED
     no, bad, revoked or foreign credentials 401 UNAUTHORIZED (+ WWW-Authenticate: Basic)
+    the principal's rate is spent           429 TOOMANYREQUESTS (+ Retry-After; the bucket of its API calls)
     anything else                           500 UNAVAILABLE (logged; nothing else said)
 
 Only GET is served: regauth never hands out a refresh token, so clients never use the OAuth2 POST.
@@ -24,7 +25,7 @@ from regauth.auth import basic
 from regauth.auth.canonical import HttpRequest
 from regauth.domain import ids
 from regauth.domain.principals import AuditEvent
-from regauth.errors import AuthError, InvalidInput, MissingAuthentication, RegauthError
+from regauth.errors import AuthError, InvalidInput, MissingAuthentication, RegauthError, Throttled
 from regauth.protocols.aws.dispatch import Response
 from regauth.services.container import Services
 from regauth.services.pending import Pending
@@ -74,7 +75,7 @@ class RegistryRealm:
 
     def _refused(self, req: HttpRequest, exc: RegauthError, request_id: str) -> Response:
         response = self.error(exc, request_id)
-        if not isinstance(exc, AuthError):
+        if not isinstance(exc, (AuthError, Throttled)):
             return response
         reason = getattr(exc, "reason", type(exc).__name__)
         log.info("registry token refused (%s): %s", request_id, reason)
@@ -88,6 +89,8 @@ class RegistryRealm:
     def error(self, exc: Exception, request_id: str | None = None) -> Response:
         if isinstance(exc, AuthError):
             status, code, message = 401, "UNAUTHORIZED", "invalid username or password"
+        elif isinstance(exc, Throttled):
+            status, code, message = 429, "TOOMANYREQUESTS", "too many requests"
         elif isinstance(exc, InvalidInput):
             status, code, message = 400, "UNSUPPORTED", exc.message
         else:
@@ -95,6 +98,8 @@ class RegistryRealm:
         headers = [_JSON, ("x-request-id", request_id or ids.request_id())]
         if status == 401:
             headers.append(("www-authenticate", 'Basic realm="regauth"'))
+        elif status == 429:
+            headers.append(("retry-after", str(getattr(exc, "retry_after", 1))))
         body = json.dumps({"errors": [{"code": code, "message": message}]}).encode()
         return Response(status, headers, body)
 

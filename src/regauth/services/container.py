@@ -69,11 +69,12 @@ def build_services(settings: Settings, store: Store, clock: Clock) -> Services:
     codeartifact = CodeArtifactService(store, authz, policies, issuer, settings.repository_endpoint)
     ecr = EcrService(store, authz, issuer, settings.registry_endpoint)
     revocations = Revocations(store, clock, auditor)
+    limiter = RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
     return Services(
         settings=settings, store=store, clock=clock, keyring=keyring,
         authn=authn,
         authz=authz, auditor=auditor,
-        limiter=RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst),
+        limiter=limiter,
         issuer=issuer,
         sts=StsService(store, authz, policies),
         iam=IamService(store, authz, policies),
@@ -82,5 +83,6 @@ def build_services(settings: Settings, store: Store, clock: Clock) -> Services:
         acr=AcrService(store, authz, issuer, clock),
         revocations=revocations,
         registry=RegistryAccess(store, authn, authz, keyring, revocations, codeartifact, ecr, clock.now,
-                                issuer=settings.registry_issuer, token_seconds=settings.registry_token_seconds),
+                                issuer=settings.registry_issuer, token_seconds=settings.registry_token_seconds,
+                                limiter=limiter),
     )

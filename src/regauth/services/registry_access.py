@@ -45,6 +45,7 @@ from regauth.services.codeartifact import CodeArtifactService
 from regauth.services.context import Call
 from regauth.services.ecr import EcrService, registry_host
 from regauth.services.pending import Pending
+from regauth.services.ratelimit import RateLimiter
 from regauth.store.interfaces import Store
 
 if TYPE_CHECKING:
@@ -64,7 +65,8 @@ PACKAGE_USER = "aws"
 class RegistryAccess:
     def __init__(self, store: Store, authn: Authenticator, authz: Authorizer, keyring: Keyring,
                  revocations: "Revocations", codeartifact: CodeArtifactService, ecr: EcrService,
-                 now: Callable[[], float], *, issuer: str, token_seconds: int) -> None:
+                 now: Callable[[], float], *, issuer: str, token_seconds: int,
+                 limiter: RateLimiter | None = None) -> None:
         self._store = store
         self._authn = authn
         self._authz = authz
@@ -75,6 +77,7 @@ class RegistryAccess:
         self._now = now
         self.issuer = issuer
         self.token_seconds = token_seconds
+        self._limiter = limiter
         self._signer: RegistrySigner | None = None
         self._signer_lock = threading.Lock()
 
@@ -143,6 +146,8 @@ class RegistryAccess:
         claims = self._claims(password, REALM_KINDS, now)
         if username != REALM_USERS[claims.kind]:
             raise BadToken(f"the user name does not go with a {claims.kind} token", claims.principal_arn)
+        if self._limiter is not None:          # the principal's own bucket, shared with its API calls
+            self._limiter.take(claims.principal_arn, now)
         region, registry, repository_arn, actions, login_server = self._registry_of(claims)
         if service.lower() != login_server.lower():         # host names: case does not matter
             raise BadToken(f"the token is for {login_server[:128]}, not {service[:128]}", claims.principal_arn)
