@@ -8,6 +8,8 @@ the token's own. Reads need codeartifact:ReadFromRepository, uploads PublishPack
 from __future__ import annotations
 
 import base64
+import os
+import shutil
 import json
 import subprocess
 import sys
@@ -210,3 +212,53 @@ def test_codeartifact_login_sets_up_pip_and_twine_for_the_index(env: Env, cli: s
                           name], capture_output=True, text=True, env=run_env, timeout=180)
     assert got.returncode == 0, got.stdout + got.stderr
     assert (tmp_path / "t" / name / "__init__.py").read_text() == '__version__ = "2.0.0"\n'
+
+
+@pytest.mark.parametrize("cli", ["aws-v2", "regauth"])
+def test_npm_through_the_verifier_with_a_bearer_token(env: Env, cli: str, tmp_path: Path) -> None:
+    """npm, configured by `codeartifact login --tool npm`, sends the token as a Bearer; nginx serves an
+    npm registry of static files behind the same verifier."""
+    from tests.fixtures.registries import publish_npm_package, start_static_front
+    from tests.fixtures.server import require_program, which_aws_v2
+
+    npm = require_program(shutil.which("npm"), "npm (Debian package)")
+    repo = unique("npm-store")
+    env.server.client("codeartifact").create_repository(domain=env.domain, repository=repo)
+    front = start_static_front(tmp_path / "front", verify_url=f"{env.server.url}/auth/verify?repository={repo}")
+    try:
+        name = unique("rgdemo")
+        publish_npm_package(front.root, front.url, name, "1.2.3")
+        out = regauth_cli("admin", "set-repository-endpoint", "--account-id", env.server.account_id, "--region",
+                          "us-east-1", "--domain", env.domain, "--format", "npm", "--template", front.url,
+                          data_dir=env.server.data_dir)
+        assert out.returncode == 0, out.stderr
+        exe = [require_program(which_aws_v2(), "AWS CLI v2 (Debian awscli)")] if cli == "aws-v2" else \
+            [sys.executable, "-m", "regauth"]
+
+        def npm_env(keys: Keys, home: Path) -> dict[str, str]:
+            home.mkdir(parents=True)
+            e = {k: v for k, v in os.environ.items() if not k.upper().startswith(("AWS_", "NPM_CONFIG_", "PIP_"))}
+            e.update(keys.env(), HOME=str(home), AWS_DEFAULT_REGION="us-east-1", npm_config_cache=str(home / "cache"),
+                     PATH=f"{BIN}{os.pathsep}{e.get('PATH', '')}", npm_config_update_notifier="false")
+            return e
+
+        def install(keys: Keys, home: Path) -> subprocess.CompletedProcess:
+            e = npm_env(keys, home)
+            login = subprocess.run([*exe, "--endpoint-url", env.server.url, "codeartifact", "login", "--tool", "npm",
+                                    "--domain", env.domain, "--repository", repo], capture_output=True, text=True,
+                                   env=e, timeout=120)
+            assert login.returncode == 0, login.stdout + login.stderr
+            assert "_authToken" in (home / ".npmrc").read_text()
+            return subprocess.run([npm, "install", "--no-audit", "--no-fund", "--prefix", str(home / "proj"), name],
+                                  capture_output=True, text=True, env=e, timeout=180)
+
+        reader = new_user(env.server, ca_policy(READ, "codeartifact:GetRepositoryEndpoint"))
+        ok = install(reader, tmp_path / "reader")
+        assert ok.returncode == 0, ok.stdout + ok.stderr + front.logs()
+        assert (tmp_path / "reader" / "proj" / "node_modules" / name / "index.js").read_text() == \
+            'module.exports = "1.2.3";\n'
+        outsider = new_user(env.server, ca_policy("codeartifact:GetRepositoryEndpoint"))
+        refused = install(outsider, tmp_path / "outsider")
+        assert refused.returncode != 0 and "403" in refused.stdout + refused.stderr
+    finally:
+        front.stop()
