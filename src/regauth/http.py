@@ -31,6 +31,7 @@ from regauth.errors import InternalFailure, InvalidInput
 from regauth.group_commit import GroupCommit, call_soon_threadsafe
 from regauth.protocols.acr import AcrDialect
 from regauth.protocols.aws.dispatch import AwsDialect, Response
+from regauth.protocols import registry_token, verify
 from regauth.protocols.registry_token import RegistryRealm
 from regauth.protocols.verify import PackageVerifier
 from regauth.services.container import Services
@@ -172,9 +173,8 @@ class Front:
         self._services = services
         self._aws = AwsDialect(services)
         self._acr = AcrDialect(services)   # holds the process's nonce cache: one per app
-        self._by_path: dict[str, Dialect] = {}
-        for endpoint in (RegistryRealm(services), PackageVerifier(services)):
-            self._by_path[endpoint.PATH] = endpoint
+        self._by_path: dict[str, Dialect] = {registry_token.PATH: RegistryRealm(services),
+                                             verify.PATH: PackageVerifier(services)}
         self.max_body_bytes = services.settings.max_body_bytes
         self._proxies = _networks(services.settings.trusted_proxies)
         self._on_loop = services.store.embedded if on_loop is None else on_loop

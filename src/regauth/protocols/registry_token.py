@@ -39,8 +39,6 @@ _NO_STORE = ("cache-control", "no-store")
 
 
 class RegistryRealm:
-    PATH = PATH
-
     def __init__(self, services: Services) -> None:
         self._s = services
 

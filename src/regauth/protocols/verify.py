@@ -37,8 +37,6 @@ _TEXT = ("content-type", "text/plain; charset=utf-8")
 
 
 class PackageVerifier:
-    PATH = PATH
-
     def __init__(self, services: Services) -> None:
         self._s = services
 

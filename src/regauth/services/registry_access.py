@@ -40,7 +40,7 @@ from regauth.domain.registry_scope import Scope, parse_scopes
 from regauth.errors import AccessDenied, BadToken, InvalidInput, NotFound
 from regauth.services.acr import TEMP_USERNAME
 from regauth.services.authn import Authenticator
-from regauth.services.authz import Authorizer
+from regauth.services.authz import Authorizer, role_arn_of
 from regauth.services.codeartifact import CodeArtifactService
 from regauth.services.context import Call
 from regauth.services.ecr import EcrService, registry_host
@@ -108,11 +108,17 @@ class RegistryAccess:
             raise BadToken(exc.reason) from None
         if claims.kind not in kinds:
             raise BadToken(f"a {claims.kind} token is not accepted here", claims.principal_arn)
-        role = _role_of_session(claims.principal_arn)
-        if (self._revocations.revoked(claims.token_id, claims.principal_arn, claims.issued_at)
-                or (role and self._revocations.revoked("", role, claims.issued_at))):
+        if self._revocations.revoked(claims.token_id, claims.principal_arn, claims.issued_at):
             raise BadToken(f"token {claims.token_id} is revoked", claims.principal_arn)
         return claims
+
+    def _principal(self, claims: tokens.TokenClaims) -> Caller:
+        """`caller_of`, refused when the principal's role was revoked (a session's tokens go with it)."""
+        caller = self.caller_of(claims)
+        role = role_arn_of(caller)
+        if role is not None and self._revocations.revoked("", role, claims.issued_at):
+            raise BadToken(f"token {claims.token_id} is revoked (its role)", claims.principal_arn)
+        return caller
 
     def caller_of(self, claims: tokens.TokenClaims) -> Caller:
         """The token's principal as it is now. Temporary credentials are found by their access key
@@ -151,7 +157,7 @@ class RegistryAccess:
         region, registry, repository_arn, actions, login_server = self._registry_of(claims)
         if service.lower() != login_server.lower():         # host names: case does not matter
             raise BadToken(f"the token is for {login_server[:128]}, not {service[:128]}", claims.principal_arn)
-        call = Call(caller=self.caller_of(claims), region=region, now=now, source_ip=source_ip,
+        call = Call(caller=self._principal(claims), region=region, now=now, source_ip=source_ip,
                     request_id=request_id)
         access = []
         for scope in scopes:
@@ -214,7 +220,7 @@ class RegistryAccess:
         if username is not None and username != PACKAGE_USER:
             raise BadToken(f"the user name is not {PACKAGE_USER!r}", claims.principal_arn)
         domain = parse_arn(claims.scope)
-        call = Call(caller=self.caller_of(claims), region=domain.region, now=now, source_ip=source_ip,
+        call = Call(caller=self._principal(claims), region=domain.region, now=now, source_ip=source_ip,
                     request_id=request_id)
         action = "PublishPackageVersion" if method.upper() in WRITE_METHODS else "ReadFromRepository"
         try:
@@ -224,16 +230,6 @@ class RegistryAccess:
             exc.principal_arn = claims.principal_arn  # type: ignore[attr-defined]  # for the audit trail
             raise
         return claims.principal_arn
-
-
-def _role_of_session(principal_arn: str) -> str:
-    """`arn:aws:iam::<acct>:role/<name>` for an assumed-role session's ARN (revoking the role
-    revokes what its sessions were issued), else ""."""
-    if not principal_arn.startswith("arn:aws:sts::") or ":assumed-role/" not in principal_arn:
-        return ""
-    head, _, rest = principal_arn.partition(":assumed-role/")
-    role = rest.split("/", 1)[0]
-    return f"arn:aws:iam::{head[len('arn:aws:sts::'):]}:role/{role}" if role else ""
 
 
 def _granted_text(access: dict[str, Any]) -> str:
