@@ -11,6 +11,7 @@ store whose file needs work (not at head, not in WAL mode).
 from __future__ import annotations
 
 import inspect
+import json
 import sqlite3
 import subprocess
 import sys
@@ -24,6 +25,7 @@ from regauth.store.open import open_store, sqlite_file
 from regauth.store.sql import SqlStore
 from regauth.store.sqlite_reads import READS, SqliteReads
 from regauth.store.sqlite_store import SqliteStore
+from regauth.store import row_records as rr
 from regauth.store.sqlite_writes import WRITES, SqliteWrites
 from tests.store.test_conformance import ACCT, KEY, OTHER, REGION, T0, akey, domain, repo, role, session, user
 
@@ -127,6 +129,8 @@ WRITE_CALLS = [
     ("put_user_policy", (ACCT, "admin", InlinePolicy("AdministratorAccess", '{"Statement":[{}]}'))),
     ("create_access_key", (akey("AKIAADMIN00000000001", "admin"), Secret("admin/secret+"))),
     ("set_meta", ("bootstrap_account", ACCT)), ("set_meta", ("bootstrap_account", OTHER)),
+    ("set_registry_ca_once", (RegistryCa("-----CA 1-----", Secret("key 1")),)),
+    ("set_registry_ca_once", (RegistryCa("-----CA 2-----", Secret("key 2")),)),
 ]
 
 
@@ -140,8 +144,9 @@ def _rows(path: str) -> dict[str, list[tuple]]:
             cursor = db.execute(f'SELECT * FROM "{table}"')
             names = [d[0] for d in cursor.description]
             rows = [tuple(bool(v) if n == "secret" else v for n, v in zip(names, row)) for row in cursor]
-            if table == "meta":                            # the master key check is sealed too
-                rows = [(k, bool(v)) if k == "store.master_key_check" else (k, v) for k, v in rows]
+            if table == "meta":                            # the master key check and the CA's key are sealed too
+                rows = [(k, bool(v)) if k == "store.master_key_check" else
+                        (k, json.loads(v)["cert_pem"]) if k == rr.REGISTRY_CA_META else (k, v) for k, v in rows]
             dump[table] = sorted(rows, key=repr)
         return dump
     finally:

@@ -160,6 +160,21 @@ def test_a_restarted_server_issues_every_token_without_loading_the_sql_layer(tmp
         with pytest.raises(ClientError) as missing:       # an error answer takes the same reads
             server.client("codeartifact", keys).get_authorization_token(domain="no-such-domain")
         assert missing.value.response["Error"]["Code"] == "ResourceNotFoundException"
+        # the registry side too: the realm's first JWT makes the CA, the verifier reads revocations
+        import base64
+        import urllib.error
+        import urllib.request
+        password = base64.b64decode(ecr["authorizationToken"]).decode().split(":", 1)[1]
+        service = ecr["proxyEndpoint"].split("://", 1)[1]
+        realm = urllib.request.Request(f"{server.url}/token?service={service}&scope=repository:a:pull", headers={
+            "Authorization": "Basic " + base64.b64encode(f"AWS:{password}".encode()).decode()})
+        with urllib.request.urlopen(realm, timeout=10) as r:
+            assert r.status == 200 and json.loads(r.read())["token"].count(".") == 2
+        check = urllib.request.Request(f"{server.url}/auth/verify?repository=none", headers={
+            "Authorization": f"Bearer {ca['authorizationToken']}"})
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(check, timeout=10)
+        assert refused.value.code == 403
         assert not any(SQL_LAYER_LOADED in line for line in server.output)
         assert any("regauth.audit" in line and "allowed" in line for line in server.output)
 

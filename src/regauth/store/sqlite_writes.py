@@ -1,6 +1,6 @@
 """The writes a first start makes on a SQLite file, in plain SQL: the master-key check, the keyring's
 first key and the bootstrap account (account, user `admin`, its policy, its access key, two meta
-rows). With `sqlite_schema` creating the tables, a first start, like a restart, never loads
+rows); and the registry CA, which the first registry token request makes. With `sqlite_schema` creating the tables, a first start, like a restart, never loads
 SQLAlchemy (see `store.sqlite_store`).
 
 Each method does what the `SqlStore` method of the same name does, on the thread's held connection
@@ -11,7 +11,7 @@ generation counter, constraint violations mapped to the same `Conflict` / `NotFo
 
 from __future__ import annotations
 
-from regauth.domain.principals import AccessKey, InlinePolicy, SigningKey, User
+from regauth.domain.principals import AccessKey, InlinePolicy, RegistryCa, SigningKey, User
 from regauth.domain.secret import Secret
 from regauth.store import row_records as rr
 from regauth.store.crypto import SecretBox
@@ -75,6 +75,12 @@ class SqliteWrites:
             self._write(_ADD_ACCESS_KEY, (key.access_key_id, key.account_id, key.user_name, key.status, sealed,
                                           key.created_at))
         return key
+
+    # --- the registry CA (made by the first registry token request or `admin registry-ca`) ------------
+    def set_registry_ca_once(self, ca: RegistryCa) -> RegistryCa:
+        text = rr.registry_ca_text(ca, self._box)
+        stored = self.set_meta_once(rr.REGISTRY_CA_META, text)
+        return ca if stored == text else rr.registry_ca(stored, self._box)
 
     # --- keyring ------------------------------------------------------------------------------------
     def add_signing_key(self, key: SigningKey) -> None:
