@@ -12,27 +12,10 @@ from regauth.domain.principals import AccessKey, InlinePolicy, User
 from regauth.domain.secret import Secret
 from regauth.services.cache import CachingStore
 from regauth.store.open import open_store
+from tests.fixtures.counting import Counting
 
 ACCT = "123456789012"
 T0 = 1_795_000_000.0
-
-
-class Counting:
-    """A real store that counts the calls reaching it."""
-
-    def __init__(self, store) -> None:
-        self.store = store
-        self.calls: dict[str, int] = {}
-
-    def __getattr__(self, name: str):
-        attr = getattr(self.store, name)
-        if not callable(attr):
-            return attr
-
-        def call(*args, **kwargs):
-            self.calls[name] = self.calls.get(name, 0) + 1
-            return attr(*args, **kwargs)
-        return call
 
 
 @pytest.fixture

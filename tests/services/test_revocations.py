@@ -15,30 +15,13 @@ from regauth.services.audit import Auditor
 from regauth.services.cache import CachingStore
 from regauth.services.revocations import Revocations
 from regauth.store.open import open_store
+from tests.fixtures.counting import Counting
 
 ACCT = "123456789012"
 ALICE = f"arn:aws:iam::{ACCT}:user/alice"
 BOB = f"arn:aws:iam::{ACCT}:user/bob"
 T0 = 1_795_000_000.5          # half a second into a whole second
 TOKEN_ID = "0660f69db0226fpPwSshjjWFCBp9v0ylkTQOUzveNC7d4T"
-
-
-class Counting:
-    """A real store that counts the calls reaching it."""
-
-    def __init__(self, store) -> None:
-        self.store = store
-        self.calls: dict[str, int] = {}
-
-    def __getattr__(self, name: str):
-        attr = getattr(self.store, name)
-        if not callable(attr):
-            return attr
-
-        def call(*args, **kwargs):
-            self.calls[name] = self.calls.get(name, 0) + 1
-            return attr(*args, **kwargs)
-        return call
 
 
 @pytest.fixture

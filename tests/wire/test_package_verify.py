@@ -172,6 +172,7 @@ def test_the_verifier_itself(env: Env) -> None:
     assert verify(repo, env.user(READ, PUBLISH), "POST") == 200
     assert verify("repository=no-such-repo", reader) == 403
     assert verify("", reader) == 400 and verify(f"{repo}&{repo}", reader) == 400
+    assert verify(f"{repo}&pad={'a' * 4096}", reader) == 400               # too long: refused, never cut
     assert verify(repo, None) == 401
     ecr = env.server.client("ecr").get_authorization_token()["authorizationData"][0]["authorizationToken"]
     assert verify(repo, base64.b64decode(ecr).decode().split(":", 1)[1]) == 401       # an ECR password

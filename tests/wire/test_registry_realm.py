@@ -200,21 +200,11 @@ def test_delete_needs_its_own_permission(env: Env) -> None:
 def test_an_acr_token_opens_the_instance_s_registry(env: Env) -> None:
     """Alibaba's flow: the SDK's GetAuthorizationToken gives TempUsername and AuthorizationToken, which
     skopeo uses as they are, against an instance whose login server is this registry."""
-    from tests.wire.test_acr_sdks import old_sdk
+    from tests.wire.test_registry_token_http import acr_credentials
 
-    made = regauth_cli("admin", "create-acr-instance", "--account-id", env.server.account_id, "--region",
-                       "cn-hangzhou", "--name", unique("acr"), "--login-server", env.registry.host,
-                       data_dir=env.server.data_dir)
-    assert made.returncode == 0, made.stderr
-    instance = json.loads(made.stdout)["InstanceId"]
-    prefix = f"acs:cr:cn-hangzhou:{env.server.account_id}"
-    keys = new_user(env.server, {"Version": "2012-10-17", "Statement": [
-        {"Effect": "Allow", "Action": "cr:GetAuthorizationToken", "Resource": f"{prefix}:instance/{instance}"},
-        {"Effect": "Allow", "Action": ["cr:PullRepository", "cr:PushRepository"],
-         "Resource": f"{prefix}:repository/{instance}/team/*"}]})
-    out = old_sdk(env.server.url.split("://", 1)[1], keys, instance, region="cn-hangzhou")
-    assert out.ok, (out.code, out.message)
-    creds = f"{out.body['TempUsername']}:{out.body['AuthorizationToken']}"
+    user, token = acr_credentials(env.server, env.registry.host, ["cr:PullRepository", "cr:PushRepository"],
+                                  "team/*")
+    creds = f"{user}:{token}"
     repo = unique("team/acr")
     source = make_oci_image(env.work / unique("img"), "v1")
     pushed = env.skopeo("copy", "--dest-tls-verify=false", "--dest-creds", creds, source,

@@ -189,21 +189,27 @@ def test_a_deleted_user_s_token_opens_nothing(realm: Realm) -> None:
     assert password not in audit.stdout
 
 
-def test_acr_tokens_open_the_instance_s_login_server(realm: Realm, tmp_path_factory: pytest.TempPathFactory) -> None:
+def acr_credentials(server: RegauthServer, login_server: str, actions: list[str], repositories: str) -> tuple[str, str]:
+    """(TempUsername, AuthorizationToken) from aliyun-python-sdk-core for a new user of a new ACR instance
+    whose login server is `login_server`, allowed `actions` on `repository/<instance>/<repositories>`."""
     from tests.wire.test_acr_sdks import old_sdk
 
-    proc = regauth_cli("admin", "create-acr-instance", "--account-id", realm.server.account_id, "--region",
-                       "cn-hangzhou", "--name", unique("acr"), "--login-server", "acr.test:5000",
-                       data_dir=realm.server.data_dir)
+    proc = regauth_cli("admin", "create-acr-instance", "--account-id", server.account_id, "--region",
+                       "cn-hangzhou", "--name", unique("acr"), "--login-server", login_server,
+                       data_dir=server.data_dir)
     assert proc.returncode == 0, proc.stderr
     instance = json.loads(proc.stdout)["InstanceId"]
-    prefix = f"acs:cr:cn-hangzhou:{realm.server.account_id}"
-    keys = new_user(realm.server, {"Version": "2012-10-17", "Statement": [
+    prefix = f"acs:cr:cn-hangzhou:{server.account_id}"
+    keys = new_user(server, {"Version": "2012-10-17", "Statement": [
         {"Effect": "Allow", "Action": "cr:GetAuthorizationToken", "Resource": f"{prefix}:instance/{instance}"},
-        {"Effect": "Allow", "Action": "cr:PullRepository", "Resource": f"{prefix}:repository/{instance}/ns/*"}]})
-    out = old_sdk(realm.server.url.split("://", 1)[1], keys, instance, region="cn-hangzhou")
+        {"Effect": "Allow", "Action": actions, "Resource": f"{prefix}:repository/{instance}/{repositories}"}]})
+    out = old_sdk(server.url.split("://", 1)[1], keys, instance, region="cn-hangzhou")
     assert out.ok, (out.code, out.message)
-    user, token = out.body["TempUsername"], out.body["AuthorizationToken"]
+    return out.body["TempUsername"], out.body["AuthorizationToken"]
+
+
+def test_acr_tokens_open_the_instance_s_login_server(realm: Realm) -> None:
+    user, token = acr_credentials(realm.server, "acr.test:5000", ["cr:PullRepository"], "ns/*")
     assert realm.grants(token, "repository:ns/app:pull,push", "repository:other/app:pull", user=user,
                         service="acr.test:5000") == [
         {"type": "repository", "name": "ns/app", "actions": ["pull"]},

@@ -33,6 +33,7 @@ from regauth.services.pending import Pending
 log = logging.getLogger("regauth.registry")
 
 PATH = "/auth/verify"
+MAX_QUERY = 4096
 _TEXT = ("content-type", "text/plain; charset=utf-8")
 
 
@@ -46,7 +47,9 @@ class PackageVerifier:
         repository = ""
         try:
             self._s.begin_request()
-            names = [v for k, v in parse_qsl(req.query[:4096], keep_blank_values=True) if k == "repository"]
+            if len(req.query) > MAX_QUERY:      # refused, not cut: a cut could leave another repository's name
+                raise InvalidInput("the verifier's URL is too long")
+            names = [v for k, v in parse_qsl(req.query, keep_blank_values=True) if k == "repository"]
             if len(names) != 1 or not 2 <= len(names[0]) <= 100:
                 raise InvalidInput("the verifier's URL must name one repository: /auth/verify?repository=NAME")
             repository = names[0]
