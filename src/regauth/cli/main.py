@@ -23,10 +23,11 @@ def build_parser(serve_only: bool = False) -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     serve.register(sub)
     if not serve_only:
-        from regauth.cli import admin, commands
+        from regauth.cli import admin, commands, cr
 
         admin.register(sub)
         commands.register(sub)
+        cr.register(sub)
     return parser
 
 
@@ -55,7 +56,7 @@ def hoist_global_options(argv: list[str]) -> list[str]:
                 i += 1
             continue
         i += 1                                    # an option with a value
-    if i >= len(argv) or argv[i] not in _GROUP_HELP:
+    if i >= len(argv) or (argv[i] not in _GROUP_HELP and argv[i] != "cr"):
         return argv
     end = i + 2 if i + 1 < len(argv) and not argv[i + 1].startswith("-") else i + 1
     return [*argv[i:end], *argv[:i], *argv[end:]]
