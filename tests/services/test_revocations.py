@@ -106,6 +106,25 @@ def test_a_principal_revocation_refuses_tokens_issued_up_to_its_second(inner, cl
     assert svc.revoked("any-id", f"{ALICE}2", second) is False         # exact ARN, not a prefix
 
 
+@pytest.mark.parametrize("revoked_as, used_as", [
+    (f"arn:aws:iam::{ACCT}:role/team/deployer", f"arn:aws:iam::{ACCT}:role/deployer"),   # a role's sessions
+    (f"arn:aws:iam::{ACCT}:role/deployer", f"arn:aws:iam::{ACCT}:role/a/b/deployer"),
+    (f"arn:aws:iam::{ACCT}:user/ci", f"arn:aws:iam::{ACCT}:user/team/ci"),               # a user with a path
+    (f"arn:aws:iam::{ACCT}:user/team/ci", f"arn:aws:iam::{ACCT}:user/ci"),
+])
+def test_a_principal_is_one_whatever_the_path_its_arn_is_written_with(inner, clock, revoked_as, used_as):
+    """IAM names are unique in their account whatever their path: a revocation names the principal,
+    not one spelling of its ARN (a role's sessions lead back to the path-less role ARN)."""
+    svc, cache = service(inner, clock)
+    svc.revoke_principal(revoked_as)
+    cache.begin_request()
+    assert svc.revoked("t", used_as, int(T0)) is True
+    other = used_as.rsplit("/", 1)[0] + "/someone-else"
+    assert svc.revoked("t", other, int(T0)) is False
+    assert svc.revoked("t", used_as.replace(ACCT, "210987654321"), int(T0)) is False     # another account
+    assert svc.list()[0].subject == revoked_as                                            # kept as written
+
+
 def test_the_boundary_on_a_whole_second_refuses_that_second(inner):
     """issued_at <= not_before: a revocation at exactly 100.0 refuses a token with iat 100, whose
     minting could have been on either side of it (see `Revocations.revoked`)."""

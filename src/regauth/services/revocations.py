@@ -16,6 +16,7 @@ a token id is an index key, not the token.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from regauth.clock import Clock
@@ -103,7 +104,9 @@ class Revocations:
             self._index = (rows, tokens, principals)
         if token_id in tokens:
             return True
-        not_before = principals.get(principal_arn)
+        if not principals:
+            return False
+        not_before = principals.get(principal_key(principal_arn))
         return not_before is not None and issued_at <= not_before
 
     # --- helpers ----------------------------------------------------------------------------------
@@ -124,12 +127,25 @@ class Revocations:
         self._auditor.logged(event)
 
 
+_PATHED = re.compile(r"(arn:[^:]*:iam::[^:]*:(?:user|role)/)[^/]*/(?:[^/]*/)*([^/]+)")
+
+
+def principal_key(arn: str) -> str:
+    """The ARN a principal revocation is matched by. An IAM user's or role's name is unique in its
+    account whatever its path, and the ARN of a path-less name is what a role's sessions lead back
+    to (`authz.role_arn_of`), so `user/team/ci` and `user/ci` are one principal here: revoking either
+    form revokes it. Any other ARN (an assumed-role session, a path-less one) is its own key."""
+    match = _PATHED.fullmatch(arn)
+    return match.group(1) + match.group(2) if match else arn
+
+
 def _build_index(rows: Sequence[Revocation]) -> tuple[frozenset[str], dict[str, float]]:
     tokens = frozenset(r.subject for r in rows if r.kind == TOKEN)
     principals: dict[str, float] = {}
     for r in rows:
-        if r.kind == PRINCIPAL and r.not_before > principals.get(r.subject, float("-inf")):
-            principals[r.subject] = r.not_before
+        subject = principal_key(r.subject)
+        if r.kind == PRINCIPAL and r.not_before > principals.get(subject, float("-inf")):
+            principals[subject] = r.not_before
     return tokens, principals
 
 
