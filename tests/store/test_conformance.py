@@ -9,7 +9,7 @@ import pytest
 
 from regauth.domain.principals import (
     AccessKey, AcrInstance, AuditEvent, Domain, DomainPolicy, EcrRepository, InlinePolicy, IssuedToken,
-    Repository, Role, Session, SigningKey, User,
+    Repository, Revocation, Role, Session, SigningKey, User,
 )
 from regauth.domain.secret import Secret
 from regauth.errors import Conflict, NotFound
@@ -245,15 +245,43 @@ def test_get_credential_for_a_session(store):
     assert ei.value.resource_type == "session"
 
 
-def test_delete_expired_sessions(store):
-    for i, exp in enumerate([T0 - 10, T0 - 1, T0, T0 + 100]):
+def test_prune_sessions_deletes_the_oldest_expired_up_to_the_limit(store):
+    for i, exp in enumerate([T0 - 10, T0 - 1, T0 - 5, T0, T0 + 100]):
         store.create_session(session(f"ASIA{i:016d}", exp), Secret(f"s{i}"), f"{i:064x}")
-    assert store.delete_expired_sessions(T0) == 2
+    g = store.generation()
+    assert store.prune_sessions(T0, 2) == 2                      # the two oldest of the three expired
+    assert store.generation() > g                                 # cached credentials are dropped
     assert store.get_credential(f"ASIA{0:016d}") is None
+    assert store.get_credential(f"ASIA{2:016d}") is None
+    assert store.get_credential(f"ASIA{1:016d}") is not None
+    assert store.prune_sessions(T0, 2) == 1
     assert store.get_credential(f"ASIA{1:016d}") is None
-    assert store.get_credential(f"ASIA{2:016d}") is not None
-    assert store.get_credential(f"ASIA{3:016d}") is not None
-    assert store.delete_expired_sessions(T0) == 0
+    assert store.get_credential(f"ASIA{3:016d}") is not None      # expires exactly at the cut: kept
+    assert store.get_credential(f"ASIA{4:016d}") is not None
+    assert store.prune_sessions(T0, 2) == 0
+
+
+def test_prune_issued_tokens_deletes_the_oldest_expired_up_to_the_limit(store):
+    tokens = [IssuedToken(f"tid-{i}", "ecr", f"arn:aws:iam::{ACCT}:user/u", ACCT, "scope", T0 - 50000, exp)
+              for i, exp in enumerate([T0 - 3, T0 - 1, T0 - 2, T0, T0 + 10])]
+    store.record_batch(tokens, [])
+    g = store.generation()
+    assert store.prune_issued_tokens(T0, 2) == 2
+    assert store.generation() == g                                # append-only for the request path
+    assert [store.get_issued_token(f"tid-{i}") is None for i in range(5)] == [True, False, True, False, False]
+    assert store.prune_issued_tokens(T0, 100) == 1
+    assert [store.get_issued_token(f"tid-{i}") is None for i in range(5)] == [True, True, True, False, False]
+
+
+def test_prune_revocations_deletes_those_not_before_the_cut(store):
+    store.add_revocation(Revocation("token", "old-token", T0 - 10, T0 - 10))
+    store.add_revocation(Revocation("principal", f"arn:aws:iam::{ACCT}:user/a", T0 - 1, T0 - 1))
+    store.add_revocation(Revocation("principal", f"arn:aws:iam::{ACCT}:user/b", T0, T0))
+    g = store.generation()
+    assert store.prune_revocations(T0) == 2
+    assert store.generation() > g
+    assert [r.subject for r in store.list_revocations()] == [f"arn:aws:iam::{ACCT}:user/b"]
+    assert store.prune_revocations(T0) == 0
 
 
 # --- inline policies ----------------------------------------------------------------------------

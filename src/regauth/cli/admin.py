@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from typing import TYPE_CHECKING, Any, Callable
 
 from regauth.config import Settings, load_settings
@@ -20,7 +21,7 @@ if TYPE_CHECKING:
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("admin", help="operate on the store directly (accounts, audit, instances, endpoints, "
-                                     "revocations)")
+                                     "revocations, pruning)")
     actions = p.add_subparsers(dest="admin_command", required=True, metavar="COMMAND")
     ca = actions.add_parser("create-account", help="create an account with an admin user and print its keys once")
     ca.add_argument("--account-id", default=None, help="12 digits; random when omitted")
@@ -84,6 +85,22 @@ def register(sub: argparse._SubParsersAction) -> None:
                             epilog="example: regauth admin list-revocations")
     lr.add_argument("--data-dir", default=None)
     lr.set_defaults(run=_list_revocations)
+    pr = actions.add_parser("prune", help="delete expired token index entries, sessions and revocations that no "
+                                          "longer have any effect",
+                            description="Deletes, as of now:\n"
+                                        "  - issued-token index entries of expired tokens (the audit trail keeps them);\n"
+                                        "  - STS sessions expired more than 24 hours ago (a token issued with\n"
+                                        "    temporary credentials can outlive them by up to that long);\n"
+                                        "  - revocations made more than 24 hours ago (every token they refuse has\n"
+                                        "    expired).\n"
+                                        "Nothing still valid is touched and the audit trail is not pruned. Safe while\n"
+                                        "servers run on the same store: it deletes in small transactions. Run it\n"
+                                        "from cron or a systemd timer, e.g. hourly.",
+                            epilog="example: regauth admin prune",
+                            formatter_class=argparse.RawDescriptionHelpFormatter)
+    pr.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    pr.add_argument("--data-dir", default=None)
+    pr.set_defaults(run=_prune)
     rc = actions.add_parser("registry-ca", help="print the CA certificate (PEM) a registry trusts for regauth's tokens",
                             description="Registry JWTs from regauth's token realm (GET /token) are signed by leaf\n"
                                         "keys certified by this CA (x5c). Put it in the registry's\n"
@@ -186,6 +203,27 @@ def _revoke(args: argparse.Namespace) -> int:
 
 def _list_revocations(args: argparse.Namespace) -> int:
     return _store_command(args, lambda s: {"Revocations": [_revocation_json(r) for r in s.revocations.list()]})
+
+
+def _prune(args: argparse.Namespace) -> int:
+    from datetime import datetime, timezone
+
+    from regauth.services.pruning import Pruner
+
+    def iso(at: float) -> str:
+        return datetime.fromtimestamp(at, timezone.utc).isoformat(timespec="seconds")
+
+    def progress(what: str, total: int) -> None:
+        if not args.quiet:
+            print(f"regauth: pruned {total} {what} so far", file=sys.stderr, flush=True)
+
+    def act(s: Any) -> dict[str, object]:
+        done = Pruner(s.store, s.clock, s.auditor).run(progress)
+        return {"IssuedTokens": done.issued_tokens, "Sessions": done.sessions, "Revocations": done.revocations,
+                "TokensExpiredBefore": iso(done.tokens_expired_before),
+                "SessionsExpiredBefore": iso(done.sessions_expired_before),
+                "RevocationsBefore": iso(done.revocations_before)}
+    return _store_command(args, act)
 
 
 def _registry_ca(args: argparse.Namespace) -> int:

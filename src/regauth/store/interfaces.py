@@ -62,7 +62,6 @@ class Store(Protocol):
 
     # --- STS sessions ---------------------------------------------------------------------------
     def create_session(self, session: Session, secret: Secret, token_hash: str) -> None: ...
-    def delete_expired_sessions(self, before: float) -> int: ...
 
     # --- CodeArtifact ---------------------------------------------------------------------------
     def create_domain(self, domain: Domain) -> Domain: ...
@@ -124,6 +123,14 @@ class Store(Protocol):
     def set_registry_ca_once(self, ca: RegistryCa) -> RegistryCa:
         """Store `ca` unless one is stored; returns what is stored afterwards (the first writer wins,
         also among processes sharing one database), which may be another writer's."""
+
+    # --- pruning (`services.pruning`): each call one short transaction -----------------------------
+    def prune_issued_tokens(self, expired_before: float, limit: int) -> int:
+        """Delete up to `limit` issued-token index entries that expired before `expired_before`."""
+    def prune_sessions(self, expired_before: float, limit: int) -> int:
+        """Delete up to `limit` STS sessions that expired before `expired_before`."""
+    def prune_revocations(self, not_before_before: float) -> int:
+        """Delete the revocations whose not_before is before `not_before_before`."""
 
     @property
     def embedded(self) -> bool:

@@ -1,7 +1,7 @@
 """`SqlStore`: the `Store` contract on SQLAlchemy Core, for SQLite and PostgreSQL.
 
 The methods live in mixins by area (`sql_iam`, `sql_codeartifact`, `sql_registries` for ECR and
-ACR, `sql_tokens`, `sql_revocations` for revocations and the registry CA); shared
+ACR, `sql_tokens`, `sql_revocations` for revocations and the registry CA, `sql_pruning`); shared
 transaction and error-mapping helpers in `sql_base`. Each method is one short transaction
 (`engine.begin()`), uses only indexed lookups or LIMITed index scans, and converts rows to the
 frozen records of `regauth.domain.principals` in one place per table.
@@ -22,13 +22,15 @@ from regauth.store import schema as t
 from regauth.store.crypto import SecretBox
 from regauth.store.sql_codeartifact import SqlCodeArtifactMixin
 from regauth.store.sql_iam import SqlIamMixin
+from regauth.store.sql_pruning import SqlPruningMixin
 from regauth.store.sql_registries import SqlRegistriesMixin
 from regauth.store.sql_revocations import SqlRevocationsMixin
 from regauth.store.sql_tokens import SqlTokensMixin
 from regauth.store.sqlite_direct import SqliteDirect
 
 
-class SqlStore(SqlIamMixin, SqlCodeArtifactMixin, SqlRegistriesMixin, SqlTokensMixin, SqlRevocationsMixin):
+class SqlStore(SqlIamMixin, SqlCodeArtifactMixin, SqlRegistriesMixin, SqlTokensMixin, SqlRevocationsMixin,
+               SqlPruningMixin):
     def __init__(self, engine: sa.Engine, box: SecretBox, *, direct: SqliteDirect | None = None) -> None:
         super().__init__(engine, box, direct=direct)
 

@@ -209,8 +209,3 @@ class SqlIamMixin(SqlBase):
         with map_integrity("session", session.access_key_id), self._write(bump=False) as conn:
             conn.execute(t.sessions.insert().values(
                 **rr.session_values(session), secret=sealed, token_hash=token_hash))
-
-    def delete_expired_sessions(self, before: float) -> int:
-        with self._write() as conn:
-            result = conn.execute(t.sessions.delete().where(t.sessions.c.expires_at < before))
-        return result.rowcount

@@ -1,0 +1,80 @@
+"""Pruning: the operator deletes what no longer has any effect (`regauth admin prune`).
+
+What goes, at the moment `now` of the run:
+- issued-token index entries whose token has expired: an expired token is refused wherever it is
+  presented (its expiry is in the token and is checked first), and the audit trail keeps its id;
+- STS sessions (temporary credentials) that expired more than TOKEN_LIFETIME_BOUND ago, not at
+  their expiry: a token issued with temporary credentials may outlive them (an ECR token lives 12 h
+  whatever the session has left), and the registry realm and the auth_request verifier rebuild a
+  token's principal from its session (`RegistryAccess.caller_of`); a session pruned while one of its
+  tokens lives would make that token fail (closed, but a surprise);
+- revocations whose `not_before` is more than TOKEN_LIFETIME_BOUND ago: a revocation refuses only
+  tokens issued before its `not_before`, and those have all expired.
+The audit trail is never pruned here. The run itself is audited ("regauth:Prune", with its counts).
+
+Large deletions run as many small transactions (BATCH rows each), so a server sharing the store
+keeps issuing tokens in between.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from regauth.clock import Clock
+from regauth.domain import ids
+from regauth.domain.principals import AuditEvent
+from regauth.services import acr, codeartifact, ecr
+from regauth.services.audit import Auditor
+from regauth.store.interfaces import Store
+
+# The longest any token regauth issues can live: ACR's 24 h (CodeArtifact's and ECR's are 12 h).
+TOKEN_LIFETIME_BOUND = max(acr.MAX_HOURS * 3600, codeartifact.MAX_DURATION, ecr.TOKEN_LIFETIME)
+BATCH = 5000
+PRUNE = "regauth:Prune"
+
+Progress = Callable[[str, int], None]          # (what, how many deleted so far)
+
+
+@dataclass(frozen=True)
+class Pruned:
+    at: float
+    issued_tokens: int
+    sessions: int
+    revocations: int
+    tokens_expired_before: float
+    sessions_expired_before: float
+    revocations_before: float
+
+
+class Pruner:
+    def __init__(self, store: Store, clock: Clock, auditor: Auditor, batch: int = BATCH) -> None:
+        self._store = store
+        self._clock = clock
+        self._auditor = auditor
+        self._batch = batch
+
+    def run(self, progress: Progress | None = None) -> Pruned:
+        now = self._clock.now()
+        older = now - TOKEN_LIFETIME_BOUND
+        revocations = self._store.prune_revocations(older)
+        sessions = self._drain(self._store.prune_sessions, older, "sessions", progress)
+        tokens = self._drain(self._store.prune_issued_tokens, now, "issued tokens", progress)
+        done = Pruned(now, tokens, sessions, revocations, now, older, older)
+        event = AuditEvent(at=now, request_id=ids.request_id(), principal_arn="", action=PRUNE, resource="",
+                           outcome="allowed", source_ip="",
+                           detail=f"issued_tokens={tokens} sessions={sessions} revocations={revocations}")
+        self._store.record_audit(event)
+        self._auditor.logged(event)
+        return done
+
+    def _drain(self, prune: Callable[[float, int], int], before: float, what: str,
+               progress: Progress | None) -> int:
+        total = 0
+        while True:
+            n = prune(before, self._batch)
+            total += n
+            if n == self._batch and progress is not None:         # more may follow: say how far it got
+                progress(what, total)
+            if n < self._batch:
+                return total

@@ -1,0 +1,80 @@
+"""`regauth admin prune`, run as the real command (its clock moved with the `faketime` program) against
+the store of a real server that issued the token, the session and the revocation it judges."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from typing import Any, Iterator
+
+import botocore.exceptions
+import pytest
+
+from tests.cli.test_admin_revocations import _ecr_token
+from tests.fixtures.server import REGAUTH, REPO, Keys, RegauthServer, require_program, server_env, start_server
+
+pytestmark = pytest.mark.wire
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RegauthServer]:
+    s = start_server(tmp_path_factory.mktemp("regauth-prune"), server_env("555566667777"))
+    yield s
+    s.stop()
+
+
+def admin(server: RegauthServer, *args: str, shift: str | None = None) -> subprocess.CompletedProcess[str]:
+    """`regauth admin ...` on the server's store, its clock `shift` ahead (e.g. "+3d") when given."""
+    prefix = [require_program(shutil.which("faketime"), "faketime"), "-f", shift] if shift else []
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("REGAUTH_", "AWS_"))}
+    return subprocess.run([*prefix, *REGAUTH, "admin", *args, "--data-dir", str(server.data_dir)],
+                          capture_output=True, text=True, env=env, cwd=REPO, timeout=60)
+
+
+def prune(server: RegauthServer, shift: str | None = None) -> dict[str, Any]:
+    proc = admin(server, "prune", shift=shift)
+    assert proc.returncode == 0, proc.stderr
+    out: dict[str, Any] = json.loads(proc.stdout)
+    return out
+
+
+def caller(server: RegauthServer, keys: Keys) -> str:
+    return str(server.client("sts", keys).get_caller_identity()["Arn"])
+
+
+def test_prune_deletes_only_what_has_no_effect_left(server: RegauthServer) -> None:
+    _, token_id = _ecr_token(server)                                     # 12 h
+    creds = server.client("sts").get_session_token(DurationSeconds=900)["Credentials"]
+    session = Keys(creds["AccessKeyId"], creds["SecretAccessKey"], creds["SessionToken"])
+    revoked = f"arn:aws:iam::{server.account_id}:user/somebody"
+    assert admin(server, "revoke", "--principal-arn", revoked).returncode == 0
+
+    # now, and two hours on: the token lives, the session may have issued live tokens, the revocation counts
+    for shift in (None, "+2h"):
+        out = prune(server, shift)
+        assert (out["IssuedTokens"], out["Sessions"], out["Revocations"]) == (0, 0, 0), (shift, out)
+    assert caller(server, session).endswith(":user/admin")
+    assert [r["Subject"] for r in json.loads(admin(server, "list-revocations").stdout)["Revocations"]] == [revoked]
+
+    # three days on, all of it is past any effect
+    out = prune(server, "+3d")
+    assert out["IssuedTokens"] >= 1 and out["Sessions"] == 1 and out["Revocations"] == 1, out
+    assert out["SessionsExpiredBefore"] < out["TokensExpiredBefore"]
+    with pytest.raises(botocore.exceptions.ClientError) as ei:           # the session's key is gone
+        caller(server, session)
+    assert ei.value.response["Error"]["Code"] == "InvalidClientTokenId"
+    assert json.loads(admin(server, "list-revocations").stdout)["Revocations"] == []
+    gone = admin(server, "revoke", "--token-id", token_id)
+    assert gone.returncode != 0 and "No issued token has the id" in gone.stderr
+    events = [json.loads(line) for line in admin(server, "audit", "--limit", "5").stdout.splitlines()]
+    assert any(e["action"] == "regauth:Prune" and e["detail"].startswith(f"issued_tokens={out['IssuedTokens']} ")
+               for e in events)
+
+
+def test_prune_help_says_what_it_deletes(server: RegauthServer) -> None:
+    proc = admin(server, "prune", "--help")
+    assert proc.returncode == 0
+    for text in ("expired tokens", "24 hours", "audit trail is not pruned", "cron"):
+        assert text in proc.stdout

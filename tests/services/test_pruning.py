@@ -1,0 +1,77 @@
+"""`Pruner`: what `regauth admin prune` deletes and keeps, in batches, with its audit event. On a real
+SQLite store with a fixed clock (the store methods themselves run on PostgreSQL too, in
+tests/store/test_conformance.py)."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+import pytest
+
+from regauth.clock import FixedClock
+from regauth.domain.principals import IssuedToken, Revocation
+from regauth.domain.secret import Secret
+from regauth.services.audit import Auditor
+from regauth.services.pruning import PRUNE, TOKEN_LIFETIME_BOUND, Pruner
+from regauth.store.open import open_store
+from tests.store.test_conformance import ACCT, session
+
+NOW = 1_795_000_000.0
+HOUR = 3600.0
+
+
+@pytest.fixture
+def store(tmp_path: Path):
+    s = open_store(f"sqlite:///{tmp_path / 'regauth.db'}", secrets.token_bytes(32))
+    yield s
+    s.close()
+
+
+def test_the_bound_is_the_longest_token_lifetime() -> None:
+    assert TOKEN_LIFETIME_BOUND == 24 * HOUR          # ACR's ExpiresInHours may be 24; ECR and CodeArtifact 12 h
+
+
+def test_only_what_has_no_effect_left_is_deleted(store) -> None:
+    tokens = {"expired": NOW - 1, "expiring": NOW + 1, "long-expired": NOW - 30 * 24 * HOUR}
+    store.record_batch([IssuedToken(tid, "ecr", f"arn:aws:iam::{ACCT}:user/u", ACCT, "s", NOW - 12 * HOUR, exp)
+                        for tid, exp in tokens.items()], [])
+    sessions = {"ASIA0000000000000001": NOW - 25 * HOUR,       # every token it issued has expired
+                "ASIA0000000000000002": NOW - 23 * HOUR,       # an ECR token it issued may still live
+                "ASIA0000000000000003": NOW + HOUR}
+    for akid, exp in sessions.items():
+        store.create_session(session(akid, exp), Secret("s"), secrets.token_hex(32))
+    store.add_revocation(Revocation("principal", f"arn:aws:iam::{ACCT}:user/old", NOW - 25 * HOUR, NOW - 25 * HOUR))
+    store.add_revocation(Revocation("principal", f"arn:aws:iam::{ACCT}:user/new", NOW - 23 * HOUR, NOW - 23 * HOUR))
+    store.add_revocation(Revocation("token", "expired", NOW - 25 * HOUR, NOW - 25 * HOUR))
+
+    done = Pruner(store, FixedClock(NOW), Auditor(store)).run()
+
+    assert (done.issued_tokens, done.sessions, done.revocations) == (2, 1, 2)
+    assert done.tokens_expired_before == NOW and done.sessions_expired_before == NOW - TOKEN_LIFETIME_BOUND
+    assert [tid for tid in tokens if store.get_issued_token(tid)] == ["expiring"]
+    assert [akid for akid in sessions if store.get_credential(akid)] == ["ASIA0000000000000002",
+                                                                         "ASIA0000000000000003"]
+    assert [r.subject for r in store.list_revocations()] == [f"arn:aws:iam::{ACCT}:user/new"]
+    event = store.list_audit_events(limit=1)[0]
+    assert (event.action, event.outcome, event.principal_arn) == (PRUNE, "allowed", "")
+    assert event.detail == "issued_tokens=2 sessions=1 revocations=2"
+
+
+def test_large_deletions_run_in_batches_with_progress(store) -> None:
+    store.record_batch([IssuedToken(f"t{i}", "ecr", "p", ACCT, "s", NOW - 100, NOW - 50 + i) for i in range(7)], [])
+    calls: list[tuple[str, int]] = []
+    deleted: list[int] = []
+    real = store.prune_issued_tokens
+
+    def counting(before: float, limit: int) -> int:
+        n = real(before, limit)
+        deleted.append(n)
+        return n
+
+    store.prune_issued_tokens = counting            # observe the real method's batches
+    done = Pruner(store, FixedClock(NOW), Auditor(store), batch=3).run(lambda what, n: calls.append((what, n)))
+    assert done.issued_tokens == 7
+    assert deleted == [3, 3, 1]
+    assert calls == [("issued tokens", 3), ("issued tokens", 6)]
+    assert not any(store.get_issued_token(f"t{i}") for i in range(7))
