@@ -612,3 +612,50 @@ def test_signing_keys(store):
     with pytest.raises(Conflict) as ei:
         store.add_signing_key(k1)
     assert ei.value.resource_type == "signing_key"
+
+
+def test_add_first_signing_key_only_when_no_key_is_active(store):
+    retired = SigningKey("kid-old", Secret("b2xk"), T0, retired_at=T0 + 1)
+    store.add_signing_key(retired)
+    g = store.generation()
+    assert store.add_first_signing_key(SigningKey("kid-a", Secret("YQ"), T0 + 2)) is True
+    assert store.generation() > g
+    assert store.add_first_signing_key(SigningKey("kid-b", Secret("Yg"), T0 + 3)) is False
+    assert [k.kid for k in store.list_signing_keys()] == ["kid-old", "kid-a"]
+
+
+def test_nodes_starting_together_make_one_first_key(store):
+    """Several stores on one database (own engines and connections, as nodes starting at the same
+    moment have) each load the keyring of an empty store: one key is made, and every node's keyring
+    signs with it, so a token minted on one verifies on the others."""
+    import threading
+
+    from regauth.clock import FixedClock
+    from regauth.services.container import load_keyring
+
+    url = store.engine.url.render_as_string(hide_password=False)
+    others = [open_store(url, KEY) for _ in range(4)]
+    barrier = threading.Barrier(len(others))
+    kids: dict[int, str] = {}
+    errors: list[BaseException] = []
+
+    def start(i: int) -> None:
+        try:
+            barrier.wait()
+            kids[i] = load_keyring(others[i], FixedClock(T0)).active_kid
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=start, args=(i,)) for i in range(len(others))]
+    try:
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join(60)
+        assert errors == []
+        stored = store.list_signing_keys()
+        assert len(stored) == 1
+        assert sorted(kids.values()) == [stored[0].kid] * len(others)
+    finally:
+        for other in others:
+            other.close()

@@ -122,7 +122,9 @@ def test_every_read_answers_what_sqlstore_answers(store):
 WRITE_CALLS = [
     ("set_meta_once", ("store.check", "first")), ("set_meta_once", ("store.check", "second")),
     ("add_signing_key", (SigningKey("kid-1", Secret("b" * 43), T0 + 2, retired_at=T0 + 9),)),
-    ("add_signing_key", (SigningKey("kid-2", Secret("a" * 43), T0 + 2),)),
+    ("add_first_signing_key", (SigningKey("kid-2", Secret("a" * 43), T0 + 2),)),      # stored: True
+    ("add_first_signing_key", (SigningKey("kid-3", Secret("c" * 43), T0 + 3),)),      # one is active: False
+    ("add_signing_key", (SigningKey("kid-0", Secret("d" * 43), T0 + 1, retired_at=T0 + 1),)),
     ("ensure_account", (ACCT, T0)), ("ensure_account", (ACCT, T0 + 5)),
     ("create_user", (user("admin"),)),
     ("put_user_policy", (ACCT, "admin", InlinePolicy("AdministratorAccess", '{"Statement":[]}'))),
@@ -167,8 +169,8 @@ def test_every_write_leaves_what_sqlstore_leaves_and_advances_the_generation(tmp
         for store in (plain, through_sql):
             assert store.get_meta("store.check") == "first"
             assert store.get_credential("AKIAADMIN00000000001").secret.reveal() == "admin/secret+"
-            assert [(k.kid, k.secret.reveal()) for k in store.list_signing_keys()] == [("kid-1", "b" * 43),
-                                                                                    ("kid-2", "a" * 43)]
+            assert [(k.kid, k.secret.reveal()) for k in store.list_signing_keys()] == [
+                ("kid-0", "d" * 43), ("kid-1", "b" * 43), ("kid-2", "a" * 43)]
         assert plain._full is None                       # all of it without SQLAlchemy's help
         ours, theirs = _rows(f"{tmp_path}/plain.db"), _rows(f"{tmp_path}/sql.db")
         for table in theirs:

@@ -51,9 +51,12 @@ class Services:
 
 
 def load_keyring(store: Store, clock: Clock) -> Keyring:
+    """The keyring, with a first key made if the store has no active one. Nodes starting together on
+    an empty store make one key between them (`add_first_signing_key`), so a token minted on one
+    verifies on every other."""
     keys = store.list_signing_keys()
     if not any(k.retired_at is None for k in keys):
-        store.add_signing_key(new_signing_key(clock.now()))
+        store.add_first_signing_key(new_signing_key(clock.now()))
         keys = store.list_signing_keys()
     return Keyring(keys)
 

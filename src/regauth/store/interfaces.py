@@ -111,6 +111,9 @@ class Store(Protocol):
     def list_audit_events(self, limit: int = 100, principal_arn: str | None = None) -> list[AuditEvent]:
         """Newest first."""
     def add_signing_key(self, key: SigningKey) -> None: ...
+    def add_first_signing_key(self, key: SigningKey) -> bool:
+        """Store `key` unless an active (unretired) key is stored; True when `key` was stored. One
+        writer decides at a time, also among processes starting together on one database."""
     def list_signing_keys(self) -> list[SigningKey]: ...
 
     # --- revocations and the registry CA ----------------------------------------------------------

@@ -14,6 +14,7 @@ from regauth.store import schema as t
 from regauth.store.sql_base import SqlBase, map_integrity
 
 _INSERT_TOKEN = t.issued_tokens.insert()
+KEYRING_LOCK_ID = 0x7265_6761_7574_6802 & 0x7FFF_FFFF_FFFF_FFFF  # "regauth" + 2 (the migration lock is + 1)
 _INSERT_EVENT = t.audit_events.insert()
 
 
@@ -96,6 +97,22 @@ class SqlTokensMixin(SqlBase):
         with map_integrity("signing_key", key.kid), self._write() as conn:
             conn.execute(t.signing_keys.insert().values(
                 kid=key.kid, secret=sealed, created_at=key.created_at, retired_at=key.retired_at))
+
+    def add_first_signing_key(self, key: SigningKey) -> bool:
+        """Store `key` unless an active key is stored; True when `key` was stored. Decided by one writer
+        at a time, also among nodes starting together on one database: on PostgreSQL the transaction
+        takes an advisory lock before it looks (READ COMMITTED: it then sees the key the previous
+        holder committed); on SQLite the write transaction is IMMEDIATE."""
+        sealed = self._box.seal(key.secret, rr.signing_key_ad(key.kid))
+        k = t.signing_keys.c
+        with map_integrity("signing_key", key.kid), self._write() as conn:
+            if self._dialect == "postgresql":
+                conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": KEYRING_LOCK_ID})
+            if conn.execute(sa.select(k.kid).where(k.retired_at.is_(None)).limit(1)).first() is not None:
+                return False
+            conn.execute(t.signing_keys.insert().values(
+                kid=key.kid, secret=sealed, created_at=key.created_at, retired_at=key.retired_at))
+            return True
 
     def list_signing_keys(self) -> list[SigningKey]:
         k = t.signing_keys.c

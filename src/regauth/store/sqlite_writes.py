@@ -30,6 +30,7 @@ _PUT_USER_POLICY = ("INSERT INTO user_policies (account_id, user_name, policy_na
 _ADD_ACCESS_KEY = ("INSERT INTO access_keys (access_key_id, account_id, user_name, status, secret, created_at) "
                    "VALUES (?, ?, ?, ?, ?, ?)")
 _ADD_SIGNING_KEY = "INSERT INTO signing_keys (kid, secret, created_at, retired_at) VALUES (?, ?, ?, ?)"
+_ACTIVE_SIGNING_KEY = "SELECT kid FROM signing_keys WHERE retired_at IS NULL LIMIT 1"
 
 
 class SqliteWrites:
@@ -87,6 +88,17 @@ class SqliteWrites:
         sealed = self._box.seal(key.secret, rr.signing_key_ad(key.kid))
         with map_integrity("signing_key", key.kid):
             self._write(_ADD_SIGNING_KEY, (key.kid, sealed, key.created_at, key.retired_at))
+
+    def add_first_signing_key(self, key: SigningKey) -> bool:
+        """Store `key` unless an active key is stored, deciding inside one IMMEDIATE transaction (so
+        among processes starting together on one file, one writes); True when `key` was stored."""
+        sealed = self._box.seal(key.secret, rr.signing_key_ad(key.kid))
+        with map_integrity("signing_key", key.kid), self._direct.transaction() as conn:
+            conn.execute(BUMP_SQL)                 # as SqlStore's write does, whichever way it goes
+            if conn.execute(_ACTIVE_SIGNING_KEY).fetchall():
+                return False
+            conn.execute(_ADD_SIGNING_KEY, (key.kid, sealed, key.created_at, key.retired_at))
+            return True
 
 
 # What `SqliteWrites` does; with `sqlite_reads.READS`, what a SQLite store answers without SQLAlchemy.
