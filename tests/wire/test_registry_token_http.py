@@ -222,14 +222,18 @@ def test_acr_tokens_open_the_instance_s_login_server(realm: Realm) -> None:
 
 @pytest.mark.postgres
 def test_nodes_sharing_postgresql_share_the_ca_and_the_revocations(tmp_path, fresh_postgres_url: str) -> None:
-    """Stateless nodes: a token issued by one is granted by another, under the one CA the store keeps
-    (made once however many nodes start), and a revocation made anywhere is seen by every node."""
+    """Stateless nodes: a token issued by one is granted by another (nodes starting together on an
+    empty store make one keyring key), under the one CA the store keeps (made once however many
+    nodes start), and a revocation made anywhere is seen by every node."""
     import secrets
     import threading
 
     env = {**server_env("222233334444"), "REGAUTH_DATABASE_URL": fresh_postgres_url,
            "REGAUTH_MASTER_KEY": secrets.token_hex(32)}
-    nodes = [start_server(tmp_path / f"node{i}", env) for i in range(2)]
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(2) as pool:       # started together on the empty store: one keyring key between them
+        nodes = list(pool.map(lambda i: start_server(tmp_path / f"node{i}", env), range(2)))
     try:
         a, b = nodes
         out = regauth_cli("admin", "set-registry-endpoint", "--account-id", "222233334444", "--region", REGION,

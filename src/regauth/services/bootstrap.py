@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import hmac
 from dataclasses import dataclass
 
 from regauth.clock import Clock
-from regauth.config import Settings
+from regauth.config import Settings, SettingsError
 from regauth.domain import ids
 from regauth.domain.principals import AccessKey, InlinePolicy, User
 from regauth.domain.secret import Secret
+from regauth.errors import Conflict
 from regauth.store.interfaces import Store
 
 ADMIN_POLICY = '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}'
 ADMIN_USER = "admin"
+ACCOUNT_META, KEY_META = "bootstrap_account", "bootstrap_access_key_id"
 
 
 @dataclass(frozen=True)
@@ -28,11 +31,7 @@ def create_account(store: Store, clock: Clock, account_id: str | None = None,
     """An account with an admin user and one access key (generated unless given)."""
     now = clock.now()
     acct = account_id or ids.account_id()
-    store.ensure_account(acct, now)
-    if store.get_user(acct, ADMIN_USER) is None:
-        store.create_user(User(account_id=acct, name=ADMIN_USER, user_id=ids.user_id(),
-                               arn=f"arn:aws:iam::{acct}:user/{ADMIN_USER}", path="/", created_at=now))
-        store.put_user_policy(acct, ADMIN_USER, InlinePolicy(name="AdministratorAccess", document=ADMIN_POLICY))
+    _ensure_admin(store, acct, now)
     generated = secret is None
     key_id = access_key_id or ids.access_key_id()
     key_secret = secret or Secret(ids.secret_access_key())
@@ -42,19 +41,58 @@ def create_account(store: Store, clock: Clock, account_id: str | None = None,
                            created=True)
 
 
+def _ensure_admin(store: Store, acct: str, now: float) -> None:
+    """The account and its admin user with its policy, whoever else is making them at the same moment
+    (or made part of them before a crash)."""
+    store.ensure_account(acct, now)
+    if store.get_user(acct, ADMIN_USER) is None:
+        try:
+            store.create_user(User(account_id=acct, name=ADMIN_USER, user_id=ids.user_id(),
+                                   arn=f"arn:aws:iam::{acct}:user/{ADMIN_USER}", path="/", created_at=now))
+        except Conflict:
+            pass                            # another node made it at the same moment
+    if not store.list_user_policies(acct, ADMIN_USER):       # an upsert: nodes putting it together agree
+        store.put_user_policy(acct, ADMIN_USER, InlinePolicy(name="AdministratorAccess", document=ADMIN_POLICY))
+
+
+def _given_key(store: Store, acct: str, key_id: str, secret: Secret, now: float) -> None:
+    """The configured admin key (REGAUTH_BOOTSTRAP_*), unless it is stored already with that secret."""
+    try:
+        store.create_access_key(AccessKey(access_key_id=key_id, account_id=acct, user_name=ADMIN_USER,
+                                          status="Active", created_at=now), secret)
+    except Conflict:
+        stored = store.get_credential(key_id)
+        if stored is None or not hmac.compare_digest(stored.secret.reveal().encode(), secret.reveal().encode()):
+            raise SettingsError(f"The access key {key_id} of REGAUTH_BOOTSTRAP_ACCESS_KEY_ID is stored with "
+                                 "another secret than REGAUTH_BOOTSTRAP_SECRET_ACCESS_KEY.") from None
+
+
 def bootstrap(settings: Settings, store: Store, clock: Clock) -> BootstrapResult:
-    """Idempotent: the first start creates the account; later starts only report it."""
-    existing = store.get_meta("bootstrap_account")
-    if existing is not None:
-        key = store.get_meta("bootstrap_access_key_id") or ""
-        if settings.bootstrap_access_key_id and settings.bootstrap_secret and \
-                store.get_credential(settings.bootstrap_access_key_id) is None:
-            create_account(store, clock, existing, settings.bootstrap_access_key_id, settings.bootstrap_secret)
-            key = settings.bootstrap_access_key_id
-            store.set_meta("bootstrap_access_key_id", key)
+    """Idempotent: the first start creates the account; later starts only report it.
+
+    Nodes starting together on an empty shared store agree: the account id is the first one stored
+    (`set_meta_once`), each creation tolerates the same record made by another node, and of the admin
+    keys generated at once only the first one recorded is kept (the others are deleted, so a single
+    secret is printed, by the node that made it)."""
+    now = clock.now()
+    existing = store.get_meta(ACCOUNT_META)
+    key = store.get_meta(KEY_META)
+    given = settings.bootstrap_access_key_id, settings.bootstrap_secret
+    if existing is not None and key is not None:
+        if given[0] and given[1] is not None and store.get_credential(given[0]) is None:
+            _given_key(store, existing, given[0], given[1], now)     # a key configured after the first start
+            store.set_meta(KEY_META, given[0])
+            key = given[0]
         return BootstrapResult(account_id=existing, access_key_id=key, secret=None, created=False)
-    result = create_account(store, clock, settings.account_id, settings.bootstrap_access_key_id,
-                            settings.bootstrap_secret)
-    store.set_meta("bootstrap_account", result.account_id)
-    store.set_meta("bootstrap_access_key_id", result.access_key_id)
-    return result
+    acct = existing or store.set_meta_once(ACCOUNT_META, settings.account_id or ids.account_id())
+    _ensure_admin(store, acct, now)
+    if given[0] and given[1] is not None:
+        _given_key(store, acct, given[0], given[1], now)
+        store.set_meta_once(KEY_META, given[0])
+        return BootstrapResult(account_id=acct, access_key_id=given[0], secret=None, created=True)
+    made = create_account(store, clock, acct)
+    winner = store.set_meta_once(KEY_META, made.access_key_id)
+    if winner != made.access_key_id:                # another node's key was recorded first: keep only that one
+        store.delete_access_key(acct, ADMIN_USER, made.access_key_id)
+        return BootstrapResult(account_id=acct, access_key_id=winner, secret=None, created=False)
+    return made

@@ -1,0 +1,86 @@
+"""`bootstrap`: the first start's account and admin key, also when several nodes start at the same
+moment on one empty store (SQLite file or PostgreSQL), and later starts that only report it."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+import pytest
+
+from regauth.clock import FixedClock
+from regauth.config import Settings, SettingsError
+from regauth.domain.principals import AccessKey
+from regauth.domain.secret import Secret
+from regauth.services.bootstrap import ADMIN_USER, BootstrapResult, _given_key, bootstrap
+from regauth.store.open import open_store
+from tests.store.test_conformance import KEY, T0, pg_template, store  # noqa: F401 - fixtures
+
+GIVEN = Settings(account_id="777788889999", bootstrap_access_key_id="AKIAEXAMPLEBOOT00001",
+                 bootstrap_secret=Secret("boot-secret-boot-secret-boot-secret-0001"))
+
+
+def together(store, n: int, start: Callable[[object], BootstrapResult]) -> list[BootstrapResult]:
+    """`start` run by n stores of their own on `store`'s database, all released at once."""
+    url = store.engine.url.render_as_string(hide_password=False)
+    others = [open_store(url, KEY) for _ in range(n)]
+    barrier = threading.Barrier(n)
+    results: dict[int, BootstrapResult] = {}
+    errors: list[BaseException] = []
+
+    def run(i: int) -> None:
+        try:
+            barrier.wait()
+            results[i] = start(others[i])
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
+    try:
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join(60)
+    finally:
+        for other in others:
+            other.close()
+    assert errors == []
+    return [results[i] for i in range(n)]
+
+
+def test_nodes_starting_together_with_configured_keys_all_start(store) -> None:
+    results = together(store, 4, lambda s: bootstrap(GIVEN, s, FixedClock(T0)))
+    assert {(r.account_id, r.access_key_id, r.secret) for r in results} == {("777788889999", "AKIAEXAMPLEBOOT00001",
+                                                                             None)}
+    assert [k.access_key_id for k in store.list_access_keys("777788889999", ADMIN_USER)] == ["AKIAEXAMPLEBOOT00001"]
+    assert len(store.list_user_policies("777788889999", ADMIN_USER)) == 1
+    assert store.get_credential("AKIAEXAMPLEBOOT00001").secret.reveal() == GIVEN.bootstrap_secret.reveal()
+
+
+def test_nodes_starting_together_with_generated_keys_agree_on_one_account_and_one_key(store) -> None:
+    results = together(store, 4, lambda s: bootstrap(Settings(), s, FixedClock(T0)))
+    accounts = {r.account_id for r in results}
+    assert len(accounts) == 1
+    (acct,) = accounts
+    keys = store.list_access_keys(acct, ADMIN_USER)
+    assert len(keys) == 1                                       # the losers' keys are deleted
+    shown = [r for r in results if r.secret is not None]
+    assert len(shown) == 1 and shown[0].access_key_id == keys[0].access_key_id      # one secret, printed once
+    assert store.get_credential(keys[0].access_key_id).secret.reveal() == shown[0].secret.reveal()
+    assert {r.access_key_id for r in results} == {keys[0].access_key_id}
+
+
+def test_later_starts_report_and_a_contradicting_configured_secret_stops_the_start(store) -> None:
+    first = bootstrap(GIVEN, store, FixedClock(T0))
+    assert first.created and first.account_id == "777788889999"
+    again = bootstrap(GIVEN, store, FixedClock(T0 + 60))
+    assert (again.created, again.account_id, again.access_key_id, again.secret) == (
+        False, "777788889999", "AKIAEXAMPLEBOOT00001", None)
+    moved = Settings(account_id="777788889999", bootstrap_access_key_id="AKIAEXAMPLEBOOT00002",
+                     bootstrap_secret=Secret("another-secret-another-secret-000000002"))
+    assert bootstrap(moved, store, FixedClock(T0 + 120)).access_key_id == "AKIAEXAMPLEBOOT00002"   # key added later
+    store.create_access_key(AccessKey("AKIAEXAMPLEBOOT00003", "777788889999", ADMIN_USER, "Active", T0),
+                            Secret("not-the-configured-one"))
+    with pytest.raises(SettingsError) as ei:        # the configured id is stored with another secret
+        _given_key(store, "777788889999", "AKIAEXAMPLEBOOT00003", Secret("third-secret-third-0003"), T0)
+    assert "REGAUTH_BOOTSTRAP_SECRET_ACCESS_KEY" in str(ei.value) and "secret-third" not in str(ei.value)
