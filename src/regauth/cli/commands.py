@@ -1,8 +1,11 @@
-"""The aws-style client commands: `regauth codeartifact|ecr|ecr-public|sts ...`.
+"""The aws-style client commands: `regauth codeartifact|ecr|ecr-public|sts|iam ...`.
 
-Each command accepts every global option of the AWS CLI (one shared parent parser), plus --cli-input-json,
---cli-input-yaml and --generate-cli-skeleton. API commands take their parameters from the botocore model, so
-client-side validation is exactly botocore's (required, type, min); the server enforces the rest.
+Every operation the server implements is a command (the hand-written rows below, the plain ones in
+commands_table.py), plus `codeartifact login` and `ecr|ecr-public get-login-password`. Each command accepts every
+global option of the AWS CLI (one shared parent parser), plus --cli-input-json, --cli-input-yaml and
+--generate-cli-skeleton. API commands take their parameters from the botocore model, so client-side validation is
+exactly botocore's (required, type, min); the server enforces the rest. Operations with a botocore paginator
+follow every page unless --no-paginate, as the AWS CLI does (commands_paging.py).
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ from botocore.model import StructureShape
 from botocore.validate import ParamValidationError, validate_parameters
 
 from regauth.cli import commands_login
+from regauth.cli.commands_paging import Paging, paginate, paging_for
+from regauth.cli.commands_table import API_COMMANDS
 from regauth.cli.aws_client import (
     EXIT_OTHER, EXIT_PARAMETER, REDACTOR, CliError, build_client, call, disable_debug_logging,
     enable_debug_logging, log, make_session, scoped_config,
@@ -56,7 +61,7 @@ Action = Callable[[Context], int]
 
 @dataclass(frozen=True)
 class CommandSpec:
-    group: str                # the `regauth <group>` level: codeartifact, ecr, ecr-public, sts
+    group: str                # the `regauth <group>` level: codeartifact, ecr, ecr-public, sts, iam
     name: str                 # get-authorization-token, login, ...
     service: str              # botocore service name
     operation: str            # botocore operation name; also the table title
@@ -74,7 +79,17 @@ class CommandSpec:
         return operation_model(self.service, self.operation).input_shape
 
     def all_params(self) -> tuple[Param, ...]:
-        return self.params if self.params is not None else params_from_shape(self.input_shape())
+        if self.params is not None:
+            return self.params
+        paging = self.paging()
+        return params_from_shape(self.input_shape(), paging.manual if paging else ())
+
+    def paging(self) -> Paging | None:
+        """The operation's paginator when this command just calls the operation (as the AWS CLI's do)."""
+        shape = self.input_shape()
+        if self.action is not None or shape is None:
+            return None
+        return paging_for(self.service, self.operation, {k: v.type_name for k, v in shape.members.items()})
 
 
 def resolve_output(args: argparse.Namespace, session: botocore.session.Session | None) -> str:
@@ -90,7 +105,12 @@ def resolve_output(args: argparse.Namespace, session: botocore.session.Session |
 # --------------------------------------------------------------------------- actions
 
 def _api_call(ctx: Context) -> int:
-    response = call(ctx.client(), _python_name(ctx.spec.operation), ctx.values)
+    paging = ctx.spec.paging()
+    config = paging.config(ctx.args, ctx.values) if paging else None
+    if config is None:
+        response = call(ctx.client(), _python_name(ctx.spec.operation), ctx.values)
+    else:
+        response = paginate(ctx.client(), _python_name(ctx.spec.operation), ctx.values, config)
     ctx.print_response(response)
     return 0
 
@@ -167,13 +187,17 @@ COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec("sts", "get-caller-identity", "sts", "GetCallerIdentity",
                 "Show the account, user id and ARN of the credentials in use.",
                 ("regauth sts get-caller-identity", "regauth sts get-caller-identity --query Account --output text")),
+    *(CommandSpec(group, name, group, operation, summary, examples)
+      for group, name, operation, summary, examples in API_COMMANDS),
 )
 
 _GROUP_HELP = {
-    "codeartifact": "CodeArtifact: authorization tokens, repository endpoints, login for pip/twine/npm",
-    "ecr": "ECR: registry authorization tokens and docker login passwords",
+    "codeartifact": "CodeArtifact: authorization tokens, repository endpoints, login for pip/twine/npm, "
+                    "domains, repositories and domain policies",
+    "ecr": "ECR: registry authorization tokens, docker login passwords and repositories",
     "ecr-public": "ECR Public: authorization tokens and docker login passwords (us-east-1)",
-    "sts": "STS: who am I",
+    "sts": "STS: who am I, session tokens and assumed roles",
+    "iam": "IAM: users, access keys, roles and their inline policies",
 }
 
 
@@ -187,18 +211,26 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         exit_252_on_error(gp)
         groups[group] = gp.add_subparsers(dest=f"{group}_command", required=True, metavar="COMMAND",
                                           parser_class=AwsArgumentParser)
-    for spec in COMMANDS:
+    for spec in sorted(COMMANDS, key=lambda c: c.name):      # each group's commands alphabetically, as aws does
         epilog = "examples:\n" + "\n".join(f"  {e}" for e in spec.examples) + "\n"
         if spec.notes:
             epilog += "\n" + spec.notes
+        if spec.paging() is not None:
+            epilog += (f"\n{spec.name} is paginated: it follows every page unless --no-paginate; --max-items "
+                       "stops early and prints a NextToken for --starting-token.\n")
         epilog += ("\nGlobal options behave as in the AWS CLI; --cli-auto-prompt is not supported (exit 252).\n"
                    "Exit codes: 252 bad parameters, 253 configuration, 254 service error, 255 other.\n")
-        params = spec.all_params()
+        params, paging = spec.all_params(), spec.paging()
+        usage = synopsis(f"regauth {spec.group} {spec.name}", params, paging.synopsis() if paging else ())
         p = groups[spec.group].add_parser(spec.name, parents=[parent], help=spec.summary, description=spec.summary,
                                           epilog=epilog, formatter_class=argparse.RawDescriptionHelpFormatter,
-                                          allow_abbrev=False,
-                                          usage=synopsis(f"regauth {spec.group} {spec.name}", params))
-        add_params(p, params)
+                                          allow_abbrev=False, usage=usage)
+        if paging is None:
+            add_params(p, params)
+        else:                   # IAM's MaxItems shares --max-items with the paging option, which reads it
+            flags = {flag for flag, *_ in paging.options()}
+            add_params(p, tuple(x for x in params if x.flag not in flags))
+            paging.add_to(p)
         p.set_defaults(run=_runner(spec, p))
 
 

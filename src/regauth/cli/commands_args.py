@@ -80,7 +80,8 @@ def global_parent() -> argparse.ArgumentParser:
     g.add_argument("--endpoint-url", help="the regauth server URL (default: AWS_ENDPOINT_URL*, endpoint_url in "
                                           "~/.aws/config, else the AWS endpoint)")
     g.add_argument("--no-verify-ssl", dest="verify_ssl", action="store_false", help="do not verify TLS certificates")
-    g.add_argument("--no-paginate", action="store_true", help="accepted; these operations are not paginated")
+    g.add_argument("--no-paginate", action="store_true", help="make one request to a paginated operation instead of "
+                   "following every page (not with --starting-token, --page-size or --max-items)")
     g.add_argument("--output", choices=OUTPUT_FORMATS, help="output format (default: AWS_DEFAULT_OUTPUT, the "
                                                             "profile's output, else json)")
     g.add_argument("--query", help="a JMESPath expression applied to the response")
@@ -123,10 +124,11 @@ def operation_model(service: str, operation: str) -> OperationModel:
 @dataclass(frozen=True)
 class Param:
     name: str                  # the member name, also the key in --cli-input-json documents
-    kind: str                  # "string" | "integer" | "boolean" | "list"
+    kind: str                  # "string" | "integer" | "boolean" | "list" | "json" (a structure, map or list of them)
     required: bool = False
     help: str = ""
     choices: tuple[str, ...] | None = None
+    hidden: bool = False       # accepted but left out of --help and the synopsis (a paginator's own tokens)
 
     @property
     def flag(self) -> str:
@@ -137,7 +139,7 @@ class Param:
         return "param_" + self.name
 
     def sample(self) -> Any:
-        return {"string": "", "integer": 0, "boolean": False, "list": [""]}[self.kind]
+        return {"string": "", "integer": 0, "boolean": False, "list": [""], "json": {}}[self.kind]
 
 
 def doc_overview(shape: Shape) -> str:
@@ -148,21 +150,41 @@ def doc_overview(shape: Shape) -> str:
     return match.group(1) if match else text
 
 
-def params_from_shape(shape: StructureShape | None) -> tuple[Param, ...]:
+def _kind(shape: Shape) -> str:
+    if shape.type_name in ("structure", "map"):
+        return "json"
+    if shape.type_name == "list":
+        return "json" if getattr(shape, "member").type_name in ("structure", "map", "list") else "list"
+    return {"long": "integer", "integer": "integer", "boolean": "boolean"}.get(shape.type_name, "string")
+
+
+def params_from_shape(shape: StructureShape | None, hidden: tuple[str, ...] = ()) -> tuple[Param, ...]:
+    """The operation's input members as parameters; those named in `hidden` are accepted but undocumented."""
     if shape is None:
         return ()
-    kinds = {"string": "string", "long": "integer", "integer": "integer", "boolean": "boolean", "list": "list"}
-    return tuple(Param(name, kinds.get(member.type_name, "string"), name in shape.required_members,
-                       doc_overview(member)) for name, member in shape.members.items())
+    return tuple(Param(name, _kind(member), name in shape.required_members, doc_overview(member),
+                       hidden=name in hidden) for name, member in shape.members.items())
 
 
-def synopsis(prog: str, params: tuple[Param, ...]) -> str:
+def json_value(text: str) -> Any:
+    """A structure, map or list of structures given as JSON (or file://path to it), as the AWS CLI accepts them."""
+    try:
+        return json.loads(_read_document(text))
+    except CliError as exc:
+        raise argparse.ArgumentTypeError(exc.message) from None
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"Invalid JSON: {exc}\nJSON received: {text}") from None
+
+
+def synopsis(prog: str, params: tuple[Param, ...], extra: tuple[str, ...] = ()) -> str:
     """A short usage line in the AWS CLI's synopsis style (the global options are listed under --help)."""
     parts = [prog]
     for p in params:
+        if p.hidden:
+            continue
         flag = p.flag if p.kind == "boolean" else f"{p.flag} <value>"
         parts.append(flag if p.required else f"[{flag}]")
-    parts += ["[--cli-input-json <value> | --cli-input-yaml <value>]", "[--generate-cli-skeleton <value>]",
+    parts += [*extra, "[--cli-input-json <value> | --cli-input-yaml <value>]", "[--generate-cli-skeleton <value>]",
               "[global options]"]
     return " ".join(parts)
 
@@ -172,13 +194,15 @@ def add_params(parser: argparse.ArgumentParser, params: tuple[Param, ...]) -> No
     groups = parser._action_groups            # list the parameters before the shared option groups in --help
     groups.insert(1, groups.pop())
     for p in params:
-        text = ("[required] " if p.required else "") + p.help
+        text = argparse.SUPPRESS if p.hidden else ("[required] " if p.required else "") + p.help
         if p.kind == "integer":
             group.add_argument(p.flag, dest=p.dest, type=int, metavar="<value>", help=text)
         elif p.kind == "boolean":
             group.add_argument(p.flag, dest=p.dest, action="store_true", default=None, help=text)
         elif p.kind == "list":
             group.add_argument(p.flag, dest=p.dest, nargs="+", metavar="<value>", help=text)
+        elif p.kind == "json":
+            group.add_argument(p.flag, dest=p.dest, type=json_value, metavar="<JSON>", help=text)
         elif p.choices:
             group.add_argument(p.flag, dest=p.dest, choices=p.choices, help=text)
         else:
@@ -220,7 +244,7 @@ def load_cli_input(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def merge_params(params: tuple[Param, ...], doc: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
-    """Values from the input document, overridden by those given as options."""
+    """Values from the input document, overridden by those given as options (file://path: the file's text)."""
     names = [p.name for p in params]
     for key in doc:
         if key not in names:
@@ -229,6 +253,8 @@ def merge_params(params: tuple[Param, ...], doc: dict[str, Any], args: argparse.
     values = {k: v for k, v in doc.items() if v is not None}
     for p in params:
         given = getattr(args, p.dest, None)
+        if isinstance(given, str) and p.kind == "string":
+            given = _read_document(given)          # file://policy.json, as the AWS CLI reads any parameter
         if given is not None:
             values[p.name] = given
     return values
