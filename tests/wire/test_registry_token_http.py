@@ -220,6 +220,21 @@ def test_acr_tokens_open_the_instance_s_login_server(realm: Realm) -> None:
     assert status == 401
 
 
+def test_acr_delete_follows_cr_delete_repository_tag(realm: Realm) -> None:
+    """ACR's DeleteRepoTag is authorized by cr:DeleteRepositoryTag on the repository: the realm grants
+    `delete` on it, and only where the principal has it."""
+    user, token = acr_credentials(realm.server, "acr-del.test:5000", ["cr:PullRepository", "cr:DeleteRepositoryTag"],
+                                  "ns/*")
+    assert realm.grants(token, "repository:ns/app:pull,push,delete", "repository:other/app:delete", user=user,
+                        service="acr-del.test:5000") == [
+        {"type": "repository", "name": "ns/app", "actions": ["pull", "delete"]},
+        {"type": "repository", "name": "other/app", "actions": []}]
+    user, token = acr_credentials(realm.server, "acr-del.test:5000", ["cr:PullRepository", "cr:PushRepository"],
+                                  "ns/*")
+    assert realm.grants(token, "repository:ns/app:delete", user=user, service="acr-del.test:5000") == [
+        {"type": "repository", "name": "ns/app", "actions": []}]
+
+
 @pytest.mark.postgres
 def test_nodes_sharing_postgresql_share_the_ca_and_the_revocations(tmp_path, fresh_postgres_url: str) -> None:
     """Stateless nodes: a token issued by one is granted by another (nodes starting together on an
@@ -227,11 +242,10 @@ def test_nodes_sharing_postgresql_share_the_ca_and_the_revocations(tmp_path, fre
     nodes start), and a revocation made anywhere is seen by every node."""
     import secrets
     import threading
+    from concurrent.futures import ThreadPoolExecutor
 
     env = {**server_env("222233334444"), "REGAUTH_DATABASE_URL": fresh_postgres_url,
            "REGAUTH_MASTER_KEY": secrets.token_hex(32)}
-    from concurrent.futures import ThreadPoolExecutor
-
     with ThreadPoolExecutor(2) as pool:       # started together on the empty store: one keyring key between them
         nodes = list(pool.map(lambda i: start_server(tmp_path / f"node{i}", env), range(2)))
     try:

@@ -13,7 +13,7 @@ offline.
 
     pull    ecr:BatchGetImage       cr:PullRepository
     push    ecr:PutImage            cr:PushRepository
-    delete  ecr:BatchDeleteImage    (not granted on ACR)
+    delete  ecr:BatchDeleteImage    cr:DeleteRepositoryTag  (the RAM action of ACR's DeleteRepoTag)
     registry:catalog:*   ecr:DescribeRepositories on repository/*
 
 ECR Public tokens are refused at the realm: that registry's pulls are anonymous in AWS and a
@@ -57,7 +57,7 @@ log = logging.getLogger("regauth.registry")
 REALM_KINDS = ("ecr", "acr")
 REALM_USERS = {"ecr": "AWS", "acr": TEMP_USERNAME}
 ECR_ACTIONS = {"pull": "ecr:BatchGetImage", "push": "ecr:PutImage", "delete": "ecr:BatchDeleteImage"}
-ACR_ACTIONS = {"pull": "cr:PullRepository", "push": "cr:PushRepository"}
+ACR_ACTIONS = {"pull": "cr:PullRepository", "push": "cr:PushRepository", "delete": "cr:DeleteRepositoryTag"}
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 PACKAGE_USER = "aws"
 
