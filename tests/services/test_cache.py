@@ -101,3 +101,28 @@ def test_writes_that_do_not_change_cached_records_do_not_flush(nodes) -> None:
     assert a.generation() == before
     a.put_user_policy(ACCT, "alice", InlinePolicy("q", '{"Statement": []}'))
     assert a.generation() == before + 1
+
+
+def test_listeners_run_when_the_generation_moves_and_again_after_a_failure(nodes) -> None:
+    a, b = nodes
+    cache = CachingStore(a)  # type: ignore[arg-type]
+    runs: list[int] = []
+    fail = [False]
+
+    def listener() -> None:
+        runs.append(a.generation())
+        if fail[0]:
+            raise RuntimeError("store unavailable")
+
+    cache.on_change(listener)
+    cache.begin_request()                       # the first request takes the generation: listeners run
+    cache.begin_request()
+    assert len(runs) == 1
+    b.put_user_policy(ACCT, "alice", InlinePolicy("q", '{"Statement": []}'))     # another node writes
+    fail[0] = True
+    with pytest.raises(RuntimeError):
+        cache.begin_request()
+    fail[0] = False
+    cache.begin_request()                       # not taken as seen: the next request runs it again
+    cache.begin_request()
+    assert len(runs) == 3 and runs[1] == runs[2] > runs[0]

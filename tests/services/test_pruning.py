@@ -47,7 +47,7 @@ def test_only_what_has_no_effect_left_is_deleted(store) -> None:
 
     done = Pruner(store, FixedClock(NOW), Auditor(store)).run()
 
-    assert (done.issued_tokens, done.sessions, done.revocations) == (2, 1, 2)
+    assert (done.issued_tokens, done.sessions, done.revocations, done.signing_keys) == (2, 1, 2, 0)
     assert done.tokens_expired_before == NOW and done.sessions_expired_before == NOW - TOKEN_LIFETIME_BOUND
     assert [tid for tid in tokens if store.get_issued_token(tid)] == ["expiring"]
     assert [akid for akid in sessions if store.get_credential(akid)] == ["ASIA0000000000000002",
@@ -55,7 +55,7 @@ def test_only_what_has_no_effect_left_is_deleted(store) -> None:
     assert [r.subject for r in store.list_revocations()] == [f"arn:aws:iam::{ACCT}:user/new"]
     event = store.list_audit_events(limit=1)[0]
     assert (event.action, event.outcome, event.principal_arn) == (PRUNE, "allowed", "")
-    assert event.detail == "issued_tokens=2 sessions=1 revocations=2"
+    assert event.detail == "issued_tokens=2 sessions=1 revocations=2 signing_keys=0"
 
 
 def test_large_deletions_run_in_batches_with_progress(store) -> None:

@@ -659,3 +659,27 @@ def test_nodes_starting_together_make_one_first_key(store):
     finally:
         for other in others:
             other.close()
+
+
+def test_rotate_signing_keys_retires_or_deletes_the_others_in_one_go(store):
+    store.add_signing_key(SigningKey("kid-old", Secret("b2xk"), T0, retired_at=T0 + 1))
+    store.add_signing_key(SigningKey("kid-a", Secret("YQ"), T0 + 2))
+    g = store.generation()
+    assert store.rotate_signing_keys(SigningKey("kid-b", Secret("Yg"), T0 + 5), T0 + 5, False) == ["kid-a"]
+    assert store.generation() > g
+    keys = {k.kid: k.retired_at for k in store.list_signing_keys()}
+    assert keys == {"kid-old": T0 + 1, "kid-a": T0 + 5, "kid-b": None}      # an earlier retirement is kept
+    assert store.rotate_signing_keys(SigningKey("kid-c", Secret("Yw"), T0 + 9), T0 + 9, True) == [
+        "kid-old", "kid-a", "kid-b"]
+    assert [(k.kid, k.retired_at, k.secret.reveal()) for k in store.list_signing_keys()] == [("kid-c", None, "Yw")]
+    with pytest.raises(Conflict):                                          # a kid is never reused
+        store.rotate_signing_keys(SigningKey("kid-c", Secret("eA"), T0 + 10), T0 + 10, False)
+    assert [k.kid for k in store.list_signing_keys()] == ["kid-c"]          # and the failed rotation changed nothing
+
+
+def test_prune_signing_keys_deletes_only_keys_retired_before_the_cut(store):
+    store.add_signing_key(SigningKey("kid-1", Secret("MQ"), T0 - 100, retired_at=T0 - 10))
+    store.add_signing_key(SigningKey("kid-2", Secret("Mg"), T0 - 50, retired_at=T0))
+    store.add_signing_key(SigningKey("kid-3", Secret("Mw"), T0 - 200))                 # active, however old
+    assert store.prune_signing_keys(T0) == 1
+    assert [k.kid for k in store.list_signing_keys()] == ["kid-3", "kid-2"]

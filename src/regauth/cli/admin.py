@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("admin", help="operate on the store directly (accounts, audit, instances, endpoints, "
-                                     "revocations, pruning)")
+                                     "revocations, signing keys, pruning)")
     actions = p.add_subparsers(dest="admin_command", required=True, metavar="COMMAND")
     ca = actions.add_parser("create-account", help="create an account with an admin user and print its keys once")
     ca.add_argument("--account-id", default=None, help="12 digits; random when omitted")
@@ -92,7 +92,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                                         "  - STS sessions expired more than 24 hours ago (a token issued with\n"
                                         "    temporary credentials can outlive them by up to that long);\n"
                                         "  - revocations made more than 24 hours ago (every token they refuse has\n"
-                                        "    expired).\n"
+                                        "    expired);\n"
+                                        "  - signing keys retired more than 24 hours ago (rotate-signing-key).\n"
                                         "Nothing still valid is touched and the audit trail is not pruned. Safe while\n"
                                         "servers run on the same store: it deletes in small transactions. Run it\n"
                                         "from cron or a systemd timer, e.g. hourly.",
@@ -101,6 +102,27 @@ def register(sub: argparse._SubParsersAction) -> None:
     pr.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     pr.add_argument("--data-dir", default=None)
     pr.set_defaults(run=_prune)
+    rk = actions.add_parser("rotate-signing-key", help="make a new key sign issued tokens; retire (or revoke) the "
+                                                      "previous ones",
+                            description="Every node signs with the new key from its next request on. The previous\n"
+                                        "keys are retired: they still verify the tokens they signed until those\n"
+                                        "expire (admin prune deletes them a day later). With --revoke-previous\n"
+                                        "(a key that may have leaked) they are deleted at once: every token\n"
+                                        "issued before is refused where it is checked, and clients fetch new ones.",
+                            epilog="examples:\n"
+                                   "  regauth admin rotate-signing-key                       # routine, e.g. yearly\n"
+                                   "  regauth admin rotate-signing-key --revoke-previous --reason 'backup leaked'",
+                            formatter_class=argparse.RawDescriptionHelpFormatter)
+    rk.add_argument("--revoke-previous", action="store_true",
+                    help="delete the previous keys: tokens they signed stop working at once")
+    rk.add_argument("--reason", default="", help="kept in the audit trail")
+    rk.add_argument("--data-dir", default=None)
+    rk.set_defaults(run=_rotate_signing_key)
+    lk = actions.add_parser("list-signing-keys", help="print the token signing keys' ids and times as JSON (never "
+                                                     "the keys)",
+                            epilog="example: regauth admin list-signing-keys")
+    lk.add_argument("--data-dir", default=None)
+    lk.set_defaults(run=_list_signing_keys)
     rc = actions.add_parser("registry-ca", help="print the CA certificate (PEM) a registry trusts for regauth's tokens",
                             description="Registry JWTs from regauth's token realm (GET /token) are signed by leaf\n"
                                         "keys certified by this CA (x5c). Put it in the registry's\n"
@@ -220,9 +242,33 @@ def _prune(args: argparse.Namespace) -> int:
     def act(s: Any) -> dict[str, object]:
         done = Pruner(s.store, s.clock, s.auditor).run(progress)
         return {"IssuedTokens": done.issued_tokens, "Sessions": done.sessions, "Revocations": done.revocations,
+                "SigningKeys": done.signing_keys,
                 "TokensExpiredBefore": iso(done.tokens_expired_before),
                 "SessionsExpiredBefore": iso(done.sessions_expired_before),
                 "RevocationsBefore": iso(done.revocations_before)}
+    return _store_command(args, act)
+
+
+def _rotate_signing_key(args: argparse.Namespace) -> int:
+    from regauth.services.signing_keys import SigningKeys
+
+    if len(args.reason) > 512:
+        raise SystemExit("regauth: the reason must be at most 512 characters")
+
+    def act(s: Any) -> dict[str, object]:
+        done = SigningKeys(s.store, s.clock, s.auditor).rotate(args.revoke_previous, args.reason)
+        return {"ActiveKid": done.new_kid, "RetiredKids": list(done.retired), "DeletedKids": list(done.deleted)}
+    return _store_command(args, act)
+
+
+def _list_signing_keys(args: argparse.Namespace) -> int:
+    from regauth.services.signing_keys import SigningKeys
+
+    def act(s: Any) -> dict[str, object]:
+        keys = SigningKeys(s.store, s.clock, s.auditor).list()
+        active = max((k for k in keys if k.retired_at is None), key=lambda k: (k.created_at, k.kid), default=None)
+        return {"SigningKeys": [{"Kid": k.kid, "CreatedAt": k.created_at, "RetiredAt": k.retired_at,
+                                 "Active": active is not None and k.kid == active.kid} for k in keys]}
     return _store_command(args, act)
 
 

@@ -37,6 +37,7 @@ class CachingStore:
         self._generation = -1
         self._entries: dict[tuple[Any, ...], Any] = {}
         self._local = threading.local()      # the generation the current request started under
+        self._listeners: list[Callable[[], None]] = []
 
     @property
     def inner(self) -> Store:
@@ -47,6 +48,12 @@ class CachingStore:
         are causally after it: see `regauth.http.OncePerTurn`)."""
         self._read_generation = read
 
+    def on_change(self, listener: Callable[[], None]) -> None:
+        """Run `listener` whenever a request finds the generation moved, before that request reads
+        anything (e.g. the keyring reloads its keys). If it raises, the request fails and the next
+        one runs it again: the new generation is taken only once every listener has run."""
+        self._listeners.append(listener)
+
     def begin_request(self) -> None:
         """Call once at the start of each request, on the thread that serves it."""
         current = self._read_generation()
@@ -55,6 +62,8 @@ class CachingStore:
             with self._lock:
                 if current > self._generation:
                     self._entries = {}
+                    for listener in self._listeners:
+                        listener()
                     self._generation = current
 
     def _cached(self, name: str, method: Callable[..., Any]) -> Callable[..., Any]:

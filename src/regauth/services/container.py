@@ -62,9 +62,14 @@ def load_keyring(store: Store, clock: Clock) -> Keyring:
 
 
 def build_services(settings: Settings, store: Store, clock: Clock) -> Services:
-    store = CachingStore(store)  # type: ignore[assignment]
+    inner = store
+    cache = CachingStore(store)
+    store = cache  # type: ignore[assignment]
     policies = PolicyCache()
     keyring = load_keyring(store, clock)
+    # a key rotated on any node (`regauth admin rotate-signing-key`) is used and known here from the
+    # next request on, as every other change the generation announces
+    cache.on_change(lambda: keyring.replace(inner.list_signing_keys()))
     authz = Authorizer(store, policies)
     auditor = Auditor(store)
     issuer = TokenIssuer(store, keyring, auditor)

@@ -9,7 +9,9 @@ What goes, at the moment `now` of the run:
   token's principal from its session (`RegistryAccess.caller_of`); a session pruned while one of its
   tokens lives would make that token fail (closed, but a surprise);
 - revocations whose `not_before` is more than TOKEN_LIFETIME_BOUND ago: a revocation refuses only
-  tokens issued before its `not_before`, and those have all expired.
+  tokens issued before its `not_before`, and those have all expired;
+- signing keys retired more than TOKEN_LIFETIME_BOUND ago (`admin rotate-signing-key`): a retired key
+  signs nothing, so every token it signed has expired by then.
 The audit trail is never pruned here. The run itself is audited ("regauth:Prune", with its counts).
 
 Large deletions run as many small transactions (BATCH rows each), so a server sharing the store
@@ -42,6 +44,7 @@ class Pruned:
     issued_tokens: int
     sessions: int
     revocations: int
+    signing_keys: int
     tokens_expired_before: float
     sessions_expired_before: float
     revocations_before: float
@@ -58,12 +61,14 @@ class Pruner:
         now = self._clock.now()
         older = now - TOKEN_LIFETIME_BOUND
         revocations = self._store.prune_revocations(older)
+        keys = self._store.prune_signing_keys(older)
         sessions = self._drain(self._store.prune_sessions, older, "sessions", progress)
         tokens = self._drain(self._store.prune_issued_tokens, now, "issued tokens", progress)
-        done = Pruned(now, tokens, sessions, revocations, now, older, older)
+        done = Pruned(now, tokens, sessions, revocations, keys, now, older, older)
         event = AuditEvent(at=now, request_id=ids.request_id(), principal_arn="", action=PRUNE, resource="",
                            outcome="allowed", source_ip="",
-                           detail=f"issued_tokens={tokens} sessions={sessions} revocations={revocations}")
+                           detail=f"issued_tokens={tokens} sessions={sessions} revocations={revocations} "
+                                  f"signing_keys={keys}")
         self._store.record_audit(event)
         self._auditor.logged(event)
         return done

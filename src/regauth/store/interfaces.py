@@ -115,6 +115,9 @@ class Store(Protocol):
         """Store `key` unless an active (unretired) key is stored; True when `key` was stored. One
         writer decides at a time, also among processes starting together on one database."""
     def list_signing_keys(self) -> list[SigningKey]: ...
+    def rotate_signing_keys(self, new: SigningKey, retired_at: float, delete_previous: bool) -> list[str]:
+        """One transaction: `new` becomes the active key; the other active keys are retired at
+        `retired_at` (or, with `delete_previous`, every other key is deleted). The kids affected."""
 
     # --- revocations and the registry CA ----------------------------------------------------------
     def add_revocation(self, rev: Revocation) -> None:
@@ -134,6 +137,8 @@ class Store(Protocol):
         """Delete up to `limit` STS sessions that expired before `expired_before`."""
     def prune_revocations(self, not_before_before: float) -> int:
         """Delete the revocations whose not_before is before `not_before_before`."""
+    def prune_signing_keys(self, retired_before: float) -> int:
+        """Delete the signing keys retired before `retired_before`."""
 
     @property
     def embedded(self) -> bool:

@@ -1,5 +1,5 @@
 """Deleting what has outlived its use (`services.pruning` decides the cut-offs): issued-token index
-entries past their expiry, STS sessions, and revocations.
+entries past their expiry, STS sessions, revocations and retired signing keys.
 
 Each call deletes at most `limit` rows in one short transaction, chosen through the table's index
 on the time column, so a large prune runs as many small transactions and never holds SQLite's one
@@ -34,6 +34,13 @@ class SqlPruningMixin(SqlBase):
         with self._write() as conn:
             return int(conn.execute(_oldest(t.sessions, c.access_key_id, c.expires_at, expired_before,
                                             limit)).rowcount)
+
+    def prune_signing_keys(self, retired_before: float) -> int:
+        """Delete the signing keys retired before `retired_before` (never an active one); how many."""
+        c = t.signing_keys.c
+        with self._write() as conn:
+            return int(conn.execute(t.signing_keys.delete()
+                                    .where(c.retired_at.is_not(None), c.retired_at < retired_before)).rowcount)
 
     def prune_revocations(self, not_before_before: float) -> int:
         """Delete every revocation whose `not_before` is before `not_before_before`; how many.

@@ -114,6 +114,24 @@ class SqlTokensMixin(SqlBase):
                 kid=key.kid, secret=sealed, created_at=key.created_at, retired_at=key.retired_at))
             return True
 
+    def rotate_signing_keys(self, new: SigningKey, retired_at: float, delete_previous: bool) -> list[str]:
+        """In one transaction: store `new` (active) and retire every other active key at `retired_at`
+        (they still verify what they signed) or, with `delete_previous`, delete every other key (what
+        they signed stops verifying). The kids retired or deleted, oldest first."""
+        sealed = self._box.seal(new.secret, rr.signing_key_ad(new.kid))
+        k = t.signing_keys.c
+        with map_integrity("signing_key", new.kid), self._write() as conn:
+            if delete_previous:
+                others = [r.kid for r in conn.execute(sa.select(k.kid).order_by(k.created_at, k.kid))]
+                conn.execute(t.signing_keys.delete())
+            else:
+                others = [r.kid for r in conn.execute(sa.select(k.kid).where(k.retired_at.is_(None))
+                                                      .order_by(k.created_at, k.kid))]
+                conn.execute(t.signing_keys.update().where(k.retired_at.is_(None)).values(retired_at=retired_at))
+            conn.execute(t.signing_keys.insert().values(
+                kid=new.kid, secret=sealed, created_at=new.created_at, retired_at=None))
+        return others
+
     def list_signing_keys(self) -> list[SigningKey]:
         k = t.signing_keys.c
         with self._read() as conn:
