@@ -321,6 +321,20 @@ def test_roles_round_trip_trust_policy_and_delete(store):
     assert store.delete_role(ACCT, "deployer") is None
 
 
+
+def test_list_roles_in_name_order_per_account(store):
+    assert store.list_roles(ACCT) == []
+    for name in ("deployer", "Builder", "auditor"):
+        store.create_role(role(name))
+    store.create_role(role("zz-other", acct=OTHER))
+    listed = store.list_roles(ACCT)
+    assert [r.name for r in listed] == ["Builder", "auditor", "deployer"]      # binary order, as for users
+    assert listed[2] == store.get_role(ACCT, "deployer")                        # whole records
+    assert [r.name for r in store.list_roles(OTHER)] == ["zz-other"]
+    store.delete_role(ACCT, "auditor")
+    assert [r.name for r in store.list_roles(ACCT)] == ["Builder", "deployer"]
+
+
 def test_role_policies_and_delete_role_conflict(store):
     store.create_role(role("deployer"))
     store.put_role_policy(ACCT, "deployer", InlinePolicy("b", '{"x":1}'))

@@ -6,11 +6,16 @@ from regauth.domain import ids
 from regauth.domain.principals import AccessKey, InlinePolicy, Role, User
 from regauth.domain.secret import Secret
 from regauth.errors import InvalidInput, LimitExceeded, NotFound
+from regauth.services import paging
 from regauth.services.authz import Authorizer, PolicyCache
 from regauth.services.context import Call
 from regauth.store.interfaces import Store
 
 MAX_KEYS_PER_USER = 2
+
+def _key_order(key: AccessKey) -> str:
+    """The store's order of a user's keys (created_at, then id) as one comparable text."""
+    return f"{key.created_at:017.6f}/{key.access_key_id}"
 
 
 def _path(path: str | None) -> str:
@@ -73,9 +78,12 @@ class IamService:
         self._allow(call, "GetUser", self._user_arn(call, target))
         return self._user(call, target)
 
-    def list_users(self, call: Call) -> list[User]:
+    def list_users(self, call: Call, path_prefix: str | None = None, max_items: int | None = None,
+                   marker: str | None = None) -> tuple[list[User], str | None]:
         self._allow(call, "ListUsers", f"arn:aws:iam::{self._acct(call)}:user/")
-        return self._store.list_users(self._acct(call))
+        prefix = path_prefix or "/"
+        users = [u for u in self._store.list_users(self._acct(call)) if u.path.startswith(prefix)]
+        return paging.page_whole(users, lambda u: u.name, max_items, marker, "ListUsers")
 
     def delete_user(self, call: Call, name: str) -> None:
         user = self._user(call, name)
@@ -93,10 +101,12 @@ class IamService:
                         status="Active", created_at=call.now)
         return self._store.create_access_key(key, secret), secret
 
-    def list_access_keys(self, call: Call, user_name: str | None) -> list[AccessKey]:
+    def list_access_keys(self, call: Call, user_name: str | None, max_items: int | None = None,
+                         marker: str | None = None) -> tuple[list[AccessKey], str | None]:
         user = self._user(call, self._target_user(call, user_name))
         self._allow(call, "ListAccessKeys", user.arn)
-        return self._store.list_access_keys(user.account_id, user.name)
+        return paging.page_whole(self._store.list_access_keys(user.account_id, user.name), _key_order, max_items,
+                                 marker, f"ListAccessKeys/{user.name}")
 
     def update_access_key(self, call: Call, user_name: str | None, key_id: str, status: str) -> None:
         user = self._user(call, self._target_user(call, user_name))
@@ -125,10 +135,12 @@ class IamService:
             raise NotFound("policy", name, f"The user policy with name {name} cannot be found.")
         return policy
 
-    def list_user_policies(self, call: Call, user_name: str) -> list[str]:
+    def list_user_policies(self, call: Call, user_name: str, max_items: int | None = None,
+                           marker: str | None = None) -> tuple[list[str], str | None]:
         user = self._user(call, user_name)
         self._allow(call, "ListUserPolicies", user.arn)
-        return [p.name for p in self._store.list_user_policies(user.account_id, user.name)]
+        names = [p.name for p in self._store.list_user_policies(user.account_id, user.name)]
+        return paging.page_whole(names, str, max_items, marker, f"ListUserPolicies/{user.name}")
 
     def delete_user_policy(self, call: Call, user_name: str, name: str) -> None:
         user = self._user(call, user_name)
@@ -155,6 +167,13 @@ class IamService:
         self._allow(call, "GetRole", role.arn)
         return role
 
+    def list_roles(self, call: Call, path_prefix: str | None = None, max_items: int | None = None,
+                   marker: str | None = None) -> tuple[list[Role], str | None]:
+        self._allow(call, "ListRoles", f"arn:aws:iam::{self._acct(call)}:role/")
+        prefix = path_prefix or "/"
+        roles = [r for r in self._store.list_roles(self._acct(call)) if r.path.startswith(prefix)]
+        return paging.page_whole(roles, lambda r: r.name, max_items, marker, "ListRoles")
+
     def delete_role(self, call: Call, name: str) -> None:
         role = self._role(call, name)
         self._allow(call, "DeleteRole", role.arn)
@@ -179,6 +198,13 @@ class IamService:
         if policy is None:
             raise NotFound("policy", name, f"The role policy with name {name} cannot be found.")
         return policy
+
+    def list_role_policies(self, call: Call, role_name: str, max_items: int | None = None,
+                           marker: str | None = None) -> tuple[list[str], str | None]:
+        role = self._role(call, role_name)
+        self._allow(call, "ListRolePolicies", role.arn)
+        names = [p.name for p in self._store.list_role_policies(role.account_id, role.name)]
+        return paging.page_whole(names, str, max_items, marker, f"ListRolePolicies/{role.name}")
 
     def delete_role_policy(self, call: Call, role_name: str, name: str) -> None:
         role = self._role(call, role_name)

@@ -183,6 +183,12 @@ class SqlIamMixin(SqlBase):
                 t.roles.c.account_id == account_id, t.roles.c.name == name)).first()
         return rr.role(row) if row else None
 
+    def list_roles(self, account_id: str) -> list[Role]:
+        with self._read() as conn:
+            rows = conn.execute(sa.select(t.roles).where(t.roles.c.account_id == account_id)
+                                .order_by(t.roles.c.name)).all()
+        return [rr.role(r) for r in rows]
+
     def delete_role(self, account_id: str, name: str) -> Role | None:
         with map_integrity("role", name, conflict_message=_DELETE_POLICIES_FIRST), self._write() as conn:
             row = conn.execute(sa.select(t.roles).where(

@@ -154,33 +154,64 @@ def _done(_: object) -> dict[str, Any]:
     return {}
 
 
+def _listed(member: str, page: tuple[list[Any], str | None],
+            shape: Callable[[Any], Any] = lambda x: x) -> dict[str, Any]:
+    """An IAM List* answer: IsTruncated, and Marker only when more remain (as IAM sends it)."""
+    rows, marker = page
+    out: dict[str, Any] = {member: [shape(r) for r in rows], "IsTruncated": marker is not None}
+    if marker is not None:
+        out["Marker"] = marker
+    return out
+
+
+def _list_users(s: Services, c: Call, p: dict[str, Any]) -> dict[str, Any]:
+    return _listed("Users", s.iam.list_users(c, p.get("PathPrefix"), p.get("MaxItems"), p.get("Marker")), _user)
+
+
+def _list_keys(s: Services, c: Call, p: dict[str, Any]) -> dict[str, Any]:
+    return _listed("AccessKeyMetadata", s.iam.list_access_keys(c, p.get("UserName"), p.get("MaxItems"),
+                                                               p.get("Marker")), _key)
+
+
+def _list_user_policies(s: Services, c: Call, p: dict[str, Any]) -> dict[str, Any]:
+    return _listed("PolicyNames", s.iam.list_user_policies(c, p["UserName"], p.get("MaxItems"), p.get("Marker")))
+
+
+def _list_roles(s: Services, c: Call, p: dict[str, Any]) -> dict[str, Any]:
+    return _listed("Roles", s.iam.list_roles(c, p.get("PathPrefix"), p.get("MaxItems"), p.get("Marker")), _role)
+
+
+def _list_role_policies(s: Services, c: Call, p: dict[str, Any]) -> dict[str, Any]:
+    return _listed("PolicyNames", s.iam.list_role_policies(c, p["RoleName"], p.get("MaxItems"), p.get("Marker")))
+
+
 IAM: dict[str, Handler] = {
     "CreateUser": lambda s, c, p: {"User": _user(s.iam.create_user(c, p["UserName"], p.get("Path")))},
     "GetUser": lambda s, c, p: {"User": _user(s.iam.get_user(c, p.get("UserName")))},
-    "ListUsers": lambda s, c, p: {"Users": [_user(u) for u in s.iam.list_users(c)], "IsTruncated": False},
+    "ListUsers": _list_users,
     "DeleteUser": lambda s, c, p: _done(s.iam.delete_user(c, p["UserName"])),
     "CreateAccessKey": _create_key,
-    "ListAccessKeys": lambda s, c, p: {"AccessKeyMetadata": [_key(k) for k in s.iam.list_access_keys(
-        c, p.get("UserName"))], "IsTruncated": False},
+    "ListAccessKeys": _list_keys,
     "UpdateAccessKey": lambda s, c, p: _done(s.iam.update_access_key(c, p.get("UserName"), p["AccessKeyId"],
                                                                      p["Status"])),
     "DeleteAccessKey": lambda s, c, p: _done(s.iam.delete_access_key(c, p.get("UserName"), p["AccessKeyId"])),
     "PutUserPolicy": lambda s, c, p: _done(s.iam.put_user_policy(c, p["UserName"], p["PolicyName"],
                                                                  p["PolicyDocument"])),
     "GetUserPolicy": _get_user_policy,
-    "ListUserPolicies": lambda s, c, p: {"PolicyNames": s.iam.list_user_policies(c, p["UserName"]),
-                                         "IsTruncated": False},
+    "ListUserPolicies": _list_user_policies,
     "DeleteUserPolicy": lambda s, c, p: _done(s.iam.delete_user_policy(c, p["UserName"], p["PolicyName"])),
     "CreateRole": lambda s, c, p: {"Role": _role(s.iam.create_role(
         c, p["RoleName"], p["AssumeRolePolicyDocument"], p.get("Path"), p.get("Description"),
         p.get("MaxSessionDuration")))},
     "GetRole": lambda s, c, p: {"Role": _role(s.iam.get_role(c, p["RoleName"]))},
+    "ListRoles": _list_roles,
     "DeleteRole": lambda s, c, p: _done(s.iam.delete_role(c, p["RoleName"])),
     "UpdateAssumeRolePolicy": lambda s, c, p: _done(s.iam.update_assume_role_policy(c, p["RoleName"],
                                                                                    p["PolicyDocument"])),
     "PutRolePolicy": lambda s, c, p: _done(s.iam.put_role_policy(c, p["RoleName"], p["PolicyName"],
                                                                  p["PolicyDocument"])),
     "GetRolePolicy": _get_role_policy,
+    "ListRolePolicies": _list_role_policies,
     "DeleteRolePolicy": lambda s, c, p: _done(s.iam.delete_role_policy(c, p["RoleName"], p["PolicyName"])),
 }
 
