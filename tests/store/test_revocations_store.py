@@ -163,3 +163,27 @@ def test_a_sqlite_server_answers_both_reads_without_sqlalchemy(tmp_path):
             "s.close()\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
     assert out.stdout.strip() == f"[('principal', {T0 + 0.5!r})] MIIBrestartCERT False"
+
+
+def test_registry_ca_rotation_prepare_activate_finish(store):
+    assert store.registry_ca_certificates() == (None, None, [])
+    assert store.activate_registry_ca() is False                        # nothing prepared: nothing changes
+    store.set_registry_ca_once(ca("one"))
+    g = store.generation()
+    assert store.prepare_registry_ca(ca("two")) == ca("two")
+    assert store.prepare_registry_ca(ca("three")) == ca("two")           # the prepared one is kept
+    assert store.generation() > g
+    assert store.get_registry_ca() == ca("one")                          # still the one that signs
+    assert store.registry_ca_certificates() == (ca("one").cert_pem, ca("two").cert_pem, [])
+    g = store.generation()
+    assert store.activate_registry_ca() is True
+    assert store.generation() > g                                        # every node's cache moves on
+    assert store.get_registry_ca() == ca("two")                          # with its key, still sealed in the row
+    assert store.registry_ca_certificates() == (ca("two").cert_pem, None, [ca("one").cert_pem])
+    assert "PRIVATE KEY" not in (_raw_meta(store, rr.REGISTRY_CA_META) or "")
+    store.prepare_registry_ca(ca("four"))
+    assert store.activate_registry_ca() is True
+    assert store.registry_ca_certificates() == (ca("four").cert_pem, None, [ca("one").cert_pem, ca("two").cert_pem])
+    assert store.forget_previous_registry_cas() == 2
+    assert store.registry_ca_certificates() == (ca("four").cert_pem, None, [])
+    assert store.get_registry_ca() == ca("four")

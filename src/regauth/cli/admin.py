@@ -123,12 +123,38 @@ def register(sub: argparse._SubParsersAction) -> None:
                             epilog="example: regauth admin list-signing-keys")
     lk.add_argument("--data-dir", default=None)
     lk.set_defaults(run=_list_signing_keys)
-    rc = actions.add_parser("registry-ca", help="print the CA certificate (PEM) a registry trusts for regauth's tokens",
+    rr_ = actions.add_parser("rotate-registry-ca", help="replace the registry CA in three steps, with no moment a "
+                                                          "registry refuses regauth's tokens",
+                             description="1. --prepare   make the next CA; `admin registry-ca` now prints active +\n"
+                                         "               next: put that in every registry's rootcertbundle and\n"
+                                         "               restart them.\n"
+                                         "2. --activate  the next CA signs from each node's next request on; the\n"
+                                         "               replaced certificate stays in the bundle.\n"
+                                         "3. --finish    drop the replaced certificates from the bundle; update the\n"
+                                         "               registries once more.\n"
+                                         "Each step prints the CA certificates (subject, expiry, SHA-256\n"
+                                         "fingerprint) and is audited. The keys never leave the store unsealed.",
+                             epilog="example:\n"
+                                    "  regauth admin rotate-registry-ca --prepare\n"
+                                    "  regauth admin registry-ca > /etc/docker/registry/regauth-ca.pem   # every registry, restart\n"
+                                    "  regauth admin rotate-registry-ca --activate\n"
+                                    "  regauth admin rotate-registry-ca --finish\n"
+                                    "  regauth admin registry-ca > /etc/docker/registry/regauth-ca.pem   # every registry, restart",
+                             formatter_class=argparse.RawDescriptionHelpFormatter)
+    step = rr_.add_mutually_exclusive_group(required=True)
+    step.add_argument("--prepare", action="store_true", help="make the next CA (trusted, not yet signing)")
+    step.add_argument("--activate", action="store_true", help="make the prepared CA the one that signs")
+    step.add_argument("--finish", action="store_true", help="forget the certificates earlier rotations replaced")
+    rr_.add_argument("--data-dir", default=None)
+    rr_.set_defaults(run=_rotate_registry_ca)
+    rc = actions.add_parser("registry-ca", help="print the CA certificates (PEM) a registry trusts for regauth's tokens",
                             description="Registry JWTs from regauth's token realm (GET /token) are signed by leaf\n"
                                         "keys certified by this CA (x5c). Put it in the registry's\n"
                                         "auth.token.rootcertbundle; the leaves rotate without touching the\n"
                                         "registry. The CA is made on first use and kept in the store, its key\n"
-                                        "encrypted; every regauth node sharing the store uses the same one.",
+                                        "encrypted; every regauth node sharing the store uses the same one.\n"
+                                        "During a rotation (rotate-registry-ca) this prints every certificate\n"
+                                        "registries must trust: the active CA, the next one, the replaced ones.",
                             epilog="example:\n"
                                    "  regauth admin registry-ca > /etc/docker/registry/regauth-ca.pem\n"
                                    "then in the registry's config.yml:\n"
@@ -273,6 +299,43 @@ def _list_signing_keys(args: argparse.Namespace) -> int:
 
 
 def _registry_ca(args: argparse.Namespace) -> int:
+    from regauth.services.registry_ca import RegistryCaRotation
+
     services = open_runtime(load_settings(data_dir=args.data_dir)).services
-    print(services.registry.ca_certificate(), end="")
+    services.registry.ca_certificate()                       # the first CA is made on first use
+    print(RegistryCaRotation(services.store, services.clock, services.auditor).state().bundle(), end="")
     return 0
+
+
+def _cert_json(pem: str) -> dict[str, object]:
+    from cryptography import x509
+
+    from regauth.services.registry_ca import fingerprint
+
+    cert = x509.load_pem_x509_certificate(pem.encode())
+    return {"Subject": cert.subject.rfc4514_string(), "NotAfter": cert.not_valid_after_utc.isoformat(),
+            "SHA256Fingerprint": fingerprint(pem)}
+
+
+def _rotate_registry_ca(args: argparse.Namespace) -> int:
+    from regauth.services.registry_ca import RegistryCaRotation
+
+    def act(s: Any) -> dict[str, object]:
+        s.registry.ca_certificate()                          # there is an active CA to rotate from
+        rotation = RegistryCaRotation(s.store, s.clock, s.auditor)
+        state = rotation.prepare() if args.prepare else rotation.activate() if args.activate else rotation.finish()
+        step = "prepare" if args.prepare else "activate" if args.activate else "finish"
+        return {"Step": step, "Active": _cert_json(state.active) if state.active else None,
+                "Next": _cert_json(state.next) if state.next else None,
+                "Previous": [_cert_json(p) for p in state.previous],
+                "Then": _NEXT_STEP[step]}
+    return _store_command(args, act)
+
+
+_NEXT_STEP = {
+    "prepare": "Put the output of `regauth admin registry-ca` (active + next) in every registry's rootcertbundle "
+               "and restart them; then run --activate.",
+    "activate": "The new CA signs from each node's next request on. Once every registry trusts it, run --finish.",
+    "finish": "Put the output of `regauth admin registry-ca` (the active CA only) in every registry's "
+              "rootcertbundle and restart them.",
+}

@@ -79,6 +79,7 @@ class RegistrySigner:
     """Signs registry JWTs with a leaf key certified by the CA. Thread-safe."""
 
     def __init__(self, ca: RegistryCa) -> None:
+        self._ca_pem = ca.cert_pem
         self._ca_cert = x509.load_pem_x509_certificate(ca.cert_pem.encode())
         key = serialization.load_pem_private_key(ca.key_pem.reveal().encode(), password=None)
         if not isinstance(key, ec.EllipticCurvePrivateKey):
@@ -92,7 +93,8 @@ class RegistrySigner:
 
     @property
     def ca_cert_pem(self) -> str:
-        return self._ca_cert.public_bytes(serialization.Encoding.PEM).decode()
+        """The CA certificate as stored (PEM)."""
+        return self._ca_pem
 
     def _current_leaf(self, now: float) -> _Leaf:
         leaf = self._leaf

@@ -79,25 +79,32 @@ class RegistryAccess:
         self.token_seconds = token_seconds
         self._limiter = limiter
         self._signer: RegistrySigner | None = None
+        self._signer_ca: RegistryCa | None = None      # the store's CA object the signer was last checked with
         self._signer_lock = threading.Lock()
 
     # --- the CA ---------------------------------------------------------------------------------
     def signer(self) -> "RegistrySigner":
-        """The process's signer, over the store's CA (made on first use, first writer wins)."""
+        """The process's signer over the store's active CA (made on first use, first writer wins).
+        A rotation (`services.registry_ca`) is seen at the next request: the CA is read from the
+        request-path cache (a dict lookup until the generation moves) and a new signer, with a new
+        leaf, is made when its certificate differs."""
+        ca: RegistryCa | None = self._store.get_registry_ca()
         signer = self._signer
-        if signer is None:
-            from regauth.domain import registry_jwt   # cryptography's x509 is loaded when first needed
-            with self._signer_lock:
-                signer = self._signer
-                if signer is None:
-                    ca: RegistryCa | None = self._store.get_registry_ca()
-                    if ca is None:
-                        ca = self._store.set_registry_ca_once(registry_jwt.new_ca(self._now()))
-                    signer = self._signer = registry_jwt.RegistrySigner(ca)
+        if signer is not None and ca is not None and (ca is self._signer_ca or ca.cert_pem == signer.ca_cert_pem):
+            self._signer_ca = ca
+            return signer
+        from regauth.domain import registry_jwt   # cryptography's x509 is loaded when first needed
+        with self._signer_lock:
+            signer = self._signer
+            if signer is None or ca is None or ca.cert_pem != signer.ca_cert_pem:
+                if ca is None:
+                    ca = self._store.set_registry_ca_once(registry_jwt.new_ca(self._now()))
+                signer = self._signer = registry_jwt.RegistrySigner(ca)
+            self._signer_ca = ca
         return signer
 
     def ca_certificate(self) -> str:
-        """The PEM a registry's `auth.token.rootcertbundle` holds."""
+        """The PEM a registry's `auth.token.rootcertbundle` holds: the active CA (made if none is)."""
         return self.signer().ca_cert_pem
 
     # --- a token and its principal ----------------------------------------------------------------

@@ -131,6 +131,15 @@ class Store(Protocol):
     def set_registry_ca_once(self, ca: RegistryCa) -> RegistryCa:
         """Store `ca` unless one is stored; returns what is stored afterwards (the first writer wins,
         also among processes sharing one database), which may be another writer's."""
+    def prepare_registry_ca(self, ca: RegistryCa) -> RegistryCa:
+        """Store `ca` as the next CA unless one is prepared; the prepared one (first writer wins)."""
+    def activate_registry_ca(self) -> bool:
+        """One transaction: the prepared CA becomes the active one, the active one's certificate joins
+        the previous ones. False when none is prepared."""
+    def forget_previous_registry_cas(self) -> int:
+        """Drop the certificates earlier rotations replaced; how many."""
+    def registry_ca_certificates(self) -> tuple[str | None, str | None, list[str]]:
+        """(active, next, previous) certificates, PEM; no key is opened."""
 
     # --- pruning (`services.pruning`): each call one short transaction -----------------------------
     def prune_issued_tokens(self, expired_before: float, limit: int) -> int:

@@ -163,6 +163,8 @@ def revocation(row) -> Revocation:
 # The registry CA is one `meta` value: certificate and sealed key in one JSON text, so the pair is
 # written (and first-writer-wins decided) by one statement, never half of it.
 REGISTRY_CA_META = "registry.ca"
+REGISTRY_CA_NEXT_META = "registry.ca.next"          # prepared by a rotation, trusted, not yet signing
+REGISTRY_CA_PREVIOUS_META = "registry.ca.previous"  # JSON list of certificates a rotation replaced
 REGISTRY_CA_AD = "registry-ca"
 
 
@@ -174,6 +176,11 @@ def registry_ca_text(ca: RegistryCa, box: SecretBox) -> str:
 def registry_ca(text: str, box: SecretBox) -> RegistryCa:
     stored = json.loads(text)
     return RegistryCa(cert_pem=stored["cert_pem"], key_pem=box.open(stored["key_pem"], REGISTRY_CA_AD))
+
+
+def registry_ca_cert(text: str) -> str:
+    """The certificate of a stored CA, without opening its key."""
+    return str(json.loads(text)["cert_pem"])
 
 
 def token_values(x: IssuedToken) -> dict:

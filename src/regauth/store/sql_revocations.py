@@ -16,6 +16,8 @@ On a SQLite file both reads are answered without SQLAlchemy by `sqlite_reads`; t
 
 from __future__ import annotations
 
+import json
+
 import sqlalchemy as sa
 
 from regauth.domain.principals import RegistryCa, Revocation
@@ -24,6 +26,12 @@ from regauth.store import schema as t
 from regauth.store.sql_base import SqlBase
 
 _META_VALUE = sa.select(t.meta.c.value).where(t.meta.c.key == rr.REGISTRY_CA_META)
+REGISTRY_CA_LOCK_ID = 0x7265_6761_7574_6803 & 0x7FFF_FFFF_FFFF_FFFF  # "regauth" + 3
+
+
+def _meta(conn: sa.Connection, key: str) -> str | None:
+    value = conn.execute(sa.select(t.meta.c.value).where(t.meta.c.key == key)).scalar()
+    return None if value is None else str(value)
 
 
 class SqlRevocationsMixin(SqlBase):
@@ -65,3 +73,46 @@ class SqlRevocationsMixin(SqlBase):
             self._upsert(conn, t.meta, {"key": rr.REGISTRY_CA_META, "value": text}, ["key"], update=())
             stored = conn.execute(_META_VALUE).scalar_one()
         return ca if stored == text else rr.registry_ca(stored, self._box)
+
+    # --- registry CA rotation (`services.registry_ca`) ----------------------------------------------
+    def prepare_registry_ca(self, ca: RegistryCa) -> RegistryCa:
+        """Store `ca` as the next CA unless one is prepared; the prepared one (first writer wins)."""
+        text = rr.registry_ca_text(ca, self._box)
+        with self._write() as conn:
+            self._upsert(conn, t.meta, {"key": rr.REGISTRY_CA_NEXT_META, "value": text}, ["key"], update=())
+            stored = _meta(conn, rr.REGISTRY_CA_NEXT_META)
+        assert stored is not None
+        return ca if stored == text else rr.registry_ca(stored, self._box)
+
+    def activate_registry_ca(self) -> bool:
+        """In one transaction: the prepared CA becomes the active one, and the active one's certificate
+        joins the previous ones (which registries keep trusting until `forget_previous_registry_cas`).
+        False, and nothing changed, when no CA is prepared."""
+        with self._write() as conn:
+            if self._dialect == "postgresql":
+                conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": REGISTRY_CA_LOCK_ID})
+            nxt, active = _meta(conn, rr.REGISTRY_CA_NEXT_META), _meta(conn, rr.REGISTRY_CA_META)
+            if nxt is None:
+                return False
+            previous = json.loads(_meta(conn, rr.REGISTRY_CA_PREVIOUS_META) or "[]")
+            if active is not None:
+                previous.append(rr.registry_ca_cert(active))
+            for key, value in ((rr.REGISTRY_CA_META, nxt), (rr.REGISTRY_CA_PREVIOUS_META, json.dumps(previous))):
+                self._upsert(conn, t.meta, {"key": key, "value": value}, ["key"])
+            conn.execute(t.meta.delete().where(t.meta.c.key == rr.REGISTRY_CA_NEXT_META))
+            return True
+
+    def forget_previous_registry_cas(self) -> int:
+        """Drop the certificates earlier rotations replaced; how many."""
+        with self._write() as conn:
+            previous = json.loads(_meta(conn, rr.REGISTRY_CA_PREVIOUS_META) or "[]")
+            conn.execute(t.meta.delete().where(t.meta.c.key == rr.REGISTRY_CA_PREVIOUS_META))
+        return len(previous)
+
+    def registry_ca_certificates(self) -> tuple[str | None, str | None, list[str]]:
+        """(active, next, previous) certificates, PEM, for a registry's trust bundle; no key is opened."""
+        with self._read() as conn:
+            active, nxt = _meta(conn, rr.REGISTRY_CA_META), _meta(conn, rr.REGISTRY_CA_NEXT_META)
+            previous = json.loads(_meta(conn, rr.REGISTRY_CA_PREVIOUS_META) or "[]")
+        return (rr.registry_ca_cert(active) if active else None, rr.registry_ca_cert(nxt) if nxt else None,
+                [str(p) for p in previous])
