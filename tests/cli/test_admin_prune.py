@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+from datetime import datetime
 import shutil
 import subprocess
 from typing import Any, Iterator
@@ -35,6 +36,13 @@ def admin(server: RegauthServer, *args: str, shift: str | None = None) -> subpro
 
 def prune(server: RegauthServer, shift: str | None = None) -> dict[str, Any]:
     proc = admin(server, "prune", shift=shift)
+    assert proc.returncode == 0, proc.stderr
+    out: dict[str, Any] = json.loads(proc.stdout)
+    return out
+
+
+def prune_with(server: RegauthServer, shift: str, *args: str) -> dict[str, Any]:
+    proc = admin(server, "prune", "--quiet", *args, shift=shift)
     assert proc.returncode == 0, proc.stderr
     out: dict[str, Any] = json.loads(proc.stdout)
     return out
@@ -71,10 +79,25 @@ def test_prune_deletes_only_what_has_no_effect_left(server: RegauthServer) -> No
     events = [json.loads(line) for line in admin(server, "audit", "--limit", "5").stdout.splitlines()]
     assert any(e["action"] == "regauth:Prune" and e["detail"].startswith(f"issued_tokens={out['IssuedTokens']} ")
                for e in events)
+    assert out["AuditEvents"] == 0 and out["AuditEventsBefore"] is None             # the trail is kept...
+    trail = [json.loads(line) for line in admin(server, "audit", "--limit", "1000").stdout.splitlines()]
+    assert len(trail) > 3
+
+    refused = admin(server, "prune", "--audit-days", "0")
+    assert refused.returncode != 0 and "at least 1 day" in refused.stderr
+    kept = prune_with(server, "+3d", "--audit-days", "4")                          # ...within a retention
+    assert kept["AuditEvents"] == 0
+    gone = prune_with(server, "+3d", "--audit-days", "1")                          # ...and pruned past it
+    cutoff = datetime.fromisoformat(gone["AuditEventsBefore"]).timestamp()
+    old = [e for e in trail if e["at"] < cutoff]
+    assert len(old) >= 3 and gone["AuditEvents"] == len(old)
+    left = [json.loads(line) for line in admin(server, "audit", "--limit", "1000").stdout.splitlines()]
+    assert left and all(e["at"] >= cutoff - 1 and e["action"] == "regauth:Prune" for e in left)  # the +3 d runs
+    assert left[0]["detail"].endswith(f"audit_events={len(old)}")
 
 
 def test_prune_help_says_what_it_deletes(server: RegauthServer) -> None:
     proc = admin(server, "prune", "--help")
     assert proc.returncode == 0
-    for text in ("expired tokens", "24 hours", "audit trail is not pruned", "cron"):
+    for text in ("expired tokens", "24 hours", "--audit-days N", "(kept otherwise)", "cron"):
         assert text in proc.stdout

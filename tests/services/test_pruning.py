@@ -55,7 +55,7 @@ def test_only_what_has_no_effect_left_is_deleted(store) -> None:
     assert [r.subject for r in store.list_revocations()] == [f"arn:aws:iam::{ACCT}:user/new"]
     event = store.list_audit_events(limit=1)[0]
     assert (event.action, event.outcome, event.principal_arn) == (PRUNE, "allowed", "")
-    assert event.detail == "issued_tokens=2 sessions=1 revocations=2 signing_keys=0"
+    assert event.detail == "issued_tokens=2 sessions=1 revocations=2 signing_keys=0 audit_events=0"
 
 
 def test_large_deletions_run_in_batches_with_progress(store) -> None:
@@ -75,3 +75,20 @@ def test_large_deletions_run_in_batches_with_progress(store) -> None:
     assert deleted == [3, 3, 1]
     assert calls == [("issued tokens", 3), ("issued tokens", 6)]
     assert not any(store.get_issued_token(f"t{i}") for i in range(7))
+
+
+def test_the_audit_trail_is_pruned_only_past_a_retention_the_operator_names(store) -> None:
+    from regauth.domain.principals import AuditEvent
+    from regauth.errors import InvalidInput
+
+    for i, age_days in enumerate((40, 31, 29, 1)):
+        store.record_audit(AuditEvent(NOW - age_days * 86400, f"r{i}", "", "ecr:GetAuthorizationToken", "",
+                                      "allowed", ""))
+    pruner = Pruner(store, FixedClock(NOW), Auditor(store))
+    assert pruner.run().audit_events == 0
+    assert len(store.list_audit_events(limit=100)) == 5                      # four, and the run's own
+    done = pruner.run(audit_days=30)
+    assert done.audit_events == 2 and done.audit_before == NOW - 30 * 86400
+    assert sorted(e.request_id for e in store.list_audit_events(limit=100) if e.action != PRUNE) == ["r2", "r3"]
+    with pytest.raises(InvalidInput):
+        pruner.run(audit_days=0)

@@ -697,3 +697,14 @@ def test_prune_signing_keys_deletes_only_keys_retired_before_the_cut(store):
     store.add_signing_key(SigningKey("kid-3", Secret("Mw"), T0 - 200))                 # active, however old
     assert store.prune_signing_keys(T0) == 1
     assert [k.kid for k in store.list_signing_keys()] == ["kid-3", "kid-2"]
+
+
+def test_prune_audit_events_deletes_the_oldest_before_the_cut_up_to_the_limit(store):
+    for i, at in enumerate([T0 - 3, T0 - 1, T0 - 2, T0, T0 + 5]):
+        store.record_audit(event(at, f"arn:aws:iam::{ACCT}:user/u", rid=f"r{i}"))
+    g = store.generation()
+    assert store.prune_audit_events(T0, 2) == 2
+    assert store.generation() == g
+    assert sorted(e.request_id for e in store.list_audit_events(limit=10)) == ["r1", "r3", "r4"]
+    assert store.prune_audit_events(T0, 10) == 1
+    assert sorted(e.request_id for e in store.list_audit_events(limit=10)) == ["r3", "r4"]

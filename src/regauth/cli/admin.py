@@ -93,12 +93,15 @@ def register(sub: argparse._SubParsersAction) -> None:
                                         "    temporary credentials can outlive them by up to that long);\n"
                                         "  - revocations made more than 24 hours ago (every token they refuse has\n"
                                         "    expired);\n"
-                                        "  - signing keys retired more than 24 hours ago (rotate-signing-key).\n"
-                                        "Nothing still valid is touched and the audit trail is not pruned. Safe while\n"
+                                        "  - signing keys retired more than 24 hours ago (rotate-signing-key);\n"
+                                        "  - with --audit-days N, audit events older than N days (kept otherwise).\n"
+                                        "Nothing still valid is touched. Safe while\n"
                                         "servers run on the same store: it deletes in small transactions. Run it\n"
                                         "from cron or a systemd timer, e.g. hourly.",
-                            epilog="example: regauth admin prune",
+                            epilog="examples:\n  regauth admin prune\n  regauth admin prune --audit-days 400 --quiet   # keep a little over a year of audit",
                             formatter_class=argparse.RawDescriptionHelpFormatter)
+    pr.add_argument("--audit-days", type=int, default=None, metavar="N",
+                    help="also delete audit events older than N days (at least 1); without it the trail is kept")
     pr.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     pr.add_argument("--data-dir", default=None)
     pr.set_defaults(run=_prune)
@@ -266,12 +269,13 @@ def _prune(args: argparse.Namespace) -> int:
             print(f"regauth: pruned {total} {what} so far", file=sys.stderr, flush=True)
 
     def act(s: Any) -> dict[str, object]:
-        done = Pruner(s.store, s.clock, s.auditor).run(progress)
+        done = Pruner(s.store, s.clock, s.auditor).run(progress, args.audit_days)
         return {"IssuedTokens": done.issued_tokens, "Sessions": done.sessions, "Revocations": done.revocations,
-                "SigningKeys": done.signing_keys,
+                "SigningKeys": done.signing_keys, "AuditEvents": done.audit_events,
                 "TokensExpiredBefore": iso(done.tokens_expired_before),
                 "SessionsExpiredBefore": iso(done.sessions_expired_before),
-                "RevocationsBefore": iso(done.revocations_before)}
+                "RevocationsBefore": iso(done.revocations_before),
+                "AuditEventsBefore": iso(done.audit_before) if done.audit_before is not None else None}
     return _store_command(args, act)
 
 

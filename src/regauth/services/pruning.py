@@ -12,7 +12,9 @@ What goes, at the moment `now` of the run:
   tokens issued before its `not_before`, and those have all expired;
 - signing keys retired more than TOKEN_LIFETIME_BOUND ago (`admin rotate-signing-key`): a retired key
   signs nothing, so every token it signed has expired by then.
-The audit trail is never pruned here. The run itself is audited ("regauth:Prune", with its counts).
+The audit trail is pruned only when the operator names a retention (`audit_days`): events older than
+that many days go. The run itself is audited ("regauth:Prune", with its counts), after the pruning,
+so the trail always shows it.
 
 Large deletions run as many small transactions (BATCH rows each), so a server sharing the store
 keeps issuing tokens in between.
@@ -26,6 +28,7 @@ from dataclasses import dataclass
 from regauth.clock import Clock
 from regauth.domain import ids
 from regauth.domain.principals import AuditEvent
+from regauth.errors import InvalidInput
 from regauth.services import acr, codeartifact, ecr
 from regauth.services.audit import Auditor
 from regauth.store.interfaces import Store
@@ -45,9 +48,11 @@ class Pruned:
     sessions: int
     revocations: int
     signing_keys: int
+    audit_events: int
     tokens_expired_before: float
     sessions_expired_before: float
     revocations_before: float
+    audit_before: float | None
 
 
 class Pruner:
@@ -57,18 +62,23 @@ class Pruner:
         self._auditor = auditor
         self._batch = batch
 
-    def run(self, progress: Progress | None = None) -> Pruned:
+    def run(self, progress: Progress | None = None, audit_days: int | None = None) -> Pruned:
+        if audit_days is not None and audit_days < 1:
+            raise InvalidInput("The audit retention must be at least 1 day.", "audit_days")
         now = self._clock.now()
         older = now - TOKEN_LIFETIME_BOUND
         revocations = self._store.prune_revocations(older)
         keys = self._store.prune_signing_keys(older)
         sessions = self._drain(self._store.prune_sessions, older, "sessions", progress)
         tokens = self._drain(self._store.prune_issued_tokens, now, "issued tokens", progress)
-        done = Pruned(now, tokens, sessions, revocations, keys, now, older, older)
+        audit_before = None if audit_days is None else now - audit_days * 86400.0
+        audit = 0 if audit_before is None else self._drain(self._store.prune_audit_events, audit_before,
+                                                           "audit events", progress)
+        done = Pruned(now, tokens, sessions, revocations, keys, audit, now, older, older, audit_before)
         event = AuditEvent(at=now, request_id=ids.request_id(), principal_arn="", action=PRUNE, resource="",
                            outcome="allowed", source_ip="",
                            detail=f"issued_tokens={tokens} sessions={sessions} revocations={revocations} "
-                                  f"signing_keys={keys}")
+                                  f"signing_keys={keys} audit_events={audit}")
         self._store.record_audit(event)
         self._auditor.logged(event)
         return done

@@ -150,6 +150,8 @@ class Store(Protocol):
         """Delete the revocations whose not_before is before `not_before_before`."""
     def prune_signing_keys(self, retired_before: float) -> int:
         """Delete the signing keys retired before `retired_before`."""
+    def prune_audit_events(self, before: float, limit: int) -> int:
+        """Delete up to `limit` audit events recorded before `before`, oldest first."""
 
     @property
     def embedded(self) -> bool:

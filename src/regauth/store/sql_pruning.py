@@ -1,5 +1,6 @@
 """Deleting what has outlived its use (`services.pruning` decides the cut-offs): issued-token index
-entries past their expiry, STS sessions, revocations and retired signing keys.
+entries past their expiry, STS sessions, revocations, retired signing keys, and audit events past a
+retention the operator chose.
 
 Each call deletes at most `limit` rows in one short transaction, chosen through the table's index
 on the time column, so a large prune runs as many small transactions and never holds SQLite's one
@@ -34,6 +35,13 @@ class SqlPruningMixin(SqlBase):
         with self._write() as conn:
             return int(conn.execute(_oldest(t.sessions, c.access_key_id, c.expires_at, expired_before,
                                             limit)).rowcount)
+
+    def prune_audit_events(self, before: float, limit: int) -> int:
+        """Delete up to `limit` audit events recorded before `before`, oldest first; how many. Only
+        when the operator asks for a retention (`admin prune --audit-days`). No generation bump."""
+        c = t.audit_events.c
+        with self._write(bump=False) as conn:
+            return int(conn.execute(_oldest(t.audit_events, c.id, c.at, before, limit)).rowcount)
 
     def prune_signing_keys(self, retired_before: float) -> int:
         """Delete the signing keys retired before `retired_before` (never an active one); how many."""
