@@ -13,6 +13,7 @@ from regauth.store.interfaces import Store
 
 MAX_KEYS_PER_USER = 2
 
+
 def _key_order(key: AccessKey) -> str:
     """The store's order of a user's keys (created_at, then id) as one comparable text."""
     return f"{key.created_at:017.6f}/{key.access_key_id}"
