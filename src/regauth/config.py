@@ -45,6 +45,7 @@ class Settings:
     max_connections: int = 0                    # client connections open at once; 0: what descriptors allow
     registry_issuer: str = "regauth"            # `iss` of registry JWTs: the registry's auth.token.issuer
     registry_token_seconds: int = 300           # lifetime of registry JWTs (clients re-fetch after it)
+    metrics: bool = True                        # GET /metrics (Prometheus text format) served
 
     def __repr__(self) -> str:  # keys never shown
         return (f"Settings(host={self.host!r}, port={self.port}, data_dir={str(self.data_dir)!r}, "
@@ -92,6 +93,15 @@ def _issuer(env: Mapping[str, str], name: str) -> str:
     return raw
 
 
+def _on_off(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = (env.get(name) or "").strip().lower()
+    if not raw:
+        return default
+    if raw not in ("on", "off"):
+        raise SettingsError(f"{name} must be on or off")
+    return raw == "on"
+
+
 def load_settings(env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
     """Build Settings from REGAUTH_* variables; keyword overrides (from the CLI) win."""
     env = os.environ if env is None else env
@@ -134,6 +144,7 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: object) -> 
         max_connections=_int(env, "REGAUTH_MAX_CONNECTIONS", 0, 0, 10_000_000),
         registry_issuer=_issuer(env, "REGAUTH_REGISTRY_ISSUER"),
         registry_token_seconds=_int(env, "REGAUTH_REGISTRY_TOKEN_SECONDS", 300, 60, 3600),
+        metrics=_on_off(env, "REGAUTH_METRICS", True),
     )
     values.update({k: v for k, v in overrides.items() if v is not None})
     if "data_dir" in overrides and overrides["data_dir"] is not None:

@@ -12,7 +12,8 @@ Two ways to run the writes:
 - on one writer thread (PostgreSQL: a commit waits on the network), one transaction in flight at a time.
 
 If a transaction fails, its requests' records are retried one request at a time, so one bad record
-fails only its own request.
+fails only its own request; each request whose records still fail is counted
+(`regauth_audit_write_failures_total`, regauth.metrics).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import logging
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Callable, Sequence
 
+from regauth.metrics import Metrics
 from regauth.services.pending import Pending
 
 log = logging.getLogger("regauth.commit")
@@ -31,8 +33,9 @@ Then = Callable[[BaseException | None], None]
 
 
 class GroupCommit:
-    def __init__(self, write: WriteBatch, *, on_loop: bool) -> None:
+    def __init__(self, write: WriteBatch, *, on_loop: bool, metrics: Metrics | None = None) -> None:
         self._write = write
+        self._metrics = metrics
         self._on_loop = on_loop
         self._queue: list[tuple[Pending, Then]] = []
         self._busy = False
@@ -126,6 +129,7 @@ class GroupCommit:
         except Exception as exc:  # noqa: BLE001 - find out whose records fail: one transaction each
             if len(units) == 1:
                 log.error("could not store a request's records", exc_info=exc)
+                self._failed()
                 return [exc]
         outcomes: list[BaseException | None] = []
         for unit in units:
@@ -134,8 +138,14 @@ class GroupCommit:
                 outcomes.append(None)
             except Exception as exc:  # noqa: BLE001 - reported to the request that owns it
                 log.error("could not store a request's records", exc_info=exc)
+                self._failed()
                 outcomes.append(exc)
         return outcomes
+
+    def _failed(self) -> None:
+        """One request's records could not be stored (counted on the one thread that writes)."""
+        if self._metrics is not None:
+            self._metrics.audit_write_failures += 1
 
 
 def call_soon_threadsafe(loop: asyncio.AbstractEventLoop, fn: Callable[..., None], *args: object) -> None:

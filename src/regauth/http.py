@@ -1,6 +1,8 @@
 """What answers each request the HTTP server (regauth.server) takes: the one place that lists routes.
 
     GET /healthz                 -> 200 once the server is ready
+    GET /metrics                 -> counters and gauges for Prometheus (regauth.metrics), unless
+                                    REGAUTH_METRICS=off: then it is an unknown path like any other
     GET /token                   -> a container registry's token realm (protocols/registry_token)
     /auth/verify                 -> a package index's nginx auth_request verifier (protocols/verify)
     Alibaba RPC requests         -> the ACR dialect (Action/x-acs-action, RPC-v1 or ACS3 signatures)
@@ -14,6 +16,9 @@ requests of one loop turn (`OncePerTurn`), or by those of one batch (`OncePerBat
 batches that ask while another read is under way (`OneReadAtATime`). Either way the records a
 request must store (issued tokens, audit events) go through one group commit, and its answer is
 sent only once they are stored.
+
+Every answer handed out here is counted by route (the names in `regauth.metrics.ROUTES`, never the
+path) and status; what the HTTP server refuses itself (malformed requests, timeouts) is not.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from contextlib import contextmanager, nullcontext
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Callable, Iterator, Sequence
 
+from regauth import metrics
 from regauth.auth.canonical import HttpRequest
 from regauth.errors import InternalFailure, InvalidInput
 from regauth.group_commit import GroupCommit, call_soon_threadsafe
@@ -173,13 +179,15 @@ class Front:
         self._services = services
         self._aws = AwsDialect(services)
         self._acr = AcrDialect(services)   # holds the process's nonce cache: one per app
-        self._by_path: dict[str, Dialect] = {registry_token.PATH: RegistryRealm(services),
-                                             verify.PATH: PackageVerifier(services)}
+        realm, verifier = RegistryRealm(services), PackageVerifier(services)
+        self._by_path: dict[str, Dialect] = {registry_token.PATH: realm, verify.PATH: verifier}
+        self._routes: dict[Dialect, str] = {self._aws: "aws", self._acr: "acr", realm: "token", verifier: "verify"}
+        self.metrics = services.metrics
         self.max_body_bytes = services.settings.max_body_bytes
         self._proxies = _networks(services.settings.trusted_proxies)
         self._on_loop = services.store.embedded if on_loop is None else on_loop
         self._pool = None if self._on_loop else ThreadPoolExecutor(max_workers=workers, thread_name_prefix="regauth")
-        self._commits = GroupCommit(services.auditor.commit, on_loop=self._on_loop)
+        self._commits = GroupCommit(services.auditor.commit, on_loop=self._on_loop, metrics=services.metrics)
         self._batch: list[tuple[Dialect, HttpRequest, Answer]] = []   # taken this turn, for the pool
         self._batch_handle: asyncio.Handle | None = None
         self._per_batch: OncePerBatch | None = None
@@ -196,18 +204,25 @@ class Front:
     def serve(self, req: HttpRequest, too_large: bool, answer: Answer) -> None:
         """Answer `req` (now, or later from the event loop). `too_large`: its body was over the limit
         and dropped."""
-        if req.path == "/healthz" and req.method in ("GET", "HEAD"):
+        path = req.path
+        if path == "/healthz" and req.method in ("GET", "HEAD"):
             ready = self.ready
-            answer(Response(200 if ready else 503, [("content-type", "application/json")],
-                            b'{"status": "ok"}' if ready else b'{"status": "starting"}'))
+            self._answered("healthz", req, Response(200 if ready else 503, [("content-type", "application/json")],
+                                                    b'{"status": "ok"}' if ready else b'{"status": "starting"}'),
+                           answer)
             return
-        dialect = self._by_path.get(req.path)
+        if path == metrics.PATH and self.metrics is not None and req.method in ("GET", "HEAD"):
+            self._answered("metrics", req, Response(200, [("content-type", metrics.CONTENT_TYPE)],
+                                                    self.metrics.render()), answer)
+            return
+        dialect = self._by_path.get(path)
         if dialect is None:
             dialect = self._acr if self._acr.claims(req) else self._aws
         if too_large:
-            answer(dialect.reject(req, InvalidInput(f"The request body is larger than {self.max_body_bytes} bytes")))
+            self._answered(self._routes[dialect], req, dialect.reject(
+                req, InvalidInput(f"The request body is larger than {self.max_body_bytes} bytes")), answer)
         elif self._pool is None:
-            self._stored(dialect.handle(req), answer, req)
+            self._stored(dialect, dialect.handle(req), answer, req)
         else:
             self._batch.append((dialect, req, answer))
             if self._batch_handle is None:
@@ -244,9 +259,9 @@ class Front:
             except Exception as exc:  # noqa: BLE001 - the pool is shut down (handle never raises)
                 log.error("could not handle a request", exc_info=exc)
                 responses = [dialect.reject(req, InternalFailure("internal error")) for dialect, req, _ in batch]
-            for (_, req, answer), response in zip(batch, responses):
+            for (dialect, req, answer), response in zip(batch, responses):
                 try:
-                    self._stored(response, answer, req)
+                    self._stored(dialect, response, answer, req)
                 except Exception:  # noqa: BLE001 - one request's fault must not keep the others waiting
                     log.exception("could not answer a request")
         try:
@@ -262,11 +277,12 @@ class Front:
         with self._per_batch.batch() if self._per_batch is not None else nullcontext():
             return [dialect.handle(req) for dialect, req in batch]
 
-    def _stored(self, response: Response, answer: Answer, req: HttpRequest) -> None:
+    def _stored(self, dialect: Dialect, response: Response, answer: Answer, req: HttpRequest) -> None:
         """Answer once the response's records are stored; a token whose records failed is never sent."""
+        route = self._routes[dialect]
         pending = response.pending
         if pending is None:
-            self._answered(req, response, answer)
+            self._answered(route, req, response, answer)
             return
 
         def then(failure: BaseException | None) -> None:
@@ -277,11 +293,14 @@ class Front:
                     final = response.failed()
                 else:
                     log.error("could not record the audit trail of a denied request (answered anyway)")
-            self._answered(req, final, answer)
+            self._answered(route, req, final, answer)
         self._commits.submit(pending, then)
 
-    def _answered(self, req: HttpRequest, response: Response, answer: Answer) -> None:
+    def _answered(self, route: str, req: HttpRequest, response: Response, answer: Answer) -> None:
+        """The one place an answer is handed out: counted (`route`: one of metrics.ROUTES), logged at debug."""
         answer(response)
+        if self.metrics is not None:
+            self.metrics.http_requests[(route, response.status)] += 1
         if access_log.isEnabledFor(logging.DEBUG):  # per-request lines cost a lock each: opt-in
             access_log.debug("%s %s %s %s", req.source_ip, req.method, req.path, response.status)
 

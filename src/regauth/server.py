@@ -496,6 +496,8 @@ class Server:
         self.max_connections = min(max_connections, budget) if max_connections else budget
         self.loop: asyncio.AbstractEventLoop = None  # type: ignore[assignment]
         self.connections: set[Connection] = set()
+        if front.metrics is not None:
+            front.metrics.open_connections = lambda: len(self.connections)
         self._attaching = 0                     # accepted, their transport not made yet
         self._listening = False                 # the listening socket is open (until shutdown)
         self._accepting = False                 # its reader is registered

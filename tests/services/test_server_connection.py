@@ -55,6 +55,7 @@ class Transport(asyncio.Transport):
 
 class Front:
     max_body_bytes = 1 << 20
+    metrics = None
 
     def __init__(self) -> None:
         self.events: list[str] = []

@@ -53,6 +53,7 @@ def _banner(url: str, boot: "BootstrapResult", settings: Settings) -> str:
         "",
         f"Registries: {url}/token is a container registry's token realm (regauth admin registry-ca prints",
         f"the CA it trusts); {url}/auth/verify?repository=NAME answers nginx auth_request for a package index.",
+        *([f"Prometheus: {url}/metrics."] if settings.metrics else []),
         "",
     ]
     return "\n".join(lines)

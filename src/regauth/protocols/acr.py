@@ -107,6 +107,8 @@ class AcrDialect:
         self._s = services
         self._skew = float(services.settings.signature_window)
         self._nonces = NonceCache(window=self._skew)
+        if services.metrics is not None:   # a denial audits `cr:<the Action sent>`: others count as `other`
+            services.metrics.know_actions([f"cr:{ACTION}"])
 
     # --- routing ------------------------------------------------------------------------------
     def claims(self, req: HttpRequest) -> bool:

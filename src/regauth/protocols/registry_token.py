@@ -41,6 +41,8 @@ _NO_STORE = ("cache-control", "no-store")
 class RegistryRealm:
     def __init__(self, services: Services) -> None:
         self._s = services
+        if services.metrics is not None:             # what it audits (RegistryAccess's grants included)
+            services.metrics.know_actions(["registry:GetToken"])
 
     def handle(self, req: HttpRequest) -> Response:
         request_id = ids.request_id()

@@ -40,6 +40,9 @@ _TEXT = ("content-type", "text/plain; charset=utf-8")
 class PackageVerifier:
     def __init__(self, services: Services) -> None:
         self._s = services
+        if services.metrics is not None:   # the method comes from a header: others count as `other`
+            services.metrics.know_actions(f"package:{m}" for m in ("GET", "HEAD", "OPTIONS", "POST", "PUT",
+                                                                   "PATCH", "DELETE"))
 
     def handle(self, req: HttpRequest) -> Response:
         request_id = ids.request_id()

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from regauth import __version__
 from regauth.clock import Clock
 from regauth.config import Settings
 from regauth.domain.keyring import Keyring, new_signing_key
+from regauth.metrics import Metrics
 from regauth.services.acr import AcrService
 from regauth.services.audit import Auditor
 from regauth.services.authn import Authenticator
@@ -43,6 +45,7 @@ class Services:
     acr: AcrService
     revocations: Revocations
     registry: RegistryAccess
+    metrics: Metrics | None = None      # None when REGAUTH_METRICS is off
 
     def begin_request(self) -> None:
         begin = getattr(self.store, "begin_request", None)
@@ -71,7 +74,8 @@ def build_services(settings: Settings, store: Store, clock: Clock) -> Services:
     # next request on, as every other change the generation announces
     cache.on_change(lambda: keyring.replace(inner.list_signing_keys()))
     authz = Authorizer(store, policies)
-    auditor = Auditor(store)
+    metrics = Metrics(version=__version__) if settings.metrics else None
+    auditor = Auditor(store, metrics)
     issuer = TokenIssuer(store, keyring, auditor)
     authn = Authenticator(store, clock, settings.signature_window)
     codeartifact = CodeArtifactService(store, authz, policies, issuer, settings.repository_endpoint)
@@ -93,4 +97,5 @@ def build_services(settings: Settings, store: Store, clock: Clock) -> Services:
         registry=RegistryAccess(store, authn, authz, keyring, revocations, codeartifact, ecr, clock.now,
                                 issuer=settings.registry_issuer, token_seconds=settings.registry_token_seconds,
                                 limiter=limiter),
+        metrics=metrics,
     )

@@ -59,10 +59,18 @@ def _denial(exc: Exception) -> bool:
     return isinstance(exc, (AuthError, AccessDenied, Throttled))
 
 
+def audited_actions() -> list[str]:
+    """Every action this dialect may audit: an operation it implements, or `<service>:?` (a denial
+    before the operation is known)."""
+    return [f"{service}:{op}" for service, ops in TABLES.items() for op in [*ops, "?"]]
+
+
 class AwsDialect:
     def __init__(self, services: Services, models: AwsModels | None = None) -> None:
         self._s = services
         self._models = models or AwsModels()
+        if services.metrics is not None:
+            services.metrics.know_actions(audited_actions())
 
     def handle(self, req: HttpRequest) -> Response:
         request_id = ids.request_id()
