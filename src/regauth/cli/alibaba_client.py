@@ -22,11 +22,12 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
 import urllib3
 
 from regauth import __version__
+from regauth.auth.acs import percent_encode as _encode     # RFC 3986 over UTF-8, as the server canonicalises
 from regauth.cli.aws_client import (EXIT_CONFIGURATION, EXIT_OTHER, EXIT_PARAMETER, EXIT_SERVICE, REDACTOR, CliError,
                                     log)
 
@@ -132,11 +133,6 @@ def endpoint(opts: AlibabaOptions, product: str, region: str | None) -> str:
 
 
 # --------------------------------------------------------------------------- ACS3 signing
-
-def _encode(text: str) -> str:
-    """RFC 3986 percent-encoding of UTF-8: only A-Z a-z 0-9 - _ . ~ stay as they are."""
-    return quote(text, safe="~", encoding="utf-8")
-
 
 def sign(method: str, host: str, path: str, query: dict[str, str], headers: dict[str, str], body: bytes,
          creds: AlibabaCredentials) -> dict[str, str]:

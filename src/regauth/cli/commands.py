@@ -236,27 +236,34 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 def _runner(spec: CommandSpec, parser: argparse.ArgumentParser) -> Callable[[argparse.Namespace], int]:
     def run(args: argparse.Namespace) -> int:
-        handler = enable_debug_logging() if args.debug else None
-        try:
-            if handler is not None:
-                log.debug("regauth %s %s, arguments: %s", spec.group, spec.name, REDACTOR(" ".join(sys.argv[1:])))
-            return run_command(spec, parser, args)
-        except CliError as exc:
-            _flush_stdout()
-            sys.stderr.write(f"\n{exc.message}\n")
-            return exc.exit_code
-        except BrokenPipeError:            # `regauth ... | head -1`: the reader left; not an error
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-            return 0
-        except Exception as exc:           # a bug or an unexpected library error: one redacted line, exit 255
-            log.debug("unexpected error", exc_info=True)
-            _flush_stdout()
-            sys.stderr.write(f"\n{REDACTOR(str(exc) or type(exc).__name__)}\n")
-            return EXIT_OTHER
-        finally:
-            if handler is not None:
-                disable_debug_logging(handler)
+        return guarded(f"{spec.group} {spec.name}", args.debug, lambda: run_command(spec, parser, args))
     return run
+
+
+def guarded(command: str, debug: bool, body: Callable[[], int]) -> int:
+    """Run a client command's `body` as the AWS CLI would: --debug logging (redacted), a CliError as its
+    message and exit code, a reader that left the pipe as success, anything else as one redacted line
+    and exit 255."""
+    handler = enable_debug_logging() if debug else None
+    try:
+        if handler is not None:
+            log.debug("regauth %s, arguments: %s", command, REDACTOR(" ".join(sys.argv[1:])))
+        return body()
+    except CliError as exc:
+        _flush_stdout()
+        sys.stderr.write(f"\n{exc.message}\n")
+        return exc.exit_code
+    except BrokenPipeError:            # `regauth ... | head -1`: the reader left; not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    except Exception as exc:           # a bug or an unexpected library error: one redacted line, exit 255
+        log.debug("unexpected error", exc_info=True)
+        _flush_stdout()
+        sys.stderr.write(f"\n{REDACTOR(str(exc) or type(exc).__name__)}\n")
+        return EXIT_OTHER
+    finally:
+        if handler is not None:
+            disable_debug_logging(handler)
 
 
 def _flush_stdout() -> None:

@@ -57,7 +57,7 @@ def version_string() -> str:
             f"botocore/{botocore.__version__}")
 
 
-def _non_negative(text: str) -> int:
+def non_negative(text: str) -> int:
     value = int(text)
     if value < 0:
         raise argparse.ArgumentTypeError(f"must be 0 or more: {text}")
@@ -91,9 +91,9 @@ def global_parent() -> argparse.ArgumentParser:
     g.add_argument("--color", choices=COLOR_CHOICES, default="auto", help="colour table output (auto: on a terminal)")
     g.add_argument("--no-sign-request", action="store_true", help="send the request unsigned; no credentials loaded")
     g.add_argument("--ca-bundle", help="CA certificates to verify TLS with (overrides AWS_CA_BUNDLE)")
-    g.add_argument("--cli-read-timeout", type=_non_negative, metavar="SECONDS",
+    g.add_argument("--cli-read-timeout", type=non_negative, metavar="SECONDS",
                    help="socket read timeout; 0 blocks forever (default 60)")
-    g.add_argument("--cli-connect-timeout", type=_non_negative, metavar="SECONDS",
+    g.add_argument("--cli-connect-timeout", type=non_negative, metavar="SECONDS",
                    help="socket connect timeout; 0 blocks forever (default 60)")
     g.add_argument("--cli-binary-format", choices=("base64", "raw-in-base64-out"),
                    help="accepted; these operations have no binary parameters")

@@ -10,14 +10,13 @@ Signed with ACS3-HMAC-SHA256 from Alibaba-style credentials (see alibaba_client.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from typing import Any, Callable
 
 from regauth.cli.alibaba_client import AlibabaOptions, call
-from regauth.cli.aws_client import EXIT_OTHER, EXIT_PARAMETER, REDACTOR, CliError, disable_debug_logging, \
-    enable_debug_logging, log
-from regauth.cli.commands_args import AwsArgumentParser, exit_252_on_error
+from regauth.cli.aws_client import EXIT_OTHER, EXIT_PARAMETER, CliError
+from regauth.cli.commands import guarded
+from regauth.cli.commands_args import AwsArgumentParser, exit_252_on_error, non_negative
 from regauth.cli.output import COLOR_CHOICES, OUTPUT_FORMATS, compile_query, render, use_color
 
 PRODUCT, VERSION, ACTION = "cr", "2018-12-01", "GetAuthorizationToken"
@@ -30,13 +29,6 @@ current profile; modes AK and StsToken). Region: --region, ALIBABA_CLOUD_REGION_
 without one the server uses the instance's region. Requests are signed with ACS3-HMAC-SHA256.
 Exit codes: 252 bad parameters, 253 configuration, 254 service error, 255 other.
 """
-
-
-def _non_negative(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more: {text}")
-    return value
 
 
 def _parent() -> argparse.ArgumentParser:
@@ -53,9 +45,9 @@ def _parent() -> argparse.ArgumentParser:
     g.add_argument("--no-verify-ssl", dest="verify_ssl", action="store_false", help="do not verify TLS certificates")
     g.add_argument("--ca-bundle", help="CA certificates to verify TLS with (default: ALIBABA_CLOUD_CA_BUNDLE, "
                                        "else the public CAs)")
-    g.add_argument("--cli-read-timeout", type=_non_negative, metavar="SECONDS",
+    g.add_argument("--cli-read-timeout", type=non_negative, metavar="SECONDS",
                    help="socket read timeout; 0 blocks forever (default 60)")
-    g.add_argument("--cli-connect-timeout", type=_non_negative, metavar="SECONDS",
+    g.add_argument("--cli-connect-timeout", type=non_negative, metavar="SECONDS",
                    help="socket connect timeout; 0 blocks forever (default 60)")
     return parent
 
@@ -132,25 +124,12 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 def _runner(name: str, action: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
     def run(args: argparse.Namespace) -> int:
-        handler = enable_debug_logging() if args.debug else None
-        try:
+        def body() -> int:
             if args.query:
                 try:
                     compile_query(args.query)
                 except ValueError as exc:
                     raise CliError(str(exc), EXIT_PARAMETER) from None
             return action(args)
-        except CliError as exc:
-            sys.stderr.write(f"\n{exc.message}\n")
-            return exc.exit_code
-        except BrokenPipeError:
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-            return 0
-        except Exception as exc:           # a bug or an unexpected library error: one redacted line, exit 255
-            log.debug("unexpected error in regauth cr %s", name, exc_info=True)
-            sys.stderr.write(f"\n{REDACTOR(str(exc) or type(exc).__name__)}\n")
-            return EXIT_OTHER
-        finally:
-            if handler is not None:
-                disable_debug_logging(handler)
+        return guarded(f"cr {name}", args.debug, body)
     return run
