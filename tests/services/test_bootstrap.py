@@ -3,7 +3,6 @@ moment on one empty store (SQLite file or PostgreSQL), and later starts that onl
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 
 import pytest
@@ -13,7 +12,7 @@ from regauth.config import Settings, SettingsError
 from regauth.domain.principals import AccessKey
 from regauth.domain.secret import Secret
 from regauth.services.bootstrap import ADMIN_USER, BootstrapResult, _given_key, bootstrap
-from regauth.store.open import open_store
+from tests.fixtures.race import on_stores_at_once
 from tests.store.test_conformance import KEY, T0, pg_template, store  # noqa: F401 - fixtures
 
 GIVEN = Settings(account_id="777788889999", bootstrap_access_key_id="AKIAEXAMPLEBOOT00001",
@@ -22,30 +21,7 @@ GIVEN = Settings(account_id="777788889999", bootstrap_access_key_id="AKIAEXAMPLE
 
 def together(store, n: int, start: Callable[[object], BootstrapResult]) -> list[BootstrapResult]:
     """`start` run by n stores of their own on `store`'s database, all released at once."""
-    url = store.engine.url.render_as_string(hide_password=False)
-    others = [open_store(url, KEY) for _ in range(n)]
-    barrier = threading.Barrier(n)
-    results: dict[int, BootstrapResult] = {}
-    errors: list[BaseException] = []
-
-    def run(i: int) -> None:
-        try:
-            barrier.wait()
-            results[i] = start(others[i])
-        except BaseException as exc:  # pragma: no cover - reported below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
-    try:
-        for th in threads:
-            th.start()
-        for th in threads:
-            th.join(60)
-    finally:
-        for other in others:
-            other.close()
-    assert errors == []
-    return [results[i] for i in range(n)]
+    return on_stores_at_once(store, KEY, n, lambda i, s: start(s))
 
 
 def test_nodes_starting_together_with_configured_keys_all_start(store) -> None:

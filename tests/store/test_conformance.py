@@ -642,37 +642,14 @@ def test_nodes_starting_together_make_one_first_key(store):
     """Several stores on one database (own engines and connections, as nodes starting at the same
     moment have) each load the keyring of an empty store: one key is made, and every node's keyring
     signs with it, so a token minted on one verifies on the others."""
-    import threading
-
     from regauth.clock import FixedClock
     from regauth.services.container import load_keyring
+    from tests.fixtures.race import on_stores_at_once
 
-    url = store.engine.url.render_as_string(hide_password=False)
-    others = [open_store(url, KEY) for _ in range(4)]
-    barrier = threading.Barrier(len(others))
-    kids: dict[int, str] = {}
-    errors: list[BaseException] = []
-
-    def start(i: int) -> None:
-        try:
-            barrier.wait()
-            kids[i] = load_keyring(others[i], FixedClock(T0)).active_kid
-        except BaseException as exc:  # pragma: no cover - reported below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=start, args=(i,)) for i in range(len(others))]
-    try:
-        for th in threads:
-            th.start()
-        for th in threads:
-            th.join(60)
-        assert errors == []
-        stored = store.list_signing_keys()
-        assert len(stored) == 1
-        assert sorted(kids.values()) == [stored[0].kid] * len(others)
-    finally:
-        for other in others:
-            other.close()
+    kids = on_stores_at_once(store, KEY, 4, lambda i, s: load_keyring(s, FixedClock(T0)).active_kid)
+    stored = store.list_signing_keys()
+    assert len(stored) == 1
+    assert kids == [stored[0].kid] * 4
 
 
 def test_rotate_signing_keys_retires_or_deletes_the_others_in_one_go(store):

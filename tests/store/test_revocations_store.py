@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import threading
 
 import pytest
 import sqlalchemy as sa
@@ -16,6 +15,7 @@ from regauth.domain.secret import Secret
 from regauth.store import row_records as rr
 from regauth.store.crypto import SecretBox, SecretBoxError
 from regauth.store.open import open_store
+from tests.fixtures.race import on_stores_at_once
 from tests.store.test_conformance import ACCT, KEY, T0, pg_template, store  # noqa: F401 - fixtures
 
 ALICE = f"arn:aws:iam::{ACCT}:user/alice"
@@ -120,32 +120,10 @@ def test_a_tampered_ca_key_does_not_open(store):
 def test_set_registry_ca_once_has_one_winner_among_stores_on_one_database(store):
     """Several stores (own engines and connections, as separate processes would have) racing on one
     database: all of them get the same CA back, the one stored."""
-    url = store.engine.url.render_as_string(hide_password=False)
-    others = [open_store(url, KEY) for _ in range(4)]
-    barrier = threading.Barrier(len(others))
-    results: dict[int, RegistryCa] = {}
-    errors: list[BaseException] = []
-
-    def write(i: int) -> None:
-        try:
-            barrier.wait()
-            results[i] = others[i].set_registry_ca_once(ca(f"writer{i}"))
-        except BaseException as exc:  # pragma: no cover - reported below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=write, args=(i,)) for i in range(len(others))]
-    try:
-        for th in threads:
-            th.start()
-        for th in threads:
-            th.join(60)
-        assert errors == []
-        winner = store.get_registry_ca()
-        assert winner is not None and winner.cert_pem in {ca(f"writer{i}").cert_pem for i in range(len(others))}
-        assert [results[i] for i in range(len(others))] == [winner] * len(others)
-    finally:
-        for other in others:
-            other.close()
+    results = on_stores_at_once(store, KEY, 4, lambda i, s: s.set_registry_ca_once(ca(f"writer{i}")))
+    winner = store.get_registry_ca()
+    assert winner is not None and winner.cert_pem in {ca(f"writer{i}").cert_pem for i in range(4)}
+    assert results == [winner] * 4
 
 
 def test_a_sqlite_server_answers_both_reads_without_sqlalchemy(tmp_path):
