@@ -18,7 +18,8 @@ request must store (issued tokens, audit events) go through one group commit, an
 sent only once they are stored.
 
 Every answer handed out here is counted by route (the names in `regauth.metrics.ROUTES`, never the
-path) and status; what the HTTP server refuses itself (malformed requests, timeouts) is not.
+path) and status; what the HTTP server refuses itself (malformed requests, timeouts) it counts
+under the route `server`.
 """
 
 from __future__ import annotations

@@ -33,7 +33,7 @@ PATH = "/metrics"
 TOKEN_KINDS = ("codeartifact", "ecr", "ecr-public", "acr")
 OUTCOMES = ("allowed", "denied", "error")
 OTHER = "other"
-ROUTES = ("aws", "acr", "token", "verify", "healthz", "metrics")
+ROUTES = ("aws", "acr", "token", "verify", "healthz", "metrics", "server")   # server: refused before routing
 RAW_KEYS = 1024                     # (action, outcome) keys held before those no series shows are folded
 
 _KIND = attrgetter("kind")

@@ -393,7 +393,11 @@ class Connection(asyncio.Protocol):
 
     # --- helpers --------------------------------------------------------------------------------
     def _refuse(self, status: int, message: str) -> None:
-        """An answer that ends the connection, after the answers still owed before it."""
+        """An answer that ends the connection, after the answers still owed before it (counted under
+        the route `server`: no dialect saw the request)."""
+        metrics = self._front.metrics
+        if metrics is not None:
+            metrics.http_requests[("server", status)] += 1
         slot = _Slot()
         slot.data, slot.close, slot.linger = _plain(status, message, close=True), True, True
         self._answers.append(slot)

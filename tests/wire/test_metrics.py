@@ -128,7 +128,7 @@ def test_issued_and_denied_ecr_tokens_are_counted_without_identities(server: Reg
                        *tokens, *[t[:24] for t in tokens]):
         assert secret_ish not in text
     routes = {dict(labels).get("route") for name, labels in after if name == "regauth_http_requests_total"}
-    assert routes <= {"aws", "acr", "token", "verify", "healthz", "metrics"}
+    assert routes <= {"aws", "acr", "token", "verify", "healthz", "metrics", "server"}
 
 
 def test_an_unauthenticated_acr_request_cannot_add_a_label_value(server: RegauthServer) -> None:
@@ -149,6 +149,20 @@ def test_an_unauthenticated_acr_request_cannot_add_a_label_value(server: Regauth
     actions = {dict(labels)["action"] for name, labels in after if name == "regauth_audit_events_total"}
     assert not any(a.startswith("cr:") and a != "cr:GetAuthorizationToken" for a in actions), actions
     assert (value(after, "regauth_http_requests_total", route="acr", status="404") or 0) >= 1
+
+
+def test_what_the_http_server_refuses_before_routing_is_counted_as_server(server: RegauthServer) -> None:
+    import socket
+
+    def refusals() -> float:
+        return value(scrape(server)[1], "regauth_http_requests_total", route="server", status="400") or 0
+
+    before = refusals()
+    host, port = server.url.split("://", 1)[1].split(":")
+    with socket.create_connection((host, int(port)), timeout=5) as sock:
+        sock.sendall(b"GET /x HTTP/1.1\r\nHost: a\r\nBad Header\r\n\r\n")      # no colon: malformed
+        assert sock.recv(4096).startswith(b"HTTP/1.1 400")
+    assert refusals() == before + 1
 
 
 def test_head_answers_without_a_body(server: RegauthServer) -> None:
