@@ -214,3 +214,23 @@ def test_help_names_credentials_and_examples(acr: Acr) -> None:
     for text in ("--instance-id", "--expires-in-hours", "ALIBABA_CLOUD_ACCESS_KEY_ID", "~/.aliyun/config.json",
                  "docker login --username cr_temp_user --password-stdin"):
         assert text in proc.stdout
+
+
+def test_a_deleted_instance_refuses_its_tokens_and_new_ones(acr: Acr) -> None:
+    made = regauth_cli("admin", "create-acr-instance", "--account-id", acr.server.account_id, "--region", REGION,
+                       "--name", unique("gone"), "--login-server", LOGIN_SERVER, data_dir=acr.server.data_dir)
+    assert made.returncode == 0, made.stderr
+    instance = json.loads(made.stdout)["InstanceId"]
+    proc = acr.run(*CR_GAT, "--instance-id", instance, keys=acr.server.admin)
+    assert proc.returncode == 0, proc.stderr
+    token = json.loads(proc.stdout)["AuthorizationToken"]
+    assert realm_status(acr.server, "cr_temp_user", token)[0] == 200
+
+    deleted = regauth_cli("admin", "delete-acr-instance", "--instance-id", instance, data_dir=acr.server.data_dir)
+    assert deleted.returncode == 0, deleted.stderr
+    assert json.loads(deleted.stdout)["Deleted"]["InstanceId"] == instance
+    assert realm_status(acr.server, "cr_temp_user", token)[0] == 401              # its token opens nothing now
+    again = acr.run(*CR_GAT, "--instance-id", instance, keys=acr.server.admin)
+    assert again.returncode == 254 and "(INSTANCE_NOT_EXIST)" in again.stderr
+    twice = regauth_cli("admin", "delete-acr-instance", "--instance-id", instance, data_dir=acr.server.data_dir)
+    assert twice.returncode != 0 and "does not exist" in twice.stderr

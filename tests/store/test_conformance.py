@@ -539,6 +539,12 @@ def test_acr_instances(store):
     with pytest.raises(Conflict) as ei:
         store.create_acr_instance(i1)
     assert ei.value.resource_type == "acr_instance"
+    g = store.generation()
+    assert store.delete_acr_instance("cri-bbbbbbbbbbbb") == i1
+    assert store.generation() > g                          # cached instances are dropped on every node
+    assert store.get_acr_instance("cri-bbbbbbbbbbbb") is None
+    assert store.list_acr_instances(ACCT) == [i2]
+    assert store.delete_acr_instance("cri-bbbbbbbbbbbb") is None
 
 
 # --- tokens, audit, keyring -----------------------------------------------------------------------

@@ -44,6 +44,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     li.add_argument("--account-id", required=True)
     li.add_argument("--data-dir", default=None)
     li.set_defaults(run=_list_acr_instances)
+    di = actions.add_parser("delete-acr-instance", help="delete an ACR instance; its tokens open nothing from "
+                                                       "their next use on",
+                            epilog="example: regauth admin delete-acr-instance --instance-id cri-kmsiwlxxdcvaduwb")
+    di.add_argument("--instance-id", required=True)
+    di.add_argument("--data-dir", default=None)
+    di.set_defaults(run=_delete_acr_instance)
     re_ = actions.add_parser("set-registry-endpoint",
                              help="the registry URL ECR returns as proxyEndpoint for an account and region")
     re_.add_argument("--account-id", required=True)
@@ -224,6 +230,10 @@ def _create_acr_instance(args: argparse.Namespace) -> int:
 def _list_acr_instances(args: argparse.Namespace) -> int:
     return _store_command(args, lambda s: {"Instances": [_instance_json(i)
                                                          for i in s.acr.list_instances(args.account_id)]})
+
+
+def _delete_acr_instance(args: argparse.Namespace) -> int:
+    return _store_command(args, lambda s: {"Deleted": _instance_json(s.acr.delete_instance(args.instance_id))})
 
 
 def _set_registry_endpoint(args: argparse.Namespace) -> int:

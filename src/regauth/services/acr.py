@@ -94,6 +94,14 @@ class AcrService:
     def list_instances(self, account_id: str) -> list[AcrInstance]:
         return self._store.list_acr_instances(account_id)
 
+    def delete_instance(self, instance_id: str) -> AcrInstance:
+        """Delete an instance: its tokens open nothing from the next use on (the realm finds no
+        instance), and GetAuthorizationToken names it INSTANCE_NOT_EXIST. Raises NotFound."""
+        deleted = self._store.delete_acr_instance(instance_id)
+        if deleted is None:
+            raise NotFound("instance", instance_id, f"The instance {instance_id} does not exist.")
+        return deleted
+
     # --- GetAuthorizationToken ----------------------------------------------------------------
     def get_authorization_token(self, call: Call, instance_id: str, region_id: str | None,
                                 expires_in_hours: int | None) -> tuple[str, Issued]:

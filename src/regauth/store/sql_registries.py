@@ -70,6 +70,13 @@ class SqlRegistriesMixin(SqlBase):
                                .where(t.acr_instances.c.instance_id == instance_id)).first()
         return rr.acr_instance(row) if row else None
 
+    def delete_acr_instance(self, instance_id: str) -> AcrInstance | None:
+        """Delete the instance; what was deleted, or None when there is none by that id."""
+        with self._write() as conn:
+            row = conn.execute(t.acr_instances.delete().where(t.acr_instances.c.instance_id == instance_id)
+                               .returning(*t.acr_instances.c)).first()
+        return rr.acr_instance(row) if row else None
+
     def list_acr_instances(self, account_id: str) -> list[AcrInstance]:
         a = t.acr_instances.c
         with self._read() as conn:
