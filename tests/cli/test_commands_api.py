@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli.test_commands import AWS_ERROR, CA_GAT, REGAUTH, Cli
+from tests.cli.test_commands import AWS_ERROR, CA_GAT, REGAUTH, Cli, inprocess  # noqa: F401 - a fixture
 from tests.fixtures.server import REPO, Keys, RegauthServer, unique
 
 pytestmark = pytest.mark.wire
@@ -278,50 +278,37 @@ def test_ecr_repositories(cli: Cli) -> None:
 
 # --------------------------------------------------------------------------- parameters and help, in-process
 
-def run_main(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    from regauth.cli.main import main
-    try:
-        code = main(list(argv))
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
-def test_parameter_errors_exit_252_before_any_request(capsys: pytest.CaptureFixture[str],
-                                                      monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAEXAMPLE")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "secret")
+def test_parameter_errors_exit_252_before_any_request(inprocess) -> None:
     dead = ("--endpoint-url", "http://127.0.0.1:9", "--region", "us-east-1")
-    code, _, err = run_main(capsys, "iam", "create-user", *dead)
+    code, _, err = inprocess("iam", "create-user", *dead)
     assert code == 252 and err.startswith("usage: regauth iam create-user [--path <value>] --user-name <value>")
     assert "the following arguments are required: --user-name" in err
-    code, _, err = run_main(capsys, "ecr", "create-repository", "--repository-name", "x",
-                            "--image-scanning-configuration", "{scanOnPush", *dead)
+    code, _, err = inprocess("ecr", "create-repository", "--repository-name", "x",
+                             "--image-scanning-configuration", "{scanOnPush", *dead)
     assert code == 252 and "argument --image-scanning-configuration: Invalid JSON" in err
-    code, _, err = run_main(capsys, "iam", "put-user-policy", "--user-name", "u", "--policy-name", "p",
-                            "--policy-document", "file:///nonexistent/policy.json", *dead)
+    code, _, err = inprocess("iam", "put-user-policy", "--user-name", "u", "--policy-name", "p",
+                             "--policy-document", "file:///nonexistent/policy.json", *dead)
     assert code == 252 and "Unable to load paramfile file:///nonexistent/policy.json" in err
-    code, _, err = run_main(capsys, "iam", "list-users", "--no-paginate", "--starting-token", "x", *dead)
+    code, _, err = inprocess("iam", "list-users", "--no-paginate", "--starting-token", "x", *dead)
     assert code == 252 and "Cannot specify --no-paginate along with pagination arguments: --starting-token" in err
-    code, _, err = run_main(capsys, "iam", "get-user", "--max-items", "1", *dead)
+    code, _, err = inprocess("iam", "get-user", "--max-items", "1", *dead)
     assert code == 252 and "unrecognized arguments: --max-items" in err       # only paginated commands have it
 
 
-def test_help_lists_the_iam_commands_and_paging_options(capsys: pytest.CaptureFixture[str]) -> None:
+def test_help_lists_the_iam_commands_and_paging_options(inprocess) -> None:
     from regauth.cli.commands import COMMANDS
     from regauth.protocols.aws.handlers import TABLES
-    code, out, _ = run_main(capsys, "iam", "--help")
+    code, out, _ = inprocess("iam", "--help")
     assert code == 0
     for name in ("create-user", "create-access-key", "put-user-policy", "create-role", "update-assume-role-policy"):
         assert re.search(rf"^\s+{name}\s", out, re.M), name
-    code, out, _ = run_main(capsys, "iam", "create-user", "--help")
+    code, out, _ = inprocess("iam", "create-user", "--help")
     assert code == 0 and "examples:\n  regauth iam create-user --user-name alice\n" in out
-    code, out, _ = run_main(capsys, "codeartifact", "list-repositories-in-domain", "--help")
+    code, out, _ = inprocess("codeartifact", "list-repositories-in-domain", "--help")
     usage = out.split("\n\n")[0]
     assert "[--starting-token <value>] [--page-size <value>] [--max-items <value>]" in usage
     assert "--next-token" not in out and "--max-results" not in out             # accepted, not documented
-    code, out, _ = run_main(capsys, "codeartifact", "describe-domain", "--help")
+    code, out, _ = inprocess("codeartifact", "describe-domain", "--help")
     assert "--max-items <value>" not in out and "--starting-token <value>" not in out
     # every server operation has a command with a summary and an example
     covered = {(c.service, c.operation) for c in COMMANDS}
