@@ -25,12 +25,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     actions = p.add_subparsers(dest="admin_command", required=True, metavar="COMMAND")
     ca = actions.add_parser("create-account", help="create an account with an admin user and print its keys once")
     ca.add_argument("--account-id", default=None, help="12 digits; random when omitted")
-    ca.add_argument("--data-dir", default=None)
     ca.set_defaults(run=_create_account)
     au = actions.add_parser("audit", help="print recent audit events as JSON lines (newest first)")
     au.add_argument("--limit", type=int, default=50)
     au.add_argument("--principal", default=None, help="only events of this principal ARN")
-    au.add_argument("--data-dir", default=None)
     au.set_defaults(run=_audit)
     ci = actions.add_parser("create-acr-instance", help="create an Alibaba ACR instance and print it as JSON")
     ci.add_argument("--account-id", required=True, help="the owning account (12 digits)")
@@ -38,24 +36,20 @@ def register(sub: argparse._SubParsersAction) -> None:
     ci.add_argument("--name", required=True, help="instance name: 3-64 lowercase letters, digits, hyphens")
     ci.add_argument("--login-server", required=True, help="registry host[:port] that docker logs in to")
     ci.add_argument("--instance-id", default=None, help="cri-...; random when omitted")
-    ci.add_argument("--data-dir", default=None)
     ci.set_defaults(run=_create_acr_instance)
     li = actions.add_parser("list-acr-instances", help="print an account's ACR instances as JSON")
     li.add_argument("--account-id", required=True)
-    li.add_argument("--data-dir", default=None)
     li.set_defaults(run=_list_acr_instances)
     di = actions.add_parser("delete-acr-instance", help="delete an ACR instance; its tokens open nothing from "
                                                        "their next use on",
                             epilog="example: regauth admin delete-acr-instance --instance-id cri-kmsiwlxxdcvaduwb")
     di.add_argument("--instance-id", required=True)
-    di.add_argument("--data-dir", default=None)
     di.set_defaults(run=_delete_acr_instance)
     re_ = actions.add_parser("set-registry-endpoint",
                              help="the registry URL ECR returns as proxyEndpoint for an account and region")
     re_.add_argument("--account-id", required=True)
     re_.add_argument("--region", required=True)
     re_.add_argument("--url", required=True, help="e.g. https://registry.example.internal:5000")
-    re_.add_argument("--data-dir", default=None)
     re_.set_defaults(run=_set_registry_endpoint)
     rp = actions.add_parser("set-repository-endpoint",
                             help="the URL CodeArtifact GetRepositoryEndpoint returns for one domain and format",
@@ -69,7 +63,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     rp.add_argument("--domain", required=True)
     rp.add_argument("--format", required=True, choices=sorted(REPOSITORY_FORMATS))
     rp.add_argument("--template", required=True)
-    rp.add_argument("--data-dir", default=None)
     rp.set_defaults(run=_set_repository_endpoint)
     rv = actions.add_parser("revoke", help="refuse one issued token, or every token a principal was issued so far",
                             description="Takes effect on the next use of the token wherever regauth checks it\n"
@@ -85,16 +78,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     which.add_argument("--token-id", help="the token's id (its jti; the token_id of `regauth admin audit`)")
     which.add_argument("--principal-arn", help="e.g. arn:aws:iam::123456789012:user/ci")
     rv.add_argument("--reason", default="", help="kept with the revocation and in the audit trail")
-    rv.add_argument("--data-dir", default=None)
     rv.set_defaults(run=_revoke)
     lr = actions.add_parser("list-revocations", help="print the revoked tokens and principals as JSON (oldest first)",
                             epilog="example: regauth admin list-revocations")
-    lr.add_argument("--data-dir", default=None)
     lr.set_defaults(run=_list_revocations)
     pr = actions.add_parser("prune", help="delete expired token index entries, sessions and revocations that no "
                                           "longer have any effect",
                             description="Deletes, as of now:\n"
-                                        "  - issued-token index entries of expired tokens (the audit trail keeps them);\n"
+                                        "  - index entries of expired tokens (the audit trail keeps them);\n"
                                         "  - STS sessions expired more than 24 hours ago (a token issued with\n"
                                         "    temporary credentials can outlive them by up to that long);\n"
                                         "  - revocations made more than 24 hours ago (every token they refuse has\n"
@@ -104,12 +95,13 @@ def register(sub: argparse._SubParsersAction) -> None:
                                         "Nothing still valid is touched. Safe while\n"
                                         "servers run on the same store: it deletes in small transactions. Run it\n"
                                         "from cron or a systemd timer, e.g. hourly.",
-                            epilog="examples:\n  regauth admin prune\n  regauth admin prune --audit-days 400 --quiet   # keep a little over a year of audit",
+                            epilog="examples:\n"
+                                   "  regauth admin prune\n"
+                                   "  regauth admin prune --audit-days 400 --quiet   # a little over a year of audit",
                             formatter_class=argparse.RawDescriptionHelpFormatter)
     pr.add_argument("--audit-days", type=int, default=None, metavar="N",
                     help="also delete audit events older than N days (at least 1); without it the trail is kept")
     pr.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
-    pr.add_argument("--data-dir", default=None)
     pr.set_defaults(run=_prune)
     rk = actions.add_parser("rotate-signing-key", help="make a new key sign issued tokens; retire (or revoke) the "
                                                       "previous ones",
@@ -125,12 +117,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     rk.add_argument("--revoke-previous", action="store_true",
                     help="delete the previous keys: tokens they signed stop working at once")
     rk.add_argument("--reason", default="", help="kept in the audit trail")
-    rk.add_argument("--data-dir", default=None)
     rk.set_defaults(run=_rotate_signing_key)
     lk = actions.add_parser("list-signing-keys", help="print the token signing keys' ids and times as JSON (never "
                                                      "the keys)",
                             epilog="example: regauth admin list-signing-keys")
-    lk.add_argument("--data-dir", default=None)
     lk.set_defaults(run=_list_signing_keys)
     rr_ = actions.add_parser("rotate-registry-ca", help="replace the registry CA in three steps, with no moment a "
                                                           "registry refuses regauth's tokens",
@@ -145,18 +135,18 @@ def register(sub: argparse._SubParsersAction) -> None:
                                          "fingerprint) and is audited. The keys never leave the store unsealed.",
                              epilog="example:\n"
                                     "  regauth admin rotate-registry-ca --prepare\n"
-                                    "  regauth admin registry-ca > /etc/docker/registry/regauth-ca.pem   # every registry, restart\n"
+                                    "  regauth admin registry-ca > /etc/docker/registry/regauth-ca.pem\n"
                                     "  regauth admin rotate-registry-ca --activate\n"
                                     "  regauth admin rotate-registry-ca --finish\n"
-                                    "  regauth admin registry-ca > /etc/docker/registry/regauth-ca.pem   # every registry, restart",
+                                    "  regauth admin registry-ca > /etc/docker/registry/regauth-ca.pem",
                              formatter_class=argparse.RawDescriptionHelpFormatter)
     step = rr_.add_mutually_exclusive_group(required=True)
     step.add_argument("--prepare", action="store_true", help="make the next CA (trusted, not yet signing)")
     step.add_argument("--activate", action="store_true", help="make the prepared CA the one that signs")
     step.add_argument("--finish", action="store_true", help="forget the certificates earlier rotations replaced")
-    rr_.add_argument("--data-dir", default=None)
     rr_.set_defaults(run=_rotate_registry_ca)
-    rc = actions.add_parser("registry-ca", help="print the CA certificates (PEM) a registry trusts for regauth's tokens",
+    rc = actions.add_parser("registry-ca", help="print the CA certificates (PEM) a registry trusts for regauth's "
+                                                "tokens",
                             description="Registry JWTs from regauth's token realm (GET /token) are signed by leaf\n"
                                         "keys certified by this CA (x5c). Put it in the registry's\n"
                                         "auth.token.rootcertbundle; the leaves rotate without touching the\n"
@@ -174,8 +164,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "      issuer: regauth                           # REGAUTH_REGISTRY_ISSUER\n"
                                    "      rootcertbundle: /etc/docker/registry/regauth-ca.pem",
                             formatter_class=argparse.RawDescriptionHelpFormatter)
-    rc.add_argument("--data-dir", default=None)
     rc.set_defaults(run=_registry_ca)
+    for command in actions.choices.values():    # every admin command acts on the store of these settings
+        command.add_argument("--data-dir", default=None, help="the data dir (default: REGAUTH_DATA_DIR, else .regauth)")
 
 
 def open_runtime(settings: Settings) -> Runtime:
@@ -334,11 +325,11 @@ def _cert_json(pem: str) -> dict[str, object]:
 def _rotate_registry_ca(args: argparse.Namespace) -> int:
     from regauth.services.registry_ca import RegistryCaRotation
 
+    step = "prepare" if args.prepare else "activate" if args.activate else "finish"
+
     def act(s: Any) -> dict[str, object]:
         s.registry.ca_certificate()                          # there is an active CA to rotate from
-        rotation = RegistryCaRotation(s.store, s.clock, s.auditor)
-        state = rotation.prepare() if args.prepare else rotation.activate() if args.activate else rotation.finish()
-        step = "prepare" if args.prepare else "activate" if args.activate else "finish"
+        state = getattr(RegistryCaRotation(s.store, s.clock, s.auditor), step)()
         return {"Step": step, "Active": _cert_json(state.active) if state.active else None,
                 "Next": _cert_json(state.next) if state.next else None,
                 "Previous": [_cert_json(p) for p in state.previous],
