@@ -125,6 +125,7 @@ def _ready_server(args: argparse.Namespace) -> Server:
     configure_logging(settings.log_level, sys.stderr)
     runtime = open_runtime(settings)
     boot = bootstrap(settings, runtime.services.store, runtime.services.clock)
+    runtime.services.begin_request()    # the cache takes the generation (its listeners run) now, not on request 1
     family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

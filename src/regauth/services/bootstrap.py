@@ -32,6 +32,12 @@ def create_account(store: Store, clock: Clock, account_id: str | None = None,
     now = clock.now()
     acct = account_id or ids.account_id()
     _ensure_admin(store, acct, now)
+    return _admin_key(store, acct, now, access_key_id, secret)
+
+
+def _admin_key(store: Store, acct: str, now: float, access_key_id: str | None = None,
+               secret: Secret | None = None) -> BootstrapResult:
+    """One access key for the account's admin (generated unless given)."""
     generated = secret is None
     key_id = access_key_id or ids.access_key_id()
     key_secret = secret or Secret(ids.secret_access_key())
@@ -90,7 +96,7 @@ def bootstrap(settings: Settings, store: Store, clock: Clock) -> BootstrapResult
         _given_key(store, acct, given[0], given[1], now)
         store.set_meta_once(KEY_META, given[0])
         return BootstrapResult(account_id=acct, access_key_id=given[0], secret=None, created=True)
-    made = create_account(store, clock, acct)
+    made = _admin_key(store, acct, now)              # the admin is there: one more key, the election below
     winner = store.set_meta_once(KEY_META, made.access_key_id)
     if winner != made.access_key_id:                # another node's key was recorded first: keep only that one
         store.delete_access_key(acct, ADMIN_USER, made.access_key_id)

@@ -90,9 +90,8 @@ class RegistryAccess:
         leaf, is made when its certificate differs."""
         ca: RegistryCa | None = self._store.get_registry_ca()
         signer = self._signer
-        if signer is not None and ca is not None and (ca is self._signer_ca or ca.cert_pem == signer.ca_cert_pem):
-            self._signer_ca = ca
-            return signer
+        if signer is not None and ca is not None and ca is self._signer_ca:
+            return signer                            # the same generation's CA: checked already
         from regauth.domain import registry_jwt   # cryptography's x509 is loaded when first needed
         with self._signer_lock:
             signer = self._signer
