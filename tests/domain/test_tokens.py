@@ -99,16 +99,19 @@ def test_garbage_never_raises_anything_but_invalid_token(text: str) -> None:
 
 
 @given(st.text(), st.text(), st.text(), st.text(), st.integers(0, 2**40), st.integers(0, 2**40),
-       st.sampled_from(KINDS), st.text())
+       st.sampled_from(KINDS), st.text(), st.text())
 def test_claims_json_is_byte_for_byte_what_json_dumps_writes(jti: str, sub: str, acct: str, scope: str,
-                                                           iat: int, exp: int, kind: str, akid: str) -> None:
+                                                           iat: int, exp: int, kind: str, akid: str,
+                                                           uid: str) -> None:
     import json
 
     c = TokenClaims(kind=kind, token_id=jti, principal_arn=sub, account_id=acct, scope=scope, issued_at=iat,
-                    expires_at=exp, access_key_id=akid)
+                    expires_at=exp, access_key_id=akid, principal_id=uid)
     data = {"v": 1, "k": kind, "jti": jti, "sub": sub, "acct": acct, "scope": scope, "iat": iat, "exp": exp}
     if akid:                     # only temporary credentials' tokens carry it
         data["akid"] = akid
+    if uid:                      # only long-term users' tokens carry it
+        data["uid"] = uid
     expected = json.dumps(data, separators=(",", ":"), sort_keys=True).encode()
     assert tokens.claims_json(c) == expected
 
@@ -122,3 +125,14 @@ def test_the_access_key_id_of_temporary_credentials_round_trips() -> None:
     plain = TokenClaims(**{**c.__dict__, "access_key_id": ""})
     token = tokens.mint(ring, plain)
     assert tokens.verify(ring, token, now=NOW) == plain and "akid" not in tokens._unb64(token.split(".")[1]).decode()
+
+
+def test_a_users_unique_id_round_trips_and_is_left_out_when_empty() -> None:
+    ring = keyring()
+    c = TokenClaims(kind="codeartifact", token_id=tokens.new_token_id(), principal_arn="arn:aws:iam::111122223333:"
+                    "user/a", account_id="111122223333", scope="s", issued_at=int(NOW), expires_at=int(NOW) + 60,
+                    principal_id="AIDAEXAMPLEEXAMPLE123")
+    assert tokens.verify(ring, tokens.mint(ring, c), now=NOW) == c
+    plain = TokenClaims(**{**c.__dict__, "principal_id": ""})
+    token = tokens.mint(ring, plain)
+    assert tokens.verify(ring, token, now=NOW) == plain and "uid" not in tokens._unb64(token.split(".")[1]).decode()

@@ -133,3 +133,49 @@ def test_get_service_bearer_token_is_not_an_endpoint(regauth_server: RegauthServ
     resp = conn.getresponse()
     text = resp.read().decode()
     assert resp.status == 400 and "<Code>InvalidAction</Code>" in text
+
+
+def test_sessions_die_with_their_user_or_role_and_do_not_pass_to_a_namesake(regauth_server: RegauthServer) -> None:
+    """IAM tells principals apart by unique id: a session of a deleted user or role must not act with
+    the policies of a later user or role given the same name (policies are found by name)."""
+    from botocore.exceptions import ClientError
+
+    from tests.fixtures.server import new_user
+
+    acct = regauth_server.account_id
+    iam = regauth_server.client("iam")
+    allow_all = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+    only_sts = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:*", "Resource": "*"}]}
+
+    def code(keys: Keys, service: str, op: str, **kw) -> str:
+        with pytest.raises(ClientError) as err:
+            getattr(regauth_server.client(service, keys), op)(**kw)
+        return err.value.response["Error"]["Code"]
+
+    # a user's GetSessionToken credentials
+    name = unique("namesake")
+    keys = new_user(regauth_server, only_sts, name=name)
+    c = regauth_server.client("sts", keys).get_session_token(DurationSeconds=900)["Credentials"]
+    session = Keys(c["AccessKeyId"], c["SecretAccessKey"], c["SessionToken"])
+    assert code(session, "iam", "list_users") == "AccessDenied"
+    iam.delete_access_key(UserName=name, AccessKeyId=keys.access_key_id)
+    iam.delete_user_policy(UserName=name, PolicyName="p")
+    iam.delete_user(UserName=name)
+    assert code(session, "sts", "get_caller_identity") == "InvalidClientTokenId"
+    new_user(regauth_server, allow_all, name=name)
+    assert code(session, "iam", "list_users") == "InvalidClientTokenId"
+
+    # an assumed role's session
+    role = unique("namesake")
+    iam.create_role(RoleName=role, AssumeRolePolicyDocument=trust(acct))
+    iam.put_role_policy(RoleName=role, PolicyName="p", PolicyDocument=json.dumps(only_sts))
+    c = regauth_server.client("sts").assume_role(RoleArn=f"arn:aws:iam::{acct}:role/{role}",
+                                                 RoleSessionName="s1")["Credentials"]
+    session = Keys(c["AccessKeyId"], c["SecretAccessKey"], c["SessionToken"])
+    assert code(session, "iam", "list_users") == "AccessDenied"
+    iam.delete_role_policy(RoleName=role, PolicyName="p")
+    iam.delete_role(RoleName=role)
+    iam.create_role(RoleName=role, AssumeRolePolicyDocument=trust(acct))
+    iam.put_role_policy(RoleName=role, PolicyName="p", PolicyDocument=json.dumps(allow_all))
+    assert code(session, "iam", "list_users") == "InvalidClientTokenId"
+    assert code(session, "ecr", "get_authorization_token") == "UnrecognizedClientException"

@@ -189,6 +189,23 @@ def test_a_deleted_user_s_token_opens_nothing(realm: Realm) -> None:
     assert password not in audit.stdout
 
 
+def test_a_later_user_of_the_same_name_does_not_inherit_the_token(realm: Realm) -> None:
+    """Policies are found by name and the ARN is the same: only the user's unique id in the token
+    tells the old user from a new one made under its name."""
+    name = unique("again")
+    keys = new_user(realm.server, ecr_policy("ecr:BatchGetImage"), name=name)
+    password = realm.password(keys)
+    iam = realm.server.client("iam")
+    iam.delete_user_policy(UserName=name, PolicyName="p")
+    iam.delete_access_key(UserName=name, AccessKeyId=keys.access_key_id)
+    iam.delete_user(UserName=name)
+    new_keys = new_user(realm.server, ecr_policy("ecr:BatchGetImage", "ecr:PutImage"), name=name)
+    status, _, body = realm.get([("service", SERVICE), ("scope", "repository:a:pull")], "AWS", password)
+    assert status == 401 and body["errors"][0]["code"] == "UNAUTHORIZED"
+    # the new user's own token is granted: the refusal is about the old token, not the name
+    assert realm.grants(realm.password(new_keys), "repository:a:pull,push")[0]["actions"] == ["pull", "push"]
+
+
 def acr_credentials(server: RegauthServer, login_server: str, actions: list[str], repositories: str) -> tuple[str, str]:
     """(TempUsername, AuthorizationToken) from aliyun-python-sdk-core for a new user of a new ACR instance
     whose login server is `login_server`, allowed `actions` on `repository/<instance>/<repositories>`."""

@@ -54,6 +54,9 @@ class TokenClaims:
     issued_at: int
     expires_at: int
     access_key_id: str = ""      # temporary credentials only ("akid"); "" for long-term callers
+    principal_id: str = ""       # an IAM user's unique id ("uid", AIDA...): a later user of the same name
+                                 # has the same ARN but not this id; "" for temporary credentials (their
+                                 # session names its user or role by id) and in tokens minted before it
 
 
 _quote = json.encoder.encode_basestring_ascii   # what json.dumps(ensure_ascii=True) uses for str
@@ -81,9 +84,10 @@ def claims_json(claims: TokenClaims) -> bytes:
     (C) ASCII escaper json.dumps uses."""
     q = _quote
     akid = f',"akid":{q(claims.access_key_id)}' if claims.access_key_id else ""
+    uid = f',"uid":{q(claims.principal_id)}' if claims.principal_id else ""
     return (f'{{"acct":{q(claims.account_id)}{akid},"exp":{int(claims.expires_at)},"iat":{int(claims.issued_at)},'
             f'"jti":{q(claims.token_id)},"k":{q(claims.kind)},"scope":{q(claims.scope)},'
-            f'"sub":{q(claims.principal_arn)},"v":1}}').encode()
+            f'"sub":{q(claims.principal_arn)}{uid},"v":1}}').encode()
 
 
 def mint(keyring: Keyring, claims: TokenClaims) -> str:
@@ -119,6 +123,7 @@ def verify(keyring: Keyring, token: str, *, now: float, kind: str | None = None)
             kind=str(data["k"]), token_id=str(data["jti"]), principal_arn=str(data["sub"]),
             account_id=str(data["acct"]), scope=str(data["scope"]),
             issued_at=int(data["iat"]), expires_at=int(data["exp"]), access_key_id=str(data.get("akid", "")),
+            principal_id=str(data.get("uid", "")),
         )
     except (ValueError, KeyError, TypeError):
         raise InvalidToken("bad claims") from None

@@ -8,7 +8,7 @@ import hmac
 from regauth.auth import sigv4
 from regauth.auth.canonical import HttpRequest
 from regauth.clock import Clock
-from regauth.domain.principals import Caller, Credential
+from regauth.domain.principals import Caller, Credential, Session
 from regauth.errors import ExpiredToken, InactiveAccessKey, UnknownAccessKey
 from regauth.store.interfaces import Store
 
@@ -70,12 +70,24 @@ class Authenticator:
     def _caller_of(self, cred: Credential) -> Caller:
         s = cred.session
         if s is not None:
+            if not self._source_is_current(s):
+                raise UnknownAccessKey(_INVALID_TOKEN)
             return _session_caller(cred)
         user = self._store.get_user(cred.account_id, cred.user_name or "")
         if user is None:
             raise UnknownAccessKey(_INVALID_TOKEN)
         return Caller(account_id=cred.account_id, arn=user.arn, user_id=user.user_id, kind="user",
                       name=user.name, access_key_id=cred.access_key_id)
+
+    def _source_is_current(self, s: Session) -> bool:
+        """Whether the user or role a session was made from is still there and still the same entity.
+        Policies are found by name, so without this a session of a deleted user or role would act with
+        the policies of whoever is later created under that name (IAM tells them apart by unique id)."""
+        if s.kind == "assumed-role":
+            role = self._store.get_role(s.account_id, s.source_name)
+            return role is not None and s.user_id.split(":", 1)[0] == role.role_id
+        user = self._store.get_user(s.account_id, s.source_name)
+        return user is not None and user.user_id == s.user_id
 
 
 def _session_caller(cred: Credential) -> Caller:

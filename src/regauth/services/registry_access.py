@@ -143,6 +143,11 @@ class RegistryAccess:
         user = self._store.get_user(arn.account, arn.resource.rsplit("/", 1)[-1])
         if user is None or user.arn != claims.principal_arn:
             raise BadToken("the token's user is gone", claims.principal_arn)
+        # A user made later under the same name has the same ARN: the token names its user by unique
+        # id; one minted before tokens carried it must be older than the user.
+        if (user.user_id != claims.principal_id if claims.principal_id
+                else int(user.created_at) > claims.issued_at):
+            raise BadToken("the token's user is gone (a later user has its name)", claims.principal_arn)
         return Caller(account_id=user.account_id, arn=user.arn, user_id=user.user_id, kind="user", name=user.name,
                       access_key_id="")
 

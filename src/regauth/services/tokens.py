@@ -31,10 +31,12 @@ class TokenIssuer:
         return self._keyring
 
     def issue(self, call: Call, *, kind: str, action: str, scope: str, expires_at: float) -> Issued:
+        c = call.caller
+        temporary = c.session_expires_at is not None
         claims = tokens.TokenClaims(
-            kind=kind, token_id=tokens.new_token_id(), principal_arn=call.caller.arn,
-            account_id=call.caller.account_id, scope=scope, issued_at=int(call.now), expires_at=int(expires_at),
-            access_key_id=call.caller.access_key_id if call.caller.session_expires_at is not None else "",
+            kind=kind, token_id=tokens.new_token_id(), principal_arn=c.arn, account_id=c.account_id, scope=scope,
+            issued_at=int(call.now), expires_at=int(expires_at), access_key_id=c.access_key_id if temporary else "",
+            principal_id="" if temporary else c.user_id,
         )
         token = tokens.mint(self._keyring, claims)
         event = AuditEvent(
