@@ -217,19 +217,22 @@ def test_help_names_credentials_and_examples(acr: Acr) -> None:
 
 
 def test_a_deleted_instance_refuses_its_tokens_and_new_ones(acr: Acr) -> None:
+    gone = "acr-gone.test:5000"
     made = regauth_cli("admin", "create-acr-instance", "--account-id", acr.server.account_id, "--region", REGION,
-                       "--name", unique("gone"), "--login-server", LOGIN_SERVER, data_dir=acr.server.data_dir)
+                       "--name", unique("gone"), "--login-server", gone, data_dir=acr.server.data_dir)
     assert made.returncode == 0, made.stderr
     instance = json.loads(made.stdout)["InstanceId"]
     proc = acr.run(*CR_GAT, "--instance-id", instance, keys=acr.server.admin)
     assert proc.returncode == 0, proc.stderr
     token = json.loads(proc.stdout)["AuthorizationToken"]
-    assert realm_status(acr.server, "cr_temp_user", token)[0] == 200
+    assert realm_status(acr.server, "cr_temp_user", token, gone)[0] == 200
 
     deleted = regauth_cli("admin", "delete-acr-instance", "--instance-id", instance, data_dir=acr.server.data_dir)
     assert deleted.returncode == 0, deleted.stderr
     assert json.loads(deleted.stdout)["Deleted"]["InstanceId"] == instance
-    assert realm_status(acr.server, "cr_temp_user", token)[0] == 401              # its token opens nothing now
+    assert realm_status(acr.server, "cr_temp_user", token, gone)[0] == 401        # its login server opens nothing
+    # like the real token, it still logs on to the account's other instances
+    assert realm_status(acr.server, "cr_temp_user", token)[0] == 200
     again = acr.run(*CR_GAT, "--instance-id", instance, keys=acr.server.admin)
     assert again.returncode == 254 and "(INSTANCE_NOT_EXIST)" in again.stderr
     twice = regauth_cli("admin", "delete-acr-instance", "--instance-id", instance, data_dir=acr.server.data_dir)

@@ -68,6 +68,7 @@ def _populate(store: SqliteStore) -> None:
     store.set_repository_endpoint(ACCT, REGION, "d1", "pypi", "http://pypi.example/{repository}/")
     store.set_registry_endpoint(ACCT, REGION, "https://registry.example:5000")
     store.create_acr_instance(AcrInstance("cri-abc", ACCT, "cn-hangzhou", "main", "acr.example:5000", T0 + 7))
+    store.create_acr_instance(AcrInstance("cri-abd", ACCT, "cn-beijing", "backup", "acr2.example:5000", T0 + 8))
     store.add_signing_key(SigningKey("kid-2", Secret("a" * 43), T0 + 2))
     store.add_signing_key(SigningKey("kid-1", Secret("b" * 43), T0 + 2, retired_at=T0 + 9))
     store.add_revocation(Revocation("token", "tid-revoked-1", T0 + 3, T0 + 3, "leaked"))
@@ -95,6 +96,7 @@ CALLS = [
     ("get_repository_endpoint", (ACCT, REGION, "d1", "npm"), False),
     ("get_registry_endpoint", (ACCT, REGION), True), ("get_registry_endpoint", (ACCT, "eu-west-1"), False),
     ("get_acr_instance", ("cri-abc",), True), ("get_acr_instance", ("cri-none",), False),
+    ("list_acr_instances", (ACCT,), True), ("list_acr_instances", (OTHER,), False),
     ("list_signing_keys", (), True),
     ("list_revocations", (), True), ("get_registry_ca", (), True),
     ("generation", (), True),

@@ -237,6 +237,60 @@ def test_acr_tokens_open_the_instance_s_login_server(realm: Realm) -> None:
     assert status == 401
 
 
+def create_instance(server: RegauthServer, login_server: str, region: str = "cn-hangzhou",
+                    account: str | None = None) -> str:
+    proc = regauth_cli("admin", "create-acr-instance", "--account-id", account or server.account_id, "--region",
+                       region, "--name", unique("acr"), "--login-server", login_server, data_dir=server.data_dir)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)["InstanceId"]
+
+
+def test_an_acr_token_opens_every_instance_of_its_account_the_principal_may_use(realm: Realm) -> None:
+    """The seed: an account's or a RAM user's token logs on to all the instances that belong to it; a
+    token scoped by policy opens only what the policy allows. The instance named in the request is
+    where the token was asked for, not the only place it opens."""
+    from tests.wire.test_acr_sdks import old_sdk
+
+    server = realm.server
+    first = create_instance(server, "acr-a.test:5000")
+    second = create_instance(server, "acr-b.test:5000", region="cn-shanghai")
+    other = json.loads(regauth_cli("admin", "create-account", data_dir=server.data_dir).stdout)["AccountId"]
+    create_instance(server, "acr-x.test:5000", account=other)
+    keys = new_user(server, {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "cr:GetAuthorizationToken", "Resource": f"acs:cr:*:*:instance/{first}"},
+        {"Effect": "Allow", "Action": "cr:PullRepository", "Resource": "acs:cr:*:*:repository/*/ns/*"},
+        {"Effect": "Allow", "Action": "cr:PushRepository",
+         "Resource": f"acs:cr:cn-shanghai:{server.account_id}:repository/{second}/ns/*"}]})
+    out = old_sdk(server.url.split("://", 1)[1], keys, first, region="cn-hangzhou")
+    assert out.ok, (out.code, out.message)
+    user, token = out.body["TempUsername"], out.body["AuthorizationToken"]
+    assert realm.grants(token, "repository:ns/app:pull,push", user=user, service="acr-a.test:5000") == [
+        {"type": "repository", "name": "ns/app", "actions": ["pull"]}]
+    assert realm.grants(token, "repository:ns/app:pull,push", user=user, service="ACR-B.test:5000") == [
+        {"type": "repository", "name": "ns/app", "actions": ["pull", "push"]}]
+    # another account's instance is not the principal's: no login there at all
+    status, _, body = realm.get([("service", "acr-x.test:5000")], user, token)
+    assert status == 401 and body["errors"][0]["code"] == "UNAUTHORIZED"
+    # the instance the token was asked for goes; the others still open
+    assert regauth_cli("admin", "delete-acr-instance", "--instance-id", first,
+                       data_dir=server.data_dir).returncode == 0
+    assert realm.get([("service", "acr-a.test:5000")], user, token)[0] == 401
+    assert realm.grants(token, "repository:ns/app:pull", user=user, service="acr-b.test:5000")[0]["actions"] == ["pull"]
+    # a deleted instance's id and login server reused in another account open nothing for this token
+    create_instance(server, "acr-a.test:5000", account=other)
+    assert realm.get([("service", "acr-a.test:5000")], user, token)[0] == 401
+
+
+def test_an_ecr_token_opens_its_principal_s_registry_whichever_registry_it_was_asked_for(realm: Realm) -> None:
+    """ECR: "can be used to access any Amazon ECR registry that your IAM principal has access to"."""
+    keys = new_user(realm.server, ecr_policy("ecr:BatchGetImage"))
+    data = realm.server.client("ecr", keys).get_authorization_token(registryIds=["999988887777"])
+    password = base64.b64decode(data["authorizationData"][0]["authorizationToken"]).decode().split(":", 1)[1]
+    assert realm.grants(password, "repository:a:pull")[0]["actions"] == ["pull"]     # the principal's own
+    other = data["authorizationData"][0]["proxyEndpoint"].split("://", 1)[1]
+    assert realm.grants(password, "repository:a:pull", service=other)[0]["actions"] == []   # cross-account
+
+
 def test_acr_delete_follows_cr_delete_repository_tag(realm: Realm) -> None:
     """ACR's DeleteRepoTag is authorized by cr:DeleteRepositoryTag on the repository: the realm grants
     `delete` on it, and only where the principal has it."""

@@ -40,8 +40,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     li = actions.add_parser("list-acr-instances", help="print an account's ACR instances as JSON")
     li.add_argument("--account-id", required=True)
     li.set_defaults(run=_list_acr_instances)
-    di = actions.add_parser("delete-acr-instance", help="delete an ACR instance; its tokens open nothing from "
-                                                       "their next use on",
+    di = actions.add_parser("delete-acr-instance", help="delete an ACR instance; its login server opens nothing "
+                                                       "from the next request on",
                             epilog="example: regauth admin delete-acr-instance --instance-id cri-kmsiwlxxdcvaduwb")
     di.add_argument("--instance-id", required=True)
     di.set_defaults(run=_delete_acr_instance)

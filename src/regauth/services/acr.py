@@ -17,8 +17,10 @@ Rules (the adapter in `protocols/acr.py` only parses and serializes):
      revealed to a caller allowed to use it;
   5. lifetime 3600 s, or ExpiresInHours * 3600, never past the end of the caller's temporary
      credentials (docs: "with STS the effective validity is min(STS validity, value)");
-  6. the password is an "acr" token scoped to the instance ARN; the user name is the fixed
-     TEMP_USERNAME (the registry identifies the caller from the token, not from the user name).
+  6. the password is an "acr" token whose scope records the instance ARN asked for; like the real
+     token it logs on to every instance of the principal's account, each use decided by the
+     principal's policies then (`services.registry_access`). The user name is the fixed TEMP_USERNAME
+     (the registry identifies the caller from the token, not from the user name).
 """
 
 from __future__ import annotations
@@ -95,8 +97,8 @@ class AcrService:
         return self._store.list_acr_instances(account_id)
 
     def delete_instance(self, instance_id: str) -> AcrInstance:
-        """Delete an instance: its tokens open nothing from the next use on (the realm finds no
-        instance), and GetAuthorizationToken names it INSTANCE_NOT_EXIST. Raises NotFound."""
+        """Delete an instance: its login server opens nothing from the next request on (the realm
+        finds no instance by it), and GetAuthorizationToken names it INSTANCE_NOT_EXIST. Raises NotFound."""
         deleted = self._store.delete_acr_instance(instance_id)
         if deleted is None:
             raise NotFound("instance", instance_id, f"The instance {instance_id} does not exist.")

@@ -22,8 +22,9 @@ _CACHED = frozenset({
     "get_credential", "get_user", "get_role", "list_user_policies", "list_role_policies", "get_domain",
     "get_domain_policy", "get_repository", "get_repository_endpoint", "get_registry_endpoint", "get_acr_instance",
     # the registry side: every use of a token checks the revocation list (`services.revocations` indexes
-    # the one list object a generation hands out), and every registry JWT is signed under the CA
-    "list_revocations", "get_registry_ca",
+    # the one list object a generation hands out), every registry JWT is signed under the CA, and an ACR
+    # token's login server is found among its account's instances
+    "list_revocations", "get_registry_ca", "list_acr_instances",
 })
 
 

@@ -5,9 +5,11 @@ now (DESIGN.md): a permission removed, a user deleted or a token revoked takes e
 use, not at the token's expiry.
 
 Realm (CNCF distribution, `GET /token`): the client logs in with `AWS:<ECR token>` (or the ACR
-temporary user and token). The token must be for the registry that asks: the realm's `service`
-is the registry's host as regauth hands it out, the ECR `proxyEndpoint` of the token's account and
-region or the ACR instance's login server. Each requested scope is answered with the actions the
+temporary user and token). The realm's `service` must be a registry the token may open, by its
+host as regauth hands it out: an ECR `proxyEndpoint` in the token's region (the principal's account
+or the one the token was requested for), or the login server of an ACR instance of the principal's
+account ("any registry your principal has access to", as the token APIs say; see `_registry_of`).
+Each requested scope is answered with the actions the
 principal may take now (a granted subset, possibly empty), in an ES256 JWT the registry checks
 offline.
 
@@ -165,9 +167,7 @@ class RegistryAccess:
             raise BadToken(f"the user name does not go with a {claims.kind} token", claims.principal_arn)
         if self._limiter is not None:          # the principal's own bucket, shared with its API calls
             self._limiter.take(claims.principal_arn, now)
-        region, registry, repository_arn, actions, login_server = self._registry_of(claims)
-        if service.lower() != login_server.lower():         # host names: case does not matter
-            raise BadToken(f"the token is for {login_server[:128]}, not {service[:128]}", claims.principal_arn)
+        region, registry, repository_arn, actions = self._registry_of(claims, service)
         call = Call(caller=self._principal(claims), region=region, now=now, source_ip=source_ip,
                     request_id=request_id)
         access = []
@@ -190,20 +190,30 @@ class RegistryAccess:
             self._store.record_audit(event)
         return jwt, self.token_seconds, int(now)
 
-    def _registry_of(self, claims: tokens.TokenClaims) -> tuple[str, str, Callable[[str], str], dict[str, str], str]:
-        """(region, registry owner, repository ARN of a name, action map, login server) of a token."""
-        scope = parse_arn(claims.scope)
+    def _registry_of(self, claims: tokens.TokenClaims,
+                     service: str) -> tuple[str, str, Callable[[str], str], dict[str, str]]:
+        """(region, registry owner, repository ARN of a name, action map) of the registry `service`
+        names, among those the token may open; BadToken for any other.
+
+        As the token APIs promise, a token opens every registry its principal may use, not only the
+        one it was asked for: an ECR token any account's registry in the token's region (the
+        principal's own, or the account it was requested for; another account's repositories grant
+        nothing, as ECR has no repository policies here), an ACR token any instance of the principal's
+        account, in any region. What each scope gets is then the principal's policies' answer."""
+        host = service.lower()                               # host names: case does not matter
         if claims.kind == "ecr":
-            region, account = scope.region, scope.account
-            return (region, account, lambda name: f"arn:aws:ecr:{region}:{account}:repository/{name}", ECR_ACTIONS,
-                    registry_host(self._ecr.registry_url(account, region)))
-        instance_id = scope.resource.split("/", 1)[1]
-        instance = self._store.get_acr_instance(instance_id)
-        if instance is None:
-            raise BadToken("the token's ACR instance is gone", claims.principal_arn)
-        region, account = instance.region, instance.account_id
-        return (region, account, lambda name: f"acs:cr:{region}:{account}:repository/{instance_id}/{name}",
-                ACR_ACTIONS, instance.login_server)
+            region = parse_arn(claims.scope).region
+            for account in dict.fromkeys((claims.account_id, parse_arn(claims.scope).account)):
+                if registry_host(self._ecr.registry_url(account, region)).lower() == host:
+                    return (region, account, lambda name: f"arn:aws:ecr:{region}:{account}:repository/{name}",
+                            ECR_ACTIONS)
+        else:
+            for instance in self._store.list_acr_instances(claims.account_id):
+                if instance.login_server.lower() == host:
+                    iid, region, account = instance.instance_id, instance.region, instance.account_id
+                    return (region, account, lambda name: f"acs:cr:{region}:{account}:repository/{iid}/{name}",
+                            ACR_ACTIONS)
+        raise BadToken(f"the token does not open {service[:128]}", claims.principal_arn)
 
     def _granted(self, call: Call, scope: Scope, registry: str, repository_arn: Callable[[str], str],
                  actions: dict[str, str]) -> list[str] | None:
