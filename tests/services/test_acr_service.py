@@ -214,10 +214,17 @@ def test_permission_on_exactly_this_instance_is_enough(world: World) -> None:
     world.services.acr.get_authorization_token(world.call(akid), world.instance.instance_id, None, None)
 
 
-def test_other_accounts_are_refused_even_with_allow_all(world: World) -> None:
+def test_other_accounts_are_refused_even_with_allow_all_and_learn_nothing_of_the_instance(world: World) -> None:
+    """Refused as a missing instance would be: a 403 naming the ARN would tell another account that
+    the instance exists, and its account and region."""
     akid, _ = world.user(allow(action="*"), account=OTHER)
-    with pytest.raises(AccessDenied):
+    with pytest.raises(NotFound) as found:
         world.services.acr.get_authorization_token(world.call(akid), world.instance.instance_id, None, None)
+    with pytest.raises(NotFound) as missing:
+        world.services.acr.get_authorization_token(world.call(akid), "cri-doesnotexist0000", None, None)
+    assert str(found.value).replace(world.instance.instance_id, "X") == str(missing.value).replace(
+        "cri-doesnotexist0000", "X")
+    assert REGION not in str(found.value) and ACCT not in str(found.value)
 
 
 def test_session_policy_limits_an_assumed_role(world: World) -> None:

@@ -6,15 +6,17 @@ Rules (the adapter in `protocols/acr.py` only parses and serializes):
   create-acr-instance`). Ids are `cri-` + 16 lowercase letters/digits unless the operator names one.
 - GetAuthorizationToken(InstanceId, RegionId?, ExpiresInHours?):
   1. input: InstanceId 1-128 characters; ExpiresInHours, when given, 1..24 (else InvalidInput);
-  2. the instance must exist (else NotFound("instance", id) -> INSTANCE_NOT_EXIST);
+  2. the instance must exist in the caller's account (else NotFound("instance", id) ->
+     INSTANCE_NOT_EXIST). ACR has no resource policies, so another account's instance could only
+     be refused; answering as for a missing one tells a caller of another account nothing about it
+     (a 403 naming its ARN would give away that it exists, its account and its region);
   3. `cr:GetAuthorizationToken` on `acs:cr:<region>:<account>:instance/<id>`, evaluated in the
-     instance's region and with resource_account = the instance's account: ACR has no resource
-     policies, so an instance of another account is always refused (AccessDenied);
+     instance's region (AccessDenied -> Forbidden.RAM);
   4. RegionId, when given, must equal the instance's region (else InvalidInput). The real service
      derives the region from the endpoint host; behind a local endpoint the instance knows it, and
      a request naming another region is a caller mistake worth a clear 400 rather than a silent
-     answer. Checked after the permission check so that the region of an instance is only ever
-     revealed to a caller allowed to use it;
+     answer. Checked after the permission check so that the region of an instance is only
+     revealed to a caller allowed to use it, or told it may not (same account);
   5. lifetime 3600 s, or ExpiresInHours * 3600, never past the end of the caller's temporary
      credentials (docs: "with STS the effective validity is min(STS validity, value)");
   6. the password is an "acr" token whose scope records the instance ARN asked for; like the real
@@ -115,7 +117,7 @@ class AcrService:
         if expires_in_hours is not None and not MIN_HOURS <= expires_in_hours <= MAX_HOURS:
             raise InvalidInput(f"ExpiresInHours must be between {MIN_HOURS} and {MAX_HOURS}.", "ExpiresInHours")
         instance = self._store.get_acr_instance(instance_id)
-        if instance is None:
+        if instance is None or instance.account_id != call.caller.account_id:
             raise NotFound("instance", instance_id, f"The instance {instance_id} does not exist.")
         arn = instance_arn(instance)
         call = call.in_region(instance.region)
