@@ -302,8 +302,13 @@ def test_error_format_sniffing_never_raises():
     assert acs.error_format(rpc_request(common_rpc(Format="XML"))) == "XML"
     assert acs.error_format(rpc_request(common_rpc(Format="xml"), body=True)) == "XML"
     assert acs.error_format(rpc_request(common_rpc())) == "JSON"
-    assert acs.error_format(rpc_request(common_rpc(Format=None))) == "JSON"
     assert acs.error_format(HttpRequest("POST", "/", "Format=%ZZ&%%%", ())) == "JSON"
+    # without a Format, errors come in the format a success would: XML for RPC (its default), JSON
+    # for ACS3 (the new SDK sends no Format and reads JSON) and for a request with no signature
+    assert acs.error_format(rpc_request(common_rpc(Format=None))) == "XML"
+    assert acs.error_format(rpc_request(common_rpc(Format=None), body=True)) == "XML"
+    assert acs.error_format(acs3_request([("InstanceId", "i")])) == "JSON"
+    assert acs.error_format(HttpRequest("POST", "/", "", (("x-acs-action", "GetAuthorizationToken"),))) == "JSON"
     assert acs.error_format(HttpRequest("POST", "/", "", (("Content-Type", "application/x-www-form-urlencoded"),),
                                         b"\xff\xfeFormat=XML")) == "JSON"
 

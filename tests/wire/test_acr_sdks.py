@@ -436,3 +436,40 @@ def test_denials_and_issuance_are_audited(regauth_server, instance, arn, allowed
     denied = [e for e in events if e["outcome"] == "denied" and e["action"] == "cr:GetAuthorizationToken"]
     assert any(e["resource"] == arn and e["detail"].startswith("AccessDenied") for e in denied)
     assert any(e["outcome"] == "allowed" and e["resource"] == arn and e["token_id"] for e in events)
+
+
+def hand_rpc(server: RegauthServer, keys: Keys, **params: str) -> tuple[int, str, bytes]:
+    """A hand-written RPC v1 GET (HMAC-SHA1, signed as spec §1.5 says), for what no SDK sends: no Format."""
+    import hashlib
+    import hmac
+    import urllib.error
+    import urllib.request
+    import uuid
+    from urllib.parse import quote
+
+    p = {"Action": "GetAuthorizationToken", "Version": "2018-12-01", "AccessKeyId": keys.access_key_id,
+         "SignatureMethod": "HMAC-SHA1", "SignatureVersion": "1.0", "SignatureNonce": uuid.uuid4().hex,
+         "Timestamp": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"), **params}
+    enc = lambda text: quote(text, safe="-_.~")  # noqa: E731
+    canonical = "&".join(f"{enc(k)}={enc(v)}" for k, v in sorted(p.items()))
+    mac = hmac.new(f"{keys.secret_access_key}&".encode(), f"GET&%2F&{enc(canonical)}".encode(), hashlib.sha1)
+    url = f"{server.url}/?{canonical}&Signature={enc(base64.b64encode(mac.digest()).decode())}"
+    try:
+        with urllib.request.urlopen(url, timeout=10) as r:
+            return r.status, r.headers.get("Content-Type", ""), r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.headers.get("Content-Type", ""), e.read()
+
+
+def test_without_format_errors_come_as_xml_like_the_success(regauth_server, instance, allowed) -> None:
+    """RPC's default format is XML (spec §1.4) and errors must match the request's format (§0.5)."""
+    status, ctype, body = hand_rpc(regauth_server, allowed, InstanceId=instance["InstanceId"], RegionId=REGION)
+    assert status == 200 and "xml" in ctype
+    assert ET.fromstring(body).tag == "GetAuthorizationTokenResponse"
+    status, ctype, body = hand_rpc(regauth_server, allowed, InstanceId="cri-doesnotexist0000")
+    assert status == 404 and "xml" in ctype
+    error = ET.fromstring(body)
+    assert error.tag == "Error" and error.findtext("Code") == "INSTANCE_NOT_EXIST"
+    status, ctype, body = hand_rpc(regauth_server, allowed, InstanceId=instance["InstanceId"], Format="JSON",
+                                   RegionId="cn-nowhere")
+    assert status == 400 and json.loads(body)["Code"] == "InvalidParameter"

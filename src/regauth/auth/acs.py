@@ -246,12 +246,19 @@ def string_to_sign(req: HttpRequest, claim: AcsClaim) -> str:
 
 
 def error_format(req: HttpRequest) -> str:
-    """'XML' only when the request explicitly asks Format=XML (query or form body), else 'JSON'.
+    """The format errors are answered in, the one a success would have: the request's Format (query
+    or form body) when it names one (anything but XML is JSON); without one, XML for an RPC request
+    (signed in its parameters: the RPC default, as its success answers) and JSON for anything else
+    (ACS3, whose SDK sends no Format and reads JSON; a request with no signature at all).
 
     Never raises: for the HTTP layer to pick the error envelope even when parse() failed.
     """
     try:
-        return "XML" if acs_rpc.sniff_format(req) == "XML" else "JSON"
+        fmt = acs_rpc.sniff_format(req)
+        if fmt is not None:
+            return "XML" if fmt == "XML" else "JSON"
+        is_acs3 = any(a.lstrip().startswith("ACS3-") for a in req.header_values("Authorization"))
+        return "XML" if not is_acs3 and acs_rpc.looks_like_rpc(req) else "JSON"
     except Exception:  # noqa: BLE001 - a best-effort sniff must never turn into a 500
         return "JSON"
 

@@ -13,7 +13,7 @@ shared/spec/alibaba-acr-and-paws.md). Order of the checks:
     AcrService.get_authorization_token    business rules, minting, issuance audit
 
 Formats: success in claim.format (Format parameter; RPC v1 defaults to XML, ACS3 to JSON);
-errors per acs.error_format(req) (XML only when Format=XML is asked explicitly). One error
+errors per acs.error_format(req) (the format a success would have: Format, else XML for RPC, JSON for ACS3). One error
 table (`acr_errors.py`). Denials (authentication, permission, throttling) are audited here.
 """
 
