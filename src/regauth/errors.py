@@ -61,12 +61,15 @@ class NonceReused(AuthError):
 class BadToken(AuthError):
     """A registry or package client presented an issued token that is malformed, forged, expired,
     revoked, of the wrong kind or for another registry, or whose principal is gone. `reason` is for
-    the server's log only: the client is told no more than that its credentials were refused."""
+    the server's log only: the client is told no more than that its credentials were refused, or,
+    for a genuine token past its expiry, that it expired (so a client knows to get a new one)."""
 
-    def __init__(self, reason: str, principal_arn: str = "") -> None:
-        super().__init__("invalid username or password")
+    def __init__(self, reason: str, principal_arn: str = "", token_id: str = "", *, expired: bool = False) -> None:
+        super().__init__("token expired" if expired else "invalid username or password")
         self.reason = reason
         self.principal_arn = principal_arn     # when the token was readable: for the audit trail
+        self.token_id = token_id
+        self.expired = expired
 
 
 # --- authorization / input / state ------------------------------------------------------------

@@ -61,3 +61,50 @@ def test_expired_session_refused(shifted_client, shifted_server: ShiftedServer, 
                                              session, time_prefix=prefix)) == "ExpiredTokenException"
     assert _code(lambda: shifted_client.call("sts", "GetCallerIdentity", {}, session,
                                              time_prefix=prefix)) == "ExpiredToken"
+
+
+def test_an_expired_token_is_refused_as_expired_at_the_realm_and_the_verifier(shifted_server: ShiftedServer,
+                                                                           shifted_domain: str) -> None:
+    """spec/users-and-security.md: on expiry answer 401 with an explicit "token expired" message; the
+    audit trail keeps whose token it was and its id (its MAC was good)."""
+    import base64
+    import urllib.error
+    import urllib.request
+
+    from tests.fixtures.server import regauth_cli
+
+    server = shifted_server.server
+    shifted_server.shift(0)
+    data = server.client("ecr").get_authorization_token()["authorizationData"][0]
+    password = base64.b64decode(data["authorizationToken"]).decode().split(":", 1)[1]
+    service = data["proxyEndpoint"].split("://", 1)[1]
+    ca_token = server.client("codeartifact").get_authorization_token(domain=shifted_domain,
+                                                                     durationSeconds=900)["authorizationToken"]
+
+    def get(path: str, user: str, secret: str) -> tuple[int, bytes]:
+        auth = base64.b64encode(f"{user}:{secret}".encode()).decode()
+        req = urllib.request.Request(f"{server.url}{path}", headers={"Authorization": f"Basic {auth}"})
+        try:
+            with urllib.request.urlopen(req, timeout=10) as r:
+                return r.status, r.read()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read()
+
+    realm, verify = f"/token?service={service}", "/auth/verify?repository=any-repo"
+    assert get(realm, "AWS", password)[0] == 200
+    shifted_server.shift(17 * 60)                     # past the CodeArtifact token's 15 minutes and the leeway
+    status, body = get(verify, "aws", ca_token)
+    assert status == 401 and body == b"token expired\n"
+    assert get(realm, "AWS", password)[0] == 200      # the 12-hour ECR token still opens
+    shifted_server.shift(12 * 3600 + 120)
+    status, body = get(realm, "AWS", password)
+    assert status == 401 and json.loads(body)["errors"][0] == {"code": "UNAUTHORIZED", "message": "token expired"}
+    # a forged token is still only "invalid username or password"
+    status, body = get(realm, "AWS", password[:-2] + ("AA" if not password.endswith("AA") else "BB"))
+    assert status == 401 and json.loads(body)["errors"][0]["message"] == "invalid username or password"
+    shifted_server.shift(0)
+    audit = regauth_cli("admin", "audit", "--limit", "10", data_dir=server.data_dir)
+    refusals = [e for e in map(json.loads, audit.stdout.splitlines()) if e["detail"] == "expired"]
+    assert {e["action"] for e in refusals} >= {"registry:GetToken", "package:GET"}
+    assert all(e["principal_arn"].endswith(":user/admin") and e["token_id"] for e in refusals)
+    assert password not in audit.stdout and ca_token not in audit.stdout

@@ -44,6 +44,14 @@ class InvalidToken(Exception):
         self.reason = reason
 
 
+class TokenExpired(InvalidToken):
+    """A genuine token (its MAC checked) past its expiry; `claims` say whose it was."""
+
+    def __init__(self, claims: "TokenClaims") -> None:
+        super().__init__("expired")
+        self.claims = claims
+
+
 @record
 class TokenClaims:
     kind: str
@@ -130,7 +138,7 @@ def verify(keyring: Keyring, token: str, *, now: float, kind: str | None = None)
     if claims.kind != token_kind or (kind is not None and claims.kind != kind):
         raise InvalidToken("wrong kind")
     if now >= claims.expires_at + LEEWAY_SECONDS:
-        raise InvalidToken("expired")
+        raise TokenExpired(claims)
     if now + LEEWAY_SECONDS < claims.issued_at:
         raise InvalidToken("not yet valid")
     return claims

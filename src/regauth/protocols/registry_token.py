@@ -25,7 +25,7 @@ from regauth.auth import basic
 from regauth.auth.canonical import HttpRequest
 from regauth.domain import ids
 from regauth.domain.principals import AuditEvent
-from regauth.errors import AuthError, InvalidInput, MissingAuthentication, RegauthError, Throttled
+from regauth.errors import AuthError, BadToken, InvalidInput, MissingAuthentication, RegauthError, Throttled
 from regauth.protocols.aws.dispatch import Response
 from regauth.services.container import Services
 from regauth.services.pending import Pending
@@ -83,12 +83,14 @@ class RegistryRealm:
         pending.audited(AuditEvent(at=self._s.clock.now(), request_id=request_id,
                                    principal_arn=getattr(exc, "principal_arn", ""),
                                    action="registry:GetToken", resource="", outcome="denied",
-                                   source_ip=req.source_ip, detail=reason[:256]))
+                                   source_ip=req.source_ip, token_id=getattr(exc, "token_id", ""),
+                                   detail=reason[:256]))
         return Response(response.status, response.headers, response.body, pending)
 
     def error(self, exc: Exception, request_id: str | None = None) -> Response:
-        if isinstance(exc, AuthError):
-            status, code, message = 401, "UNAUTHORIZED", "invalid username or password"
+        if isinstance(exc, AuthError):     # a BadToken says "token expired" when it is; nothing else
+            status, code = 401, "UNAUTHORIZED"
+            message = exc.message if isinstance(exc, BadToken) else "invalid username or password"
         elif isinstance(exc, Throttled):
             status, code, message = 429, "TOOMANYREQUESTS", "too many requests"
         elif isinstance(exc, InvalidInput):

@@ -25,7 +25,8 @@ from regauth.auth import basic
 from regauth.auth.canonical import HttpRequest
 from regauth.domain import ids
 from regauth.domain.principals import AuditEvent
-from regauth.errors import AccessDenied, AuthError, InvalidInput, MissingAuthentication, NotFound, RegauthError
+from regauth.errors import (AccessDenied, AuthError, BadToken, InvalidInput, MissingAuthentication, NotFound,
+                            RegauthError)
 from regauth.protocols.aws.dispatch import Response
 from regauth.services.container import Services
 from regauth.services.pending import Pending
@@ -71,7 +72,8 @@ class PackageVerifier:
                 pending.audited(AuditEvent(
                     at=self._s.clock.now(), request_id=request_id, principal_arn=getattr(exc, "principal_arn", ""),
                     action=f"package:{method[:16]}", resource=getattr(exc, "resource", "") or repository,
-                    outcome="denied", source_ip=req.source_ip, detail=reason[:256]))
+                    outcome="denied", source_ip=req.source_ip, token_id=getattr(exc, "token_id", ""),
+                    detail=reason[:256]))
                 return Response(response.status, response.headers, response.body, pending)
             return response
         except Exception:  # noqa: BLE001 - the one place a fault becomes a 500
@@ -82,7 +84,8 @@ class PackageVerifier:
         headers = [_TEXT, ("x-request-id", request_id or ids.request_id())]
         if isinstance(exc, AuthError):
             headers.append(("www-authenticate", 'Basic realm="regauth"'))
-            return Response(401, headers, b"invalid username or password\n")
+            message = exc.message if isinstance(exc, BadToken) else "invalid username or password"
+            return Response(401, headers, message.encode() + b"\n")
         if isinstance(exc, (AccessDenied, NotFound)):
             return Response(403, headers, b"forbidden\n")
         if isinstance(exc, InvalidInput):

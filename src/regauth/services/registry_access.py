@@ -112,12 +112,14 @@ class RegistryAccess:
     def _claims(self, token: str, kinds: tuple[str, ...], now: float) -> tokens.TokenClaims:
         try:
             claims = tokens.verify(self._keyring, token, now=now)
+        except tokens.TokenExpired as exc:   # genuine but past its time: the client is told so, and who it was
+            raise BadToken("expired", exc.claims.principal_arn, exc.claims.token_id, expired=True) from None
         except tokens.InvalidToken as exc:
             raise BadToken(exc.reason) from None
         if claims.kind not in kinds:
-            raise BadToken(f"a {claims.kind} token is not accepted here", claims.principal_arn)
+            raise BadToken(f"a {claims.kind} token is not accepted here", claims.principal_arn, claims.token_id)
         if self._revocations.revoked(claims.token_id, claims.principal_arn, claims.issued_at):
-            raise BadToken(f"token {claims.token_id} is revoked", claims.principal_arn)
+            raise BadToken(f"token {claims.token_id} is revoked", claims.principal_arn, claims.token_id)
         return claims
 
     def _principal(self, claims: tokens.TokenClaims) -> Caller:
@@ -125,7 +127,7 @@ class RegistryAccess:
         caller = self.caller_of(claims)
         role = role_arn_of(caller)
         if role is not None and self._revocations.revoked("", role, claims.issued_at):
-            raise BadToken(f"token {claims.token_id} is revoked (its role)", claims.principal_arn)
+            raise BadToken(f"token {claims.token_id} is revoked (its role)", claims.principal_arn, claims.token_id)
         return caller
 
     def caller_of(self, claims: tokens.TokenClaims) -> Caller:
@@ -134,22 +136,22 @@ class RegistryAccess:
         if claims.access_key_id:
             cred = self._store.get_credential(claims.access_key_id)
             if cred is None or cred.session is None or cred.session.arn != claims.principal_arn:
-                raise BadToken("the token's credentials are gone", claims.principal_arn)
+                raise BadToken("the token's credentials are gone", claims.principal_arn, claims.token_id)
             return self._authn.caller_of(cred)
         try:
             arn = parse_arn(claims.principal_arn)
         except InvalidArn:
-            raise BadToken("the token's principal is not an ARN", claims.principal_arn) from None
+            raise BadToken("the token's principal is not an ARN", claims.principal_arn, claims.token_id) from None
         if arn.service != "iam" or not arn.resource.startswith("user/") or arn.account != claims.account_id:
-            raise BadToken("the token's principal is not a user", claims.principal_arn)
+            raise BadToken("the token's principal is not a user", claims.principal_arn, claims.token_id)
         user = self._store.get_user(arn.account, arn.resource.rsplit("/", 1)[-1])
         if user is None or user.arn != claims.principal_arn:
-            raise BadToken("the token's user is gone", claims.principal_arn)
+            raise BadToken("the token's user is gone", claims.principal_arn, claims.token_id)
         # A user made later under the same name has the same ARN: the token names its user by unique
         # id; one minted before tokens carried it must be older than the user.
         if (user.user_id != claims.principal_id if claims.principal_id
                 else int(user.created_at) > claims.issued_at):
-            raise BadToken("the token's user is gone (a later user has its name)", claims.principal_arn)
+            raise BadToken("the token's user is gone (a later user has its name)", claims.principal_arn, claims.token_id)
         return Caller(account_id=user.account_id, arn=user.arn, user_id=user.user_id, kind="user", name=user.name,
                       access_key_id="")
 
@@ -164,7 +166,7 @@ class RegistryAccess:
         now = self._now()
         claims = self._claims(password, REALM_KINDS, now)
         if username != REALM_USERS[claims.kind]:
-            raise BadToken(f"the user name does not go with a {claims.kind} token", claims.principal_arn)
+            raise BadToken(f"the user name does not go with a {claims.kind} token", claims.principal_arn, claims.token_id)
         if self._limiter is not None:          # the principal's own bucket, shared with its API calls
             self._limiter.take(claims.principal_arn, now)
         region, registry, repository_arn, actions = self._registry_of(claims, service)
@@ -213,7 +215,7 @@ class RegistryAccess:
                     iid, region, account = instance.instance_id, instance.region, instance.account_id
                     return (region, account, lambda name: f"acs:cr:{region}:{account}:repository/{iid}/{name}",
                             ACR_ACTIONS)
-        raise BadToken(f"the token does not open {service[:128]}", claims.principal_arn)
+        raise BadToken(f"the token does not open {service[:128]}", claims.principal_arn, claims.token_id)
 
     def _granted(self, call: Call, scope: Scope, registry: str, repository_arn: Callable[[str], str],
                  actions: dict[str, str]) -> list[str] | None:
@@ -239,7 +241,7 @@ class RegistryAccess:
         now = self._now()
         claims = self._claims(token, ("codeartifact",), now)
         if username is not None and username != PACKAGE_USER:
-            raise BadToken(f"the user name is not {PACKAGE_USER!r}", claims.principal_arn)
+            raise BadToken(f"the user name is not {PACKAGE_USER!r}", claims.principal_arn, claims.token_id)
         domain = parse_arn(claims.scope)
         call = Call(caller=self._principal(claims), region=domain.region, now=now, source_ip=source_ip,
                     request_id=request_id)
