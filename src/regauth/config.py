@@ -93,6 +93,9 @@ def _issuer(env: Mapping[str, str], name: str) -> str:
     return raw
 
 
+LOG_LEVELS = ("debug", "info", "warning", "error")
+
+
 def _on_off(env: Mapping[str, str], name: str, default: bool) -> bool:
     raw = (env.get(name) or "").strip().lower()
     if not raw:
@@ -123,8 +126,11 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: object) -> 
         rps = float(env.get("REGAUTH_RATE_LIMIT_PER_SECOND", "100") or "100")
     except ValueError:
         raise SettingsError("REGAUTH_RATE_LIMIT_PER_SECOND must be a number") from None
-    if rps < 0:
-        raise SettingsError("REGAUTH_RATE_LIMIT_PER_SECOND must not be negative")
+    if not 0 <= rps < float("inf"):      # also refuses nan, which would switch throttling off unseen
+        raise SettingsError("REGAUTH_RATE_LIMIT_PER_SECOND must be a finite number, 0 or more (0 disables)")
+    log_level = (env.get("REGAUTH_LOG_LEVEL") or "info").strip().lower()
+    if log_level not in LOG_LEVELS:
+        raise SettingsError(f"REGAUTH_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}")
     values: dict[str, object] = dict(
         data_dir=Path(env.get("REGAUTH_DATA_DIR") or ".regauth"),
         database_url=env.get("REGAUTH_DATABASE_URL") or "",
@@ -137,7 +143,7 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: object) -> 
         rate_limit_burst=_int(env, "REGAUTH_RATE_LIMIT_BURST", 200, 1, 1_000_000),
         repository_endpoint=endpoint,
         registry_endpoint=(env.get("REGAUTH_REGISTRY_ENDPOINT") or DEFAULT_REGISTRY_ENDPOINT).rstrip("/"),
-        log_level=(env.get("REGAUTH_LOG_LEVEL") or "info").lower(),
+        log_level=log_level,
         trusted_proxies=_networks(env, "REGAUTH_TRUSTED_PROXIES"),
         keep_alive_seconds=_int(env, "REGAUTH_KEEP_ALIVE_SECONDS", 5, 1, 3600),
         request_timeout_seconds=_int(env, "REGAUTH_REQUEST_TIMEOUT_SECONDS", 30, 1, 3600),

@@ -90,6 +90,10 @@ def test_postgresql_store(tmp_path: Path, fresh_postgres_url: str) -> None:
     ({"REGAUTH_MAX_CONNECTIONS": "-1"}, "REGAUTH_MAX_CONNECTIONS must be between 0 and 10000000"),
     ({"REGAUTH_REGISTRY_TOKEN_SECONDS": "30"}, "REGAUTH_REGISTRY_TOKEN_SECONDS must be between 60 and 3600"),
     ({"REGAUTH_REGISTRY_ISSUER": "two words"}, "REGAUTH_REGISTRY_ISSUER must be 1 to 128 printable characters"),
+    ({"REGAUTH_LOG_LEVEL": "verbose"}, "REGAUTH_LOG_LEVEL must be one of debug, info, warning, error"),
+    ({"REGAUTH_RATE_LIMIT_PER_SECOND": "nan"}, "REGAUTH_RATE_LIMIT_PER_SECOND must be a finite number"),
+    ({"REGAUTH_RATE_LIMIT_PER_SECOND": "inf"}, "REGAUTH_RATE_LIMIT_PER_SECOND must be a finite number"),
+    ({"REGAUTH_RATE_LIMIT_PER_SECOND": "-1"}, "REGAUTH_RATE_LIMIT_PER_SECOND must be a finite number"),
 ])
 def test_bad_settings_stop_with_a_clear_message(tmp_path: Path, env: dict[str, str], message: str) -> None:
     full = {k: v for k, v in os.environ.items() if not k.startswith("REGAUTH_")}
