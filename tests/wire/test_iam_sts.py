@@ -179,3 +179,27 @@ def test_sessions_die_with_their_user_or_role_and_do_not_pass_to_a_namesake(rega
     iam.put_role_policy(RoleName=role, PolicyName="p", PolicyDocument=json.dumps(allow_all))
     assert code(session, "iam", "list_users") == "InvalidClientTokenId"
     assert code(session, "ecr", "get_authorization_token") == "UnrecognizedClientException"
+
+
+def test_a_secret_in_the_key_id_slot_is_not_repeated_in_logs_or_audit(regauth_server: RegauthServer) -> None:
+    """The classic swapped variables: the secret goes out as the key id. The refusal is logged and
+    audited, but only a value shaped like a key id is repeated there."""
+    import boto3
+    from botocore.config import Config
+    from botocore.exceptions import ClientError
+
+    from tests.fixtures.server import regauth_cli
+
+    admin = regauth_server.admin
+    for service, call in (("sts", "get_caller_identity"), ("ecr", "get_authorization_token")):
+        swapped = boto3.client(service, endpoint_url=regauth_server.url, region_name="us-east-1",
+                               aws_access_key_id=admin.secret_access_key,
+                               aws_secret_access_key=admin.access_key_id,
+                               config=Config(retries={"max_attempts": 1, "mode": "standard"}))
+        with pytest.raises(ClientError):
+            getattr(swapped, call)()
+    audit = regauth_cli("admin", "audit", "--limit", "5", data_dir=regauth_server.data_dir).stdout
+    assert "UnknownAccessKey key=(not a key id)" in audit
+    for text in (audit, "\n".join(regauth_server.output)):
+        assert admin.secret_access_key not in text
+        assert admin.secret_access_key[:12] not in text

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import string
 
@@ -45,3 +46,12 @@ def account_id() -> str:
 def request_id() -> str:
     h = os.urandom(16).hex()               # what secrets.token_hex(16) returns, without its two calls
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+_KEY_ID_SHAPE = re.compile(r"(AKIA|ASIA)[A-Z0-9]{16}")
+
+
+def key_id_for_log(text: str) -> str:
+    """A presented access key id as logs and the audit trail may show it: only when it has a key id's
+    shape. Anything else may be a secret pasted into the wrong variable, and is not repeated."""
+    return text if _KEY_ID_SHAPE.fullmatch(text) else "(not a key id)"

@@ -133,7 +133,7 @@ class AcrDialect:
             if claim is None:
                 raise MissingAuthentication("The request is not signed: AccessKeyId and Signature (RPC) or an "
                                             "ACS3-HMAC-SHA256 Authorization header are required.")
-            action, detail = f"cr:{claim.action[:64]}", f"key={claim.access_key_id}"
+            action, detail = f"cr:{claim.action[:64]}", f"key={ids.key_id_for_log(claim.access_key_id)}"
             call = self._authenticate(req, claim, request_id, pending)
             principal = call.caller.arn
             self._s.limiter.take(principal, call.now)

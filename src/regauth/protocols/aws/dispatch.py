@@ -82,7 +82,7 @@ class AwsDialect:
             claim = sigv4.parse(req)
             if claim is None:
                 raise MissingAuthentication("Missing Authentication Token")
-            detail = f"key={claim.access_key_id}"
+            detail = f"key={ids.key_id_for_log(claim.access_key_id)}"
             service = SERVICES_BY_SIGNING_NAME.get(claim.service, "")
             if not service:
                 raise IncompleteSignature(f"Credential should be scoped to a valid service: '{claim.service}'")
