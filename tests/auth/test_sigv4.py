@@ -280,6 +280,27 @@ def test_empty_region_in_scope_is_rejected() -> None:
         sigv4.parse(req)
 
 
+@pytest.mark.parametrize("region", ["x:y", "A B", "us-east-1:444455556666", "-x", "us_east_1", "a" * 64])
+def test_a_region_that_is_not_a_region_name_is_rejected(region: str) -> None:
+    """The region goes into ARNs and endpoints as it is: ':' would shift an ARN's fields."""
+    req, _ = sts_form_request()
+    with pytest.raises(IncompleteSignature, match="valid region"):
+        sigv4.parse(replace_in(req, "Authorization", "/us-east-1/", f"/{region}/"))
+    assert parse_ok(replace_in(req, "Authorization", "/us-east-1/", "/cn-northwest-1/")).region == "cn-northwest-1"
+
+
+def test_an_unsigned_x_amz_target_is_rejected() -> None:
+    """X-Amz-Target selects the JSON protocols' operation: outside the signature, a captured request
+    could be replayed as another operation. Every client signs it (aws-wire.md §2.2)."""
+    target = {"X-Amz-Target": "AmazonEC2ContainerRegistry_V20150921.GetAuthorizationToken",
+              "Content-Type": "application/x-amz-json-1.1"}
+    req, _ = botocore_signed("POST", f"{ENDPOINT}/", service="ecr", data=b"{}", headers=target)
+    assert "x-amz-target" in parse_ok(req).signed_headers
+    unsigned = replace_in(req, "Authorization", ";x-amz-target", "")
+    with pytest.raises(IncompleteSignature, match="X-Amz-Target"):
+        sigv4.parse(unsigned)
+
+
 def test_signed_header_missing_from_request_is_rejected() -> None:
     req, _ = sts_form_request()
     with pytest.raises(IncompleteSignature, match="content-type"):

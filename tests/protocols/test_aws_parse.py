@@ -309,6 +309,12 @@ def test_unparseable_values(models, service, req, field):
     ("ecr", raw("POST", "/", "", (("X-Amz-Target", "SpencerFrontendService.GetAuthorizationToken"),), b"{}")),
     ("ecr", raw("POST", "/", "", (), b"{}")),
     ("ecr-public", raw("POST", "/", "", (("X-Amz-Target", "SpencerFrontendService.Nope"),), b"{}")),
+    # the JSON protocols' operations are all POST / (aws-wire.md; the path may carry an endpoint's
+    # prefix): another method is none of them
+    ("ecr", raw("GET", "/", "", (("X-Amz-Target", f"{ECR_TARGET}.GetAuthorizationToken"),), b"{}")),
+    ("ecr", raw("PUT", "/", "", (("X-Amz-Target", f"{ECR_TARGET}.GetAuthorizationToken"),), b"{}")),
+    ("ecr-public", raw("DELETE", "/", "", (("X-Amz-Target", "SpencerFrontendService.GetAuthorizationToken"),),
+                       b"{}")),
     ("codeartifact", raw("GET", "/v1/nothing", "domain=d")),
     ("codeartifact", raw("PUT", "/v1/authorization-token", "domain=d")),
     ("codeartifact", raw("POST", "/v1/authorization-token/extra", "domain=d")),

@@ -337,22 +337,40 @@ def test_pipelined_requests_sent_before_a_half_close_are_all_answered(server: Re
 
 
 def test_a_newline_smuggled_into_a_logged_value_does_not_forge_a_log_line(server: RegauthServer) -> None:
-    # the access key id of a presigned URL is percent-decoded, and a denial's audit line names it
-    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-    forged = "FORGED-LINE audit allowed ecr:GetAuthorizationToken ip=9.9.9.9"
-    credential = f"AKIA%0A{forged.replace(' ', '%20')}/{stamp[:8]}/us-east-1/sts/aws4_request"
-    query = (f"Action=GetCallerIdentity&Version=2011-06-15&X-Amz-Algorithm=AWS4-HMAC-SHA256"
-             f"&X-Amz-Credential={credential}&X-Amz-Date={stamp}&X-Amz-Expires=300&X-Amz-SignedHeaders=host"
-             f"&X-Amz-Signature={'0' * 64}")
+    # an ACR RPC request's Action is percent-decoded, and a denial's audit line names it (cr:<Action>)
+    stamp = time.strftime("%Y-%m-%dT%H%%3A%M%%3A%SZ", time.gmtime())
+    forged = "FORGED-LINE audit allowed ecr:X ip=9.9.9.9"
+    query = (f"Action=Get%0A{forged.replace(' ', '%20')}&Version=2018-12-01&Format=JSON&InstanceId=cri-x"
+             f"&AccessKeyId=AKIAAAAAAAAAAAAAAAAA&SignatureMethod=HMAC-SHA1&SignatureVersion=1.0"
+             f"&SignatureNonce=n{time.time_ns()}&Timestamp={stamp}&Signature=AAAA")
     with connect(server) as s:
         s.sendall(f"GET /?{query} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
-        assert Reader(s).response()[0] == 403
+        assert Reader(s).response()[0] == 404               # InvalidAccessKeyId.NotFound
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline and not any("FORGED-LINE" in line for line in server.output):
         time.sleep(0.05)
     logged = [line for line in server.output if "FORGED-LINE" in line]
     assert len(logged) == 1 and " INFO regauth.audit audit denied " in logged[0]
-    assert "AKIA\\nFORGED-LINE" in logged[0]                         # escaped, on the audit line itself
+    assert "cr:Get\\nFORGED-LINE" in logged[0]                        # escaped, on the audit line itself
+
+
+def test_a_malformed_key_id_is_not_repeated_in_the_log(server: RegauthServer) -> None:
+    # the access key id of a presigned URL is percent-decoded; one not shaped like a key id may be a
+    # secret pasted in the wrong place, and the denial's audit line does not repeat it
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    credential = f"AKIA%0AMALFORMED-KEY-ID/{stamp[:8]}/us-east-1/sts/aws4_request"
+    query = (f"Action=GetCallerIdentity&Version=2011-06-15&X-Amz-Algorithm=AWS4-HMAC-SHA256"
+             f"&X-Amz-Credential={credential}&X-Amz-Date={stamp}&X-Amz-Expires=300&X-Amz-SignedHeaders=host"
+             f"&X-Amz-Signature={'0' * 64}")
+    before = len(server.output)
+    with connect(server) as s:
+        s.sendall(f"GET /?{query} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+        assert Reader(s).response()[0] == 403
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and not any("(not a key id)" in line for line in server.output[before:]):
+        time.sleep(0.05)
+    assert any("key=(not a key id)" in line for line in server.output[before:])
+    assert not any("MALFORMED-KEY-ID" in line for line in server.output)
 
 
 

@@ -51,6 +51,7 @@ PAYLOAD_MISMATCH_MESSAGE = "The provided 'x-amz-content-sha256' header does not 
 _HEX64 = re.compile(r"[0-9a-fA-F]{64}")
 _BASIC_DATE = re.compile(r"\d{8}T\d{6}Z")
 _SCOPE_DATE = re.compile(r"\d{8}")
+_REGION = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")          # us-east-1, cn-north-1, aws-global...
 _QUERY_PARAMS = ("X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Date", "X-Amz-Expires",
                  "X-Amz-SignedHeaders", "X-Amz-Signature", "X-Amz-Security-Token")
 _QUERY_REQUIRED = (
@@ -209,7 +210,7 @@ def _credential(credential: str) -> tuple[str, str, str, str]:
         raise IncompleteSignature(f"Credential should be scoped with a valid terminator: '{TERMINATOR}'.")
     if not _SCOPE_DATE.fullmatch(date):
         raise IncompleteSignature("Credential scope date must be in YYYYMMDD format.")
-    if not region.strip():
+    if not _REGION.fullmatch(region):        # a region name: it goes into ARNs and endpoints as it is
         raise IncompleteSignature("Credential should be scoped to a valid region.")
     if not service.strip():
         raise IncompleteSignature("Credential should be scoped to correct service.")
@@ -224,6 +225,8 @@ def _parse_signed_headers(value: str, headers: dict[str, list[str]]) -> tuple[st
     for name in names:
         if name not in headers:
             raise IncompleteSignature(f"Signed header '{name}' is not present in the request.")
+    if "x-amz-target" in headers and "x-amz-target" not in names:    # it selects the operation
+        raise IncompleteSignature("The X-Amz-Target header must be signed (in SignedHeaders).")
     return names
 
 

@@ -318,6 +318,8 @@ def _indexed(node: _Node) -> list[tuple[int, _Node]]:
 # --- json (ECR, ECR Public) ------------------------------------------------------------------------
 
 def _parse_json_protocol(spec: ServiceSpec, req: HttpRequest) -> tuple[_Plan, dict]:
+    if req.method != "POST":    # every operation of these protocols is a POST (to /, or an endpoint's prefix)
+        raise UnknownOperation(f"Operations are POST requests, not {req.method[:16]}", field="X-Amz-Target")
     target = req.header("X-Amz-Target") or ""
     prefix, dot, name = target.rpartition(".")
     plan = _plan(spec, name) if dot and prefix == spec.target_prefix else None
