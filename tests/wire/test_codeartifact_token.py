@@ -59,6 +59,16 @@ def test_duration_zero_follows_the_session_and_default_outlives_it(client, regau
     assert epoch(default["expiration"]) >= time.time() + 43200 - 5
 
 
+def test_duration_zero_never_passes_the_twelve_hour_maximum(client, domain: str, token_user: Keys) -> None:
+    """GetSessionToken credentials live up to 36 h; a token set to expire with them still stops at
+    12 h ("up to a maximum of 12 hours", seed 000)."""
+    creds = client.call("sts", "GetSessionToken", {"DurationSeconds": 129600}, token_user)["Credentials"]
+    session = Keys(creds["AccessKeyId"], creds["SecretAccessKey"], creds["SessionToken"])
+    before = time.time()
+    out = token(client, domain, session, durationSeconds=0)
+    assert before + 43200 - 2 <= epoch(out["expiration"]) <= time.time() + 43200 + 2
+
+
 @pytest.mark.parametrize("duration", [1, 899, 43201, 50000])
 def test_out_of_range_durations_refused(client, domain: str, token_user: Keys, duration: int) -> None:
     assert_error("ValidationException", token, client, domain, token_user, durationSeconds=duration)

@@ -22,8 +22,9 @@ REPOSITORY_FORMATS = frozenset({"npm", "pypi", "maven", "nuget", "generic", "rub
 def token_lifetime(call: Call, duration: int | None) -> int:
     """Seconds the token lives.
 
-    absent -> 12 h; 0 -> until the caller's temporary credentials expire; for long-term keys,
-    which never expire, 0 means the 12 h default; 900..43200 as asked; anything else is refused.
+    absent -> 12 h; 0 -> until the caller's temporary credentials expire, but never more than the
+    12 h maximum (GetSessionToken credentials live up to 36 h); for long-term keys, which never
+    expire, 0 means the 12 h default; 900..43200 as asked; anything else is refused.
     """
     if duration is None:
         return DEFAULT_DURATION
@@ -31,7 +32,7 @@ def token_lifetime(call: Call, duration: int | None) -> int:
         expires = call.caller.session_expires_at
         if expires is None:
             return DEFAULT_DURATION
-        return max(1, int(expires - call.now))
+        return min(MAX_DURATION, max(1, int(expires - call.now)))
     if not MIN_DURATION <= duration <= MAX_DURATION:
         raise InvalidInput(f"1 validation error detected: Value '{duration}' at 'durationSeconds' failed to satisfy "
                            "constraint: Member must be 0 or between 900 and 43200", "durationSeconds")
