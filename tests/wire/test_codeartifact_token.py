@@ -89,6 +89,35 @@ def test_unknown_domain_names_resource_type(regauth_server: RegauthServer, token
     assert err.response["resourceId"] == "missing-dom" and err.response["resourceType"] == "domain"
 
 
+def test_a_missing_domain_is_named_only_to_callers_who_could_have_used_it(regauth_server: RegauthServer,
+                                                                          token_user: Keys,
+                                                                          second_account: tuple[str, Keys]) -> None:
+    """Without the permission, a missing domain is refused as an existing one would be (and audited):
+    "not found" would tell a caller with no rights which domain names exist, in any account."""
+    from tests.wire.clients import Boto3Client
+
+    client = Boto3Client(regauth_server)
+    other_acct, other_admin = second_account
+    nobody = new_user(regauth_server, None)
+    existing = unique("there")
+    regauth_server.client("codeartifact").create_domain(domain=existing)
+    regauth_server.client("codeartifact", other_admin).create_domain(domain=existing)
+    for owner in (None, other_acct):
+        kw = {} if owner is None else {"domainOwner": owner}
+        assert_error("AccessDeniedException", token, client, existing, nobody, **kw)
+        assert_error("AccessDeniedException", token, client, unique("absent"), nobody, **kw)
+        assert_error("AccessDeniedException", client.call, "codeartifact", "DescribeDomain",
+                     {"domain": unique("absent"), **kw}, nobody)
+    # another account's missing domain: not even a permitted caller could open it without its policy
+    assert_error("AccessDeniedException", token, client, unique("absent"), token_user, domainOwner=other_acct)
+    # the caller's own account, with the permission: it is simply not there
+    assert_error("ResourceNotFoundException", token, client, unique("absent"), token_user)
+    audit = regauth_cli("admin", "audit", "--limit", "20", data_dir=regauth_server.data_dir).stdout
+    denials = [e for e in map(json.loads, audit.splitlines())
+               if e["outcome"] == "denied" and "domain/absent-" in e["resource"]]
+    assert len(denials) >= 5
+
+
 def test_foreign_domain_owner_needs_the_domain_policy(client, regauth_server: RegauthServer, token_user: Keys,
                                                       second_account: tuple[str, Keys]) -> None:
     other_acct, other_admin = second_account

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import secrets
 
-from regauth.domain.policy import Policy
+from regauth.domain.policy import Decision, Policy
 from regauth.domain.principals import Domain, DomainPolicy, Repository
 from regauth.errors import Conflict, InvalidInput, NotFound
 from regauth.services import paging
-from regauth.services.authz import Authorizer, PolicyCache
+from regauth.services.authz import Authorizer, PolicyCache, denied
 from regauth.services.context import Call
 from regauth.services.tokens import Issued, TokenIssuer
 from regauth.store.interfaces import Store
@@ -52,10 +52,20 @@ class CodeArtifactService:
     def domain_arn(self, call: Call, owner: str, name: str) -> str:
         return f"arn:aws:codeartifact:{call.region}:{owner}:domain/{name}"
 
-    def _domain(self, call: Call, name: str, owner: str | None) -> Domain:
+    def _domain(self, call: Call, name: str, owner: str | None, action: str, repository: str | None = None) -> Domain:
+        """The domain named, or why not. A caller learns that a domain does not exist only when it
+        would have been allowed `codeartifact:<action>` there (on the domain, or on `repository` in
+        it): another account's domain could only be opened by its resource policy, which a missing
+        domain does not have, and a same-account caller's own policies decide as for a domain that
+        exists. Otherwise the answer is the AccessDenied (audited) a real domain would have given."""
         owner = owner or call.caller.account_id
         domain = self._store.get_domain(owner, call.region, name)
         if domain is None:
+            arn = (self.domain_arn(call, owner, name) if repository is None
+                   else f"arn:aws:codeartifact:{call.region}:{owner}:repository/{name}/{repository}")
+            if owner != call.caller.account_id:
+                raise denied(call.caller, f"codeartifact:{action}", arn, Decision.IMPLICIT_DENY)
+            self._authz.require(call, f"codeartifact:{action}", arn)
             raise NotFound("domain", name, f"Domain {name} owned by {owner} does not exist")
         return domain
 
@@ -77,15 +87,14 @@ class CodeArtifactService:
                                  action: str) -> Repository:
         """May the caller `action` (ReadFromRepository, PublishPackageVersion) on a repository, as
         a package client holding its token? Evaluated like the API (domain policy included)."""
-        d = self._domain(call, domain_name, owner)
-        repo = self._repository(call, d, repository)
-        self._allow(call, action, repo.arn, d)
-        return repo
+        d = self._domain(call, domain_name, owner, action, repository)
+        self._allow(call, action, self.repository_arn(d, repository), d)
+        return self._repository(call, d, repository)
 
     # --- GetAuthorizationToken ----------------------------------------------------------------
     def get_authorization_token(self, call: Call, domain: str, owner: str | None, duration: int | None) -> Issued:
         seconds = token_lifetime(call, duration)
-        d = self._domain(call, domain, owner)
+        d = self._domain(call, domain, owner, "GetAuthorizationToken")
         self._allow(call, "GetAuthorizationToken", d.arn, d)
         self._authz.require(call, "sts:GetServiceBearerToken", "*",
                             keys={"sts:AWSServiceName": SERVICE_NAME, "sts:DurationSeconds": seconds})
@@ -102,7 +111,7 @@ class CodeArtifactService:
                                                 encryption_key=key, created_at=call.now))
 
     def describe_domain(self, call: Call, name: str, owner: str | None) -> Domain:
-        d = self._domain(call, name, owner)
+        d = self._domain(call, name, owner, "DescribeDomain")
         self._allow(call, "DescribeDomain", d.arn, d)
         return d
 
@@ -112,14 +121,14 @@ class CodeArtifactService:
                            lambda d: d.name, limit, next_token)
 
     def delete_domain(self, call: Call, name: str, owner: str | None) -> Domain:
-        d = self._domain(call, name, owner)
+        d = self._domain(call, name, owner, "DeleteDomain")
         self._allow(call, "DeleteDomain", d.arn, d)
         self._store.delete_domain(d.account_id, d.region, d.name)
         return d
 
     def put_domain_policy(self, call: Call, name: str, owner: str | None, revision: str | None,
                           document: str) -> DomainPolicy:
-        d = self._domain(call, name, owner)
+        d = self._domain(call, name, owner, "PutDomainPermissionsPolicy")
         self._allow(call, "PutDomainPermissionsPolicy", d.arn, d)
         self._policies.get(document, "resource")
         current = self._store.get_domain_policy(d.account_id, d.region, d.name)
@@ -130,7 +139,7 @@ class CodeArtifactService:
                                                           revision=secrets.token_urlsafe(16)))
 
     def get_domain_policy(self, call: Call, name: str, owner: str | None) -> tuple[Domain, DomainPolicy]:
-        d = self._domain(call, name, owner)
+        d = self._domain(call, name, owner, "GetDomainPermissionsPolicy")
         self._allow(call, "GetDomainPermissionsPolicy", d.arn, d)
         policy = self._store.get_domain_policy(d.account_id, d.region, d.name)
         if policy is None:
@@ -143,7 +152,7 @@ class CodeArtifactService:
 
     def create_repository(self, call: Call, domain: str, owner: str | None, name: str, description: str | None,
                           upstreams: list[str]) -> Repository:
-        d = self._domain(call, domain, owner)
+        d = self._domain(call, domain, owner, "CreateRepository", name)
         arn = self.repository_arn(d, name)
         self._allow(call, "CreateRepository", arn, d)
         for up in upstreams:
@@ -153,29 +162,29 @@ class CodeArtifactService:
                                                         upstreams=tuple(upstreams), created_at=call.now))
 
     def describe_repository(self, call: Call, domain: str, owner: str | None, name: str) -> Repository:
-        d = self._domain(call, domain, owner)
+        d = self._domain(call, domain, owner, "DescribeRepository", name)
         self._allow(call, "DescribeRepository", self.repository_arn(d, name), d)
         return self._repository(call, d, name)
 
     def list_repositories(self, call: Call, domain: str, owner: str | None, prefix: str | None, limit: int | None,
                           next_token: str | None) -> tuple[list[Repository], str | None]:
-        d = self._domain(call, domain, owner)
+        d = self._domain(call, domain, owner, "ListRepositoriesInDomain")
         self._allow(call, "ListRepositoriesInDomain", d.arn, d)
         return paging.page(
             lambda n, after: self._store.list_repositories(d.account_id, d.region, d.name, prefix, n, after),
             lambda r: r.name, limit, next_token)
 
     def delete_repository(self, call: Call, domain: str, owner: str | None, name: str) -> Repository:
-        d = self._domain(call, domain, owner)
+        d = self._domain(call, domain, owner, "DeleteRepository", name)
         self._allow(call, "DeleteRepository", self.repository_arn(d, name), d)
         repo = self._repository(call, d, name)
         self._store.delete_repository(d.account_id, d.region, d.name, name)
         return repo
 
     def get_repository_endpoint(self, call: Call, domain: str, owner: str | None, name: str, fmt: str) -> str:
-        d = self._domain(call, domain, owner)
+        d = self._domain(call, domain, owner, "GetRepositoryEndpoint", name)
+        self._allow(call, "GetRepositoryEndpoint", self.repository_arn(d, name), d)
         repo = self._repository(call, d, name)
-        self._allow(call, "GetRepositoryEndpoint", repo.arn, d)
         template = self._store.get_repository_endpoint(d.account_id, d.region, d.name, fmt) or self._endpoint_template
         return render_endpoint(template, domain=d, repository=repo.name, fmt=fmt)
 
