@@ -397,7 +397,9 @@ def inprocess(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAEXAMPLE")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "secret")
 
-    def run(*argv: str) -> tuple[int, str, str]:
+    def run(*argv: str, **env: str) -> tuple[int, str, str]:
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
         try:
             code = main(list(argv))
         except SystemExit as exc:
@@ -450,6 +452,25 @@ def test_configuration_errors_version_and_auto_prompt(inprocess) -> None:
     assert code == 0 and out.startswith("regauth/0.") and "botocore/" in out
     code, out, err = inprocess("sts", "get-caller-identity", "--cli-auto-prompt")
     assert code == 252 and "--cli-auto-prompt" in err and out == ""
+
+
+def test_an_empty_or_schemeless_endpoint_is_an_error_not_the_public_cloud(inprocess) -> None:
+    """As the AWS CLI: `--endpoint-url "$E"` with E unset must not send signed requests to AWS."""
+    for bad in ("", "127.0.0.1:8080"):
+        code, out, err = inprocess(*CA_GAT, "--domain", "abc", "--endpoint-url", bad, "--region", "us-east-1")
+        assert code == 252 and out == ""
+        assert f'Bad value for --endpoint-url "{bad}": scheme is missing.' in err
+    code, _, err = inprocess(*CA_GAT, "--domain", "abc", "--endpoint-url", closed_port_url(), "--region", "us_east")
+    assert code == 255 and "Provided region_name 'us_east' doesn't match a supported format." in err
+    assert "--endpoint-url" not in err
+    code, out, err = inprocess("cr", "get-authorization-token", "--instance-id", "cri-abcd", "--endpoint-url", "",
+                               "--region", "cn-hangzhou", ALIBABA_CLOUD_ACCESS_KEY_ID="a",
+                               ALIBABA_CLOUD_ACCESS_KEY_SECRET="b")
+    assert code == 252 and out == "" and 'Bad value for --endpoint-url "":' in err
+    # --region "" is a region given (signed as given, as the AWS CLI does), not a reason to read another
+    code, _, err = inprocess(*CA_GAT, "--domain", "abc", "--endpoint-url", closed_port_url(), "--region", "",
+                             "--cli-connect-timeout", "1")
+    assert code == 255 and "Could not connect to the endpoint URL" in err
 
 
 def test_every_command_documents_an_example_and_every_global_option(inprocess) -> None:

@@ -120,10 +120,10 @@ def resolve(opts: AlibabaOptions, env: dict[str, str] | None = None) -> tuple[Al
 
 def endpoint(opts: AlibabaOptions, product: str, region: str | None) -> str:
     """--endpoint-url, else the product's public endpoint in the region."""
-    if opts.endpoint_url:
+    if opts.endpoint_url is not None:     # given, even empty: an unset $E must not mean the public cloud
         parts = urlsplit(opts.endpoint_url)
         if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
-            raise CliError(f"Bad value for --endpoint-url {opts.endpoint_url}: give http(s)://host[:port][/path]",
+            raise CliError(f'Bad value for --endpoint-url "{opts.endpoint_url}": give http(s)://host[:port][/path]',
                            EXIT_PARAMETER)
         return opts.endpoint_url.rstrip("/")
     if not region:

@@ -15,13 +15,14 @@ import sys
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Callable, TextIO
+from urllib.parse import urlsplit
 
 import botocore.session
 from botocore import UNSIGNED
 from botocore.client import BaseClient
 from botocore.config import Config
 from botocore.exceptions import (
-    BotoCoreError, ClientError, EndpointConnectionError, NoCredentialsError, NoRegionError,
+    BotoCoreError, ClientError, EndpointConnectionError, InvalidRegionError, NoCredentialsError, NoRegionError,
     ParamValidationError, PartialCredentialsError, ProfileNotFound,
 )
 from botocore.utils import parse_timestamp
@@ -168,7 +169,9 @@ def scoped_config(session: botocore.session.Session) -> dict[str, Any]:
 def resolve_region(session: botocore.session.Session, region: str | None) -> str:
     """--region, then AWS_REGION, then AWS_DEFAULT_REGION / the profile's `region` (as CLI v2 does)."""
     scoped_config(session)
-    value = region or os.environ.get("AWS_REGION") or session.get_config_variable("region")
+    if region is not None:        # given, even empty (signed as given, as the AWS CLI does)
+        return region
+    value = os.environ.get("AWS_REGION") or session.get_config_variable("region")
     if not value:
         raise CliError('You must specify a region: pass --region, set AWS_REGION or AWS_DEFAULT_REGION, or add '
                        '"region = ..." to the profile in ~/.aws/config.', EXIT_CONFIGURATION)
@@ -210,9 +213,13 @@ def build_client(service: str, opts: GlobalOptions, session: botocore.session.Se
         frozen = credentials.get_frozen_credentials()
         redactor.add_secret(frozen.secret_key)
         redactor.add_secret(frozen.token)
+    if opts.endpoint_url is not None:
+        _check_endpoint_url(opts.endpoint_url)
     try:
-        client = session.create_client(service, region_name=region, endpoint_url=opts.endpoint_url or None,
+        client = session.create_client(service, region_name=region, endpoint_url=opts.endpoint_url,
                                        verify=verify, config=_client_config(session, opts))
+    except InvalidRegionError as exc:         # before ValueError, which it also is
+        raise CliError(str(exc), EXIT_OTHER) from None
     except ValueError as exc:
         raise CliError(f"Bad value for --endpoint-url {opts.endpoint_url}: {exc}", EXIT_PARAMETER) from None
     except BotoCoreError as exc:
@@ -220,6 +227,15 @@ def build_client(service: str, opts: GlobalOptions, session: botocore.session.Se
     client.meta.events.register("before-send", _log_request)
     client.meta.events.register("response-received", _log_response)
     return client
+
+
+def _check_endpoint_url(url: str) -> None:
+    """As the AWS CLI checks --endpoint-url: an empty or scheme-less value is an error, never a reason
+    to fall back to the public endpoint (an unset `$E` would send signed requests to AWS)."""
+    parts = urlsplit(url)
+    if not parts.scheme or not parts.netloc:
+        raise CliError(f'Bad value for --endpoint-url "{url}": scheme is missing.  Must be of the form '
+                       "http://<hostname>/ or https://<hostname>/", EXIT_PARAMETER)
 
 
 def _log_request(request: Any, **_: Any) -> None:
