@@ -166,8 +166,8 @@ def test_generate_cli_skeleton_sends_nothing(cli: Cli, domain: str) -> None:
     assert json.loads(json_input.stdout) == {"domain": "", "domainOwner": "", "durationSeconds": 0}
     assert yaml.safe_load(yaml_input.stdout) == {"domain": "", "domainOwner": "", "durationSeconds": 0}
     assert "# [REQUIRED]" in yaml_input.stdout.splitlines()[0]
-    assert json.loads(output.stdout) == {"authorizationToken": "authorizationToken",
-                                         "expiration": "1970-01-01T00:00:00+00:00"}
+    assert json.loads(output.stdout) == {"authorizationToken": "authorizationToken",     # as aws prints it
+                                         "expiration": "1970-01-01T00:00:00"}
 
 
 def test_server_errors_exit_254_with_the_aws_message(cli: Cli, domain: str) -> None:
@@ -452,6 +452,16 @@ def test_configuration_errors_version_and_auto_prompt(inprocess) -> None:
     assert code == 0 and out.startswith("regauth/0.") and "botocore/" in out
     code, out, err = inprocess("sts", "get-caller-identity", "--cli-auto-prompt")
     assert code == 252 and "--cli-auto-prompt" in err and out == ""
+
+
+def test_output_skeleton_times_are_printed_as_the_aws_cli_prints_them(inprocess) -> None:
+    """Sample times unconverted, as AWS CLI v1 and v2 print them (no zone added)."""
+    expected = {"json": '"expiresAt": "1970-01-01T00:00:00"', "text": "\t1970-01-01 00:00:00\t",
+                "yaml": "expiresAt: 1970-01-01 00:00:00\n", "table": "|  1970-01-01 00:00:00  |"}
+    for output, text in expected.items():
+        code, out, err = inprocess("ecr", "get-authorization-token", "--generate-cli-skeleton", "output",
+                                   "--region", "us-east-1", "--output", output)
+        assert code == 0 and text in out and "+00:00" not in out, (output, out, err)
 
 
 def test_an_empty_or_schemeless_endpoint_is_an_error_not_the_public_cloud(inprocess) -> None:

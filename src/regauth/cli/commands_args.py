@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import functools
 import json
+import datetime
 import os
 import platform
 import re
@@ -23,7 +24,7 @@ from botocore.utils import ArgumentGenerator
 
 from regauth import __version__
 from regauth.cli.aws_client import EXIT_PARAMETER, CliError, GlobalOptions
-from regauth.cli.output import COLOR_CHOICES, OUTPUT_FORMATS
+from regauth.cli.output import COLOR_CHOICES, OUTPUT_FORMATS, SampleTime
 
 SKELETON_CHOICES = ("input", "output", "yaml-input")
 AUTO_PROMPT_MESSAGE = ("regauth does not support --cli-auto-prompt: pass the parameters as options, or in a "
@@ -292,4 +293,15 @@ def output_skeleton(shape: StructureShape | None) -> dict[str, Any]:
     """A sample response with the member names as values, as `--generate-cli-skeleton output` prints."""
     if shape is None:
         return {}
-    return dict(ArgumentGenerator(use_member_names=True).generate_skeleton(shape))
+    return _naive_times(dict(ArgumentGenerator(use_member_names=True).generate_skeleton(shape)))
+
+
+def _naive_times(value: Any) -> Any:
+    """The skeleton's sample times, printed as the AWS CLI prints them (`output.SampleTime`)."""
+    if isinstance(value, datetime.datetime):
+        return SampleTime(*value.timetuple()[:6])
+    if isinstance(value, dict):
+        return {k: _naive_times(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_naive_times(v) for v in value]
+    return value

@@ -22,8 +22,29 @@ OUTPUT_FORMATS = ("json", "text", "table", "yaml", "yaml-stream")
 COLOR_CHOICES = ("on", "off", "auto")
 
 
+class SampleTime(datetime):
+    """A sample time in `--generate-cli-skeleton output`: printed as the AWS CLI prints its samples,
+    unconverted (`1970-01-01T00:00:00` in JSON, `1970-01-01 00:00:00` in text, tables and YAML)."""
+
+
+class _Dumper(yaml.SafeDumper):
+    pass
+
+
+_Dumper.add_representer(SampleTime, yaml.representer.SafeRepresenter.represent_datetime)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, SampleTime):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
 def to_plain(value: Any) -> Any:
-    """JSON-able data: datetimes → ISO 8601 (UTC, naive ones taken as UTC), bytes → base64."""
+    """JSON-able data: datetimes → ISO 8601 (UTC, naive ones taken as UTC), bytes → base64.
+    SampleTime stays as it is (see there)."""
+    if isinstance(value, SampleTime):
+        return value
     if isinstance(value, datetime):
         aware = value if value.tzinfo else value.replace(tzinfo=timezone.utc)
         return aware.astimezone(timezone.utc).isoformat()
@@ -80,7 +101,7 @@ def render(data: Any, output: str = "json", *, title: str = "", query: jmespath.
 def format_json(data: Any) -> str:
     if data == {}:
         return ""
-    return json.dumps(data, indent=4, ensure_ascii=False) + "\n"
+    return json.dumps(data, indent=4, ensure_ascii=False, default=_json_default) + "\n"
 
 
 def _is_scalar(value: Any) -> bool:
@@ -91,8 +112,9 @@ def format_yaml(data: Any) -> str:
     if data == {}:
         return ""
     if _is_scalar(data):       # as awscli does: a bare scalar is printed as JSON, not as a YAML document
-        return json.dumps(data, ensure_ascii=False) + "\n"
-    return str(yaml.safe_dump(data, default_flow_style=False, sort_keys=False, allow_unicode=True, width=2 ** 31))
+        return json.dumps(data, ensure_ascii=False, default=_json_default) + "\n"
+    return str(yaml.dump(data, Dumper=_Dumper, default_flow_style=False, sort_keys=False, allow_unicode=True,
+                         width=2 ** 31))
 
 
 def format_yaml_stream(data: Any) -> str:
