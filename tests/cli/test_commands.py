@@ -464,6 +464,18 @@ def test_output_skeleton_times_are_printed_as_the_aws_cli_prints_them(inprocess)
         assert code == 0 and text in out and "+00:00" not in out, (output, out, err)
 
 
+def test_unambiguous_option_prefixes_are_accepted_as_by_the_aws_cli(inprocess) -> None:
+    dead = closed_port_url()
+    code, _, err = inprocess(*CA_GAT, "--domain", "abc", "--duration", "ten", "--endpoint", dead, "--region",
+                             "us-east-1")
+    assert code == 252 and "--duration-seconds: invalid int value: 'ten'" in err        # --duration is it
+    code, _, err = inprocess(*CA_GAT, "--dom", "abc", "--endpoint-url", dead, "--region", "us-east-1")
+    assert code == 252 and "ambiguous option: --dom could match --domain, --domain-owner" in err
+    code, _, err = inprocess(*CA_GAT, "--domain", "abc", "--endpoint", dead, "--region", "us-east-1",
+                             "--cli-connect-timeout", "1")
+    assert code == 255 and f'Could not connect to the endpoint URL: "{dead}/v1/authorization-token' in err
+
+
 def test_an_empty_or_schemeless_endpoint_is_an_error_not_the_public_cloud(inprocess) -> None:
     """As the AWS CLI: `--endpoint-url "$E"` with E unset must not send signed requests to AWS."""
     for bad in ("", "127.0.0.1:8080"):

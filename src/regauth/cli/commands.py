@@ -224,7 +224,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         usage = synopsis(f"regauth {spec.group} {spec.name}", params, paging.synopsis() if paging else ())
         p = groups[spec.group].add_parser(spec.name, parents=[parent], help=spec.summary, description=spec.summary,
                                           epilog=epilog, formatter_class=argparse.RawDescriptionHelpFormatter,
-                                          allow_abbrev=False, usage=usage)
+                                          allow_abbrev=True, usage=usage)   # as the AWS CLI: --duration, --endpoint
         if paging is None:
             add_params(p, params)
         else:                   # IAM's MaxItems shares --max-items with the paging option, which reads it

@@ -151,7 +151,8 @@ class RegistryAccess:
         # id; one minted before tokens carried it must be older than the user.
         if (user.user_id != claims.principal_id if claims.principal_id
                 else int(user.created_at) > claims.issued_at):
-            raise BadToken("the token's user is gone (a later user has its name)", claims.principal_arn, claims.token_id)
+            raise BadToken("the token's user is gone (a later user has its name)", claims.principal_arn,
+                           claims.token_id)
         return Caller(account_id=user.account_id, arn=user.arn, user_id=user.user_id, kind="user", name=user.name,
                       access_key_id="")
 
@@ -166,7 +167,8 @@ class RegistryAccess:
         now = self._now()
         claims = self._claims(password, REALM_KINDS, now)
         if username != REALM_USERS[claims.kind]:
-            raise BadToken(f"the user name does not go with a {claims.kind} token", claims.principal_arn, claims.token_id)
+            raise BadToken(f"the user name does not go with a {claims.kind} token", claims.principal_arn,
+                           claims.token_id)
         if self._limiter is not None:          # the principal's own bucket, shared with its API calls
             self._limiter.take(claims.principal_arn, now)
         region, registry, repository_arn, actions = self._registry_of(claims, service)
