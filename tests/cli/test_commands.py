@@ -441,6 +441,13 @@ def test_cli_input_errors_exit_252(inprocess) -> None:
     code, _, err = inprocess(*CA_GAT, "--cli-input-yaml", "durationSeconds: soon\ndomain: abc",
                              "--generate-cli-skeleton", "output")
     assert code == 252 and "Invalid type for parameter durationSeconds" in err
+    # a null is a value of the wrong type, as the AWS CLI says, not a parameter left out
+    code, _, err = inprocess(*CA_GAT, "--cli-input-json", '{"domain": "abc", "domainOwner": null}',
+                             "--endpoint-url", closed_port_url(), "--region", "us-east-1")
+    assert code == 252 and "Invalid type for parameter domainOwner, value: None" in err
+    code, _, err = inprocess(*CA_GAT, "--cli-input-json", '{"domain": null}', "--domain", "abc",
+                             "--generate-cli-skeleton", "output")
+    assert code == 0                                   # the command line's value wins over the document's
 
 
 def test_configuration_errors_version_and_auto_prompt(inprocess) -> None:

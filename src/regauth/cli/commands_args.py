@@ -251,7 +251,7 @@ def merge_params(params: tuple[Param, ...], doc: dict[str, Any], args: argparse.
         if key not in names:
             raise CliError(f'Parameter validation failed:\nUnknown parameter in input: "{key}", must be one of: '
                            f'{", ".join(names)}', EXIT_PARAMETER)
-    values = {k: v for k, v in doc.items() if v is not None}
+    values = dict(doc)       # a null stays, and fails validation as in the AWS CLI (not silently dropped)
     for p in params:
         given = getattr(args, p.dest, None)
         if isinstance(given, str) and p.kind == "string":
