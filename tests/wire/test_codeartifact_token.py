@@ -141,6 +141,16 @@ def test_user_lacking_either_permission_is_denied(client, regauth_server: Regaut
     statements = [s for s in CA_TOKEN_POLICY["Statement"] if not s["Action"].startswith(missing)]
     keys = new_user(regauth_server, {"Version": "2012-10-17", "Statement": statements})
     assert_error("AccessDeniedException", token, client, domain, keys)
+    # the audit trail names the permission that was missing, and where
+    audit = regauth_cli("admin", "audit", "--limit", "1", "--principal",
+                        regauth_server.client("sts", keys).get_caller_identity()["Arn"],
+                        data_dir=regauth_server.data_dir).stdout
+    event = json.loads(audit.splitlines()[0])
+    assert event["action"] == "codeartifact:GetAuthorizationToken" and event["outcome"] == "denied"
+    if missing == "sts":
+        assert event["detail"].startswith("AccessDenied sts:GetServiceBearerToken ") and event["resource"] == "*"
+    else:
+        assert event["detail"].startswith("AccessDenied key=") and event["resource"].endswith(f":domain/{domain}")
 
 
 def test_service_name_and_duration_conditions_are_enforced(client, regauth_server: RegauthServer,

@@ -127,6 +127,8 @@ class AwsDialect:
 
     def _denial_event(self, req: HttpRequest, request_id: str, principal: str, action: str, exc: Exception,
                       detail: str) -> AuditEvent:
+        failed = getattr(exc, "action", "")        # the permission refused, when it is not the operation's own
+        why = f"{type(exc).__name__} {failed}" if failed and failed != action else type(exc).__name__
         return AuditEvent(at=self._s.clock.now(), request_id=request_id, principal_arn=principal, action=action,
                           resource=getattr(exc, "resource", ""), outcome="denied", source_ip=req.source_ip,
-                          detail=f"{type(exc).__name__} {detail}".strip())
+                          detail=f"{why} {detail}".strip())
