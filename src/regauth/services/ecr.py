@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from urllib.parse import urlsplit
 
 from regauth.domain.principals import EcrRepository
 from regauth.errors import Conflict, InvalidInput, NotFound, UnsupportedOperation
@@ -52,9 +53,19 @@ class EcrService:
     def set_registry_endpoint(self, account_id: str, region: str, url: str) -> str:
         """Operator setting: the registry URL returned as proxyEndpoint (no trailing slash)."""
         clean = url.strip().rstrip("/")
-        host = registry_host(clean)
-        if not clean.startswith(("http://", "https://")) or not host or any(c.isspace() for c in clean):
-            raise InvalidInput("the registry endpoint must be an http:// or https:// URL", "url")
+        parts = urlsplit(clean)
+        if (parts.scheme not in ("http", "https") or not parts.hostname or parts.path or parts.query
+                or parts.fragment or "@" in parts.netloc or any(c.isspace() for c in clean)):
+            # the realm knows a registry by its host[:port] alone (its `service`), and clients put the
+            # endpoint into `docker login`: a path, user, query or fragment would be a registry no one reaches
+            raise InvalidInput("the registry endpoint must be http(s)://host[:port], with no path, user, query "
+                               "or fragment", "url")
+        try:
+            port = parts.port
+        except ValueError:            # not a number, or past 65535
+            port = -1
+        if (port is not None and not 1 <= port <= 65535) or parts.netloc.endswith(":"):
+            raise InvalidInput("the registry endpoint's port must be a number from 1 to 65535", "url")
         if not self._store.account_exists(account_id):
             raise NotFound("account", account_id, f"Account {account_id} does not exist")
         self._store.set_registry_endpoint(account_id, region, clean)
