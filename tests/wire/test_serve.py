@@ -127,6 +127,60 @@ def test_per_principal_rate_limit_answers_429_throttling(tmp_path: Path) -> None
         server.stop()
 
 
+def test_a_flood_of_unauthenticated_requests_is_throttled_per_address_and_not_audited_one_by_one(
+        tmp_path: Path) -> None:
+    """Refusals before any principal is known are audited, and have no principal's bucket: past their
+    address's bucket they are answered as throttled (each dialect's own way) and leave no row, so
+    a flood fills neither the audit trail nor the log. A real principal is not affected."""
+    import base64
+    import json
+    import urllib.error
+    import urllib.request
+
+    from botocore.exceptions import ClientError
+
+    from tests.fixtures.server import regauth_cli
+
+    env = {**server_env("141414141414"), "REGAUTH_RATE_LIMIT_PER_SECOND": "0.01", "REGAUTH_RATE_LIMIT_BURST": "4"}
+    server = start_server(tmp_path / "flood", env)
+    try:
+        def status(path: str, auth: str | None = None, data: bytes | None = None) -> tuple[int, bytes]:
+            req = urllib.request.Request(f"{server.url}{path}", data=data)
+            if auth:
+                req.add_header("Authorization", auth)
+            try:
+                with urllib.request.urlopen(req, timeout=10) as r:
+                    return r.status, r.read()
+            except urllib.error.HTTPError as e:
+                return e.code, e.read()
+
+        stranger = server.client("sts", Keys("AKIAZZZZZZZZZZZZZZZZ", "x" * 40))     # retries off
+        codes = []
+        for _ in range(4):
+            with pytest.raises(ClientError) as err:
+                stranger.get_caller_identity()
+            codes.append(err.value.response["Error"]["Code"])
+        assert codes == ["InvalidClientTokenId"] * 4
+        with pytest.raises(ClientError) as err:                  # the address's bucket is spent
+            stranger.get_caller_identity()
+        assert err.value.response["Error"]["Code"] == "Throttling"
+        bad = "Basic " + base64.b64encode(b"AWS:nope").decode()
+        assert status("/token?service=x", bad)[0] == 429                           # the realm
+        assert status("/auth/verify?repository=repo", bad)[0] == 401               # the verifier: still 401
+        assert status("/?Action=GetAuthorizationToken&Version=2018-12-01&Format=JSON&InstanceId=cri-x"
+                      "&AccessKeyId=AKIAZZZZZZZZZZZZZZZZ&SignatureMethod=HMAC-SHA1&SignatureVersion=1.0"
+                      "&SignatureNonce=n1&Timestamp=2026-01-01T00%3A00%3A00Z&Signature=AAAA")[1].find(
+                          b"Throttling") >= 0                                       # ACR
+        # a principal with keys has its own bucket
+        keys = Keys(env["REGAUTH_BOOTSTRAP_ACCESS_KEY_ID"], env["REGAUTH_BOOTSTRAP_SECRET_ACCESS_KEY"])
+        assert server.client("sts", keys).get_caller_identity()["Account"] == "141414141414"
+        audit = regauth_cli("admin", "audit", "--limit", "100", data_dir=server.data_dir).stdout
+        unauthenticated = [e for e in map(json.loads, audit.splitlines()) if not e["principal_arn"]]
+        assert len(unauthenticated) == 4
+    finally:
+        server.stop()
+
+
 SQL_LAYER_LOADED = "loading the SQL layer (SQLAlchemy)"
 
 

@@ -154,7 +154,12 @@ class AcrDialect:
             if isinstance(exc, SignatureMismatch) and claim is not None and claim.security_token:
                 exc = _without_token(exc, claim.security_token)
             pending = Pending()         # nothing a failed call recorded is kept, only its denial
-            if isinstance(exc, (AuthError, AccessDenied, Throttled)):
+            denial = isinstance(exc, (AuthError, AccessDenied, Throttled))
+            flood = None if principal or not denial else self._s.limiter.take_unauthenticated(
+                req.source_ip, self._s.clock.now())
+            if flood is not None:
+                exc = flood               # answered as throttled, and not audited one by one
+            elif denial:
                 pending.audited(self._denial_event(req, request_id, principal, action, exc, detail))
             elif to_wire(exc).status >= 500:
                 log.error("internal error serving ACR request %s", request_id, exc_info=exc)

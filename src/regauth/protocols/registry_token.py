@@ -74,9 +74,13 @@ class RegistryRealm:
                         lambda: self.error(RuntimeError(), request_id))
 
     def _refused(self, req: HttpRequest, exc: RegauthError, request_id: str) -> Response:
-        response = self.error(exc, request_id)
         if not isinstance(exc, (AuthError, Throttled)):
-            return response
+            return self.error(exc, request_id)
+        if not getattr(exc, "principal_arn", ""):
+            flood = self._s.limiter.take_unauthenticated(req.source_ip, self._s.clock.now())
+            if flood is not None:          # answered as throttled, and not audited one by one
+                return self.error(flood, request_id)
+        response = self.error(exc, request_id)
         reason = getattr(exc, "reason", type(exc).__name__)
         log.info("registry token refused (%s): %s", request_id, reason)
         pending = Pending()

@@ -65,6 +65,9 @@ class PackageVerifier:
             return Response(200, [_TEXT], b"")
         except RegauthError as exc:
             response = self.error(exc, request_id)
+            if (response.status == 401 and not getattr(exc, "principal_arn", "")
+                    and self._s.limiter.take_unauthenticated(req.source_ip, self._s.clock.now()) is not None):
+                return response    # a flood without credentials: still 401 (nginx makes a 429 a 500), unaudited
             if response.status in (401, 403):
                 reason = getattr(exc, "reason", "") or type(exc).__name__
                 log.info("package request refused (%s): %s %s", request_id, response.status, reason)

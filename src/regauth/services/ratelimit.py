@@ -1,4 +1,5 @@
-"""Per-principal token buckets (per node)."""
+"""Token buckets (per node): one per principal, and one per source address for requests refused
+before any principal was known."""
 
 from __future__ import annotations
 
@@ -34,6 +35,17 @@ class RateLimiter:
             if len(self._buckets) >= _MAX_BUCKETS and key not in self._buckets:
                 self._evict(now)
             self._buckets[key] = (tokens - 1.0, now)
+
+    def take_unauthenticated(self, source_ip: str, now: float) -> Throttled | None:
+        """Charge a request refused before any principal was known (no, bad or unknown credentials)
+        to its source address's bucket; past it, the Throttled to answer instead. Such refusals are
+        audited one by one, and they have no principal's bucket to stop a flood of them filling the
+        audit trail and the log: this one does (per principal and per address, as issuance is)."""
+        try:
+            self.take(f"ip {source_ip}", now)       # principals' keys are ARNs: no clash
+        except Throttled as exc:
+            return exc
+        return None
 
     def _evict(self, now: float) -> None:
         """Drop buckets that have refilled completely: forgetting them changes nothing."""

@@ -106,7 +106,11 @@ class AwsDialect:
         except RegauthError as exc:
             service = service or guess_service(req)
             pending = Pending()         # nothing a failed call recorded is kept, only its denial
-            if _denial(exc):
+            flood = None if caller_arn or not _denial(exc) else self._s.limiter.take_unauthenticated(
+                req.source_ip, self._s.clock.now())
+            if flood is not None:
+                exc = flood               # answered as throttled, and not audited one by one
+            elif _denial(exc):
                 pending.audited(self._denial_event(req, request_id, caller_arn, f"{service}:{operation or '?'}",
                                                    exc, detail))
             response = self.error(service, exc, request_id)
