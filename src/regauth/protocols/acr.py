@@ -122,7 +122,7 @@ class AcrDialect:
     # --- one request --------------------------------------------------------------------------
     def handle(self, req: HttpRequest) -> Response:
         request_id = new_request_id()
-        principal, action, detail = "", f"cr:{ACTION}", ""
+        principal, action, key_id = "", f"cr:{ACTION}", ""
         claim: AcsClaim | None = None
         pending = Pending()
         try:
@@ -133,7 +133,7 @@ class AcrDialect:
             if claim is None:
                 raise MissingAuthentication("The request is not signed: AccessKeyId and Signature (RPC) or an "
                                             "ACS3-HMAC-SHA256 Authorization header are required.")
-            action, detail = f"cr:{claim.action[:64]}", f"key={ids.key_id_for_log(claim.access_key_id)}"
+            action, key_id = f"cr:{claim.action[:64]}", claim.access_key_id
             call = self._authenticate(req, claim, request_id, pending)
             principal = call.caller.arn
             self._s.limiter.take(principal, call.now)
@@ -160,7 +160,7 @@ class AcrDialect:
             if flood is not None:
                 exc = flood               # answered as throttled, and not audited one by one
             elif denial:
-                pending.audited(self._denial_event(req, request_id, principal, action, exc, detail))
+                pending.audited(self._denial_event(req, request_id, principal, action, exc, key_id))
             elif to_wire(exc).status >= 500:
                 log.error("internal error serving ACR request %s", request_id, exc_info=exc)
             response = self.error(req, exc, request_id)
@@ -205,7 +205,8 @@ class AcrDialect:
             raise
 
     def _denial_event(self, req: HttpRequest, request_id: str, principal: str, action: str, exc: Exception,
-                      detail: str) -> AuditEvent:
+                      key_id: str) -> AuditEvent:
+        detail = f"key={ids.key_id_for_log(key_id)}" if key_id else ""     # only on a denial: it costs a match
         return AuditEvent(at=self._s.clock.now(), request_id=request_id, principal_arn=principal, action=action,
                           resource=getattr(exc, "resource", ""), outcome="denied", source_ip=req.source_ip,
                           detail=f"{type(exc).__name__} {detail}".strip())

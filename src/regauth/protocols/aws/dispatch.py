@@ -75,14 +75,14 @@ class AwsDialect:
     def handle(self, req: HttpRequest) -> Response:
         request_id = ids.request_id()
         service = ""                      # known from the credential scope; guessed only for errors
-        caller_arn, operation, detail = "", "", ""
+        caller_arn, operation, key_id = "", "", ""
         pending = Pending()
         try:
             self._s.begin_request()
             claim = sigv4.parse(req)
             if claim is None:
                 raise MissingAuthentication("Missing Authentication Token")
-            detail = f"key={ids.key_id_for_log(claim.access_key_id)}"
+            key_id = claim.access_key_id
             service = SERVICES_BY_SIGNING_NAME.get(claim.service, "")
             if not service:
                 raise IncompleteSignature(f"Credential should be scoped to a valid service: '{claim.service}'")
@@ -112,7 +112,7 @@ class AwsDialect:
                 exc = flood               # answered as throttled, and not audited one by one
             elif _denial(exc):
                 pending.audited(self._denial_event(req, request_id, caller_arn, f"{service}:{operation or '?'}",
-                                                   exc, detail))
+                                                   exc, key_id))
             response = self.error(service, exc, request_id)
             return Response(response.status, response.headers, response.body, pending or None)
         except Exception:  # noqa: BLE001 - the one place a fault becomes a generic 500
@@ -130,9 +130,10 @@ class AwsDialect:
         return self.error(guess_service(req), exc)
 
     def _denial_event(self, req: HttpRequest, request_id: str, principal: str, action: str, exc: Exception,
-                      detail: str) -> AuditEvent:
+                      key_id: str) -> AuditEvent:
         failed = getattr(exc, "action", "")        # the permission refused, when it is not the operation's own
         why = f"{type(exc).__name__} {failed}" if failed and failed != action else type(exc).__name__
+        detail = f"key={ids.key_id_for_log(key_id)}" if key_id else ""     # only on a denial: it costs a match
         return AuditEvent(at=self._s.clock.now(), request_id=request_id, principal_arn=principal, action=action,
                           resource=getattr(exc, "resource", ""), outcome="denied", source_ip=req.source_ip,
                           detail=f"{why} {detail}".strip())
