@@ -136,6 +136,10 @@ class LimitExceeded(RegauthError):
     """A documented quota (not a rate) was exceeded."""
 
 
+class PackedPolicyTooLarge(LimitExceeded):
+    """STS: a session policy larger than AssumeRole takes (its own code, 400, in STS)."""
+
+
 class Throttled(RegauthError):
     def __init__(self, message: str = "Rate exceeded", retry_after: int = 1) -> None:
         super().__init__(message)

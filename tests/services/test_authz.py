@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from regauth.domain.policy import Decision, Policy, RequestContext, evaluate
-from regauth.domain.principals import Caller, InlinePolicy, User
+from regauth.domain.principals import Caller, InlinePolicy, Role, User
 from regauth.errors import AccessDenied
 from regauth.services import authz as authz_module
 from regauth.services.authz import Authorizer, PolicyCache, role_arn_of
@@ -54,15 +54,24 @@ class FakeStore:
     def list_role_policies(self, account_id: str, name: str) -> list[InlinePolicy]:
         return self.role.get(name, [])
 
+    def get_role(self, account_id: str, name: str) -> Role | None:
+        """Roles have a path here: a role session is known by the role's ARN with it."""
+        if name not in self.role:
+            return None
+        return Role(account_id, name, "AROADEPLOY", f"arn:aws:iam::{account_id}:role/team/{name}", "/team/", "{}",
+                    3600, "", 0.0)
+
 
 def reference_decide(store: FakeStore, c: Call, action: str, resource: str, *, keys: Mapping[str, object] | None = None,
                      resource_policy: Policy | None = None, resource_account: str | None = None) -> Decision:
     """Authorizer.decide as it was before memoisation (context and evaluation on every call)."""
     caller = c.caller
-    arns = (caller.arn,) + ((role_arn_of(caller),) if role_arn_of(caller) else ())
+    role = store.get_role(ACCT, caller.name) if caller.kind == "assumed-role" else None
+    role_arn = (role.arn if role else role_arn_of(caller)) if caller.kind == "assumed-role" else None
+    arns = (caller.arn,) + ((role_arn,) if role_arn else ())
     base: dict[str, object] = {
         "aws:CurrentTime": datetime.fromtimestamp(c.now, timezone.utc), "aws:EpochTime": int(c.now),
-        "aws:SecureTransport": c.secure_transport, "aws:PrincipalArn": role_arn_of(caller) or caller.arn,
+        "aws:SecureTransport": c.secure_transport, "aws:PrincipalArn": role_arn or caller.arn,
         "aws:PrincipalAccount": caller.account_id,
         "aws:PrincipalType": {"user": "User", "assumed-role": "AssumedRole", "session": "User"}[caller.kind],
         "aws:userid": caller.user_id, "aws:RequestedRegion": c.region}
@@ -89,7 +98,10 @@ def reference_decide(store: FakeStore, c: Call, action: str, resource: str, *, k
         return Decision.DENY
     session_ok = not caller.session_policy or decisions[-1] == Decision.ALLOW
     if resource_account is None or resource_account == caller.account_id:
-        allowed = identity == Decision.ALLOW or resource_decision == Decision.ALLOW
+        # same account: a resource policy grants alone only to a principal it names (ARN or "*")
+        exact = RequestContext(action, resource, arns, caller.account_id, base, account_principals=False)
+        allowed = identity == Decision.ALLOW or (resource_decision == Decision.ALLOW
+                                                 and evaluate([resource_policy], exact) == Decision.ALLOW)
     else:
         allowed = identity == Decision.ALLOW and resource_decision == Decision.ALLOW
     return Decision.ALLOW if allowed and session_ok else Decision.IMPLICIT_DENY

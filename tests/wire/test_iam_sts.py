@@ -203,3 +203,124 @@ def test_a_secret_in_the_key_id_slot_is_not_repeated_in_logs_or_audit(regauth_se
     for text in (audit, "\n".join(regauth_server.output)):
         assert admin.secret_access_key not in text
         assert admin.secret_access_key[:12] not in text
+
+
+def test_assume_role_follows_iam_s_rule_for_the_caller_s_own_policies(regauth_server: RegauthServer) -> None:
+    """Same account: a trust policy naming the caller's ARN (or "*") grants on its own; one naming the
+    account (root, or its id) delegates to the caller's own policies. An explicit Deny in them refuses
+    either way."""
+    from botocore.exceptions import ClientError
+
+    from tests.fixtures.server import new_user
+
+    acct = regauth_server.account_id
+    iam = regauth_server.client("iam")
+    nobody = new_user(regauth_server, None)
+    nobody_arn = regauth_server.client("sts", nobody).get_caller_identity()["Arn"]
+    denier = new_user(regauth_server, {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "*", "Resource": "*"},
+        {"Effect": "Deny", "Action": "sts:AssumeRole", "Resource": "*"}]})
+    denier_arn = regauth_server.client("sts", denier).get_caller_identity()["Arn"]
+
+    def role_trusting(*principals: str) -> str:
+        name = unique("trust")
+        iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Principal": {"AWS": list(principals)}, "Action": "sts:AssumeRole"}]}))
+        return f"arn:aws:iam::{acct}:role/{name}"
+
+    def assume(keys: Keys, role_arn: str) -> str:
+        try:
+            regauth_server.client("sts", keys).assume_role(RoleArn=role_arn, RoleSessionName="s1")
+            return "OK"
+        except ClientError as err:
+            return err.response["Error"]["Code"]
+
+    assert assume(nobody, role_trusting(f"arn:aws:iam::{acct}:root")) == "AccessDenied"
+    assert assume(nobody, role_trusting(acct)) == "AccessDenied"
+    assert assume(nobody, role_trusting(nobody_arn)) == "OK"
+    assert assume(nobody, role_trusting("*")) == "OK"
+    for principal in (denier_arn, f"arn:aws:iam::{acct}:root", "*"):
+        assert assume(denier, role_trusting(principal)) == "AccessDenied"
+    # the admin's own policies allow: the account's trust is enough
+    assert assume(regauth_server.admin, role_trusting(acct)) == "OK"
+
+
+def test_assume_role_conditions_see_the_external_id_and_unsupported_parameters_are_refused(
+        regauth_server: RegauthServer) -> None:
+    from botocore.exceptions import ClientError
+
+    acct = regauth_server.account_id
+    iam, sts = regauth_server.client("iam"), regauth_server.client("sts")
+    name = unique("extid")
+    iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": acct}, "Action": "sts:AssumeRole",
+         "Condition": {"StringEquals": {"sts:ExternalId": "abc123"}, "StringLike": {"sts:RoleSessionName": "ci-*"}}}]}))
+    arn = f"arn:aws:iam::{acct}:role/{name}"
+
+    def code(**kw) -> str:
+        try:
+            sts.assume_role(RoleArn=arn, **kw)
+            return "OK"
+        except ClientError as err:
+            return err.response["Error"]["Code"]
+
+    assert code(RoleSessionName="ci-1", ExternalId="abc123") == "OK"
+    assert code(RoleSessionName="ci-1", ExternalId="wrong1") == "AccessDenied"
+    assert code(RoleSessionName="ci-1") == "AccessDenied"
+    assert code(RoleSessionName="dev-1", ExternalId="abc123") == "AccessDenied"
+    # what regauth does not implement is refused, never ignored (the session would be wider than asked)
+    assert code(RoleSessionName="ci-1", ExternalId="abc123",
+                PolicyArns=[{"arn": "arn:aws:iam::aws:policy/AWSDenyAll"}]) == "ValidationError"
+    assert code(RoleSessionName="ci-1", ExternalId="abc123", Tags=[{"Key": "team", "Value": "a"}]) == "ValidationError"
+    assert code(RoleSessionName="ci-1", ExternalId="abc123", SourceIdentity="alice") == "ValidationError"
+    # a session policy past the packed limit is STS's own error, before any parsing
+    big = json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::bucket-{i:04d}/*"} for i in range(80)]})
+    assert len(big) > 2048
+    assert code(RoleSessionName="ci-1", ExternalId="abc123", Policy=big) == "PackedPolicyTooLarge"
+    assert code(RoleSessionName="ci-1", ExternalId="abc123", Policy=big * 3) == "PackedPolicyTooLarge"
+
+
+def test_paths_are_part_of_the_arns_policies_see(regauth_server: RegauthServer) -> None:
+    """A role's or user's path is in its ARN: aws:PrincipalArn of a role session and the resource of
+    IAM calls on a user carry it, so a Deny written for the path applies."""
+    from botocore.exceptions import ClientError
+
+    from tests.fixtures.server import new_user
+
+    acct = regauth_server.account_id
+    iam = regauth_server.client("iam")
+    role = unique("pathed")
+    created = iam.create_role(RoleName=role, Path="/team/", AssumeRolePolicyDocument=json.dumps(
+        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": acct},
+                                                  "Action": "sts:AssumeRole"}]}))["Role"]
+    assert created["Arn"] == f"arn:aws:iam::{acct}:role/team/{role}"
+    iam.put_role_policy(RoleName=role, PolicyName="p", PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "*", "Resource": "*"},
+        {"Effect": "Deny", "Action": "iam:*", "Resource": "*",
+         "Condition": {"ArnLike": {"aws:PrincipalArn": f"arn:aws:iam::{acct}:role/team/*"}}}]}))
+    c = regauth_server.client("sts").assume_role(RoleArn=created["Arn"], RoleSessionName="s1")["Credentials"]
+    session = Keys(c["AccessKeyId"], c["SecretAccessKey"], c["SessionToken"])
+    with pytest.raises(ClientError) as err:
+        regauth_server.client("iam", session).list_users()
+    assert err.value.response["Error"]["Code"] == "AccessDenied"
+    assert regauth_server.client("sts", session).get_caller_identity()["Arn"].endswith(f":assumed-role/{role}/s1")
+
+    target = unique("pathed")
+    iam.create_user(UserName=target, Path="/team/")
+    reader = new_user(regauth_server, {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "iam:GetUser", "Resource": f"arn:aws:iam::{acct}:user/team/{target}"}]})
+    assert regauth_server.client("iam", reader).get_user(UserName=target)["User"]["Path"] == "/team/"
+    blocked = new_user(regauth_server, {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "*", "Resource": "*"},
+        {"Effect": "Deny", "Action": "iam:GetUser", "Resource": f"arn:aws:iam::{acct}:user/team/*"}]})
+    with pytest.raises(ClientError) as err:
+        regauth_server.client("iam", blocked).get_user(UserName=target)
+    assert err.value.response["Error"]["Code"] == "AccessDenied"
+    # and a missing user is named only to a caller who could have read it
+    with pytest.raises(ClientError) as err:
+        regauth_server.client("iam", reader).get_user(UserName=unique("ghost"))
+    assert err.value.response["Error"]["Code"] == "AccessDenied"
+    with pytest.raises(ClientError) as err:
+        regauth_server.client("iam").get_user(UserName=unique("ghost"))
+    assert err.value.response["Error"]["Code"] == "NoSuchEntity"

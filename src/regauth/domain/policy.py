@@ -56,6 +56,9 @@ class RequestContext:
     principal_arns: tuple[str, ...] = ()         # every ARN the caller is known by
     principal_account: str = ""
     keys: Mapping[str, object] = field(default_factory=dict, hash=False)   # condition keys (any case)
+    # False: a policy's account principals (`123456789012`, `…:root`) do not match, only the caller's
+    # own ARNs and "*": whether a resource policy grants to this principal itself, not to its account
+    account_principals: bool = True
     _action: str = field(init=False, repr=False, compare=False)
     _keys: Mapping[str, object] = field(init=False, repr=False, compare=False)
     _arns: frozenset[str] = field(init=False, repr=False, compare=False)
@@ -64,7 +67,7 @@ class RequestContext:
     def __post_init__(self) -> None:
         arns = tuple(self.principal_arns)
         keys = context_keys(self.keys, self.principal_account)
-        accounts = {self.principal_account, *map(_account_of, arns)} - {""}
+        accounts = {self.principal_account, *map(_account_of, arns)} - {""} if self.account_principals else set()
         for name, value in (("principal_arns", arns), ("_action", self.action.lower()), ("_keys", keys),
                             ("_arns", frozenset(arns)), ("_accounts", frozenset(accounts))):
             object.__setattr__(self, name, value)

@@ -11,6 +11,7 @@ are evaluated every time (their decision may change without any write).
 from __future__ import annotations
 
 from collections import OrderedDict
+from dataclasses import replace
 from datetime import datetime, timezone
 from threading import Lock
 from typing import Any, Mapping, Sequence
@@ -122,17 +123,26 @@ class Authorizer:
     def identity_policies(self, caller: Caller) -> list[Policy]:
         return [self._policies.get(p.document) for p in self._policy_records(caller)]
 
+    def role_arn(self, caller: Caller) -> str | None:
+        """A role session's role ARN, its path included (`role_arn_of` leaves the path out): what
+        aws:PrincipalArn is and what a policy naming the role matches."""
+        if caller.kind != "assumed-role":
+            return None
+        role = self._store.get_role(caller.account_id, caller.name)
+        return role.arn if role is not None else role_arn_of(caller)
+
     def context(self, call: Call, action: str, resource: str, keys: Mapping[str, object] | None = None,
-                *, with_account: bool = True) -> RequestContext:
+                *, account_principals: bool = True) -> RequestContext:
         c = call.caller
-        role = role_arn_of(c)
+        role = self.role_arn(c)
         return RequestContext(action=action, resource=resource, principal_arns=(c.arn, role) if role else (c.arn,),
-                              principal_account=c.account_id if with_account else "", keys=self._keys(call, keys))
+                              principal_account=c.account_id, keys=self._keys(call, keys),
+                              account_principals=account_principals)
 
     def _keys(self, call: Call, keys: Mapping[str, object] | None) -> dict[str, object]:
         """The request's condition keys: the global ones IAM sets, then the caller's `keys`."""
         c = call.caller
-        role = role_arn_of(c)
+        role = self.role_arn(c)
         now = datetime.fromtimestamp(call.now, timezone.utc)
         base: dict[str, object] = {
             "aws:CurrentTime": now,
@@ -192,7 +202,11 @@ class Authorizer:
         session_ok = not call.caller.session_policy or decisions[-1] == Decision.ALLOW
         same_account = resource_account is None or resource_account == call.caller.account_id
         if same_account:
-            allowed = identity == Decision.ALLOW or resource_decision == Decision.ALLOW
+            # A resource policy grants on its own only to a principal it names itself (its ARN, or "*");
+            # naming the account (`…:root`, the id) delegates to the account's identity policies, as in IAM
+            allowed = identity == Decision.ALLOW or (
+                resource_decision == Decision.ALLOW and policies.resource is not None
+                and evaluate([policies.resource], replace(ctx, account_principals=False)) == Decision.ALLOW)
         else:
             allowed = identity == Decision.ALLOW and resource_decision == Decision.ALLOW
         return Decision.ALLOW if allowed and session_ok else Decision.IMPLICIT_DENY

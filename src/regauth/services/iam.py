@@ -51,14 +51,20 @@ class IamService:
             raise InvalidInput("Must specify userName when calling with non-User credentials", "UserName")
         return call.caller.name
 
-    def _user(self, call: Call, name: str) -> User:
+    def _user(self, call: Call, name: str, action: str) -> User:
+        """The user, once the caller may `iam:<action>` on its ARN (its path included). A missing user
+        is named only to a caller who would have been allowed on it: anyone else gets the
+        AccessDenied an existing user gives, so user names cannot be probed."""
         user = self._store.get_user(self._acct(call), name)
+        self._allow(call, action, user.arn if user is not None else self._user_arn(call, name))
         if user is None:
             raise NotFound("user", name, f"The user with name {name} cannot be found.")
         return user
 
-    def _role(self, call: Call, name: str) -> Role:
+    def _role(self, call: Call, name: str, action: str) -> Role:
+        """The role, once the caller may `iam:<action>` on its ARN; as `_user` for a missing one."""
         role = self._store.get_role(self._acct(call), name)
+        self._allow(call, action, role.arn if role is not None else self._role_arn(call, name))
         if role is None:
             raise NotFound("role", name, f"The role with name {name} cannot be found.")
         return role
@@ -75,9 +81,7 @@ class IamService:
                                             arn=arn, path=p, created_at=call.now))
 
     def get_user(self, call: Call, name: str | None) -> User:
-        target = self._target_user(call, name)
-        self._allow(call, "GetUser", self._user_arn(call, target))
-        return self._user(call, target)
+        return self._user(call, self._target_user(call, name), "GetUser")
 
     def list_users(self, call: Call, path_prefix: str | None = None, max_items: int | None = None,
                    marker: str | None = None) -> tuple[list[User], str | None]:
@@ -87,14 +91,12 @@ class IamService:
         return paging.page_whole(users, lambda u: u.name, max_items, marker, "ListUsers")
 
     def delete_user(self, call: Call, name: str) -> None:
-        user = self._user(call, name)
-        self._allow(call, "DeleteUser", user.arn)
+        self._user(call, name, "DeleteUser")
         self._store.delete_user(self._acct(call), name)
 
     # --- access keys --------------------------------------------------------------------------
     def create_access_key(self, call: Call, user_name: str | None) -> tuple[AccessKey, Secret]:
-        user = self._user(call, self._target_user(call, user_name))
-        self._allow(call, "CreateAccessKey", user.arn)
+        user = self._user(call, self._target_user(call, user_name), "CreateAccessKey")
         if len(self._store.list_access_keys(user.account_id, user.name)) >= MAX_KEYS_PER_USER:
             raise LimitExceeded(f"Cannot exceed quota for AccessKeysPerUser: {MAX_KEYS_PER_USER}")
         secret = Secret(ids.secret_access_key())
@@ -104,33 +106,28 @@ class IamService:
 
     def list_access_keys(self, call: Call, user_name: str | None, max_items: int | None = None,
                          marker: str | None = None) -> tuple[list[AccessKey], str | None]:
-        user = self._user(call, self._target_user(call, user_name))
-        self._allow(call, "ListAccessKeys", user.arn)
+        user = self._user(call, self._target_user(call, user_name), "ListAccessKeys")
         return paging.page_whole(self._store.list_access_keys(user.account_id, user.name), _key_order, max_items,
                                  marker, f"ListAccessKeys/{user.name}")
 
     def update_access_key(self, call: Call, user_name: str | None, key_id: str, status: str) -> None:
-        user = self._user(call, self._target_user(call, user_name))
-        self._allow(call, "UpdateAccessKey", user.arn)
+        user = self._user(call, self._target_user(call, user_name), "UpdateAccessKey")
         if self._store.update_access_key(user.account_id, user.name, key_id, status) is None:
             raise NotFound("access key", key_id, f"The Access Key with id {key_id} cannot be found.")
 
     def delete_access_key(self, call: Call, user_name: str | None, key_id: str) -> None:
-        user = self._user(call, self._target_user(call, user_name))
-        self._allow(call, "DeleteAccessKey", user.arn)
+        user = self._user(call, self._target_user(call, user_name), "DeleteAccessKey")
         if self._store.delete_access_key(user.account_id, user.name, key_id) is None:
             raise NotFound("access key", key_id, f"The Access Key with id {key_id} cannot be found.")
 
     # --- user policies ------------------------------------------------------------------------
     def put_user_policy(self, call: Call, user_name: str, name: str, document: str) -> None:
-        user = self._user(call, user_name)
-        self._allow(call, "PutUserPolicy", user.arn)
+        user = self._user(call, user_name, "PutUserPolicy")
         self._policies.get(document)  # MalformedPolicy on a bad document
         self._store.put_user_policy(user.account_id, user.name, InlinePolicy(name=name, document=document))
 
     def get_user_policy(self, call: Call, user_name: str, name: str) -> InlinePolicy:
-        user = self._user(call, user_name)
-        self._allow(call, "GetUserPolicy", user.arn)
+        user = self._user(call, user_name, "GetUserPolicy")
         policy = self._store.get_user_policy(user.account_id, user.name, name)
         if policy is None:
             raise NotFound("policy", name, f"The user policy with name {name} cannot be found.")
@@ -138,14 +135,12 @@ class IamService:
 
     def list_user_policies(self, call: Call, user_name: str, max_items: int | None = None,
                            marker: str | None = None) -> tuple[list[str], str | None]:
-        user = self._user(call, user_name)
-        self._allow(call, "ListUserPolicies", user.arn)
+        user = self._user(call, user_name, "ListUserPolicies")
         names = [p.name for p in self._store.list_user_policies(user.account_id, user.name)]
         return paging.page_whole(names, str, max_items, marker, f"ListUserPolicies/{user.name}")
 
     def delete_user_policy(self, call: Call, user_name: str, name: str) -> None:
-        user = self._user(call, user_name)
-        self._allow(call, "DeleteUserPolicy", user.arn)
+        user = self._user(call, user_name, "DeleteUserPolicy")
         if self._store.delete_user_policy(user.account_id, user.name, name) is None:
             raise NotFound("policy", name, f"The user policy with name {name} cannot be found.")
 
@@ -164,8 +159,7 @@ class IamService:
                                             description=description or "", created_at=call.now))
 
     def get_role(self, call: Call, name: str) -> Role:
-        role = self._role(call, name)
-        self._allow(call, "GetRole", role.arn)
+        role = self._role(call, name, "GetRole")
         return role
 
     def list_roles(self, call: Call, path_prefix: str | None = None, max_items: int | None = None,
@@ -176,25 +170,21 @@ class IamService:
         return paging.page_whole(roles, lambda r: r.name, max_items, marker, "ListRoles")
 
     def delete_role(self, call: Call, name: str) -> None:
-        role = self._role(call, name)
-        self._allow(call, "DeleteRole", role.arn)
+        role = self._role(call, name, "DeleteRole")
         self._store.delete_role(role.account_id, name)
 
     def update_assume_role_policy(self, call: Call, name: str, trust: str) -> None:
-        role = self._role(call, name)
-        self._allow(call, "UpdateAssumeRolePolicy", role.arn)
+        role = self._role(call, name, "UpdateAssumeRolePolicy")
         self._policies.get(trust, "trust")
         self._store.update_role_trust_policy(role.account_id, name, trust)
 
     def put_role_policy(self, call: Call, role_name: str, name: str, document: str) -> None:
-        role = self._role(call, role_name)
-        self._allow(call, "PutRolePolicy", role.arn)
+        role = self._role(call, role_name, "PutRolePolicy")
         self._policies.get(document)
         self._store.put_role_policy(role.account_id, role.name, InlinePolicy(name=name, document=document))
 
     def get_role_policy(self, call: Call, role_name: str, name: str) -> InlinePolicy:
-        role = self._role(call, role_name)
-        self._allow(call, "GetRolePolicy", role.arn)
+        role = self._role(call, role_name, "GetRolePolicy")
         policy = self._store.get_role_policy(role.account_id, role.name, name)
         if policy is None:
             raise NotFound("policy", name, f"The role policy with name {name} cannot be found.")
@@ -202,14 +192,12 @@ class IamService:
 
     def list_role_policies(self, call: Call, role_name: str, max_items: int | None = None,
                            marker: str | None = None) -> tuple[list[str], str | None]:
-        role = self._role(call, role_name)
-        self._allow(call, "ListRolePolicies", role.arn)
+        role = self._role(call, role_name, "ListRolePolicies")
         names = [p.name for p in self._store.list_role_policies(role.account_id, role.name)]
         return paging.page_whole(names, str, max_items, marker, f"ListRolePolicies/{role.name}")
 
     def delete_role_policy(self, call: Call, role_name: str, name: str) -> None:
-        role = self._role(call, role_name)
-        self._allow(call, "DeleteRolePolicy", role.arn)
+        role = self._role(call, role_name, "DeleteRolePolicy")
         if self._store.delete_role_policy(role.account_id, role.name, name) is None:
             raise NotFound("policy", name, f"The role policy with name {name} cannot be found.")
 

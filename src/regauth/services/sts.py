@@ -9,7 +9,7 @@ from regauth.domain import ids
 from regauth.domain.policy import Decision, evaluate
 from regauth.domain.principals import Role, Session
 from regauth.domain.secret import Secret
-from regauth.errors import AccessDenied, InvalidInput, LimitExceeded
+from regauth.errors import AccessDenied, InvalidInput, PackedPolicyTooLarge
 from regauth.services.authn import token_hash
 from regauth.services.authz import Authorizer, PolicyCache, denied
 from regauth.services.context import Call
@@ -62,11 +62,22 @@ class StsService:
         return self._store_session(session)
 
     def assume_role(self, call: Call, role_arn: str, session_name: str, duration: int | None,
-                    policy: str | None) -> AssumedRole:
+                    policy: str | None, external_id: str | None = None,
+                    unsupported: tuple[str, ...] = ()) -> AssumedRole:
+        """`unsupported`: the names of AssumeRole parameters given that regauth does not implement
+        (managed session policies, session tags, source identity, MFA). They are refused, never
+        ignored: each narrows or conditions the session, and a session without it would be wider
+        than asked for, or let through a trust condition the caller did not meet."""
+        if unsupported:
+            raise InvalidInput(f"regauth does not support {', '.join(unsupported)} in AssumeRole; pass an inline "
+                               "session Policy instead of PolicyArns, and leave the others out.", unsupported[0])
         role = self._role(role_arn)
         if role is None:
             raise denied(call.caller, "sts:AssumeRole", role_arn, Decision.IMPLICIT_DENY)
-        self._check_trust(call, role)
+        keys: dict[str, object] = {"sts:RoleSessionName": session_name}
+        if external_id is not None:
+            keys["sts:ExternalId"] = external_id
+        self._check_trust(call, role, keys)
         seconds = 3600 if duration is None else duration
         if not 900 <= seconds <= 43200:
             raise InvalidInput("DurationSeconds must be between 900 and 43200", "DurationSeconds")
@@ -78,10 +89,10 @@ class StsService:
                                "assumed by role chaining.", "DurationSeconds")
         packed = None
         if policy is not None:
-            self._policies.get(policy)  # MalformedPolicy on a bad document
             compact = "".join(policy.split())
-            if len(compact) > SESSION_POLICY_MAX:
-                raise LimitExceeded("Packed size of the session policy exceeds the limit")
+            if len(compact) > SESSION_POLICY_MAX:       # before parsing: a long one is too large, not malformed
+                raise PackedPolicyTooLarge("Packed size of the session policy exceeds the limit")
+            self._policies.get(policy)  # MalformedPolicy on a bad document
             packed = max(1, len(compact) * 100 // SESSION_POLICY_MAX)
         arn = f"arn:aws:sts::{role.account_id}:assumed-role/{role.name}/{session_name}"
         session = Session(access_key_id=ids.session_access_key_id(), account_id=role.account_id,
@@ -97,19 +108,19 @@ class StsService:
             raise InvalidInput(f"{role_arn} is invalid", "RoleArn")
         return self._store.get_role(m.group(1), m.group(2))
 
-    def _check_trust(self, call: Call, role: Role) -> None:
-        """The trust policy must allow; the caller's own policies must too, unless the trust
-        policy names this very principal in the same account (IAM's rule)."""
+    def _check_trust(self, call: Call, role: Role, keys: dict[str, object]) -> None:
+        """The trust policy must allow the caller (by its ARN, its account or "*"). Then the trust
+        policy is the role's resource policy in the usual evaluation (`Authorizer.decide`): an
+        explicit Deny anywhere refuses, a session policy must allow, and the caller's own policies
+        must allow too unless the trust policy names this very principal (or "*") in the same account;
+        naming the account (`…:root`, the id) delegates to its identity policies (IAM's rule)."""
         action = "sts:AssumeRole"
         trust = self._policies.get(role.trust_policy, "trust")
-        trust_decision = evaluate([trust], self._authz.context(call, action, role.arn))
+        trust_decision = evaluate([trust], self._authz.context(call, action, role.arn, keys))
         if trust_decision != Decision.ALLOW:
             raise denied(call.caller, action, role.arn, trust_decision)
-        same_account = role.account_id == call.caller.account_id
-        exact = evaluate([trust], self._authz.context(call, action, role.arn, with_account=False))
-        if same_account and exact == Decision.ALLOW and not call.caller.session_policy:
-            return
-        self._authz.require(call, action, role.arn)  # the trust side was checked above
+        self._authz.require(call, action, role.arn, keys=keys, resource_policy=trust,
+                            resource_account=role.account_id)
 
     def _store_session(self, session: Session) -> Credentials:
         secret = Secret(ids.secret_access_key())

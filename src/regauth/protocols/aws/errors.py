@@ -144,6 +144,9 @@ def _map(service: str, family: str, exc: BaseException) -> WireError | None:
         return _invalid(family, exc)
     if isinstance(exc, e.Throttled):
         return _throttled(family, exc)
+    if isinstance(exc, e.PackedPolicyTooLarge):
+        return _sender(family, "PackedPolicyTooLarge", 400, _msg(exc, "Packed size of the session policy exceeds "
+                                                                      "the limit"))
     if isinstance(exc, e.LimitExceeded):
         message = _msg(exc, "A service quota was exceeded.")
         fields = {k: v for k, v in (("resourceId", getattr(exc, "resource_id", None)),

@@ -116,8 +116,14 @@ CODEARTIFACT: dict[str, Handler] = {
 
 # --- STS ----------------------------------------------------------------------------------------
 
+_ASSUME_ROLE_UNSUPPORTED = ("PolicyArns", "Tags", "TransitiveTagKeys", "SourceIdentity", "SerialNumber", "TokenCode",
+                            "ProvidedContexts")
+
+
 def _assume_role(s: Services, c: Call, p: dict[str, Any]) -> dict[str, Any]:
-    r = s.sts.assume_role(c, p["RoleArn"], p["RoleSessionName"], p.get("DurationSeconds"), p.get("Policy"))
+    unsupported = tuple(name for name in _ASSUME_ROLE_UNSUPPORTED if p.get(name) not in (None, [], ""))
+    r = s.sts.assume_role(c, p["RoleArn"], p["RoleSessionName"], p.get("DurationSeconds"), p.get("Policy"),
+                          p.get("ExternalId"), unsupported)
     out: dict[str, Any] = {"Credentials": _credentials(r.credentials),
                            "AssumedRoleUser": {"AssumedRoleId": r.assumed_role_id, "Arn": r.arn}}
     if r.packed_policy_size is not None:
