@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any, Callable
 from urllib.parse import quote, urlsplit
 
-from servers import HOST, Pinning, Server
+from servers import ACCOUNT_ID, HOST, Pinning, Server
 
 
 @dataclass(frozen=True)
@@ -144,7 +144,7 @@ def _package_verify_request(server: Server) -> RawRequest:
     if server.is_regauth:
         token = aws_client(server, BY_KEY["codeartifact"]).get_authorization_token(domain="bench")[
             "authorizationToken"]
-    return RawRequest("GET", f"/auth/verify?repository={BENCH_REPOSITORY}",
+    return RawRequest("GET", f"/auth/verify?domain=bench&domain-owner={ACCOUNT_ID}&repository={BENCH_REPOSITORY}",
                       {"Host": host, "Authorization": _basic("aws", token), "X-Original-Method": "GET",
                        "X-Original-URI": "/simple/requests/"}, b"")
 

@@ -275,7 +275,8 @@ def test_assume_role_conditions_see_the_external_id_and_unsupported_parameters_a
     assert code(RoleSessionName="ci-1", ExternalId="abc123", SourceIdentity="alice") == "ValidationError"
     # a session policy past the packed limit is STS's own error, before any parsing
     big = json.dumps({"Version": "2012-10-17", "Statement": [
-        {"Effect": "Allow", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::bucket-{i:04d}/*"} for i in range(80)]})
+        {"Effect": "Allow", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::bucket-{i:04d}/*"}
+        for i in range(80)]})
     assert len(big) > 2048
     assert code(RoleSessionName="ci-1", ExternalId="abc123", Policy=big) == "PackedPolicyTooLarge"
     assert code(RoleSessionName="ci-1", ExternalId="abc123", Policy=big * 3) == "PackedPolicyTooLarge"
@@ -295,7 +296,8 @@ def test_paths_are_part_of_the_arns_policies_see(regauth_server: RegauthServer) 
         {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": acct},
                                                   "Action": "sts:AssumeRole"}]}))["Role"]
     assert created["Arn"] == f"arn:aws:iam::{acct}:role/team/{role}"
-    iam.put_role_policy(RoleName=role, PolicyName="p", PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [
+    iam.put_role_policy(RoleName=role, PolicyName="p", PolicyDocument=json.dumps({"Version": "2012-10-17",
+                                                                                  "Statement": [
         {"Effect": "Allow", "Action": "*", "Resource": "*"},
         {"Effect": "Deny", "Action": "iam:*", "Resource": "*",
          "Condition": {"ArnLike": {"aws:PrincipalArn": f"arn:aws:iam::{acct}:role/team/*"}}}]}))

@@ -1,8 +1,9 @@
 """The registry side, Python path: pypiserver behind nginx, whose `auth_request` asks regauth's
 `/auth/verify` about every request, driven by unmodified pip and twine with CodeArtifact tokens.
 
-nginx names the repository in the verifier's URL (`/auth/verify?repository=NAME`); the domain is
-the token's own. Reads need codeartifact:ReadFromRepository, uploads PublishPackageVersion.
+nginx names the index in the verifier's URL (`/auth/verify?domain=D&domain-owner=ACCOUNT&repository=R`);
+the token must be for that domain. Reads need codeartifact:ReadFromRepository, uploads
+PublishPackageVersion.
 """
 
 from __future__ import annotations
@@ -25,6 +26,11 @@ from tests.fixtures.server import Keys, RegauthServer, new_user, regauth_cli, se
 
 pytestmark = pytest.mark.wire
 BIN = Path(sys.executable).parent
+
+
+def verify_url(server: RegauthServer, domain: str, repo: str) -> str:
+    """The verifier URL nginx asks, naming the index: its domain, the domain's owner, its repository."""
+    return f"{server.url}/auth/verify?domain={domain}&domain-owner={server.account_id}&repository={repo}"
 
 
 def ca_policy(*actions: str, resource: str = "*") -> dict:
@@ -81,7 +87,7 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
         domain, repo = unique("dom"), unique("pypi-store")
         ca.create_domain(domain=domain)
         ca.create_repository(domain=domain, repository=repo)
-        front = start_pypi_front(base / "front", verify_url=f"{server.url}/auth/verify?repository={repo}")
+        front = start_pypi_front(base / "front", verify_url=verify_url(server, domain, repo))
         try:
             yield Env(server, front, domain, repo, base / "work")
         finally:
@@ -127,12 +133,16 @@ def test_the_verifier_answers_nginx_as_auth_request_expects(env: Env) -> None:
     assert env.get("/simple/", f"Basic {basic}")[0] == 200
     wrong_user = base64.b64encode(f"AWS:{reader}".encode()).decode()
     assert env.get("/simple/", f"Basic {wrong_user}")[0] == 401
-    # a token of another domain: the repository is looked up in the token's own domain, and is not there
+    # a token of another domain opens nothing here, even one that has a repository of the same name
     other = unique("dom")
     admin_ca = env.server.client("codeartifact")
     admin_ca.create_domain(domain=other)
-    keys = new_user(env.server, ca_policy(READ))
-    assert env.get("/simple/", f"Bearer {env.token(keys, other)}")[0] == 403
+    admin_ca.create_repository(domain=other, repository=env.repo)
+    keys = new_user(env.server, ca_policy(READ, PUBLISH))
+    assert env.get("/simple/", f"Bearer {env.token(keys, other)}")[0] == 401
+    wheel = make_wheel(env.work / "dist", unique("rgother").replace("-", "_"), "1.0.0")
+    assert "401 Unauthorized" in (lambda p: p.stdout + p.stderr)(env.twine(env.token(keys, other), wheel))
+    assert not (env.front.packages / wheel.name).exists()
 
 
 def test_revoking_a_principal_closes_the_index_to_its_tokens(env: Env) -> None:
@@ -165,14 +175,22 @@ def test_the_verifier_itself(env: Env) -> None:
         except urllib.error.HTTPError as e:
             return e.code
 
-    repo = f"repository={env.repo}"
+    index = f"domain={env.domain}&domain-owner={env.server.account_id}"
+    repo = f"{index}&repository={env.repo}"
     assert verify(repo, reader) == 200 and verify(repo, reader, "HEAD") == 200
+    assert verify(f"{repo}&region=us-east-1", reader) == 200
     for method in ("POST", "PUT", "PATCH", "DELETE"):
         assert verify(repo, reader, method) == 403
     assert verify(repo, env.user(READ, PUBLISH), "POST") == 200
-    assert verify("repository=no-such-repo", reader) == 403
-    assert verify("", reader) == 400 and verify(f"{repo}&{repo}", reader) == 400
+    assert verify(f"{index}&repository=no-such-repo", reader) == 403
+    assert verify("", reader) == 400 and verify(f"{repo}&repository={env.repo}", reader) == 400
+    assert verify(f"repository={env.repo}", reader) == 400                 # the domain and owner are required
+    assert verify(f"domain={env.domain}&repository={env.repo}", reader) == 400
     assert verify(f"{repo}&pad={'a' * 4096}", reader) == 400               # too long: refused, never cut
+    # the token is for its own domain only: another domain, owner or region names another index
+    assert verify(f"domain={env.domain}x&domain-owner={env.server.account_id}&repository={env.repo}", reader) == 401
+    assert verify(f"domain={env.domain}&domain-owner=999999999999&repository={env.repo}", reader) == 401
+    assert verify(f"{repo}&region=eu-west-1", reader) == 401
     assert verify(repo, None) == 401
     ecr = env.server.client("ecr").get_authorization_token()["authorizationData"][0]["authorizationToken"]
     assert verify(repo, base64.b64decode(ecr).decode().split(":", 1)[1]) == 401       # an ECR password
@@ -225,7 +243,7 @@ def test_npm_through_the_verifier_with_a_bearer_token(env: Env, cli: str, tmp_pa
     npm = require_program(shutil.which("npm"), "npm (Debian package)")
     repo = unique("npm-store")
     env.server.client("codeartifact").create_repository(domain=env.domain, repository=repo)
-    front = start_static_front(tmp_path / "front", verify_url=f"{env.server.url}/auth/verify?repository={repo}")
+    front = start_static_front(tmp_path / "front", verify_url=verify_url(env.server, env.domain, repo))
     try:
         name = unique("rgdemo")
         publish_npm_package(front.root, front.url, name, "1.2.3")

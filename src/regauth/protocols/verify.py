@@ -3,14 +3,17 @@ directory...): may this CodeArtifact token do this request on this repository?
 
 nginx sends each client request's Authorization header here, with the original method in
 `X-Original-Method` (nginx's subrequest may carry the original method itself, and never the body),
-and names the repository in the verifier's URL: `proxy_pass http://regauth/auth/verify?repository=NAME`.
-The domain is the token's own. Answers, which nginx turns into the client's answer:
+and names the index in the verifier's URL:
+`proxy_pass http://regauth/auth/verify?domain=D&domain-owner=ACCOUNT&repository=R[&region=REGION]`.
+The token must be for that domain (its scope). Answers, which nginx turns into the client's answer:
 
     allowed                                         200
-    no, bad, expired, revoked or foreign token      401 + WWW-Authenticate: Basic realm="regauth"
+    no, bad, expired, revoked or foreign token,
+    or a token of another domain                    401 + WWW-Authenticate: Basic realm="regauth"
     a good token without the permission, or no
     such repository in the token's domain           403
-    no `repository` in the verifier's URL           400 (nginx answers the client 500: fails closed)
+    a verifier URL without its domain, owner and
+    repository (once each)                          400 (nginx answers the client 500: fails closed)
     anything else                                   500 (likewise)
 
 Every refusal is in the audit trail; an allowed request is not (an index answers many per install).
@@ -19,6 +22,7 @@ Every refusal is in the audit trail; an allowed request is not (an index answers
 from __future__ import annotations
 
 import logging
+import re
 from urllib.parse import parse_qsl
 
 from regauth.auth import basic
@@ -38,6 +42,32 @@ MAX_QUERY = 4096
 _TEXT = ("content-type", "text/plain; charset=utf-8")
 
 
+_INDEX_PARAMS = {   # the verifier URL's parameters: (required, pattern)
+    "domain": (True, re.compile(r"[a-z][a-z0-9\-]{0,48}[a-z0-9]")),
+    "domain-owner": (True, re.compile(r"[0-9]{12}")),
+    "repository": (True, re.compile(r"[A-Za-z0-9][A-Za-z0-9._\-]{1,99}")),
+    "region": (False, re.compile(r"[a-z0-9][a-z0-9-]{0,62}")),
+}
+_INDEX_USAGE = ("the verifier's URL must name the index's repository, its domain and the domain's owner, once "
+                "each: /auth/verify?domain=D&domain-owner=ACCOUNT&repository=R[&region=REGION]")
+
+
+def _index_of(query: str) -> dict[str, str]:
+    """The index nginx fronts, as its verifier URL names it. The domain and its owner are required:
+    a token opens its own domain's repositories only, and a repository name alone would let a token
+    of any domain that has a repository of that name in (another account's domain, say) through."""
+    pairs = parse_qsl(query, keep_blank_values=True)
+    out: dict[str, str] = {}
+    for key, value in pairs:
+        if key in _INDEX_PARAMS:
+            if key in out or not _INDEX_PARAMS[key][1].fullmatch(value):
+                raise InvalidInput(_INDEX_USAGE)
+            out[key] = value
+    if any(required and key not in out for key, (required, _) in _INDEX_PARAMS.items()):
+        raise InvalidInput(_INDEX_USAGE)
+    return out
+
+
 class PackageVerifier:
     def __init__(self, services: Services) -> None:
         self._s = services
@@ -53,15 +83,15 @@ class PackageVerifier:
             self._s.begin_request()
             if len(req.query) > MAX_QUERY:      # refused, not cut: a cut could leave another repository's name
                 raise InvalidInput("the verifier's URL is too long")
-            names = [v for k, v in parse_qsl(req.query, keep_blank_values=True) if k == "repository"]
-            if len(names) != 1 or not 2 <= len(names[0]) <= 100:
-                raise InvalidInput("the verifier's URL must name one repository: /auth/verify?repository=NAME")
-            repository = names[0]
+            index = _index_of(req.query)
+            repository = index["repository"]
             found = basic.credentials(req.header("authorization"))
             if found is None:
                 raise MissingAuthentication("credentials are required")
             self._s.registry.check_package_access(found[0], found[1], method, repository,
-                                                             source_ip=req.source_ip, request_id=request_id)
+                                                  domain=index["domain"], owner=index["domain-owner"],
+                                                  region=index.get("region"),
+                                                  source_ip=req.source_ip, request_id=request_id)
             return Response(200, [_TEXT], b"")
         except RegauthError as exc:
             response = self.error(exc, request_id)

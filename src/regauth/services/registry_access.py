@@ -237,22 +237,28 @@ class RegistryAccess:
 
     # --- the package index verifier ------------------------------------------------------------------
     def check_package_access(self, username: str | None, token: str, method: str, repository: str, *,
-                             source_ip: str, request_id: str) -> str:
-        """The token's principal ARN when the token may do `method` on `repository` of its domain;
-        BadToken (401), or AccessDenied or NotFound (403 both, carrying `principal_arn`), otherwise."""
+                             domain: str, owner: str, region: str | None = None, source_ip: str,
+                             request_id: str) -> str:
+        """The token's principal ARN when the token may do `method` on `repository` of the index's
+        domain (`owner`'s `domain`, in `region` when named), which must be the token's own domain;
+        BadToken (401), or AccessDenied or NotFound (403 both, carrying `principal_arn` and
+        `token_id`), otherwise."""
         now = self._now()
         claims = self._claims(token, ("codeartifact",), now)
         if username is not None and username != PACKAGE_USER:
             raise BadToken(f"the user name is not {PACKAGE_USER!r}", claims.principal_arn, claims.token_id)
-        domain = parse_arn(claims.scope)
-        call = Call(caller=self._principal(claims), region=domain.region, now=now, source_ip=source_ip,
+        scope = parse_arn(claims.scope)
+        if (scope.account, scope.resource) != (owner, f"domain/{domain}") or region not in (None, scope.region):
+            raise BadToken(f"the token is for {claims.scope[:160]}, not domain {domain} of {owner}",
+                           claims.principal_arn, claims.token_id)
+        call = Call(caller=self._principal(claims), region=scope.region, now=now, source_ip=source_ip,
                     request_id=request_id)
         action = "PublishPackageVersion" if method.upper() in WRITE_METHODS else "ReadFromRepository"
         try:
-            self._codeartifact.authorize_repository_use(call, domain.account, domain.resource.split("/", 1)[1],
-                                                        repository, action)
+            self._codeartifact.authorize_repository_use(call, owner, domain, repository, action)
         except (AccessDenied, NotFound) as exc:
             exc.principal_arn = claims.principal_arn  # type: ignore[attr-defined]  # for the audit trail
+            exc.token_id = claims.token_id            # type: ignore[attr-defined]
             raise
         return claims.principal_arn
 
