@@ -354,6 +354,26 @@ def test_a_newline_smuggled_into_a_logged_value_does_not_forge_a_log_line(server
     assert "cr:Get\\nFORGED-LINE" in logged[0]                        # escaped, on the audit line itself
 
 
+def test_no_logged_value_can_start_a_line_of_its_own(server: RegauthServer) -> None:
+    """Not only audit fields: any log line (here the realm's refusal, which names the `service` it was
+    asked for) shows a newline, a carriage return or a NUL from a request escaped."""
+    data = server.client("ecr").get_authorization_token()["authorizationData"][0]
+    auth = "Basic " + data["authorizationToken"]          # base64 of AWS:<password>, as docker sends it
+    forged = "2026-11-24 00:00:00,000 INFO regauth.audit audit allowed registry:GetToken FORGED-REALM"
+    service = "x%0a" + forged.replace(" ", "%20") + "%0d%00tail"
+    before = len(server.output)
+    with connect(server) as s:
+        s.sendall(f"GET /token?service={service} HTTP/1.1\r\nHost: x\r\nAuthorization: {auth}\r\n\r\n".encode())
+        assert Reader(s).response()[0] == 401
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and not any("FORGED-REALM" in line for line in server.output[before:]):
+        time.sleep(0.05)
+    logged = [line for line in server.output[before:] if "FORGED-REALM" in line]
+    assert logged and all(not line.startswith("2026-11-24 00:00:00,000") for line in logged), logged
+    assert any("x\\n2026-11-24" in line and "\\r\\x00tail" in line for line in logged), logged
+    assert not any("\x00" in line or "\r" in line for line in server.output)
+
+
 def test_a_malformed_key_id_is_not_repeated_in_the_log(server: RegauthServer) -> None:
     # the access key id of a presigned URL is percent-decoded; one not shaped like a key id may be a
     # secret pasted in the wrong place, and the denial's audit line does not repeat it

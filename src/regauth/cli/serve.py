@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import gc
 import logging
+import re
 import socket
 import sys
 import time
@@ -59,6 +60,13 @@ def _banner(url: str, boot: "BootstrapResult", settings: Settings) -> str:
     return "\n".join(lines)
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _escape(m: re.Match[str]) -> str:
+    return repr(m.group())[1:-1]                # \n, \r, \t, \x00...
+
+
 class _Formatter(logging.Formatter):
     """The standard format, with the date and time text made once per second rather than once per
     line (an audit line per issued token: strftime was a quarter of each line's cost)."""
@@ -69,6 +77,9 @@ class _Formatter(logging.Formatter):
         """A `LogLines` message: every line gets the prefix, as if each were a record of its own."""
         msg = record.msg
         if not isinstance(msg, LogLines) or record.exc_info or record.args:
+            text = record.getMessage()
+            if _CONTROL.search(text):    # a value from a request (a registry's `service`, say) must not
+                record.msg, record.args = _CONTROL.sub(_escape, text), None     # start a forged line
             return super().format(record)
         record.message = ""
         record.asctime = self.formatTime(record, self.datefmt)
