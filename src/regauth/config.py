@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
 
+from regauth.domain.endpoints import registry_template_problem
 from regauth.domain.secret import Secret
 
 DEFAULT_REGISTRY_ENDPOINT = "https://{account}.dkr.ecr.{region}.amazonaws.com"
@@ -96,6 +97,14 @@ def _issuer(env: Mapping[str, str], name: str) -> str:
 LOG_LEVELS = ("debug", "info", "warning", "error")
 
 
+def _registry_template(env: Mapping[str, str]) -> str:
+    template = (env.get("REGAUTH_REGISTRY_ENDPOINT") or DEFAULT_REGISTRY_ENDPOINT).strip().rstrip("/")
+    problem = registry_template_problem(template)
+    if problem is not None:
+        raise SettingsError(f"REGAUTH_REGISTRY_ENDPOINT {problem} (e.g. https://{{account}}.registry.example:5000)")
+    return template
+
+
 def _on_off(env: Mapping[str, str], name: str, default: bool) -> bool:
     raw = (env.get(name) or "").strip().lower()
     if not raw:
@@ -142,7 +151,7 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: object) -> 
         rate_limit_per_second=rps,
         rate_limit_burst=_int(env, "REGAUTH_RATE_LIMIT_BURST", 200, 1, 1_000_000),
         repository_endpoint=endpoint,
-        registry_endpoint=(env.get("REGAUTH_REGISTRY_ENDPOINT") or DEFAULT_REGISTRY_ENDPOINT).rstrip("/"),
+        registry_endpoint=_registry_template(env),
         log_level=log_level,
         trusted_proxies=_networks(env, "REGAUTH_TRUSTED_PROXIES"),
         keep_alive_seconds=_int(env, "REGAUTH_KEEP_ALIVE_SECONDS", 5, 1, 3600),

@@ -45,3 +45,42 @@ def test_anything_else_is_refused(services: Services, url: str) -> None:
     with pytest.raises(InvalidInput):
         services.ecr.set_registry_endpoint(ACCT, "us-east-1", url)
     assert services.ecr.registry_url(ACCT, "us-east-1").startswith(f"https://{ACCT}.dkr.ecr.us-east-1.")
+
+
+def test_a_host_is_one_account_s_registry(services: Services) -> None:
+    """An ECR token opens its account's registries and an ACR token its account's instances, found by
+    host: a host two accounts share would open each one's repositories to the other's tokens."""
+    from regauth.errors import Conflict
+
+    other = "210987654321"
+    create_account(services.store, services.clock, other)
+    services.ecr.set_registry_endpoint(ACCT, "us-east-1", "https://registry.example:5000")
+    services.ecr.set_registry_endpoint(ACCT, "eu-west-1", "https://registry.example:5000")    # the same account
+    with pytest.raises(Conflict):
+        services.ecr.set_registry_endpoint(other, "us-east-1", "https://REGISTRY.example:5000/")
+    with pytest.raises(Conflict):
+        services.acr.create_instance(other, "cn-hangzhou", "theirs", "registry.example:5000")
+    services.acr.create_instance(ACCT, "cn-hangzhou", "ours", "registry.example:5000")          # the same account
+    services.acr.create_instance(other, "cn-hangzhou", "theirs", "acr.other.example")
+    with pytest.raises(Conflict):
+        services.ecr.set_registry_endpoint(ACCT, "us-west-2", "http://acr.other.example")
+    assert services.ecr.registry_url(other, "us-east-1").startswith(f"https://{other}.dkr.ecr.")
+
+
+@pytest.mark.parametrize("template, ok", [
+    ("https://{account}.dkr.ecr.{region}.amazonaws.com", True),
+    ("https://{account}.registry.example:5000/", True),
+    ("https://registry.example:5000", False),                   # every account on one host
+    ("https://{bogus}.example/{account}", False),               # an unknown placeholder: a 500 at every request
+    ("https://user:pw@{account}.example", False),
+    ("https://{account}.example/v2/{region}", False),
+    ("{account}.example:5000", False),
+])
+def test_the_registry_template_setting_is_checked_at_start(template: str, ok: bool) -> None:
+    from regauth.config import SettingsError, load_settings
+
+    if ok:
+        assert load_settings({"REGAUTH_REGISTRY_ENDPOINT": template}).registry_endpoint == template.rstrip("/")
+    else:
+        with pytest.raises(SettingsError, match="REGAUTH_REGISTRY_ENDPOINT"):
+            load_settings({"REGAUTH_REGISTRY_ENDPOINT": template})

@@ -547,6 +547,16 @@ def test_acr_instances(store):
     assert store.delete_acr_instance("cri-bbbbbbbbbbbb") is None
 
 
+def test_registry_hosts_of_every_account(store):
+    assert store.list_registry_hosts() == []
+    store.set_registry_endpoint(ACCT, REGION, "https://registry.example:5000")
+    store.set_registry_endpoint(ACCT, "eu-west-1", "https://registry.example:5000/")
+    store.set_registry_endpoint(OTHER, REGION, "http://other.example")
+    store.create_acr_instance(AcrInstance("cri-dddddddddddd", OTHER, "cn-hangzhou", "o", "acr.example:443", T0))
+    assert store.list_registry_hosts() == [(ACCT, "registry.example:5000"), (OTHER, "acr.example:443"),
+                                           (OTHER, "other.example")]
+
+
 # --- tokens, audit, keyring -----------------------------------------------------------------------
 
 def test_issued_token_index(store):

@@ -34,7 +34,7 @@ import string
 from regauth.clock import Clock
 from regauth.domain.arn import format_arn
 from regauth.domain.principals import AcrInstance
-from regauth.errors import InvalidInput, MissingParameter, NotFound
+from regauth.errors import Conflict, InvalidInput, MissingParameter, NotFound
 from regauth.services.authz import Authorizer
 from regauth.services.context import Call
 from regauth.services.tokens import Issued, TokenIssuer
@@ -91,6 +91,11 @@ class AcrService:
                                "InstanceId")
         if not self._store.account_exists(account_id):
             raise NotFound("account", account_id, f"The account {account_id} does not exist.")
+        owners = {a for a, host in self._store.list_registry_hosts() if host.lower() == server and a != account_id}
+        if owners:      # an ACR token opens every instance of its account, found by login server
+            raise Conflict("instance", server, f"The login server {server} is already a registry of account "
+                           f"{min(owners)}: each account needs registry hosts of its own (its tokens would open "
+                           "the other's repositories).")
         return self._store.create_acr_instance(AcrInstance(
             instance_id=instance_id or new_instance_id(), account_id=account_id, region=region, name=name,
             login_server=server, created_at=self._clock.now()))

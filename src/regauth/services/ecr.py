@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import base64
-from urllib.parse import urlsplit
 
+from regauth.domain.endpoints import registry_url_problem
 from regauth.domain.principals import EcrRepository
 from regauth.errors import Conflict, InvalidInput, NotFound, UnsupportedOperation
 from regauth.records import record
@@ -53,21 +53,17 @@ class EcrService:
     def set_registry_endpoint(self, account_id: str, region: str, url: str) -> str:
         """Operator setting: the registry URL returned as proxyEndpoint (no trailing slash)."""
         clean = url.strip().rstrip("/")
-        parts = urlsplit(clean)
-        if (parts.scheme not in ("http", "https") or not parts.hostname or parts.path or parts.query
-                or parts.fragment or "@" in parts.netloc or any(c.isspace() for c in clean)):
-            # the realm knows a registry by its host[:port] alone (its `service`), and clients put the
-            # endpoint into `docker login`: a path, user, query or fragment would be a registry no one reaches
-            raise InvalidInput("the registry endpoint must be http(s)://host[:port], with no path, user, query "
-                               "or fragment", "url")
-        try:
-            port = parts.port
-        except ValueError:            # not a number, or past 65535
-            port = -1
-        if (port is not None and not 1 <= port <= 65535) or parts.netloc.endswith(":"):
-            raise InvalidInput("the registry endpoint's port must be a number from 1 to 65535", "url")
+        problem = registry_url_problem(clean)
+        if problem is not None:
+            raise InvalidInput(f"the registry endpoint {problem}", "url")
         if not self._store.account_exists(account_id):
             raise NotFound("account", account_id, f"Account {account_id} does not exist")
+        host = registry_host(clean).lower()
+        owners = {a for a, h in self._store.list_registry_hosts() if h.lower() == host and a != account_id}
+        if owners:
+            raise Conflict("registry endpoint", host, f"the host {host} is already a registry of account "
+                           f"{min(owners)}: each account needs a registry host of its own (its tokens would "
+                           "open the other's repositories)")
         self._store.set_registry_endpoint(account_id, region, clean)
         return clean
 

@@ -103,6 +103,9 @@ class Store(Protocol):
     def list_acr_instances(self, account_id: str) -> list[AcrInstance]: ...
     def delete_acr_instance(self, instance_id: str) -> AcrInstance | None:
         """What was deleted, or None."""
+    def list_registry_hosts(self) -> list[tuple[str, str]]:
+        """(account id, host[:port]) of every registry the operator set: each ECR registry endpoint's
+        host and each ACR instance's login server, of every account (admin checks, not the request path)."""
 
     # --- tokens, audit, keyring -----------------------------------------------------------------
     def record_issued_token(self, token: IssuedToken) -> None: ...

@@ -77,6 +77,14 @@ class SqlRegistriesMixin(SqlBase):
                                .returning(*t.acr_instances.c)).first()
         return rr.acr_instance(row) if row else None
 
+    def list_registry_hosts(self) -> list[tuple[str, str]]:
+        r, a = t.registry_endpoints.c, t.acr_instances.c
+        with self._read() as conn:
+            endpoints = conn.execute(sa.select(r.account_id, r.url)).all()
+            servers = conn.execute(sa.select(a.account_id, a.login_server)).all()
+        hosts = {(acct, url.split("://", 1)[-1].rstrip("/")) for acct, url in endpoints}
+        return sorted(hosts | {(acct, server) for acct, server in servers})
+
     def list_acr_instances(self, account_id: str) -> list[AcrInstance]:
         a = t.acr_instances.c
         with self._read() as conn:

@@ -1,0 +1,39 @@
+"""What a registry URL handed out as ECR's `proxyEndpoint` may look like.
+
+The realm knows a registry by its `service`, which is the URL's host[:port], and clients put the URL
+into `docker login`: a path, a user, a query or a fragment would name a registry no one reaches,
+or hand a password out to every caller."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+TEMPLATE_SAMPLE = {"account": "123456789012", "region": "us-east-1"}
+
+
+def registry_url_problem(url: str) -> str | None:
+    """Why `url` cannot be a registry's URL, or None when it is http(s)://host[:port]."""
+    parts = urlsplit(url)
+    if (parts.scheme not in ("http", "https") or not parts.hostname or parts.path.strip("/") or parts.query
+            or parts.fragment or "@" in parts.netloc or any(c.isspace() for c in url)):
+        return "must be http(s)://host[:port], with no path, user, query or fragment"
+    try:
+        port = parts.port
+    except ValueError:            # not a number, or past 65535
+        port = -1
+    if (port is not None and not 1 <= port <= 65535) or parts.netloc.endswith(":"):
+        return "has a port that is not a number from 1 to 65535"
+    return None
+
+
+def registry_template_problem(template: str) -> str | None:
+    """Why `template` cannot be the ECR registry URL template, or None. Each account must get a host
+    of its own (`{account}` in it): a host shared by accounts would let each one's tokens into the
+    others' repositories."""
+    if "{account}" not in template:
+        return "must contain {account}: every account needs a registry host of its own"
+    try:
+        url = template.format(**TEMPLATE_SAMPLE)
+    except (KeyError, IndexError, ValueError):
+        return "may hold only the placeholders {account} and {region}"
+    return registry_url_problem(url.rstrip("/"))
