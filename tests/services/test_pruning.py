@@ -33,7 +33,7 @@ def test_the_bound_is_the_longest_token_lifetime() -> None:
 
 
 def test_only_what_has_no_effect_left_is_deleted(store) -> None:
-    tokens = {"expired": NOW - 1, "expiring": NOW + 1, "long-expired": NOW - 30 * 24 * HOUR}
+    tokens = {"expired": NOW - 61, "in-its-leeway": NOW - 30, "expiring": NOW + 1, "long-expired": NOW - 30 * 24 * HOUR}
     store.record_batch([IssuedToken(tid, "ecr", f"arn:aws:iam::{ACCT}:user/u", ACCT, "s", NOW - 12 * HOUR, exp)
                         for tid, exp in tokens.items()], [])
     sessions = {"ASIA0000000000000001": NOW - 25 * HOUR,       # every token it issued has expired
@@ -44,22 +44,26 @@ def test_only_what_has_no_effect_left_is_deleted(store) -> None:
     store.add_revocation(Revocation("principal", f"arn:aws:iam::{ACCT}:user/old", NOW - 25 * HOUR, NOW - 25 * HOUR))
     store.add_revocation(Revocation("principal", f"arn:aws:iam::{ACCT}:user/new", NOW - 23 * HOUR, NOW - 23 * HOUR))
     store.add_revocation(Revocation("token", "expired", NOW - 25 * HOUR, NOW - 25 * HOUR))
+    # a 24-hour token revoked as it was issued, 24 h and 30 s ago: still accepted for its leeway, so
+    # its revocation must stay (pruning it would let the token in again)
+    store.add_revocation(Revocation("token", "leeway", NOW - 24 * HOUR - 30, NOW - 24 * HOUR - 30))
 
     done = Pruner(store, FixedClock(NOW), Auditor(store)).run()
 
     assert (done.issued_tokens, done.sessions, done.revocations, done.signing_keys) == (2, 1, 2, 0)
-    assert done.tokens_expired_before == NOW and done.sessions_expired_before == NOW - TOKEN_LIFETIME_BOUND
-    assert [tid for tid in tokens if store.get_issued_token(tid)] == ["expiring"]
+    assert done.tokens_expired_before == NOW - 60
+    assert done.sessions_expired_before == NOW - TOKEN_LIFETIME_BOUND - 60
+    assert [tid for tid in tokens if store.get_issued_token(tid)] == ["in-its-leeway", "expiring"]
     assert [akid for akid in sessions if store.get_credential(akid)] == ["ASIA0000000000000002",
                                                                          "ASIA0000000000000003"]
-    assert [r.subject for r in store.list_revocations()] == [f"arn:aws:iam::{ACCT}:user/new"]
+    assert [r.subject for r in store.list_revocations()] == ["leeway", f"arn:aws:iam::{ACCT}:user/new"]
     event = store.list_audit_events(limit=1)[0]
     assert (event.action, event.outcome, event.principal_arn) == (PRUNE, "allowed", "")
     assert event.detail == "issued_tokens=2 sessions=1 revocations=2 signing_keys=0 audit_events=0"
 
 
 def test_large_deletions_run_in_batches_with_progress(store) -> None:
-    store.record_batch([IssuedToken(f"t{i}", "ecr", "p", ACCT, "s", NOW - 100, NOW - 50 + i) for i in range(7)], [])
+    store.record_batch([IssuedToken(f"t{i}", "ecr", "p", ACCT, "s", NOW - 200, NOW - 70 + i) for i in range(7)], [])
     calls: list[tuple[str, int]] = []
     deleted: list[int] = []
     real = store.prune_issued_tokens

@@ -92,7 +92,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                                         "    expired);\n"
                                         "  - signing keys retired more than 24 hours ago (rotate-signing-key);\n"
                                         "  - with --audit-days N, audit events older than N days (kept otherwise).\n"
-                                        "Nothing still valid is touched. Safe while\n"
+                                        "Each bound also waits out the tokens' 60-second expiry leeway: nothing\n"
+                                        "a token still accepted depends on is touched. Safe while\n"
                                         "servers run on the same store: it deletes in small transactions. Run it\n"
                                         "from cron or a systemd timer, e.g. hourly.",
                             epilog="examples:\n"
