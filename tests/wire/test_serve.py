@@ -105,6 +105,33 @@ def test_bad_settings_stop_with_a_clear_message(tmp_path: Path, env: dict[str, s
     assert "not-a-key" not in proc.stderr
 
 
+def test_an_address_in_use_stops_serve_before_it_bootstraps(tmp_path: Path) -> None:
+    """The first start makes the bootstrap key and prints its secret once: one that cannot listen must
+    stop before making it, or the secret would be lost (later starts never print it)."""
+    import socket
+
+    holder = socket.socket()
+    holder.bind(("127.0.0.1", 0))
+    holder.listen()
+    port = holder.getsockname()[1]
+    full = {k: v for k, v in os.environ.items() if not k.startswith("REGAUTH_")}
+    try:
+        for args, message in ((["--port", str(port)], f"cannot listen on 127.0.0.1:{port}: Address already in use"),
+                              (["--port", "70000"], "cannot listen on 127.0.0.1:70000"),
+                              (["--host", "999.1.1.1"], "cannot listen on 999.1.1.1:")):
+            proc = subprocess.run([sys.executable, "-m", "regauth", "serve", *args, "--data-dir", str(tmp_path / "d")],
+                                  capture_output=True, text=True, env=full, cwd=REPO, timeout=60)
+            assert proc.returncode == 2 and message in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+            assert not (tmp_path / "d").exists()
+    finally:
+        holder.close()
+    server = start_server(tmp_path / "d", full)        # the first start that listens shows the secret
+    try:
+        assert server.admin.secret_access_key
+    finally:
+        server.stop()
+
+
 def test_per_principal_rate_limit_answers_429_throttling(tmp_path: Path) -> None:
     env = {**server_env("121212121212"), "REGAUTH_RATE_LIMIT_PER_SECOND": "0.2", "REGAUTH_RATE_LIMIT_BURST": "3"}
     server = start_server(tmp_path / "rl", env)

@@ -74,6 +74,23 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:              # `regauth admin audit | head -1`: the reader left; not an error
+        _quiet_stdout()
+        return 0
+    except OSError as exc:               # a data dir that cannot be made or read, and the like: one line
+        where = f": {exc.filename}" if exc.filename else ""
+        print(f"regauth: {exc.strerror or exc}{where}", file=sys.stderr)
+        return 1
+
+
+def _quiet_stdout() -> None:
+    """After a broken pipe: point stdout at /dev/null, so the interpreter's last flush raises nothing."""
+    import os
+
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except OSError:
+        pass
 
 
 if __name__ == "__main__":

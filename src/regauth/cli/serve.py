@@ -12,7 +12,7 @@ import time
 
 from typing import IO, TYPE_CHECKING
 
-from regauth.config import Settings, load_settings
+from regauth.config import Settings, SettingsError, load_settings
 from regauth.log_lines import LogLines
 
 if TYPE_CHECKING:
@@ -125,6 +125,21 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _listening_socket(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # inherited by accepted connections
+        sock.bind((host, port))
+        sock.listen(2048)
+    except (OSError, OverflowError) as exc:       # in use, not an address of this machine, port > 65535
+        sock.close()
+        reason = getattr(exc, "strerror", None) or str(exc)
+        raise SettingsError(f"cannot listen on {host}:{port}: {reason}") from None
+    return sock
+
+
 def _ready_server(args: argparse.Namespace) -> Server:
     """Store open, bootstrap done, socket bound, banner printed: all but the serving."""
     from regauth.cli.runtime import open_runtime   # the server's imports load only for `serve`
@@ -134,15 +149,12 @@ def _ready_server(args: argparse.Namespace) -> Server:
 
     settings = load_settings(host=args.host, port=args.port, data_dir=args.data_dir)
     configure_logging(settings.log_level, sys.stderr)
+    # The address first: a first start that bootstrapped and then could not listen would have made
+    # the bootstrap key without ever showing its secret.
+    sock = _listening_socket(settings.host, settings.port)
     runtime = open_runtime(settings)
     boot = bootstrap(settings, runtime.services.store, runtime.services.clock)
     runtime.services.begin_request()    # the cache takes the generation (its listeners run) now, not on request 1
-    family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # inherited by accepted connections
-    sock.bind((settings.host, settings.port))
-    sock.listen(2048)
     host, port = sock.getsockname()[:2]
     shown = f"[{host}]" if ":" in host else host
     url = f"http://{shown}:{port}"
