@@ -94,7 +94,11 @@ def test_exactly_one_of_token_id_and_principal_arn(server: RegauthServer, args: 
 
 
 def test_list_revocations_on_a_new_store_is_empty(tmp_path: Path) -> None:
-    proc = regauth_cli("admin", "list-revocations", data_dir=tmp_path)
+    fresh = start_server(tmp_path, server_env("555566667777"))
+    try:
+        proc = regauth_cli("admin", "list-revocations", data_dir=tmp_path)
+    finally:
+        fresh.stop()
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout) == {"Revocations": []}
 
@@ -108,3 +112,21 @@ def test_help_shows_examples() -> None:
                          timeout=60)
     assert out.returncode == 0
     assert "regauth admin revoke --token-id" in out.stdout and "regauth admin revoke --principal-arn" in out.stdout
+
+
+def test_admin_commands_refuse_a_store_no_server_has_started_on(tmp_path: Path) -> None:
+    """A revocation sent to a mistyped --data-dir must not land in a new empty store and report
+    success: no server would ever see it."""
+    for args in (["admin", "revoke", "--principal-arn", "arn:aws:iam::123456789012:user/admin", "--reason", "x"],
+                 ["admin", "rotate-signing-key", "--revoke-previous"], ["admin", "list-revocations"]):
+        proc = regauth_cli(*args, data_dir=tmp_path / "typo")
+        assert proc.returncode == 2 and "no regauth store at" in proc.stderr and "Traceback" not in proc.stderr
+        assert not (tmp_path / "typo").exists()
+
+
+@pytest.mark.postgres
+def test_admin_commands_refuse_a_database_no_server_has_started_on(tmp_path: Path, fresh_postgres_url: str) -> None:
+    proc = regauth_cli("admin", "list-revocations", data_dir=tmp_path,
+                       env={"REGAUTH_DATABASE_URL": fresh_postgres_url, "REGAUTH_MASTER_KEY": "A" * 43 + "="})
+    assert proc.returncode == 2 and "never been started by `regauth serve`" in proc.stderr, proc.stderr
+    assert fresh_postgres_url.split("@")[0] not in proc.stderr

@@ -171,10 +171,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def open_runtime(settings: Settings) -> Runtime:
-    """Imported on use: the store stack stays out of `regauth --help` and the client commands."""
+    """The store a server has started on (never a new one: see `runtime.open_runtime`). Imported on
+    use: the store stack stays out of `regauth --help` and the client commands."""
     from regauth.cli.runtime import open_runtime as _open
 
-    return _open(settings)
+    return _open(settings, existing=True)
 
 
 def _create_account(args: argparse.Namespace) -> int:

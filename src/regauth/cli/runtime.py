@@ -27,10 +27,21 @@ def prepare_data_dir(path: Path) -> Path:
     return path
 
 
-def open_runtime(settings: Settings) -> Runtime:
-    """Data dir, master key, store (migrated), services. Setup problems become SettingsError."""
+_NOT_A_STORE = ("admin commands act on the store a server uses: start `regauth serve` on it first, or name it "
+                "with --data-dir, REGAUTH_DATA_DIR or REGAUTH_DATABASE_URL")
+
+
+def open_runtime(settings: Settings, *, existing: bool = False) -> Runtime:
+    """Data dir, master key, store (migrated), services. Setup problems become SettingsError.
+
+    `existing` (admin commands): the store must be one `regauth serve` has started on. Otherwise a
+    revocation or a key rotation given with a mistyped --data-dir, or without the REGAUTH_DATABASE_URL
+    the servers use, would land in a new empty store that no server reads, and report success."""
+    url = settings.database_url or default_database_url(settings.data_dir)
+    if existing and url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).is_file():
+        where = settings.data_dir if not settings.database_url else "REGAUTH_DATABASE_URL"
+        raise SettingsError(f"no regauth store at {where}: {_NOT_A_STORE}")
     data_dir = prepare_data_dir(settings.data_dir)
-    url = settings.database_url or default_database_url(data_dir)
     try:
         master = load_master_key(data_dir, settings.master_key.reveal() if settings.master_key else None)
         store = open_store(url, master)
@@ -39,6 +50,12 @@ def open_runtime(settings: Settings) -> Runtime:
         if problem is None:
             raise
         raise SettingsError(problem) from None
+    if existing:
+        from regauth.services.bootstrap import ACCOUNT_META
+
+        if store.get_meta(ACCOUNT_META) is None:
+            store.close()
+            raise SettingsError(f"this store has never been started by `regauth serve`: {_NOT_A_STORE}")
     return Runtime(settings=settings, services=build_services(settings, store, SystemClock()))
 
 
