@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
 
-from regauth.domain.endpoints import registry_template_problem
+from regauth.domain.endpoints import registry_template_problem, repository_template_problem
 from regauth.domain.secret import Secret
 
 DEFAULT_REGISTRY_ENDPOINT = "https://{account}.dkr.ecr.{region}.amazonaws.com"
@@ -128,7 +128,10 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: object) -> 
         raise SettingsError("REGAUTH_BOOTSTRAP_ACCESS_KEY_ID must look like AKIA followed by 16 upper-case letters or digits")
     if secret is not None and not (16 <= len(secret) <= 128):
         raise SettingsError("REGAUTH_BOOTSTRAP_SECRET_ACCESS_KEY must be 16 to 128 characters")
-    endpoint = env.get("REGAUTH_REPOSITORY_ENDPOINT") or DEFAULT_REPOSITORY_ENDPOINT
+    endpoint = (env.get("REGAUTH_REPOSITORY_ENDPOINT") or DEFAULT_REPOSITORY_ENDPOINT).strip()
+    problem = repository_template_problem(endpoint)
+    if problem is not None:
+        raise SettingsError(f"REGAUTH_REPOSITORY_ENDPOINT {problem}")
     if not endpoint.endswith("/"):
         endpoint += "/"
     try:

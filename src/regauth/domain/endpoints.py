@@ -37,3 +37,24 @@ def registry_template_problem(template: str) -> str | None:
     except (KeyError, IndexError, ValueError):
         return "may hold only the placeholders {account} and {region}"
     return registry_url_problem(url.rstrip("/"))
+
+
+REPOSITORY_SAMPLE = {"domain": "my-domain", "owner": "123456789012", "region": "us-east-1", "format": "pypi",
+                     "repository": "my-repo"}
+
+
+def repository_template_problem(template: str) -> str | None:
+    """Why `template` cannot be a repository endpoint template (what GetRepositoryEndpoint hands out
+    and `codeartifact login` writes into pip's, twine's and npm's configuration), or None."""
+    try:
+        url = template.format(**REPOSITORY_SAMPLE)
+    except (KeyError, IndexError, ValueError):
+        return "may only use the placeholders {domain} {owner} {region} {format} {repository}"
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname or any(c.isspace() for c in url):
+        return "must be an http:// or https:// URL"
+    if "@" in parts.netloc:       # every caller would be handed the password, and login writes it out
+        return "must not hold a user or password (the index's own credentials would go to every caller)"
+    if parts.query or parts.fragment:
+        return "must not hold a query or fragment (clients append paths to it)"
+    return None

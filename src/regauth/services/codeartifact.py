@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 
+from regauth.domain.endpoints import repository_template_problem
 from regauth.domain.policy import Decision, Policy
 from regauth.domain.principals import Domain, DomainPolicy, Repository
 from regauth.errors import Conflict, InvalidInput, NotFound
@@ -195,9 +196,10 @@ class CodeArtifactService:
             raise NotFound("domain", domain, f"Domain {domain} owned by {account_id} does not exist in {region}")
         if fmt not in REPOSITORY_FORMATS:
             raise InvalidInput(f"format must be one of {', '.join(sorted(REPOSITORY_FORMATS))}", "format")
-        if not template.startswith(("http://", "https://")):
-            raise InvalidInput("the endpoint template must be an http:// or https:// URL", "template")
-        example = render_endpoint(template, domain=d, repository="my-repo", fmt=fmt)  # validates placeholders
+        problem = repository_template_problem(template)
+        if problem is not None:
+            raise InvalidInput(f"the endpoint template {problem}", "template")
+        example = render_endpoint(template, domain=d, repository="my-repo", fmt=fmt)
         self._store.set_repository_endpoint(d.account_id, d.region, d.name, fmt, template)
         return example
 

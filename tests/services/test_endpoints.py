@@ -1,4 +1,5 @@
-"""`admin set-registry-endpoint`'s URL: what the realm can know a registry by, and docker can log in to."""
+"""The URLs operators set: ECR registry endpoints (`admin set-registry-endpoint`, REGAUTH_REGISTRY_ENDPOINT)
+and repository endpoint templates (`admin set-repository-endpoint`, REGAUTH_REPOSITORY_ENDPOINT)."""
 
 from __future__ import annotations
 
@@ -84,3 +85,27 @@ def test_the_registry_template_setting_is_checked_at_start(template: str, ok: bo
     else:
         with pytest.raises(SettingsError, match="REGAUTH_REGISTRY_ENDPOINT"):
             load_settings({"REGAUTH_REGISTRY_ENDPOINT": template})
+
+
+@pytest.mark.parametrize("template, problem", [
+    ("https://pypi.example.internal/{repository}/", None),
+    ("http://127.0.0.1:8081/{format}/{domain}-{owner}/{region}/{repository}/", None),
+    ("https://deploy:hunter2@pypi.example/{repository}/", "user or password"),
+    ("https://pypi.example/{nope}/", "placeholders"),
+    ("pypi.example/{repository}/", "http:// or https://"),
+    ("https://pypi.example/{repository}/?x=1", "query"),
+])
+def test_repository_templates(services: Services, template: str, problem: str | None) -> None:
+    from regauth.config import SettingsError, load_settings
+
+    from regauth.domain.principals import Domain
+
+    services.store.create_domain(Domain(ACCT, "us-east-1", "d1", f"arn:aws:codeartifact:us-east-1:{ACCT}:domain/d1", "k", 0.0))
+    if problem is None:
+        assert services.codeartifact.set_endpoint(ACCT, "us-east-1", "d1", "pypi", template).endswith("/")
+        assert load_settings({"REGAUTH_REPOSITORY_ENDPOINT": template}).repository_endpoint.startswith("http")
+    else:
+        with pytest.raises(InvalidInput, match=problem):
+            services.codeartifact.set_endpoint(ACCT, "us-east-1", "d1", "pypi", template)
+        with pytest.raises(SettingsError, match="REGAUTH_REPOSITORY_ENDPOINT"):
+            load_settings({"REGAUTH_REPOSITORY_ENDPOINT": template})
