@@ -51,3 +51,10 @@ def test_registry_endpoint_per_account_and_region(regauth_server: RegauthServer)
     bad = regauth_cli("admin", "set-registry-endpoint", "--account-id", regauth_server.account_id, "--region",
                       "eu-central-1", "--url", "registry.internal", data_dir=regauth_server.data_dir)
     assert bad.returncode != 0 and "http" in bad.stderr
+
+
+def test_create_account_takes_only_a_twelve_digit_id(regauth_server: RegauthServer) -> None:
+    for bad in ("12345", "abcdefghijkl", "x y:z"):
+        proc = regauth_cli("admin", "create-account", "--account-id", bad, data_dir=regauth_server.data_dir)
+        assert proc.returncode == 1 and "--account-id must be 12 digits" in proc.stderr
+        assert "SecretAccessKey" not in proc.stdout

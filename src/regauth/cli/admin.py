@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import re
 from typing import TYPE_CHECKING, Any, Callable
 
 from regauth.config import Settings, load_settings
@@ -27,7 +28,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     ca.add_argument("--account-id", default=None, help="12 digits; random when omitted")
     ca.set_defaults(run=_create_account)
     au = actions.add_parser("audit", help="print recent audit events as JSON lines (newest first)")
-    au.add_argument("--limit", type=int, default=50)
+    au.add_argument("--limit", type=_bounded(1, 1_000_000), default=50, help="at most this many events (1-1000000)")
     au.add_argument("--principal", default=None, help="only events of this principal ARN")
     au.set_defaults(run=_audit)
     ci = actions.add_parser("create-acr-instance", help="create an Alibaba ACR instance and print it as JSON")
@@ -100,7 +101,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "  regauth admin prune\n"
                                    "  regauth admin prune --audit-days 400 --quiet   # a little over a year of audit",
                             formatter_class=argparse.RawDescriptionHelpFormatter)
-    pr.add_argument("--audit-days", type=int, default=None, metavar="N",
+    pr.add_argument("--audit-days", type=_bounded(1, 36500), default=None, metavar="N",
                     help="also delete audit events older than N days (at least 1); without it the trail is kept")
     pr.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     pr.set_defaults(run=_prune)
@@ -170,6 +171,19 @@ def register(sub: argparse._SubParsersAction) -> None:
         command.add_argument("--data-dir", default=None, help="the data dir (default: REGAUTH_DATA_DIR, else .regauth)")
 
 
+def _bounded(low: int, high: int) -> Callable[[str], int]:
+    """An argparse type: a whole number from low to high (argparse says which option and why)."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be from {low} to {high}, not {value}")
+        return value
+    return parse
+
+
 def open_runtime(settings: Settings) -> Runtime:
     """The store a server has started on (never a new one: see `runtime.open_runtime`). Imported on
     use: the store stack stays out of `regauth --help` and the client commands."""
@@ -181,6 +195,8 @@ def open_runtime(settings: Settings) -> Runtime:
 def _create_account(args: argparse.Namespace) -> int:
     from regauth.services.bootstrap import create_account
 
+    if args.account_id is not None and not re.fullmatch(r"[0-9]{12}", args.account_id):
+        raise SystemExit("regauth: --account-id must be 12 digits (an account id is part of every ARN of the account)")
     settings = load_settings(data_dir=args.data_dir)
     rt = open_runtime(settings)
     if args.account_id and rt.services.store.account_exists(args.account_id):
