@@ -60,3 +60,19 @@ def test_later_starts_report_and_a_contradicting_configured_secret_stops_the_sta
     with pytest.raises(SettingsError) as ei:        # the configured id is stored with another secret
         _given_key(store, "777788889999", "AKIAEXAMPLEBOOT00003", Secret("third-secret-third-0003"), T0)
     assert "REGAUTH_BOOTSTRAP_SECRET_ACCESS_KEY" in str(ei.value) and "secret-third" not in str(ei.value)
+
+
+def test_a_changed_configured_secret_stops_a_later_start(store) -> None:
+    """The configured key exists with the first secret: a restart with another secret for the same key
+    id must not start as if that secret worked (it is not applied; every call would fail)."""
+    bootstrap(GIVEN, store, FixedClock(T0))
+    changed = Settings(account_id="777788889999", bootstrap_access_key_id=GIVEN.bootstrap_access_key_id,
+                       bootstrap_secret=Secret("a-changed-secret-a-changed-secret-00001"))
+    with pytest.raises(SettingsError) as ei:
+        bootstrap(changed, store, FixedClock(T0 + 60))
+    assert "stored with another secret" in str(ei.value) and "a-changed-secret" not in str(ei.value)
+    # the banner names the configured key once one is configured after another
+    other = Settings(account_id="777788889999", bootstrap_access_key_id="AKIAEXAMPLEBOOT00002",
+                     bootstrap_secret=Secret("another-secret-another-secret-000000002"))
+    assert bootstrap(other, store, FixedClock(T0 + 120)).access_key_id == "AKIAEXAMPLEBOOT00002"
+    assert bootstrap(GIVEN, store, FixedClock(T0 + 180)).access_key_id == GIVEN.bootstrap_access_key_id

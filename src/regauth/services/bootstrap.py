@@ -61,6 +61,11 @@ def _ensure_admin(store: Store, acct: str, now: float) -> None:
         store.put_user_policy(acct, ADMIN_USER, InlinePolicy(name="AdministratorAccess", document=ADMIN_POLICY))
 
 
+_OTHER_SECRET = ("The access key {key_id} of REGAUTH_BOOTSTRAP_ACCESS_KEY_ID is stored with another secret than "
+                 "REGAUTH_BOOTSTRAP_SECRET_ACCESS_KEY (a changed secret is not applied: delete the key with `aws "
+                 "iam delete-access-key` and restart, or configure the stored secret).")
+
+
 def _given_key(store: Store, acct: str, key_id: str, secret: Secret, now: float) -> None:
     """The configured admin key (REGAUTH_BOOTSTRAP_*), unless it is stored already with that secret."""
     try:
@@ -69,8 +74,7 @@ def _given_key(store: Store, acct: str, key_id: str, secret: Secret, now: float)
     except Conflict:
         stored = store.get_credential(key_id)
         if stored is None or not hmac.compare_digest(stored.secret.reveal().encode(), secret.reveal().encode()):
-            raise SettingsError(f"The access key {key_id} of REGAUTH_BOOTSTRAP_ACCESS_KEY_ID is stored with "
-                                 "another secret than REGAUTH_BOOTSTRAP_SECRET_ACCESS_KEY.") from None
+            raise SettingsError(_OTHER_SECRET.format(key_id=key_id)) from None
 
 
 def bootstrap(settings: Settings, store: Store, clock: Clock) -> BootstrapResult:
@@ -85,10 +89,15 @@ def bootstrap(settings: Settings, store: Store, clock: Clock) -> BootstrapResult
     key = store.get_meta(KEY_META)
     given = settings.bootstrap_access_key_id, settings.bootstrap_secret
     if existing is not None and key is not None:
-        if given[0] and given[1] is not None and store.get_credential(given[0]) is None:
-            _given_key(store, existing, given[0], given[1], now)     # a key configured after the first start
-            store.set_meta(KEY_META, given[0])
-            key = given[0]
+        if given[0] and given[1] is not None:
+            stored = store.get_credential(given[0])      # a read: a restart loads no SQL layer for this
+            if stored is None:
+                _given_key(store, existing, given[0], given[1], now)     # a key configured after the first start
+            elif not hmac.compare_digest(stored.secret.reveal().encode(), given[1].reveal().encode()):
+                raise SettingsError(_OTHER_SECRET.format(key_id=given[0]))   # never start as if it were in use
+            if key != given[0]:
+                store.set_meta(KEY_META, given[0])
+                key = given[0]
         return BootstrapResult(account_id=existing, access_key_id=key, secret=None, created=False)
     acct = existing or store.set_meta_once(ACCOUNT_META, settings.account_id or ids.account_id())
     _ensure_admin(store, acct, now)
