@@ -326,3 +326,33 @@ def test_paths_are_part_of_the_arns_policies_see(regauth_server: RegauthServer) 
     with pytest.raises(ClientError) as err:
         regauth_server.client("iam").get_user(UserName=unique("ghost"))
     assert err.value.response["Error"]["Code"] == "NoSuchEntity"
+
+
+def test_get_session_token_credentials_cannot_call_iam_and_names_ignore_case(regauth_server: RegauthServer) -> None:
+    """IAM's rules: GetSessionToken credentials without MFA call no IAM operation (they may still use
+    STS and the token APIs), and user and role names are unique whatever their case."""
+    from botocore.exceptions import ClientError
+
+    from tests.fixtures.server import new_user
+
+    keys = new_user(regauth_server, {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "*", "Resource": "*"}]})
+    c = regauth_server.client("sts", keys).get_session_token(DurationSeconds=900)["Credentials"]
+    session = Keys(c["AccessKeyId"], c["SecretAccessKey"], c["SessionToken"])
+    with pytest.raises(ClientError) as err:
+        regauth_server.client("iam", session).list_users()
+    assert err.value.response["Error"]["Code"] == "AccessDenied" and "GetSessionToken" in str(err.value)
+    assert ":user/" in regauth_server.client("sts", session).get_caller_identity()["Arn"]
+    assert regauth_server.client("ecr", session).get_authorization_token()["authorizationData"]
+
+    iam = regauth_server.client("iam")
+    user, role = unique("Casey"), unique("Robin")
+    iam.create_user(UserName=user)
+    iam.create_role(RoleName=role, AssumeRolePolicyDocument=trust(regauth_server.account_id))
+    for create in (lambda: iam.create_user(UserName=user.lower()),
+                   lambda: iam.create_role(RoleName=role.upper(),
+                                           AssumeRolePolicyDocument=trust(regauth_server.account_id))):
+        with pytest.raises(ClientError) as err:
+            create()
+        assert err.value.response["Error"]["Code"] == "EntityAlreadyExists"
+        assert "not distinguished by case" in err.value.response["Error"]["Message"]

@@ -131,13 +131,12 @@ class Authorizer:
         role = self._store.get_role(caller.account_id, caller.name)
         return role.arn if role is not None else role_arn_of(caller)
 
-    def context(self, call: Call, action: str, resource: str, keys: Mapping[str, object] | None = None,
-                *, account_principals: bool = True) -> RequestContext:
+    def context(self, call: Call, action: str, resource: str,
+                keys: Mapping[str, object] | None = None) -> RequestContext:
         c = call.caller
         role = self.role_arn(c)
         return RequestContext(action=action, resource=resource, principal_arns=(c.arn, role) if role else (c.arn,),
-                              principal_account=c.account_id, keys=self._keys(call, keys),
-                              account_principals=account_principals)
+                              principal_account=c.account_id, keys=self._keys(call, keys))
 
     def _keys(self, call: Call, keys: Mapping[str, object] | None) -> dict[str, object]:
         """The request's condition keys: the global ones IAM sets, then the caller's `keys`."""

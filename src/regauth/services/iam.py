@@ -5,7 +5,7 @@ from __future__ import annotations
 from regauth.domain import ids
 from regauth.domain.principals import AccessKey, InlinePolicy, Role, User
 from regauth.domain.secret import Secret
-from regauth.errors import InvalidInput, LimitExceeded, NotFound
+from regauth.errors import AccessDenied, Conflict, InvalidInput, LimitExceeded, NotFound
 from regauth.services import paging
 from regauth.services.authz import Authorizer, PolicyCache
 from regauth.services.context import Call
@@ -70,13 +70,26 @@ class IamService:
         return role
 
     def _allow(self, call: Call, action: str, resource: str) -> None:
+        if call.caller.kind == "session":      # IAM's rule for GetSessionToken credentials without MFA
+            raise AccessDenied(f"User: {call.caller.arn} is not authorized to perform: iam:{action} on resource: "
+                               f"{resource} with credentials from GetSessionToken: IAM calls need MFA, which "
+                               "regauth does not implement; use long-term keys or an assumed role")
         self._authz.require(call, f"iam:{action}", resource)
+
+    def _unique(self, name: str, taken: list[str], kind: str) -> None:
+        """IAM names are unique whatever their case ("Alice" and "alice" are one name): two principals
+        differing only in case would make ARN-based policies (case-sensitive) miss one of them."""
+        clash = next((t for t in taken if t.lower() == name.lower() and t != name), None)
+        if clash is not None:
+            raise Conflict(kind, name, f"{kind.capitalize()} with name {clash} already exists "
+                                       "(names are not distinguished by case).")
 
     # --- users --------------------------------------------------------------------------------
     def create_user(self, call: Call, name: str, path: str | None) -> User:
         p = _path(path)
         arn = self._user_arn(call, name, p)
         self._allow(call, "CreateUser", arn)
+        self._unique(name, [u.name for u in self._store.list_users(self._acct(call))], "user")
         return self._store.create_user(User(account_id=self._acct(call), name=name, user_id=ids.user_id(),
                                             arn=arn, path=p, created_at=call.now))
 
@@ -150,6 +163,7 @@ class IamService:
         p = _path(path)
         arn = self._role_arn(call, name, p)
         self._allow(call, "CreateRole", arn)
+        self._unique(name, [r.name for r in self._store.list_roles(self._acct(call))], "role")
         self._policies.get(trust, "trust")
         seconds = 3600 if max_session is None else max_session
         if not 3600 <= seconds <= 43200:
