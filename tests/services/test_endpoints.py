@@ -66,12 +66,22 @@ def test_a_host_is_one_account_s_registry(services: Services) -> None:
     with pytest.raises(Conflict):
         services.ecr.set_registry_endpoint(ACCT, "us-west-2", "http://acr.other.example")
     assert services.ecr.registry_url(other, "us-east-1").startswith(f"https://{other}.dkr.ecr.")
+    # the hosts the template gives each account are theirs too, whether or not the account exists yet
+    for account in (other, "999988887777"):
+        template_host = f"{account}.dkr.ecr.eu-west-1.amazonaws.com"
+        with pytest.raises(Conflict):
+            services.ecr.set_registry_endpoint(ACCT, "us-east-1", f"https://{template_host}")
+        with pytest.raises(Conflict):
+            services.acr.create_instance(ACCT, "cn-hangzhou", "grab", template_host.upper())
+    services.ecr.set_registry_endpoint(ACCT, "us-east-2", f"https://{ACCT}.dkr.ecr.us-west-2.amazonaws.com")
 
 
 @pytest.mark.parametrize("template, ok", [
     ("https://{account}.dkr.ecr.{region}.amazonaws.com", True),
     ("https://{account}.registry.example:5000/", True),
     ("https://registry.example:5000", False),                   # every account on one host
+    ("https://{{account}}.registry.example", False),            # a literal "{account}": one host again
+    ("https://registry.example/{account}", False),              # the account in a path, not the host
     ("https://{bogus}.example/{account}", False),               # an unknown placeholder: a 500 at every request
     ("https://user:pw@{account}.example", False),
     ("https://{account}.example/v2/{region}", False),

@@ -6,6 +6,7 @@ or hand a password out to every caller."""
 
 from __future__ import annotations
 
+import re
 from urllib.parse import urlsplit
 
 TEMPLATE_SAMPLE = {"account": "123456789012", "region": "us-east-1"}
@@ -28,15 +29,36 @@ def registry_url_problem(url: str) -> str | None:
 
 def registry_template_problem(template: str) -> str | None:
     """Why `template` cannot be the ECR registry URL template, or None. Each account must get a host
-    of its own (`{account}` in it): a host shared by accounts would let each one's tokens into the
-    others' repositories."""
-    if "{account}" not in template:
-        return "must contain {account}: every account needs a registry host of its own"
+    of its own (`{account}` in the host): a host shared by accounts would let each one's tokens into
+    the others' repositories."""
     try:
         url = template.format(**TEMPLATE_SAMPLE)
+        other = template.format(**{**TEMPLATE_SAMPLE, "account": "210987654321"})
     except (KeyError, IndexError, ValueError):
         return "may hold only the placeholders {account} and {region}"
+    if TEMPLATE_SAMPLE["account"] not in _host(url) or _host(url) == _host(other):
+        return "must contain {account} in its host: every account needs a registry host of its own"
     return registry_url_problem(url.rstrip("/"))
+
+
+def _host(url: str) -> str:
+    return url.split("://", 1)[-1].split("/", 1)[0].lower()
+
+
+def template_account(template: str, host: str) -> str | None:
+    """The account whose registry host under `template` is `host`, or None: the `{account}` the host
+    holds where the template's host has it (and `{region}` anything a region can be)."""
+    pattern, seen = [], False
+    for part in re.split(r"(\{account\}|\{region\})", _host(template)):
+        if part == "{account}":
+            pattern.append("(?P=account)" if seen else "(?P<account>[0-9]{12})")
+            seen = True
+        elif part == "{region}":
+            pattern.append("[a-z0-9-]+")
+        else:
+            pattern.append(re.escape(part.replace("{{", "{").replace("}}", "}")))
+    m = re.fullmatch("".join(pattern), host.lower())
+    return m.group("account") if m and seen else None
 
 
 REPOSITORY_SAMPLE = {"domain": "my-domain", "owner": "123456789012", "region": "us-east-1", "format": "pypi",

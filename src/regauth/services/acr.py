@@ -37,6 +37,7 @@ from regauth.domain.principals import AcrInstance
 from regauth.errors import Conflict, InvalidInput, MissingParameter, NotFound
 from regauth.services.authz import Authorizer
 from regauth.services.context import Call
+from regauth.services.ecr import DEFAULT_REGISTRY, foreign_host_owner
 from regauth.services.tokens import Issued, TokenIssuer
 from regauth.store.interfaces import Store
 
@@ -64,7 +65,9 @@ def instance_arn(instance: AcrInstance) -> str:
 
 
 class AcrService:
-    def __init__(self, store: Store, authz: Authorizer, issuer: TokenIssuer, clock: Clock) -> None:
+    def __init__(self, store: Store, authz: Authorizer, issuer: TokenIssuer, clock: Clock,
+                 registry_template: str = DEFAULT_REGISTRY) -> None:
+        self._registry_template = registry_template       # ECR's hosts, which no instance may take
         self._store = store
         self._authz = authz
         self._issuer = issuer
@@ -91,10 +94,10 @@ class AcrService:
                                "InstanceId")
         if not self._store.account_exists(account_id):
             raise NotFound("account", account_id, f"The account {account_id} does not exist.")
-        owners = {a for a, host in self._store.list_registry_hosts() if host.lower() == server and a != account_id}
-        if owners:      # an ACR token opens every instance of its account, found by login server
+        owner = foreign_host_owner(self._store, self._registry_template, account_id, server)
+        if owner is not None:      # an ACR token opens every instance of its account, found by login server
             raise Conflict("instance", server, f"The login server {server} is already a registry of account "
-                           f"{min(owners)}: each account needs registry hosts of its own (its tokens would open "
+                           f"{owner}: each account needs registry hosts of its own (its tokens would open "
                            "the other's repositories).")
         return self._store.create_acr_instance(AcrInstance(
             instance_id=instance_id or new_instance_id(), account_id=account_id, region=region, name=name,

@@ -92,7 +92,7 @@ def build_services(settings: Settings, store: Store, clock: Clock) -> Services:
         iam=IamService(store, authz, policies),
         codeartifact=codeartifact,
         ecr=ecr,
-        acr=AcrService(store, authz, issuer, clock),
+        acr=AcrService(store, authz, issuer, clock, settings.registry_endpoint),
         revocations=revocations,
         registry=RegistryAccess(store, authn, authz, keyring, revocations, codeartifact, ecr, clock.now,
                                 issuer=settings.registry_issuer, token_seconds=settings.registry_token_seconds,
