@@ -144,7 +144,8 @@ def _package_verify_request(server: Server) -> RawRequest:
     if server.is_regauth:
         token = aws_client(server, BY_KEY["codeartifact"]).get_authorization_token(domain="bench")[
             "authorizationToken"]
-    return RawRequest("GET", f"/auth/verify?domain=bench&domain-owner={ACCOUNT_ID}&repository={BENCH_REPOSITORY}",
+    index = f"domain=bench&domain-owner={ACCOUNT_ID}&region=us-east-1&repository={BENCH_REPOSITORY}"
+    return RawRequest("GET", f"/auth/verify?{index}",
                       {"Host": host, "Authorization": _basic("aws", token), "X-Original-Method": "GET",
                        "X-Original-URI": "/simple/requests/"}, b"")
 

@@ -91,7 +91,7 @@ def test_an_expired_token_is_refused_as_expired_at_the_realm_and_the_verifier(sh
             return e.code, e.read()
 
     realm = f"/token?service={service}"
-    verify = f"/auth/verify?domain={shifted_domain}&domain-owner={server.account_id}&repository=any-repo"
+    verify = f"/auth/verify?domain={shifted_domain}&domain-owner={server.account_id}&region=us-east-1&repository=any-repo"
     assert get(realm, "AWS", password)[0] == 200
     shifted_server.shift(17 * 60)                     # past the CodeArtifact token's 15 minutes and the leeway
     status, body = get(verify, "aws", ca_token)

@@ -360,7 +360,7 @@ def test_no_logged_value_can_start_a_line_of_its_own(server: RegauthServer) -> N
     data = server.client("ecr").get_authorization_token()["authorizationData"][0]
     auth = "Basic " + data["authorizationToken"]          # base64 of AWS:<password>, as docker sends it
     forged = "2026-11-24 00:00:00,000 INFO regauth.audit audit allowed registry:GetToken FORGED-REALM"
-    service = "x%0a" + forged.replace(" ", "%20") + "%0d%00tail"
+    service = "x%0a" + forged.replace(" ", "%20") + "%0d%00tail%e2%80%a8nel%c2%85end"
     before = len(server.output)
     with connect(server) as s:
         s.sendall(f"GET /token?service={service} HTTP/1.1\r\nHost: x\r\nAuthorization: {auth}\r\n\r\n".encode())
@@ -371,7 +371,8 @@ def test_no_logged_value_can_start_a_line_of_its_own(server: RegauthServer) -> N
     logged = [line for line in server.output[before:] if "FORGED-REALM" in line]
     assert logged and all(not line.startswith("2026-11-24 00:00:00,000") for line in logged), logged
     assert any("x\\n2026-11-24" in line and "\\r\\x00tail" in line for line in logged), logged
-    assert not any("\x00" in line or "\r" in line for line in server.output)
+    assert not any(c in line for line in server.output for c in "\x00\r\u2028\x85")
+    assert any("\\u2028nel\\x85end" in line for line in logged), logged       # Unicode's line breaks too
 
 
 def test_a_malformed_key_id_is_not_repeated_in_the_log(server: RegauthServer) -> None:

@@ -1,7 +1,7 @@
 """The registry side, Python path: pypiserver behind nginx, whose `auth_request` asks regauth's
 `/auth/verify` about every request, driven by unmodified pip and twine with CodeArtifact tokens.
 
-nginx names the index in the verifier's URL (`/auth/verify?domain=D&domain-owner=ACCOUNT&repository=R`);
+nginx names the index in the verifier's URL (`/auth/verify?domain=D&domain-owner=A&region=R&repository=N`);
 the token must be for that domain. Reads need codeartifact:ReadFromRepository, uploads
 PublishPackageVersion.
 """
@@ -29,8 +29,9 @@ BIN = Path(sys.executable).parent
 
 
 def verify_url(server: RegauthServer, domain: str, repo: str) -> str:
-    """The verifier URL nginx asks, naming the index: its domain, the domain's owner, its repository."""
-    return f"{server.url}/auth/verify?domain={domain}&domain-owner={server.account_id}&repository={repo}"
+    """The verifier URL nginx asks, naming the index: its domain, the domain's owner and region, its repository."""
+    return (f"{server.url}/auth/verify?domain={domain}&domain-owner={server.account_id}&region=us-east-1"
+            f"&repository={repo}")
 
 
 def ca_policy(*actions: str, resource: str = "*") -> dict:
@@ -175,22 +176,22 @@ def test_the_verifier_itself(env: Env) -> None:
         except urllib.error.HTTPError as e:
             return e.code
 
-    index = f"domain={env.domain}&domain-owner={env.server.account_id}"
+    index = f"domain={env.domain}&domain-owner={env.server.account_id}&region=us-east-1"
     repo = f"{index}&repository={env.repo}"
     assert verify(repo, reader) == 200 and verify(repo, reader, "HEAD") == 200
-    assert verify(f"{repo}&region=us-east-1", reader) == 200
     for method in ("POST", "PUT", "PATCH", "DELETE"):
         assert verify(repo, reader, method) == 403
     assert verify(repo, env.user(READ, PUBLISH), "POST") == 200
     assert verify(f"{index}&repository=no-such-repo", reader) == 403
     assert verify("", reader) == 400 and verify(f"{repo}&repository={env.repo}", reader) == 400
-    assert verify(f"repository={env.repo}", reader) == 400                 # the domain and owner are required
+    assert verify(f"repository={env.repo}", reader) == 400                 # domain, owner and region are required
     assert verify(f"domain={env.domain}&repository={env.repo}", reader) == 400
+    assert verify(f"domain={env.domain}&domain-owner={env.server.account_id}&repository={env.repo}", reader) == 400
     assert verify(f"{repo}&pad={'a' * 4096}", reader) == 400               # too long: refused, never cut
     # the token is for its own domain only: another domain, owner or region names another index
-    assert verify(f"domain={env.domain}x&domain-owner={env.server.account_id}&repository={env.repo}", reader) == 401
-    assert verify(f"domain={env.domain}&domain-owner=999999999999&repository={env.repo}", reader) == 401
-    assert verify(f"{repo}&region=eu-west-1", reader) == 401
+    assert verify(repo.replace(f"domain={env.domain}&", f"domain={env.domain}x&"), reader) == 401
+    assert verify(repo.replace(f"domain-owner={env.server.account_id}", "domain-owner=999999999999"), reader) == 401
+    assert verify(repo.replace("region=us-east-1", "region=eu-west-1"), reader) == 401
     assert verify(repo, None) == 401
     ecr = env.server.client("ecr").get_authorization_token()["authorizationData"][0]["authorizationToken"]
     assert verify(repo, base64.b64decode(ecr).decode().split(":", 1)[1]) == 401       # an ECR password

@@ -66,7 +66,7 @@ def test_distribution_challenges_clients_to_our_realm(tmp_path: Path) -> None:
 
 
 def test_pypi_front_fails_closed_when_the_verifier_is_down(tmp_path: Path) -> None:
-    url = f"http://127.0.0.1:{free_port()}/auth/verify?domain=d1&domain-owner=123456789012&repository=pypi-store"
+    url = f"http://127.0.0.1:{free_port()}/auth/verify?domain=d1&domain-owner=123456789012&region=us-east-1&repository=pypi-store"
     front = start_pypi_front(tmp_path / "front", verify_url=url)
     try:
         assert http_get(front.url + "simple/", {"Authorization": "Basic YXdzOng="})[0] == 500

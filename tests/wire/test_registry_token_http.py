@@ -237,6 +237,27 @@ def test_acr_tokens_open_the_instance_s_login_server(realm: Realm) -> None:
     assert status == 401
 
 
+def test_a_session_token_whose_role_is_gone_is_refused_under_its_principal(realm: Realm) -> None:
+    acct = realm.server.account_id
+    iam = realm.server.client("iam")
+    role = unique("gone")
+    iam.create_role(RoleName=role, AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": acct}, "Action": "sts:AssumeRole"}]}))
+    iam.put_role_policy(RoleName=role, PolicyName="p", PolicyDocument=json.dumps(ecr_policy("ecr:BatchGetImage")))
+    c = realm.server.client("sts").assume_role(RoleArn=f"arn:aws:iam::{acct}:role/{role}",
+                                               RoleSessionName="s1")["Credentials"]
+    password = realm.password(Keys(c["AccessKeyId"], c["SecretAccessKey"], c["SessionToken"]))
+    assert realm.grants(password, "repository:a:pull")[0]["actions"] == ["pull"]
+    iam.delete_role_policy(RoleName=role, PolicyName="p")
+    iam.delete_role(RoleName=role)
+    status, _, _ = realm.get([("service", SERVICE), ("scope", "repository:a:pull")], "AWS", password)
+    assert status == 401
+    audit = regauth_cli("admin", "audit", "--limit", "5", data_dir=realm.server.data_dir).stdout
+    refusal = next(e for e in map(json.loads, audit.splitlines()) if e["action"] == "registry:GetToken")
+    assert refusal["outcome"] == "denied" and refusal["principal_arn"].endswith(f":assumed-role/{role}/s1")
+    assert refusal["token_id"] and "lost its user or role" in refusal["detail"]
+
+
 def create_instance(server: RegauthServer, login_server: str, region: str = "cn-hangzhou",
                     account: str | None = None) -> str:
     proc = regauth_cli("admin", "create-acr-instance", "--account-id", account or server.account_id, "--region",

@@ -193,7 +193,7 @@ def test_a_flood_of_unauthenticated_requests_is_throttled_per_address_and_not_au
         assert err.value.response["Error"]["Code"] == "Throttling"
         bad = "Basic " + base64.b64encode(b"AWS:nope").decode()
         assert status("/token?service=x", bad)[0] == 429                           # the realm
-        assert status("/auth/verify?domain=dom&domain-owner=141414141414&repository=repo", bad)[0] == 401
+        assert status("/auth/verify?domain=dom&domain-owner=141414141414&region=us-east-1&repository=repo", bad)[0] == 401
         assert status("/?Action=GetAuthorizationToken&Version=2018-12-01&Format=JSON&InstanceId=cri-x"
                       "&AccessKeyId=AKIAZZZZZZZZZZZZZZZZ&SignatureMethod=HMAC-SHA1&SignatureVersion=1.0"
                       "&SignatureNonce=n1&Timestamp=2026-01-01T00%3A00%3A00Z&Signature=AAAA")[1].find(
@@ -258,7 +258,7 @@ def test_a_restarted_server_issues_every_token_without_loading_the_sql_layer(tmp
         with urllib.request.urlopen(realm, timeout=10) as r:
             assert r.status == 200 and json.loads(r.read())["token"].count(".") == 2
         check = urllib.request.Request(f"{server.url}/auth/verify?domain=restart-domain&domain-owner="
-                                       f"{server.account_id}&repository=none", headers={
+                                       f"{server.account_id}&region=us-east-1&repository=none", headers={
             "Authorization": f"Bearer {ca['authorizationToken']}"})
         with pytest.raises(urllib.error.HTTPError) as refused:
             urllib.request.urlopen(check, timeout=10)

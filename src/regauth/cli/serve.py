@@ -53,14 +53,15 @@ def _banner(url: str, boot: "BootstrapResult", settings: Settings) -> str:
         "--query authorizationToken --output text",
         "",
         f"Registries: {url}/token is a container registry's token realm (regauth admin registry-ca prints",
-        f"the CA it trusts); {url}/auth/verify?repository=NAME answers nginx auth_request for a package index.",
+        f"the CA it trusts); {url}/auth/verify?domain=D&domain-owner=ACCOUNT&region=R&repository=NAME answers",
+        "nginx auth_request for a package index.",
         *([f"Prometheus: {url}/metrics."] if settings.metrics else []),
         "",
     ]
     return "\n".join(lines)
 
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")     # C0, DEL, C1, and Unicode's line breaks
 
 
 def _escape(m: re.Match[str]) -> str:

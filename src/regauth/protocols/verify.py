@@ -4,7 +4,7 @@ directory...): may this CodeArtifact token do this request on this repository?
 nginx sends each client request's Authorization header here, with the original method in
 `X-Original-Method` (nginx's subrequest may carry the original method itself, and never the body),
 and names the index in the verifier's URL:
-`proxy_pass http://regauth/auth/verify?domain=D&domain-owner=ACCOUNT&repository=R[&region=REGION]`.
+`proxy_pass http://regauth/auth/verify?domain=D&domain-owner=ACCOUNT&region=REGION&repository=R`.
 The token must be for that domain (its scope). Answers, which nginx turns into the client's answer:
 
     allowed                                         200
@@ -12,8 +12,8 @@ The token must be for that domain (its scope). Answers, which nginx turns into t
     or a token of another domain                    401 + WWW-Authenticate: Basic realm="regauth"
     a good token without the permission, or no
     such repository in the token's domain           403
-    a verifier URL without its domain, owner and
-    repository (once each)                          400 (nginx answers the client 500: fails closed)
+    a verifier URL without its domain, owner,
+    region and repository (once each)               400 (nginx answers the client 500: fails closed)
     anything else                                   500 (likewise)
 
 Every refusal is in the audit trail; an allowed request is not (an index answers many per install).
@@ -46,16 +46,17 @@ _INDEX_PARAMS = {   # the verifier URL's parameters: (required, pattern)
     "domain": (True, re.compile(r"[a-z][a-z0-9\-]{0,48}[a-z0-9]")),
     "domain-owner": (True, re.compile(r"[0-9]{12}")),
     "repository": (True, re.compile(r"[A-Za-z0-9][A-Za-z0-9._\-]{1,99}")),
-    "region": (False, re.compile(r"[a-z0-9][a-z0-9-]{0,62}")),
+    "region": (True, re.compile(r"[a-z0-9][a-z0-9-]{0,62}")),
 }
-_INDEX_USAGE = ("the verifier's URL must name the index's repository, its domain and the domain's owner, once "
-                "each: /auth/verify?domain=D&domain-owner=ACCOUNT&repository=R[&region=REGION]")
+_INDEX_USAGE = ("the verifier's URL must name the index's domain, the domain's owner and region, and the repository, "
+                "once each: /auth/verify?domain=D&domain-owner=ACCOUNT&region=REGION&repository=R")
 
 
 def _index_of(query: str) -> dict[str, str]:
-    """The index nginx fronts, as its verifier URL names it. The domain and its owner are required:
-    a token opens its own domain's repositories only, and a repository name alone would let a token
-    of any domain that has a repository of that name in (another account's domain, say) through."""
+    """The index nginx fronts, as its verifier URL names it. All four are required: a token opens its
+    own domain's repositories only (a domain is an owner's, in a region), and a repository name
+    alone would let a token of any domain with a repository of that name (another account's, or
+    the same owner's same-named domain in another region) through."""
     pairs = parse_qsl(query, keep_blank_values=True)
     out: dict[str, str] = {}
     for key, value in pairs:
@@ -90,7 +91,7 @@ class PackageVerifier:
                 raise MissingAuthentication("credentials are required")
             self._s.registry.check_package_access(found[0], found[1], method, repository,
                                                   domain=index["domain"], owner=index["domain-owner"],
-                                                  region=index.get("region"),
+                                                  region=index["region"],
                                                   source_ip=req.source_ip, request_id=request_id)
             return Response(200, [_TEXT], b"")
         except RegauthError as exc:

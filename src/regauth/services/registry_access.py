@@ -39,7 +39,7 @@ from regauth.domain.keyring import Keyring
 from regauth.domain.policy import Decision
 from regauth.domain.principals import AuditEvent, Caller, RegistryCa
 from regauth.domain.registry_scope import Scope, parse_scopes
-from regauth.errors import AccessDenied, BadToken, InvalidInput, NotFound
+from regauth.errors import AccessDenied, BadToken, InvalidInput, NotFound, UnknownAccessKey
 from regauth.services.acr import TEMP_USERNAME
 from regauth.services.authn import Authenticator
 from regauth.services.authz import Authorizer, role_arn_of
@@ -137,7 +137,11 @@ class RegistryAccess:
             cred = self._store.get_credential(claims.access_key_id)
             if cred is None or cred.session is None or cred.session.arn != claims.principal_arn:
                 raise BadToken("the token's credentials are gone", claims.principal_arn, claims.token_id)
-            return self._authn.caller_of(cred)
+            try:
+                return self._authn.caller_of(cred)
+            except UnknownAccessKey:     # the session's user or role is gone, or a namesake replaced it
+                raise BadToken("the token's session lost its user or role", claims.principal_arn,
+                               claims.token_id) from None
         try:
             arn = parse_arn(claims.principal_arn)
         except InvalidArn:
@@ -237,10 +241,9 @@ class RegistryAccess:
 
     # --- the package index verifier ------------------------------------------------------------------
     def check_package_access(self, username: str | None, token: str, method: str, repository: str, *,
-                             domain: str, owner: str, region: str | None = None, source_ip: str,
-                             request_id: str) -> str:
+                             domain: str, owner: str, region: str, source_ip: str, request_id: str) -> str:
         """The token's principal ARN when the token may do `method` on `repository` of the index's
-        domain (`owner`'s `domain`, in `region` when named), which must be the token's own domain;
+        domain (`owner`'s `domain` in `region`), which must be the token's own domain;
         BadToken (401), or AccessDenied or NotFound (403 both, carrying `principal_arn` and
         `token_id`), otherwise."""
         now = self._now()
@@ -248,8 +251,8 @@ class RegistryAccess:
         if username is not None and username != PACKAGE_USER:
             raise BadToken(f"the user name is not {PACKAGE_USER!r}", claims.principal_arn, claims.token_id)
         scope = parse_arn(claims.scope)
-        if (scope.account, scope.resource) != (owner, f"domain/{domain}") or region not in (None, scope.region):
-            raise BadToken(f"the token is for {claims.scope[:160]}, not domain {domain} of {owner}",
+        if (scope.account, scope.region, scope.resource) != (owner, region, f"domain/{domain}"):
+            raise BadToken(f"the token is for {claims.scope[:160]}, not domain {domain} of {owner} in {region}",
                            claims.principal_arn, claims.token_id)
         call = Call(caller=self._principal(claims), region=scope.region, now=now, source_ip=source_ip,
                     request_id=request_id)
