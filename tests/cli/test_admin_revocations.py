@@ -122,6 +122,13 @@ def test_admin_commands_refuse_a_store_no_server_has_started_on(tmp_path: Path) 
         proc = regauth_cli(*args, data_dir=tmp_path / "typo")
         assert proc.returncode == 2 and "no regauth store at" in proc.stderr and "Traceback" not in proc.stderr
         assert not (tmp_path / "typo").exists()
+    # the store named by REGAUTH_DATABASE_URL, with a data dir that holds no master key: none is made
+    fresh = start_server(tmp_path / "real", server_env("666677778888"))
+    fresh.stop()
+    proc = regauth_cli("admin", "list-revocations", data_dir=tmp_path / "other",
+                       env={"REGAUTH_DATABASE_URL": f"sqlite:///{tmp_path / 'real' / 'regauth.db'}"})
+    assert proc.returncode == 2 and "no master key at" in proc.stderr
+    assert not (tmp_path / "other").exists()
 
 
 @pytest.mark.postgres

@@ -356,3 +356,33 @@ def test_get_session_token_credentials_cannot_call_iam_and_names_ignore_case(reg
             create()
         assert err.value.response["Error"]["Code"] == "EntityAlreadyExists"
         assert "not distinguished by case" in err.value.response["Error"]["Message"]
+
+
+def test_a_role_arn_must_be_the_role_s_own_and_mfa_is_refused(regauth_server: RegauthServer) -> None:
+    """AssumeRole finds a role by its ARN as given, path included: a role found by name under another
+    path would tell any caller, of any account, that it exists and where. GetSessionToken refuses
+    MFA parameters it cannot check, as AssumeRole does."""
+    from botocore.exceptions import ClientError
+
+    from tests.fixtures.server import create_account
+
+    acct = regauth_server.account_id
+    role = unique("hidden")
+    regauth_server.client("iam").create_role(RoleName=role, Path="/team/", AssumeRolePolicyDocument=trust(acct))
+    _, stranger = create_account(regauth_server)
+    messages = []
+    for arn in (f"arn:aws:iam::{acct}:role/zz/{role}", f"arn:aws:iam::{acct}:role/zz/{unique('none')}"):
+        with pytest.raises(ClientError) as err:
+            regauth_server.client("sts", stranger).assume_role(RoleArn=arn, RoleSessionName="s1")
+        assert err.value.response["Error"]["Code"] == "AccessDenied"
+        messages.append(err.value.response["Error"]["Message"])
+    assert "/team/" not in messages[0] and f"role/zz/{role}" in messages[0]
+    with pytest.raises(ClientError) as err:                       # the admin, allowed, with a wrong path
+        regauth_server.client("sts").assume_role(RoleArn=f"arn:aws:iam::{acct}:role/{role}", RoleSessionName="s1")
+    assert err.value.response["Error"]["Code"] == "AccessDenied"
+    assert regauth_server.client("sts").assume_role(RoleArn=f"arn:aws:iam::{acct}:role/team/{role}",
+                                                    RoleSessionName="s1")["Credentials"]
+    with pytest.raises(ClientError) as err:
+        regauth_server.client("sts").get_session_token(SerialNumber="arn:aws:iam::123456789012:mfa/x",
+                                                       TokenCode="123456")
+    assert err.value.response["Error"]["Code"] == "ValidationError"

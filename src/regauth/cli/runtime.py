@@ -11,7 +11,7 @@ from pathlib import Path
 from regauth.clock import SystemClock
 from regauth.config import Settings, SettingsError
 from regauth.services.container import Services, build_services
-from regauth.store.crypto import load_master_key
+from regauth.store.crypto import KEY_FILE_NAME, load_master_key
 from regauth.store.open import default_database_url, open_store
 
 
@@ -41,6 +41,9 @@ def open_runtime(settings: Settings, *, existing: bool = False) -> Runtime:
     if existing and url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).is_file():
         where = settings.data_dir if not settings.database_url else "REGAUTH_DATABASE_URL"
         raise SettingsError(f"no regauth store at {where}: {_NOT_A_STORE}")
+    if existing and settings.master_key is None and not (settings.data_dir / KEY_FILE_NAME).is_file():
+        raise SettingsError(f"no master key at {settings.data_dir / KEY_FILE_NAME} (nor REGAUTH_MASTER_KEY): the "
+                            f"store's key is where its server keeps it; {_NOT_A_STORE}")
     data_dir = prepare_data_dir(settings.data_dir)
     try:
         master = load_master_key(data_dir, settings.master_key.reveal() if settings.master_key else None)

@@ -46,7 +46,10 @@ class StsService:
         c = call.caller
         return {"Arn": c.arn, "UserId": c.user_id, "Account": c.account_id}
 
-    def get_session_token(self, call: Call, duration: int | None) -> Credentials:
+    def get_session_token(self, call: Call, duration: int | None, unsupported: tuple[str, ...] = ()) -> Credentials:
+        if unsupported:        # MFA: refused, never ignored (a code nobody checked would look checked)
+            raise InvalidInput(f"regauth does not support {', '.join(unsupported)} (MFA) in GetSessionToken; "
+                               "leave them out.", unsupported[0])
         c = call.caller
         if c.kind != "user":
             raise AccessDenied("Cannot call GetSessionToken with session credentials")
@@ -106,7 +109,10 @@ class StsService:
         m = _ROLE_ARN.match(role_arn)
         if m is None:
             raise InvalidInput(f"{role_arn} is invalid", "RoleArn")
-        return self._store.get_role(m.group(1), m.group(2))
+        role = self._store.get_role(m.group(1), m.group(2))
+        # the ARN as given, path included: a role found by its name under another path would tell any
+        # caller that the role exists, and where
+        return role if role is not None and role.arn == role_arn else None
 
     def _check_trust(self, call: Call, role: Role, keys: dict[str, object]) -> None:
         """The trust policy must allow the caller (by its ARN, its account or "*"). Then the trust

@@ -120,6 +120,10 @@ _ASSUME_ROLE_UNSUPPORTED = ("PolicyArns", "Tags", "TransitiveTagKeys", "SourceId
                             "ProvidedContexts")
 
 
+def _mfa_given(p: dict[str, Any]) -> tuple[str, ...]:
+    return tuple(name for name in ("SerialNumber", "TokenCode") if p.get(name) not in (None, ""))
+
+
 def _assume_role(s: Services, c: Call, p: dict[str, Any]) -> dict[str, Any]:
     unsupported = tuple(name for name in _ASSUME_ROLE_UNSUPPORTED if p.get(name) not in (None, [], ""))
     r = s.sts.assume_role(c, p["RoleArn"], p["RoleSessionName"], p.get("DurationSeconds"), p.get("Policy"),
@@ -134,7 +138,7 @@ def _assume_role(s: Services, c: Call, p: dict[str, Any]) -> dict[str, Any]:
 STS: dict[str, Handler] = {
     "GetCallerIdentity": lambda s, c, p: s.sts.get_caller_identity(c),
     "GetSessionToken": lambda s, c, p: {"Credentials": _credentials(
-        s.sts.get_session_token(c, p.get("DurationSeconds")))},
+        s.sts.get_session_token(c, p.get("DurationSeconds"), _mfa_given(p)))},
     "AssumeRole": _assume_role,
 }
 
