@@ -315,6 +315,30 @@ def test_login_twine_writes_a_private_merged_pypirc(fresh_home: Cli, domain: str
     assert parsed.get("codeartifact", "repository").endswith("/pypi/repo/")
 
 
+def test_login_keeps_secrets_of_config_files_out_of_its_errors_and_a_symlinked_pypirc(fresh_home: Cli,
+                                                                                      domain: str) -> None:
+    rc = fresh_home.home / ".pypirc"
+    rc.write_text("password = pypi-TOPSECRETVALUE\n[distutils]\nindex-servers = pypi\n")   # no section first
+    login = ("codeartifact", "login", "--tool", "twine", "--domain", domain, "--repository", "repo")
+    for extra in ((), ("--dry-run",)):
+        proc = fresh_home.run(*login, *extra)
+        assert proc.returncode == 255 and "invalid state" in proc.stderr
+        assert "TOPSECRETVALUE" not in proc.stderr + proc.stdout
+    # dotfiles kept elsewhere: the link stays, and its target is what login writes
+    target = fresh_home.home / "dotfiles" / "pypirc"
+    target.parent.mkdir()
+    target.write_text("[distutils]\nindex-servers =\n    pypi\n")
+    rc.unlink()
+    rc.symlink_to(target)
+    fresh_home.ok(*login)
+    assert rc.is_symlink() and "[codeartifact]" in target.read_text()
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600
+    # the expiry is told as the AWS CLI tells it: local time, through str()
+    out = fresh_home.ok(*login, TZ="Asia/Tokyo")
+    assert re.search(r"\nLogin expires in 1[12] hours at \d{4}-\d\d-\d\d \d\d:\d\d:\d\d\+09:00\n$", out), out
+    assert out.splitlines()[0].endswith("/pypi/repo/ ")                     # aws-cli's trailing space
+
+
 def test_login_pip_runs_pip_config_set(fresh_home: Cli, domain: str) -> None:
     """pip's `config set` writes the user file (it reads PIP_CONFIG_FILE but never writes it), so HOME and
     XDG_CONFIG_HOME are temporary; PIP_CONFIG_FILE points at a temp file too, so nothing else leaks in."""
@@ -325,7 +349,7 @@ def test_login_pip_runs_pip_config_set(fresh_home: Cli, domain: str) -> None:
                         **pip_env)
     assert out.startswith("Successfully configured pip to use AWS CodeArtifact repository ")
     written = fresh_home.home / ".config" / "pip" / "pip.conf"
-    assert written.exists()
+    assert written.exists() and stat.S_IMODE(written.stat().st_mode) == 0o600      # it holds the token
     got = subprocess.run([sys.executable, "-m", "pip", "config", "get", "global.index-url"], capture_output=True,
                          text=True, env=fresh_home.env(**pip_env), timeout=60)
     assert re.fullmatch(r"https?://aws:rgca_[A-Za-z0-9_.-]+@\S+/pypi/repo/simple/\n", got.stdout), got.stderr
@@ -496,6 +520,8 @@ def test_an_empty_or_schemeless_endpoint_is_an_error_not_the_public_cloud(inproc
                                "--region", "cn-hangzhou", ALIBABA_CLOUD_ACCESS_KEY_ID="a",
                                ALIBABA_CLOUD_ACCESS_KEY_SECRET="b")
     assert code == 252 and out == "" and 'Bad value for --endpoint-url "":' in err
+    code, _, err = inprocess(*CA_GAT, "--domain", "abc", "--region", "us-east-1", AWS_ENDPOINT_URL="127.0.0.1:1")
+    assert code == 252 and "Bad value for the endpoint (AWS_ENDPOINT_URL*, endpoint_url)" in err and "None" not in err
     # --region "" is a region given (signed as given, as the AWS CLI does), not a reason to read another
     code, _, err = inprocess(*CA_GAT, "--domain", "abc", "--endpoint-url", closed_port_url(), "--region", "",
                              "--cli-connect-timeout", "1")

@@ -209,7 +209,7 @@ def build_client(service: str, opts: GlobalOptions, session: botocore.session.Se
             raise translate(exc) from None
         if credentials is None:
             raise CliError("Unable to locate credentials. Set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, add them "
-                           "to ~/.aws/credentials, or pick a profile with --profile.", EXIT_CONFIGURATION)
+                           "to ~/.aws/credentials, or pick a profile (--profile, or AWS_PROFILE).", EXIT_CONFIGURATION)
         frozen = credentials.get_frozen_credentials()
         redactor.add_secret(frozen.secret_key)
         redactor.add_secret(frozen.token)
@@ -221,7 +221,8 @@ def build_client(service: str, opts: GlobalOptions, session: botocore.session.Se
     except InvalidRegionError as exc:         # before ValueError, which it also is
         raise CliError(str(exc), EXIT_OTHER) from None
     except ValueError as exc:
-        raise CliError(f"Bad value for --endpoint-url {opts.endpoint_url}: {exc}", EXIT_PARAMETER) from None
+        where = "--endpoint-url" if opts.endpoint_url is not None else "the endpoint (AWS_ENDPOINT_URL*, endpoint_url)"
+        raise CliError(f"Bad value for {where}: {exc}", EXIT_PARAMETER) from None
     except BotoCoreError as exc:
         raise translate(exc) from None
     client.meta.events.register("before-send", _log_request)

@@ -251,7 +251,7 @@ def guarded(command: str, debug: bool, body: Callable[[], int]) -> int:
         return body()
     except CliError as exc:
         _flush_stdout()
-        sys.stderr.write(f"\n{exc.message}\n")
+        sys.stderr.write(f"\n{REDACTOR(exc.message)}\n")     # it may quote a config file or a tool's output
         return exc.exit_code
     except BrokenPipeError:            # `regauth ... | head -1`: the reader left; not an error
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

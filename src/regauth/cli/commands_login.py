@@ -66,7 +66,7 @@ def npm_scope(namespace: str | None) -> str | None:
     scope = namespace if namespace.startswith("@") else f"@{namespace}"
     if not re.match(r"^(@[a-z0-9-~][a-z0-9-._~]*)", scope):
         raise CliError("Invalid scope name, scope must contain URL-safe characters, no leading dots or underscores",
-                       EXIT_PARAMETER)
+                       EXIT_OTHER)      # as aws-cli exits for it
     return scope
 
 
@@ -108,7 +108,10 @@ def pypirc_text(path: Path, endpoint: str, token: str) -> str:
 
 
 def write_private(path: Path, text: str) -> None:
-    """Replaces `path` with `text`, mode 0600 from the start (never briefly world-readable)."""
+    """Replaces `path` with `text`, mode 0600 from the start (never briefly world-readable). A symlink
+    (dotfiles kept elsewhere) keeps pointing where it did: its target is what is replaced."""
+    if path.is_symlink():
+        path = path.resolve()
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".pypirc.", dir=path.parent)
     try:
@@ -134,12 +137,27 @@ def expiry_message(expiration: datetime, now: datetime | None = None) -> str:
             break
         if len(parts) == 2:
             break
-    return f"Login expires in {' and '.join(parts) or '0 minutes'} at {expiration.isoformat()}"
+    # as aws-cli prints it: the datetime botocore parses, in local time, through str()
+    return f"Login expires in {' and '.join(parts) or '0 minutes'} at {expiration.astimezone()}"
+
+
+def _tighten_pip_config() -> None:
+    """`pip config set` leaves the user's pip.conf, which now holds the token, as the umask makes it
+    (often world-readable): 0600, as the other tools' files are written (spec rule 12)."""
+    base = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
+    for path in (Path(base) / "pip" / "pip.conf", Path(os.path.expanduser("~")) / ".pip" / "pip.conf"):
+        try:
+            if path.is_file() and not path.is_symlink():
+                os.chmod(path, 0o600)
+        except OSError:
+            pass
 
 
 def _run_tool(tool: str, command: list[str], token: str, ignore_errors: bool = False) -> None:
+    # npm writes its argv (the token, for `npm config set ...:_authToken`) to a debug log file: none here
+    env = {**os.environ, "npm_config_logs_max": "0"} if tool == "npm" else None
     try:
-        subprocess.run(command, capture_output=True, check=True)
+        subprocess.run(command, capture_output=True, check=True, env=env)
     except FileNotFoundError:
         raise CliError(f"{command[0]} was not found. Please verify installation.", EXIT_OTHER) from None
     except subprocess.CalledProcessError as exc:
@@ -193,6 +211,8 @@ def run(ctx: Context) -> int:
         if shown == MASK:
             sys.stderr.write("(the token is shown as ****; add --show-token to print it)\n")
         return 0
-    sys.stdout.write(f"Successfully configured {tool} to use AWS CodeArtifact repository {endpoint}\n"
+    if tool == "pip":
+        _tighten_pip_config()
+    sys.stdout.write(f"Successfully configured {tool} to use AWS CodeArtifact repository {endpoint} \n"
                      f"{expiry_message(expiration)}\n")
     return 0

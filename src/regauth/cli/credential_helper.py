@@ -29,17 +29,22 @@ def registry_host(server: str) -> str:
     return netloc.lower()
 
 
+HELPER_CONNECT_TIMEOUT, HELPER_READ_TIMEOUT = 5, 10       # seconds (three attempts at most)
+
+
 def get(server: str) -> tuple[dict[str, str] | None, str]:
     """The credentials for `server`, or (None, why not)."""
-    from regauth.cli.aws_client import CliError, GlobalOptions, build_client, call
+    from regauth.cli.aws_client import REDACTOR, CliError, GlobalOptions, build_client, call
 
     wanted = registry_host(server)
     if not wanted:
         return None, "no registry on stdin"
     try:
-        data = call(build_client("ecr", GlobalOptions()), "get_authorization_token", {})["authorizationData"][0]
+        # docker and skopeo wait on the helper: short timeouts, not botocore's 60 s read timeout per attempt
+        opts = GlobalOptions(connect_timeout=HELPER_CONNECT_TIMEOUT, read_timeout=HELPER_READ_TIMEOUT)
+        data = call(build_client("ecr", opts), "get_authorization_token", {})["authorizationData"][0]
     except CliError as exc:
-        return None, exc.message
+        return None, REDACTOR(exc.message)
     if registry_host(data.get("proxyEndpoint", "")) != wanted:
         return None, NOT_FOUND
     user, _, secret = base64.b64decode(data["authorizationToken"]).decode().partition(":")
