@@ -4,9 +4,9 @@ model or declared by hand), --cli-input-json/--cli-input-yaml and --generate-cli
 from __future__ import annotations
 
 import argparse
+import datetime
 import functools
 import json
-import datetime
 import os
 import platform
 import re

@@ -1,4 +1,5 @@
-"""What a registry URL handed out as ECR's `proxyEndpoint` may look like.
+"""What the URLs operators set may look like: a registry URL handed out as ECR's `proxyEndpoint`
+(and its template), and a repository endpoint template (GetRepositoryEndpoint).
 
 The realm knows a registry by its `service`, which is the URL's host[:port], and clients put the URL
 into `docker login`: a path, a user, a query or a fragment would name a registry no one reaches,
@@ -41,8 +42,13 @@ def registry_template_problem(template: str) -> str | None:
     return registry_url_problem(url.rstrip("/"))
 
 
+def registry_host(url: str) -> str:
+    """The host[:port] of a registry URL: the realm's `service` for it."""
+    return url.split("://", 1)[-1].rstrip("/")
+
+
 def _host(url: str) -> str:
-    return url.split("://", 1)[-1].split("/", 1)[0].lower()
+    return registry_host(url).split("/", 1)[0].lower()
 
 
 def template_account(template: str, host: str) -> str | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 
-from regauth.domain.endpoints import registry_url_problem, template_account
+from regauth.domain.endpoints import registry_host, registry_url_problem, template_account
 from regauth.domain.principals import EcrRepository
 from regauth.errors import Conflict, InvalidInput, NotFound, UnsupportedOperation
 from regauth.records import record
@@ -44,10 +44,6 @@ def foreign_host_owner(store: Store, template: str, account_id: str, host: str) 
     if by_template is not None and by_template != account_id:
         owners.add(by_template)
     return min(owners) if owners else None
-
-
-def registry_host(url: str) -> str:
-    return url.split("://", 1)[-1].rstrip("/")
 
 
 class EcrService:

@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from regauth.domain import tokens
 from regauth.domain.arn import InvalidArn, parse_arn
+from regauth.domain.endpoints import registry_host
 from regauth.domain.keyring import Keyring
 from regauth.domain.policy import Decision
 from regauth.domain.principals import AuditEvent, Caller, RegistryCa
@@ -45,7 +46,7 @@ from regauth.services.authn import Authenticator
 from regauth.services.authz import Authorizer, role_arn_of
 from regauth.services.codeartifact import CodeArtifactService
 from regauth.services.context import Call
-from regauth.services.ecr import EcrService, registry_host
+from regauth.services.ecr import EcrService
 from regauth.services.pending import Pending
 from regauth.services.ratelimit import RateLimiter
 from regauth.store.interfaces import Store
