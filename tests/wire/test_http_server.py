@@ -336,6 +336,15 @@ def test_pipelined_requests_sent_before_a_half_close_are_all_answered(server: Re
         assert r.closed()
 
 
+def logged_lines(server: RegauthServer, before: int, marker: str, wait: float = 5.0) -> list[str]:
+    """The server's output lines after the first `before` that hold `marker`, once one has appeared
+    (the log is read by another thread) or `wait` seconds have passed."""
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline and not any(marker in line for line in server.output[before:]):
+        time.sleep(0.05)
+    return [line for line in server.output[before:] if marker in line]
+
+
 def test_a_newline_smuggled_into_a_logged_value_does_not_forge_a_log_line(server: RegauthServer) -> None:
     # an ACR RPC request's Action is percent-decoded, and a denial's audit line names it (cr:<Action>)
     stamp = time.strftime("%Y-%m-%dT%H%%3A%M%%3A%SZ", time.gmtime())
@@ -343,13 +352,11 @@ def test_a_newline_smuggled_into_a_logged_value_does_not_forge_a_log_line(server
     query = (f"Action=Get%0A{forged.replace(' ', '%20')}&Version=2018-12-01&Format=JSON&InstanceId=cri-x"
              f"&AccessKeyId=AKIAAAAAAAAAAAAAAAAA&SignatureMethod=HMAC-SHA1&SignatureVersion=1.0"
              f"&SignatureNonce=n{time.time_ns()}&Timestamp={stamp}&Signature=AAAA")
+    before = len(server.output)
     with connect(server) as s:
         s.sendall(f"GET /?{query} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
         assert Reader(s).response()[0] == 404               # InvalidAccessKeyId.NotFound
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline and not any("FORGED-LINE" in line for line in server.output):
-        time.sleep(0.05)
-    logged = [line for line in server.output if "FORGED-LINE" in line]
+    logged = logged_lines(server, before, "FORGED-LINE")
     assert len(logged) == 1 and " INFO regauth.audit audit denied " in logged[0]
     assert "cr:Get\\nFORGED-LINE" in logged[0]                        # escaped, on the audit line itself
 
@@ -365,10 +372,7 @@ def test_no_logged_value_can_start_a_line_of_its_own(server: RegauthServer) -> N
     with connect(server) as s:
         s.sendall(f"GET /token?service={service} HTTP/1.1\r\nHost: x\r\nAuthorization: {auth}\r\n\r\n".encode())
         assert Reader(s).response()[0] == 401
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline and not any("FORGED-REALM" in line for line in server.output[before:]):
-        time.sleep(0.05)
-    logged = [line for line in server.output[before:] if "FORGED-REALM" in line]
+    logged = logged_lines(server, before, "FORGED-REALM")
     assert logged and all(not line.startswith("2026-11-24 00:00:00,000") for line in logged), logged
     assert any("x\\n2026-11-24" in line and "\\r\\x00tail" in line for line in logged), logged
     assert not any(c in line for line in server.output for c in "\x00\r\u2028\x85")
@@ -387,12 +391,8 @@ def test_a_malformed_key_id_is_not_repeated_in_the_log(server: RegauthServer) ->
     with connect(server) as s:
         s.sendall(f"GET /?{query} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
         assert Reader(s).response()[0] == 403
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline and not any("(not a key id)" in line for line in server.output[before:]):
-        time.sleep(0.05)
-    assert any("key=(not a key id)" in line for line in server.output[before:])
+    assert any("key=(not a key id)" in line for line in logged_lines(server, before, "(not a key id)"))
     assert not any("MALFORMED-KEY-ID" in line for line in server.output)
-
 
 
 def test_connections_past_the_descriptor_budget_wait_and_are_taken_once_others_close(tmp_path: Path) -> None:
