@@ -127,6 +127,10 @@ class UnknownOperation(InvalidInput):
         super().__init__(message, field, "UNKNOWN_OPERATION")
 
 
+class MissingAction(UnknownOperation):
+    """A query-protocol request (STS, IAM) without its Action: `MissingAction` on the wire."""
+
+
 class MalformedPolicy(InvalidInput):
     def __init__(self, message: str) -> None:
         super().__init__(message, "policyDocument", "CANNOT_PARSE")

@@ -123,16 +123,20 @@ def test_get_service_bearer_token_is_not_an_endpoint(regauth_server: RegauthServ
     from botocore.awsrequest import AWSRequest
     from botocore.credentials import Credentials
 
-    body = "Action=GetServiceBearerToken&Version=2011-06-15"
-    req = AWSRequest(method="POST", url=regauth_server.url + "/", data=body,
-                     headers={"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"})
-    SigV4Auth(Credentials(regauth_server.admin.access_key_id, regauth_server.admin.secret_access_key),
-              "sts", "us-east-1").add_auth(req)
-    conn = http.client.HTTPConnection(urlsplit(regauth_server.url).netloc, timeout=30)
-    conn.request("POST", "/", body=body, headers=dict(req.headers))
-    resp = conn.getresponse()
-    text = resp.read().decode()
-    assert resp.status == 400 and "<Code>InvalidAction</Code>" in text
+    def post(body: str) -> tuple[int, str]:
+        req = AWSRequest(method="POST", url=regauth_server.url + "/", data=body,
+                         headers={"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"})
+        SigV4Auth(Credentials(regauth_server.admin.access_key_id, regauth_server.admin.secret_access_key),
+                  "sts", "us-east-1").add_auth(req)
+        conn = http.client.HTTPConnection(urlsplit(regauth_server.url).netloc, timeout=30)
+        conn.request("POST", "/", body=body, headers=dict(req.headers))
+        resp = conn.getresponse()
+        return resp.status, resp.read().decode()
+
+    status, text = post("Action=GetServiceBearerToken&Version=2011-06-15")
+    assert status == 400 and "<Code>InvalidAction</Code>" in text
+    status, text = post("Version=2011-06-15")                  # no Action at all: aws-wire.md's MissingAction
+    assert status == 400 and "<Code>MissingAction</Code>" in text and "<Type>Sender</Type>" in text
 
 
 def test_sessions_die_with_their_user_or_role_and_do_not_pass_to_a_namesake(regauth_server: RegauthServer) -> None:

@@ -27,7 +27,7 @@ from urllib.parse import parse_qsl, unquote
 from botocore.model import OperationModel, Shape
 
 from regauth.auth.canonical import HttpRequest
-from regauth.errors import InvalidInput, MissingParameter, UnknownOperation, Unparseable
+from regauth.errors import InvalidInput, MissingAction, MissingParameter, UnknownOperation, Unparseable
 
 from regauth.protocols.aws.models import ServiceSpec, lower_camel as _lc
 
@@ -104,7 +104,7 @@ def _parse_query_protocol(spec: ServiceSpec, req: HttpRequest) -> tuple[Operatio
     version = root.children.get("Version")
     action_name = action.value if action is not None else None
     if not action_name:
-        raise UnknownOperation("The request must contain the parameter Action.", field="Action")
+        raise MissingAction("The request must contain the parameter Action.", field="Action")
     version_name = version.value if version is not None else None
     op = spec.operation(action_name)
     if op is None or version_name != spec.api_version:

@@ -196,7 +196,7 @@ def _invalid(family: str, exc: e.InvalidInput) -> WireError:
     message = _msg(exc, "The input fails to satisfy the constraints specified by the service.")
     if isinstance(exc, e.UnknownOperation):
         return _by_family(family, ("UnknownOperationException", 404), "UnknownOperationException",
-                          ("InvalidAction", 400), message)
+                          ("MissingAction" if isinstance(exc, e.MissingAction) else "InvalidAction", 400), message)
     if isinstance(exc, e.Unparseable) and family == _JSON:
         return _sender(family, "SerializationException", 400, message)
     if isinstance(exc, e.MalformedPolicy) and family == _QUERY:

@@ -29,7 +29,7 @@ from typing import Any, Callable
 from urllib.parse import parse_qsl, unquote
 
 from regauth.auth.canonical import HttpRequest
-from regauth.errors import InvalidInput, MissingParameter, UnknownOperation, Unparseable
+from regauth.errors import InvalidInput, MissingAction, MissingParameter, UnknownOperation, Unparseable
 
 from .models import ServiceSpec, lower_camel as _lc
 from .shapes import OperationModel, ServiceModel, Shape
@@ -244,7 +244,7 @@ def _parse_query_protocol(spec: ServiceSpec, req: HttpRequest) -> tuple[_Plan, d
         first.setdefault(key, value)
     action_name = first.get("Action")
     if not action_name:
-        raise UnknownOperation("The request must contain the parameter Action.", field="Action")
+        raise MissingAction("The request must contain the parameter Action.", field="Action")
     version_name = first.get("Version")
     plan = _plan(spec, action_name)
     if plan is None or version_name != spec.api_version:
