@@ -76,3 +76,12 @@ def test_a_changed_configured_secret_stops_a_later_start(store) -> None:
                      bootstrap_secret=Secret("another-secret-another-secret-000000002"))
     assert bootstrap(other, store, FixedClock(T0 + 120)).access_key_id == "AKIAEXAMPLEBOOT00002"
     assert bootstrap(GIVEN, store, FixedClock(T0 + 180)).access_key_id == GIVEN.bootstrap_access_key_id
+
+
+def test_an_account_id_that_is_not_the_store_s_stops_a_later_start(store) -> None:
+    bootstrap(GIVEN, store, FixedClock(T0))
+    other = Settings(account_id="111122223333", bootstrap_access_key_id=GIVEN.bootstrap_access_key_id,
+                     bootstrap_secret=GIVEN.bootstrap_secret)
+    with pytest.raises(SettingsError, match="REGAUTH_ACCOUNT_ID 111122223333 is not this store's bootstrap account"):
+        bootstrap(other, store, FixedClock(T0 + 60))
+    assert bootstrap(Settings(), store, FixedClock(T0 + 120)).account_id == "777788889999"   # unset: fine

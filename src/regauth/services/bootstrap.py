@@ -61,6 +61,14 @@ def _ensure_admin(store: Store, acct: str, now: float) -> None:
         store.put_user_policy(acct, ADMIN_USER, InlinePolicy(name="AdministratorAccess", document=ADMIN_POLICY))
 
 
+def _check_account(settings: Settings, stored: str | None) -> None:
+    """REGAUTH_ACCOUNT_ID names the bootstrap account only on a first start: on a store that has one,
+    another id is a configuration mistake (the wrong store, or the wrong settings), not ignored."""
+    if settings.account_id and stored is not None and stored != settings.account_id:
+        raise SettingsError(f"REGAUTH_ACCOUNT_ID {settings.account_id} is not this store's bootstrap account "
+                            f"({stored}): check the store (--data-dir, REGAUTH_DATABASE_URL) or unset it.")
+
+
 _OTHER_SECRET = ("The access key {key_id} of REGAUTH_BOOTSTRAP_ACCESS_KEY_ID is stored with another secret than "
                  "REGAUTH_BOOTSTRAP_SECRET_ACCESS_KEY (a changed secret is not applied: delete the key with `aws "
                  "iam delete-access-key` and restart, or configure the stored secret).")
@@ -86,6 +94,7 @@ def bootstrap(settings: Settings, store: Store, clock: Clock) -> BootstrapResult
     secret is printed, by the node that made it)."""
     now = clock.now()
     existing = store.get_meta(ACCOUNT_META)
+    _check_account(settings, existing)
     key = store.get_meta(KEY_META)
     given = settings.bootstrap_access_key_id, settings.bootstrap_secret
     if existing is not None and key is not None:
@@ -100,6 +109,7 @@ def bootstrap(settings: Settings, store: Store, clock: Clock) -> BootstrapResult
                 key = given[0]
         return BootstrapResult(account_id=existing, access_key_id=key, secret=None, created=False)
     acct = existing or store.set_meta_once(ACCOUNT_META, settings.account_id or ids.account_id())
+    _check_account(settings, acct)                 # another node, configured otherwise, may have been first
     _ensure_admin(store, acct, now)
     if given[0] and given[1] is not None:
         _given_key(store, acct, given[0], given[1], now)
