@@ -58,3 +58,26 @@ def test_create_account_takes_only_a_twelve_digit_id(regauth_server: RegauthServ
         proc = regauth_cli("admin", "create-account", "--account-id", bad, data_dir=regauth_server.data_dir)
         assert proc.returncode == 1 and "--account-id must be 12 digits" in proc.stderr
         assert "SecretAccessKey" not in proc.stdout
+
+
+def test_operator_changes_are_audited(regauth_server: RegauthServer) -> None:
+    """Like revocations and rotations, the changes an operator makes to the store are in the trail."""
+    import json
+
+    data_dir = regauth_server.data_dir
+    acct = json.loads(regauth_cli("admin", "create-account", data_dir=data_dir).stdout)["AccountId"]
+    made = json.loads(regauth_cli("admin", "create-acr-instance", "--account-id", acct, "--region", "cn-hangzhou",
+                                  "--name", unique("audited"), "--login-server", f"{unique('acr')}.test:5000",
+                                  data_dir=data_dir).stdout)
+    assert regauth_cli("admin", "delete-acr-instance", "--instance-id", made["InstanceId"],
+                       data_dir=data_dir).returncode == 0
+    assert regauth_cli("admin", "set-registry-endpoint", "--account-id", acct, "--region", "us-east-1", "--url",
+                       f"https://{unique('reg')}.test:5000", data_dir=data_dir).returncode == 0
+    events = [json.loads(line) for line in regauth_cli("admin", "audit", "--limit", "10",
+                                                       data_dir=data_dir).stdout.splitlines()]
+    actions = [e["action"] for e in events if acct in e["resource"] or made["InstanceId"] in e["resource"]]
+    assert {"regauth:CreateAccount", "regauth:CreateAcrInstance", "regauth:DeleteAcrInstance",
+            "regauth:SetRegistryEndpoint"} <= set(actions), actions
+    assert all(e["outcome"] == "allowed" and e["principal_arn"] == "" for e in events if e["action"] in actions)
+    audit_text = regauth_cli("admin", "audit", "--limit", "10", data_dir=data_dir).stdout
+    assert "SecretAccessKey" not in audit_text

@@ -203,6 +203,7 @@ def _create_account(args: argparse.Namespace) -> int:
         raise SystemExit(f"regauth: account {args.account_id} already exists")
     result = create_account(rt.services.store, rt.services.clock, args.account_id)
     assert result.secret is not None
+    _audit_operator(rt.services, "regauth:CreateAccount", f"{result.account_id} {result.access_key_id}")
     print(json.dumps({"AccountId": result.account_id, "UserName": "admin", "AccessKeyId": result.access_key_id,
                       "SecretAccessKey": result.secret.reveal()}, indent=2))
     return 0
@@ -220,20 +221,37 @@ def _instance_json(i: AcrInstance) -> dict[str, object]:
             "LoginServer": i.login_server, "CreatedAt": i.created_at}
 
 
-def _store_command(args: argparse.Namespace, act: Callable[[Any], dict[str, object]]) -> int:
-    """Open the store with the usual settings, run one operator action, print its JSON."""
+def _store_command(args: argparse.Namespace, act: Callable[[Any], dict[str, object]],
+                   audited: tuple[str, Callable[[dict[str, Any]], str]] | None = None) -> int:
+    """Open the store with the usual settings, run one operator action, print its JSON. `audited`:
+    (action, the resource of its output) of an action that changes the store, for the audit trail."""
     services = open_runtime(load_settings(data_dir=args.data_dir)).services
     try:
         out = act(services)
     except RegauthError as exc:
         raise SystemExit(f"regauth: {exc.message}") from None
+    if audited is not None:
+        _audit_operator(services, audited[0], audited[1](out))
     print(json.dumps(out, indent=2))
     return 0
 
 
+def _audit_operator(services: Any, action: str, resource: str) -> None:
+    """An operator's change to the store, in the audit trail as revocations and rotations are (no IAM
+    principal: the operator acts on the store directly)."""
+    from regauth.domain import ids
+    from regauth.domain.principals import AuditEvent
+
+    event = AuditEvent(at=services.clock.now(), request_id=ids.request_id(), principal_arn="", action=action,
+                       resource=resource[:256], outcome="allowed", source_ip="")
+    services.store.record_audit(event)
+    services.auditor.logged(event)
+
+
 def _create_acr_instance(args: argparse.Namespace) -> int:
     return _store_command(args, lambda s: _instance_json(s.acr.create_instance(
-        args.account_id, args.region, args.name, args.login_server, args.instance_id)))
+        args.account_id, args.region, args.name, args.login_server, args.instance_id)),
+        ("regauth:CreateAcrInstance", lambda out: f"{out['InstanceId']} {out['LoginServer']}"))
 
 
 def _list_acr_instances(args: argparse.Namespace) -> int:
@@ -242,20 +260,25 @@ def _list_acr_instances(args: argparse.Namespace) -> int:
 
 
 def _delete_acr_instance(args: argparse.Namespace) -> int:
-    return _store_command(args, lambda s: {"Deleted": _instance_json(s.acr.delete_instance(args.instance_id))})
+    return _store_command(args, lambda s: {"Deleted": _instance_json(s.acr.delete_instance(args.instance_id))},
+                          ("regauth:DeleteAcrInstance", lambda out: str(out["Deleted"]["InstanceId"])))
 
 
 def _set_registry_endpoint(args: argparse.Namespace) -> int:
     return _store_command(args, lambda s: {"AccountId": args.account_id, "RegionId": args.region,
                                            "ProxyEndpoint": s.ecr.set_registry_endpoint(args.account_id,
-                                                                                        args.region, args.url)})
+                                                                                        args.region, args.url)},
+                          ("regauth:SetRegistryEndpoint",
+                           lambda out: f"{out['AccountId']} {out['RegionId']} {out['ProxyEndpoint']}"))
 
 
 def _set_repository_endpoint(args: argparse.Namespace) -> int:
     return _store_command(args, lambda s: {
         "Domain": args.domain, "Format": args.format, "Template": args.template,
         "Example": s.codeartifact.set_endpoint(args.account_id, args.region, args.domain, args.format,
-                                               args.template)})
+                                               args.template)},
+        ("regauth:SetRepositoryEndpoint", lambda out: f"{args.account_id} {args.region} {out['Domain']} "
+                                                      f"{out['Format']} {out['Template']}"))
 
 
 def _revocation_json(r: Revocation) -> dict[str, object]:
