@@ -287,3 +287,21 @@ def test_a_store_left_out_of_wal_mode_is_put_back_in_it(tmp_path):
 ])
 def test_which_urls_open_without_sqlalchemy(url, path):
     assert sqlite_file(url) == path
+
+
+def test_a_new_sqlite_file_is_private_wherever_it_is(tmp_path):
+    """REGAUTH_DATABASE_URL may name a file outside the data dir (0700): the umask must not leave the
+    store, which holds sealed secrets and the audit trail, readable by others."""
+    import os
+    import stat
+
+    old = os.umask(0o022)
+    try:
+        s = open_store(f"sqlite:///{tmp_path}/elsewhere/regauth.db", KEY)
+    finally:
+        os.umask(old)
+    try:
+        assert stat.S_IMODE((tmp_path / "elsewhere" / "regauth.db").stat().st_mode) == 0o600
+        assert stat.S_IMODE((tmp_path / "elsewhere").stat().st_mode) == 0o700
+    finally:
+        s.close()

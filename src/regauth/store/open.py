@@ -248,6 +248,19 @@ def sqlite_file(database_url: str) -> str | None:
     return path
 
 
+def _private_file(path: Path) -> None:
+    """A new SQLite file is made 0600 (its -wal and -shm files take its mode), in directories made
+    0700: outside the data dir (REGAUTH_DATABASE_URL) the umask would leave it readable by others.
+    An existing file keeps the mode its operator gave it."""
+    import os
+
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass
+
+
 def open_store(database_url: str, master_key: bytes) -> Store:
     """The store at `database_url`, migrated to head, its master key checked. A SQLite file whose
     schema is at head opens without SQLAlchemy (`store.sqlite_store`)."""
@@ -269,7 +282,7 @@ def open_store(database_url: str, master_key: bytes) -> Store:
 
 
 def _open_sqlite_file(database_url: str, path: str, box: SecretBox) -> SqliteStore:
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    _private_file(Path(path))
     store = SqliteStore(database_url, path, box)
     try:
         head = head_revision()
