@@ -35,3 +35,8 @@ def test_get_without_a_registry_and_unknown_actions() -> None:
     code, out, err = run("fetch")
     assert code == 2 and out == "" and "usage" in err
     assert run()[0] == 2
+
+
+def test_help_is_an_answer_not_an_error() -> None:
+    code, out, err = run("--help")
+    assert code == 0 and err == "" and out.startswith("usage: docker-credential-regauth") and "credHelpers" in out

@@ -119,3 +119,9 @@ def test_repository_templates(services: Services, template: str, problem: str | 
             services.codeartifact.set_endpoint(ACCT, "us-east-1", "d1", "pypi", template)
         with pytest.raises(SettingsError, match="REGAUTH_REPOSITORY_ENDPOINT"):
             load_settings({"REGAUTH_REPOSITORY_ENDPOINT": template})
+
+
+@pytest.mark.parametrize("region", ["US EAST", "us_east_1", "", "eu-west-1:x"])
+def test_a_registry_endpoint_s_region_is_a_region_name(services: Services, region: str) -> None:
+    with pytest.raises(InvalidInput):
+        services.ecr.set_registry_endpoint(ACCT, region, "https://registry.example:5000")

@@ -20,6 +20,15 @@ from urllib.parse import urlsplit
 
 NOT_FOUND = "credentials not found in native keychain"
 USAGE = "usage: docker-credential-regauth get|store|erase|list|version (the registry on stdin for get)"
+HELP = """
+A Docker credential helper: docker, skopeo and podman run it for the registries their config maps
+to "regauth" ("credHelpers": {"registry.example.internal:5000": "regauth"}). `get` asks regauth
+for an ECR token with the usual AWS settings (AWS_ENDPOINT_URL or AWS_ENDPOINT_URL_ECR, AWS_PROFILE,
+~/.aws) and answers for the registry that token is for; it stores nothing.
+
+example:
+  printf registry.example.internal:5000 | docker-credential-regauth get
+"""
 
 
 def registry_host(server: str) -> str:
@@ -73,6 +82,9 @@ def main(argv: list[str] | None = None, stdin: TextIO = sys.stdin, stdout: TextI
     if action == "version":
         from regauth import __version__
         stdout.write(f"docker-credential-regauth (regauth {__version__})\n")
+        return 0
+    if action in ("-h", "--help", "help"):
+        stdout.write(USAGE + "\n" + HELP)
         return 0
     stderr.write(USAGE + "\n")
     return 2
