@@ -32,6 +32,7 @@ from regauth.auth.sigv4_canonical import (
     query_pairs,
     wire_bytes,
 )
+from regauth.domain.arn import REGION_NAME
 from regauth.domain.macs import KeyedMac
 from regauth.domain.secret import Secret
 from regauth.errors import IncompleteSignature, RequestExpired, SignatureMismatch
@@ -51,7 +52,6 @@ PAYLOAD_MISMATCH_MESSAGE = "The provided 'x-amz-content-sha256' header does not 
 _HEX64 = re.compile(r"[0-9a-fA-F]{64}")
 _BASIC_DATE = re.compile(r"\d{8}T\d{6}Z")
 _SCOPE_DATE = re.compile(r"\d{8}")
-_REGION = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")          # us-east-1, cn-north-1, aws-global...
 _QUERY_PARAMS = ("X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Date", "X-Amz-Expires",
                  "X-Amz-SignedHeaders", "X-Amz-Signature", "X-Amz-Security-Token")
 _QUERY_REQUIRED = (
@@ -210,7 +210,7 @@ def _credential(credential: str) -> tuple[str, str, str, str]:
         raise IncompleteSignature(f"Credential should be scoped with a valid terminator: '{TERMINATOR}'.")
     if not _SCOPE_DATE.fullmatch(date):
         raise IncompleteSignature("Credential scope date must be in YYYYMMDD format.")
-    if not _REGION.fullmatch(region):        # a region name: it goes into ARNs and endpoints as it is
+    if not REGION_NAME.fullmatch(region):        # a region name: it goes into ARNs and endpoints as it is
         raise IncompleteSignature("Credential should be scoped to a valid region.")
     if not service.strip():
         raise IncompleteSignature("Credential should be scoped to correct service.")

@@ -31,6 +31,10 @@ Segment = tuple[str, bool]
 
 LAYOUTS: dict[str, int] = {"arn": 6, "acs": 5}
 
+# An AWS region's name as requests may carry it (a SigV4 credential scope, an index's URL): it goes
+# into ARNs and endpoints as it is, so nothing that would shift their fields (':', '/', spaces).
+REGION_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")      # us-east-1, cn-north-1, aws-global...
+
 
 class InvalidArn(ValueError):
     """The text is not an ARN (or not an ARN pattern)."""

@@ -28,6 +28,7 @@ from urllib.parse import parse_qsl
 from regauth.auth import basic
 from regauth.auth.canonical import HttpRequest
 from regauth.domain import ids
+from regauth.domain.arn import REGION_NAME
 from regauth.domain.principals import AuditEvent
 from regauth.errors import (AccessDenied, AuthError, BadToken, InvalidInput, MissingAuthentication, NotFound,
                             RegauthError)
@@ -46,7 +47,7 @@ _INDEX_PARAMS = {   # the verifier URL's parameters: (required, pattern)
     "domain": (True, re.compile(r"[a-z][a-z0-9\-]{0,48}[a-z0-9]")),
     "domain-owner": (True, re.compile(r"[0-9]{12}")),
     "repository": (True, re.compile(r"[A-Za-z0-9][A-Za-z0-9._\-]{1,99}")),
-    "region": (True, re.compile(r"[a-z0-9][a-z0-9-]{0,62}")),
+    "region": (True, REGION_NAME),
 }
 _INDEX_USAGE = ("the verifier's URL must name the index's domain, the domain's owner and region, and the repository, "
                 "once each: /auth/verify?domain=D&domain-owner=ACCOUNT&region=REGION&repository=R")

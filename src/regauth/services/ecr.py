@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import base64
-import re
 
+from regauth.domain.arn import REGION_NAME
 from regauth.domain.endpoints import registry_host, registry_url_problem, template_account
 from regauth.domain.principals import EcrRepository
 from regauth.errors import Conflict, InvalidInput, NotFound, UnsupportedOperation
@@ -35,9 +35,6 @@ def docker_credential(password: str) -> str:
     return base64.b64encode(f"AWS:{password}".encode()).decode()
 
 
-_REGION = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")      # as a SigV4 credential scope names it
-
-
 def foreign_host_owner(store: Store, template: str, account_id: str, host: str) -> str | None:
     """Another account whose registry `host` is (host[:port], any case): a registry endpoint or ACR
     login server the operator set for it, or its host under the registry URL template (whether or not
@@ -64,7 +61,7 @@ class EcrService:
 
     def set_registry_endpoint(self, account_id: str, region: str, url: str) -> str:
         """Operator setting: the registry URL returned as proxyEndpoint (no trailing slash)."""
-        if not _REGION.fullmatch(region):
+        if not REGION_NAME.fullmatch(region):
             raise InvalidInput("the region must look like us-east-1 (lower-case letters, digits, hyphens)", "region")
         clean = url.strip().rstrip("/")
         problem = registry_url_problem(clean)

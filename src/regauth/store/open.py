@@ -249,9 +249,9 @@ def sqlite_file(database_url: str) -> str | None:
 
 
 def _private_file(path: Path) -> None:
-    """A new SQLite file is made 0600 (its -wal and -shm files take its mode), in directories made
-    0700: outside the data dir (REGAUTH_DATABASE_URL) the umask would leave it readable by others.
-    An existing file keeps the mode its operator gave it."""
+    """A new SQLite file is made 0600 (its -wal and -shm files take its mode), and its directory, when
+    new, 0700: outside the data dir (REGAUTH_DATABASE_URL) the umask would leave them readable by
+    others. An existing file or directory keeps the mode its operator gave it."""
     import os
 
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
