@@ -345,6 +345,13 @@ def logged_lines(server: RegauthServer, before: int, marker: str, wait: float = 
     return [line for line in server.output[before:] if marker in line]
 
 
+def raw_get(server: RegauthServer, target: str, headers: str = "") -> int:
+    """The status of `GET target` sent as raw bytes (no client re-encodes what the test smuggles in)."""
+    with connect(server) as s:
+        s.sendall(f"GET {target} HTTP/1.1\r\nHost: x\r\n{headers}\r\n".encode())
+        return Reader(s).response()[0]
+
+
 def test_a_newline_smuggled_into_a_logged_value_does_not_forge_a_log_line(server: RegauthServer) -> None:
     # an ACR RPC request's Action is percent-decoded, and a denial's audit line names it (cr:<Action>)
     stamp = time.strftime("%Y-%m-%dT%H%%3A%M%%3A%SZ", time.gmtime())
@@ -353,9 +360,7 @@ def test_a_newline_smuggled_into_a_logged_value_does_not_forge_a_log_line(server
              f"&AccessKeyId=AKIAAAAAAAAAAAAAAAAA&SignatureMethod=HMAC-SHA1&SignatureVersion=1.0"
              f"&SignatureNonce=n{time.time_ns()}&Timestamp={stamp}&Signature=AAAA")
     before = len(server.output)
-    with connect(server) as s:
-        s.sendall(f"GET /?{query} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
-        assert Reader(s).response()[0] == 404               # InvalidAccessKeyId.NotFound
+    assert raw_get(server, f"/?{query}") == 404                 # InvalidAccessKeyId.NotFound
     logged = logged_lines(server, before, "FORGED-LINE")
     assert len(logged) == 1 and " INFO regauth.audit audit denied " in logged[0]
     assert "cr:Get\\nFORGED-LINE" in logged[0]                        # escaped, on the audit line itself
@@ -369,9 +374,7 @@ def test_no_logged_value_can_start_a_line_of_its_own(server: RegauthServer) -> N
     forged = "2026-11-24 00:00:00,000 INFO regauth.audit audit allowed registry:GetToken FORGED-REALM"
     service = "x%0a" + forged.replace(" ", "%20") + "%0d%00tail%e2%80%a8nel%c2%85end"
     before = len(server.output)
-    with connect(server) as s:
-        s.sendall(f"GET /token?service={service} HTTP/1.1\r\nHost: x\r\nAuthorization: {auth}\r\n\r\n".encode())
-        assert Reader(s).response()[0] == 401
+    assert raw_get(server, f"/token?service={service}", f"Authorization: {auth}\r\n") == 401
     logged = logged_lines(server, before, "FORGED-REALM")
     assert logged and all(not line.startswith("2026-11-24 00:00:00,000") for line in logged), logged
     assert any("x\\n2026-11-24" in line and "\\r\\x00tail" in line for line in logged), logged
@@ -388,9 +391,7 @@ def test_a_malformed_key_id_is_not_repeated_in_the_log(server: RegauthServer) ->
              f"&X-Amz-Credential={credential}&X-Amz-Date={stamp}&X-Amz-Expires=300&X-Amz-SignedHeaders=host"
              f"&X-Amz-Signature={'0' * 64}")
     before = len(server.output)
-    with connect(server) as s:
-        s.sendall(f"GET /?{query} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
-        assert Reader(s).response()[0] == 403
+    assert raw_get(server, f"/?{query}") == 403
     assert any("key=(not a key id)" in line for line in logged_lines(server, before, "(not a key id)"))
     assert not any("MALFORMED-KEY-ID" in line for line in server.output)
 
