@@ -448,3 +448,23 @@ def test_request_context_is_hashable_and_normalises_principal_arns() -> None:
 
 def test_decision_values() -> None:
     assert [d.value for d in Decision] == ["allow", "deny", "implicit-deny"]
+
+
+def test_a_pinned_principal_arn_names_only_the_principal_with_that_unique_id() -> None:
+    alice = f"arn:aws:iam::{ACCOUNT}:user/alice"
+    doc = json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": alice}, "Action": "codeartifact:*", "Resource": "*"},
+        {"Effect": "Deny", "NotPrincipal": {"AWS": alice}, "Action": "codeartifact:Delete*", "Resource": "*"}]})
+    policy = parse_policy(doc, kind="resource")
+    assert policy.principal_arns == {alice}
+    pinned = policy.pinned([(alice, "AIDAALICE")])
+    assert pinned != policy and pinned.document == policy.document
+
+    def decide(p, uid: str, action: str = "codeartifact:GetAuthorizationToken") -> Decision:
+        return evaluate([p], RequestContext(action, "*", (alice,), ACCOUNT, principal_id=uid))
+
+    assert decide(pinned, "AIDAALICE") is Decision.ALLOW
+    assert decide(pinned, "AIDALATER") is Decision.IMPLICIT_DENY       # a namesake created later
+    assert decide(pinned, "AIDALATER", "codeartifact:DeleteDomain") is Decision.DENY
+    assert decide(pinned, "AIDAALICE", "codeartifact:DeleteDomain") is Decision.ALLOW
+    assert decide(policy, "AIDALATER") is Decision.ALLOW                # stored before ids were pinned

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import inspect
 
@@ -318,6 +319,22 @@ def test_roles_round_trip_trust_policy_and_delete(store):
     assert store.get_role(ACCT, "deployer") == updated
     assert store.update_role_trust_policy(ACCT, "nope", "{}") is None
     assert store.delete_role(ACCT, "deployer") == updated
+
+
+def test_the_principal_ids_pinned_with_a_trust_or_domain_policy_come_back(store):
+    pins = (("arn:aws:iam::111111111111:role/ci", "AROAEXAMPLE0000000001"),
+            ("arn:aws:iam::111111111111:user/alice", "AIDAEXAMPLE0000000001"))
+    r = dataclasses.replace(role("pinned"), trust_principal_ids=pins)
+    assert store.create_role(r) == r
+    assert store.get_role(ACCT, "pinned").trust_principal_ids == pins
+    updated = store.update_role_trust_policy(ACCT, "pinned", '{"new":true}', pins[:1])
+    assert updated.trust_principal_ids == pins[:1] == store.get_role(ACCT, "pinned").trust_principal_ids
+    assert store.update_role_trust_policy(ACCT, "pinned", '{"new":true}').trust_principal_ids == ()
+    store.create_domain(domain("pins"))
+    store.put_domain_policy(DomainPolicy(ACCT, REGION, "pins", '{"v":1}', "rev-1", pins))
+    assert store.get_domain_policy(ACCT, REGION, "pins").principal_ids == pins
+    store.put_domain_policy(DomainPolicy(ACCT, REGION, "pins", '{"v":2}', "rev-2"))
+    assert store.get_domain_policy(ACCT, REGION, "pins").principal_ids == ()
     assert store.delete_role(ACCT, "deployer") is None
 
 

@@ -165,3 +165,38 @@ def test_sqlite_connection_settings(tmp_path):
             assert pragma("foreign_keys") == 1
     finally:
         store.close()
+
+
+def test_upgrading_a_populated_store_keeps_its_rows(database_url):
+    """0004 adds columns to tables that hold rows and are referenced (roles by role_policies): the
+    rows stay, and the policies stored before have no principal ids pinned."""
+    from regauth.domain.principals import Domain, DomainPolicy, InlinePolicy, Role
+
+    store = open_store(database_url, KEY)
+    try:
+        acct = "111111111111"
+        store.ensure_account(acct, 1.0)
+        store.create_role(Role(acct, "r", "AROAEXAMPLE0000000001", f"arn:aws:iam::{acct}:role/r", "/", "{}",
+                               3600, "", 1.0, (("arn:aws:iam::111111111111:user/u", "AIDAEXAMPLE0000000001"),)))
+        store.put_role_policy(acct, "r", InlinePolicy("p", "{}"))
+        store.create_domain(Domain(acct, "us-east-1", "d", f"arn:aws:codeartifact:us-east-1:{acct}:domain/d", "k", 1.0))
+        store.put_domain_policy(DomainPolicy(acct, "us-east-1", "d", '{"v":1}', "rev"))
+    finally:
+        store.close()
+    engine = create_store_engine(database_url)
+    try:
+        with engine.begin() as conn:
+            command.downgrade(_alembic_config(conn), "0003")
+        with engine.begin() as conn:
+            command.upgrade(_alembic_config(conn), "head")
+        assert _shape(engine) == _expected_shape()
+    finally:
+        engine.dispose()
+    store = open_store(database_url, KEY)
+    try:
+        role = store.get_role(acct, "r")
+        assert (role.role_id, role.trust_principal_ids) == ("AROAEXAMPLE0000000001", ())
+        assert [p.name for p in store.list_role_policies(acct, "r")] == ["p"]
+        assert store.get_domain_policy(acct, "us-east-1", "d").principal_ids == ()
+    finally:
+        store.close()

@@ -390,3 +390,90 @@ def test_a_role_arn_must_be_the_role_s_own_and_mfa_is_refused(regauth_server: Re
         regauth_server.client("sts").get_session_token(SerialNumber="arn:aws:iam::123456789012:mfa/x",
                                                        TokenCode="123456")
     assert err.value.response["Error"]["Code"] == "ValidationError"
+
+
+def test_policies_stand_for_the_principals_they_named_when_stored_not_for_later_namesakes(
+        regauth_server: RegauthServer) -> None:
+    """IAM resolves a user or role named in a trust or resource policy when the policy is stored (it
+    must exist) and keeps its unique id: deleted and created again under the same name (and path),
+    it is another principal, which the policy does not name until it is stored again."""
+    from botocore.exceptions import ClientError
+
+    from tests.fixtures.server import new_user
+
+    acct = regauth_server.account_id
+    iam = regauth_server.client("iam")
+    ca = regauth_server.client("codeartifact")
+    bearer = {"Version": "2012-10-17", "Statement": [CA_TOKEN_POLICY["Statement"][1]]}
+
+    def outcome(fn, **kw) -> str:
+        try:
+            fn(**kw)
+            return "OK"
+        except ClientError as err:
+            return err.response["Error"]["Code"]
+
+    def naming(arn: str, action: str, **extra) -> str:
+        return json.dumps({"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Principal": {"AWS": arn}, "Action": action, **extra}]})
+
+    def recreate(name: str, policy: dict | None) -> Keys:
+        for key in iam.list_access_keys(UserName=name)["AccessKeyMetadata"]:
+            iam.delete_access_key(UserName=name, AccessKeyId=key["AccessKeyId"])
+        if policy is not None:
+            iam.delete_user_policy(UserName=name, PolicyName="p")
+        iam.delete_user(UserName=name)
+        return new_user(regauth_server, policy, name=name)
+
+    # a principal that does not exist cannot be named
+    ghost = f"arn:aws:iam::{acct}:user/{unique('ghost')}"
+    assert outcome(iam.create_role, RoleName=unique("r"),
+                   AssumeRolePolicyDocument=naming(ghost, "sts:AssumeRole")) == "MalformedPolicyDocument"
+    for wrong in (ghost.replace(":user/", ":group/"), ghost.replace(":user/", ":user/other-path/")):
+        assert outcome(iam.create_role, RoleName=unique("r"),
+                       AssumeRolePolicyDocument=naming(wrong, "sts:AssumeRole")) == "MalformedPolicyDocument"
+
+    # a trust policy naming a user (which grants on its own in the same account)
+    name, role = unique("trusted"), unique("r")
+    keys = new_user(regauth_server, None, name=name)
+    user_arn = f"arn:aws:iam::{acct}:user/{name}"
+    iam.create_role(RoleName=role, AssumeRolePolicyDocument=naming(user_arn, "sts:AssumeRole"))
+    role_arn = f"arn:aws:iam::{acct}:role/{role}"
+    assume = regauth_server.client("sts", keys).assume_role
+    assert outcome(assume, RoleArn=role_arn, RoleSessionName="s1") == "OK"
+    keys = recreate(name, None)
+    assert outcome(regauth_server.client("sts", keys).assume_role, RoleArn=role_arn, RoleSessionName="s1") \
+        == "AccessDenied"
+    iam.update_assume_role_policy(RoleName=role, PolicyDocument=naming(user_arn, "sts:AssumeRole"))
+    assert outcome(regauth_server.client("sts", keys).assume_role, RoleArn=role_arn, RoleSessionName="s1") == "OK"
+
+    # a domain policy naming a user, and one naming a role under a path
+    dom = unique("pins")
+    ca.create_domain(domain=dom)
+    name = unique("reader")
+    keys = new_user(regauth_server, bearer, name=name)
+    dom_arn = f"arn:aws:codeartifact:us-east-1:{acct}:domain/{dom}"
+    assert outcome(ca.put_domain_permissions_policy, domain=dom, policyDocument=naming(
+        ghost, "codeartifact:GetAuthorizationToken", Resource=dom_arn)) == "ValidationException"
+    ca.put_domain_permissions_policy(domain=dom, policyDocument=naming(
+        f"arn:aws:iam::{acct}:user/{name}", "codeartifact:GetAuthorizationToken", Resource=dom_arn))
+    token = regauth_server.client("codeartifact", keys).get_authorization_token
+    assert outcome(token, domain=dom) == "OK"
+    keys = recreate(name, bearer)
+    assert outcome(regauth_server.client("codeartifact", keys).get_authorization_token, domain=dom) \
+        == "AccessDeniedException"
+
+    role = unique("reader")
+    for attempt in range(2):        # the same role name, path and session name both times
+        iam.create_role(RoleName=role, Path="/p1/", AssumeRolePolicyDocument=trust(acct))
+        iam.put_role_policy(RoleName=role, PolicyName="p", PolicyDocument=json.dumps(bearer))
+        if attempt == 0:
+            ca.put_domain_permissions_policy(domain=dom, policyDocument=naming(
+                f"arn:aws:iam::{acct}:role/p1/{role}", "codeartifact:GetAuthorizationToken", Resource=dom_arn))
+        c = regauth_server.client("sts").assume_role(RoleArn=f"arn:aws:iam::{acct}:role/p1/{role}",
+                                                     RoleSessionName="s1")["Credentials"]
+        session = Keys(c["AccessKeyId"], c["SecretAccessKey"], c["SessionToken"])
+        got = outcome(regauth_server.client("codeartifact", session).get_authorization_token, domain=dom)
+        assert got == ("OK" if attempt == 0 else "AccessDeniedException")
+        iam.delete_role_policy(RoleName=role, PolicyName="p")
+        iam.delete_role(RoleName=role)

@@ -18,8 +18,9 @@ import enum
 import functools
 import json
 import re
-from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from types import MappingProxyType
 from typing import Final
 
 from regauth.domain.arn import ArnPattern, Glob, InvalidArn, compile_arn_pattern, parse_arn
@@ -41,6 +42,7 @@ _PRINCIPAL_TYPES: Final = frozenset({"AWS", "Service", "Federated", "CanonicalUs
 _SID_RE: Final = re.compile(r"[0-9A-Za-z]*")
 _VENDOR_RE: Final = re.compile(r"[A-Za-z0-9-]+")
 _ACCOUNT_RE: Final = re.compile(r"[0-9]{12}")
+_NO_PINS: Final[Mapping[str, str]] = MappingProxyType({})
 
 
 class Decision(enum.Enum):
@@ -59,6 +61,9 @@ class RequestContext:
     # False: a policy's account principals (`123456789012`, `…:root`) do not match, only the caller's
     # own ARNs and "*": whether a resource policy grants to this principal itself, not to its account
     account_principals: bool = True
+    # the unique id (AIDA…, AROA…) of the user or role the caller is: a policy naming an ARN that
+    # was pinned to another id (a deleted namesake's) does not match it
+    principal_id: str = ""
     _action: str = field(init=False, repr=False, compare=False)
     _keys: Mapping[str, object] = field(init=False, repr=False, compare=False)
     _arns: frozenset[str] = field(init=False, repr=False, compare=False)
@@ -126,9 +131,19 @@ class PrincipalMatcher:
     arns: frozenset[str]
     negate: bool                      # NotPrincipal
 
-    def matches(self, ctx: RequestContext) -> bool:
-        hit = self.anyone or not self.accounts.isdisjoint(ctx._accounts) or not self.arns.isdisjoint(ctx._arns)
+    def matches(self, ctx: RequestContext, pins: Mapping[str, str]) -> bool:
+        hit = self.anyone or not self.accounts.isdisjoint(ctx._accounts) or (
+            not self.arns.isdisjoint(ctx._arns) and self._named(ctx, pins))
         return hit != self.negate
+
+    def _named(self, ctx: RequestContext, pins: Mapping[str, str]) -> bool:
+        """One of the caller's ARNs is named, and stands for the caller itself: an ARN pinned when
+        the policy was stored (`Policy.principal_ids`) names the principal that had it then, not a
+        later one created under the same name (IAM keeps unique ids in such policies)."""
+        if not pins:
+            return True
+        uid = ctx.principal_id
+        return any(pins.get(arn, uid) == uid for arn in self.arns & ctx._arns)
 
 
 @dataclass(frozen=True)
@@ -152,38 +167,50 @@ class Statement:
         dynamic = self.resources.dynamic if self.resources is not None else ()
         return frozenset().union(*(t.keys for t in dynamic), *(c.reads for c in self.conditions))
 
-    def applies(self, ctx: RequestContext) -> bool:
+    def applies(self, ctx: RequestContext, pins: Mapping[str, str] = _NO_PINS) -> bool:
         return (self.actions.matches(ctx._action)
                 and (self.resources is None or self.resources.matches(ctx.resource, ctx._keys))
-                and (self.principals is None or self.principals.matches(ctx))
+                and (self.principals is None or self.principals.matches(ctx, pins))
                 and all(c.holds(ctx._keys) for c in self.conditions))
 
 
 @dataclass(frozen=True)
 class Policy:
-    """A parsed policy. Equality and hash are those of (document, kind)."""
+    """A parsed policy. Equality and hash are those of (document, kind, principal_ids)."""
 
     document: str
     kind: str = "identity"
     version: str | None = field(default=None, compare=False)
     statements: tuple[Statement, ...] = field(default=(), compare=False, repr=False)
+    # (principal ARN, unique id) for the users and roles its Principal elements named when it was
+    # stored; empty for identity policies and for documents stored before ids were pinned
+    principal_ids: tuple[tuple[str, str], ...] = ()
+    _pins: Mapping[str, str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_pins", dict(self.principal_ids))
+
+    @property
+    def principal_arns(self) -> frozenset[str]:
+        """The ARNs its Principal and NotPrincipal elements name (not accounts, not "*")."""
+        return frozenset().union(*(s.principals.arns for s in self.statements if s.principals is not None))
+
+    def pinned(self, principal_ids: Iterable[tuple[str, str]]) -> Policy:
+        return replace(self, principal_ids=tuple(sorted(principal_ids)))
 
 
 def evaluate(policies: Iterable[Policy], ctx: RequestContext) -> Decision:
     allowed = False
-    for statement in _statements(policies):
-        if allowed and statement.allows:
-            continue                  # already allowed: only a Deny can change the answer
-        if statement.applies(ctx):
-            if not statement.allows:
-                return Decision.DENY
-            allowed = True
-    return Decision.ALLOW if allowed else Decision.IMPLICIT_DENY
-
-
-def _statements(policies: Iterable[Policy]) -> Iterator[Statement]:
     for policy in policies:
-        yield from policy.statements
+        pins = policy._pins
+        for statement in policy.statements:
+            if allowed and statement.allows:
+                continue              # already allowed: only a Deny can change the answer
+            if statement.applies(ctx, pins):
+                if not statement.allows:
+                    return Decision.DENY
+                allowed = True
+    return Decision.ALLOW if allowed else Decision.IMPLICIT_DENY
 
 
 # --- parsing ------------------------------------------------------------------------------------
@@ -356,7 +383,8 @@ def _principal_matcher(value: object, *, negate: bool) -> PrincipalMatcher:
         for ident in items:
             what, text = _aws_principal(ident)
             anyone = anyone or what == "any"
-            (accounts if what == "account" else arns).add(text)
+            if what != "any":
+                (accounts if what == "account" else arns).add(text)
     return PrincipalMatcher(anyone, frozenset(accounts), frozenset(arns), negate)
 
 

@@ -41,6 +41,9 @@ class Role:
     max_session_duration: int
     description: str
     created_at: float
+    # (ARN, unique id) of the users and roles the trust policy named when it was set
+    # (services/policy_principals); () for roles stored before they were pinned
+    trust_principal_ids: tuple[tuple[str, str], ...] = ()
 
 
 @record
@@ -108,6 +111,8 @@ class DomainPolicy:
     domain_name: str
     document: str
     revision: str
+    # (ARN, unique id) of the users and roles the document named when it was put
+    principal_ids: tuple[tuple[str, str], ...] = ()
 
 
 @record

@@ -61,7 +61,7 @@ class PolicyCache:
     the policy sets and the decisions `Authorizer` memoises; `clear()` drops all three."""
 
     def __init__(self) -> None:
-        self._items: OrderedDict[tuple[str, str], Policy] = OrderedDict()
+        self._items: OrderedDict[tuple[object, ...], Policy] = OrderedDict()
         self._lock = Lock()
         self._sets: dict[tuple[Any, ...], PolicySet] = {}
         self.decisions: dict[tuple[Any, ...], Decision] = {}
@@ -72,14 +72,18 @@ class PolicyCache:
             self._sets = {}
             self.decisions = {}
 
-    def get(self, document: str, kind: str = "identity") -> Policy:
-        key = (kind, document)
+    def get(self, document: str, kind: str = "identity",
+            principal_ids: tuple[tuple[str, str], ...] = ()) -> Policy:
+        """The parsed policy; with `principal_ids`, pinned to them (`Policy.pinned`)."""
+        key = (kind, document, principal_ids) if principal_ids else (kind, document)
         with self._lock:
             hit = self._items.get(key)
             if hit is not None:
                 self._items.move_to_end(key)
                 return hit
         policy = parse_policy(document, kind=kind)
+        if principal_ids:
+            policy = policy.pinned(principal_ids)
         with self._lock:
             self._items[key] = policy
             if len(self._items) > _CACHE_SIZE:
@@ -136,7 +140,8 @@ class Authorizer:
         c = call.caller
         role = self.role_arn(c)
         return RequestContext(action=action, resource=resource, principal_arns=(c.arn, role) if role else (c.arn,),
-                              principal_account=c.account_id, keys=self._keys(call, keys))
+                              principal_account=c.account_id, principal_id=c.user_id.partition(":")[0],
+                              keys=self._keys(call, keys))
 
     def _keys(self, call: Call, keys: Mapping[str, object] | None) -> dict[str, object]:
         """The request's condition keys: the global ones IAM sets, then the caller's `keys`."""
@@ -179,7 +184,7 @@ class Authorizer:
             values = tuple((type(v), v) for v in map(found.get, reads))
             if any(t not in _MEMO_TYPES for t, _ in values):
                 return self._evaluate(policies, self.context(call, action, resource, keys), call, resource_account)
-        key = (policies, action, resource, c.arn, c.kind, c.name, c.account_id, resource_account, values)
+        key = (policies, action, resource, c.arn, c.user_id, c.kind, c.name, c.account_id, resource_account, values)
         decision = self._policies.decisions.get(key)
         if decision is None:
             decision = self._evaluate(policies, self.context(call, action, resource, keys), call, resource_account)

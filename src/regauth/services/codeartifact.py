@@ -8,7 +8,7 @@ from regauth.domain.endpoints import repository_template_problem
 from regauth.domain.policy import Decision, Policy
 from regauth.domain.principals import Domain, DomainPolicy, Repository
 from regauth.errors import Conflict, InvalidInput, NotFound
-from regauth.services import paging
+from regauth.services import paging, policy_principals
 from regauth.services.authz import Authorizer, PolicyCache, denied
 from regauth.services.context import Call
 from regauth.services.tokens import Issued, TokenIssuer
@@ -72,7 +72,7 @@ class CodeArtifactService:
 
     def _resource_policy(self, domain: Domain) -> Policy | None:
         doc = self._store.get_domain_policy(domain.account_id, domain.region, domain.name)
-        return None if doc is None else self._policies.get(doc.document, "resource")
+        return None if doc is None else self._policies.get(doc.document, "resource", doc.principal_ids)
 
     def _allow(self, call: Call, action: str, resource: str, domain: Domain, **keys: object) -> None:
         self._authz.require(call, f"codeartifact:{action}", resource, resource_policy=self._resource_policy(domain),
@@ -131,13 +131,13 @@ class CodeArtifactService:
                           document: str) -> DomainPolicy:
         d = self._domain(call, name, owner, "PutDomainPermissionsPolicy")
         self._allow(call, "PutDomainPermissionsPolicy", d.arn, d)
-        self._policies.get(document, "resource")
+        pins = policy_principals.resolve(self._store, self._policies.get(document, "resource"))
         current = self._store.get_domain_policy(d.account_id, d.region, d.name)
         if revision is not None and (current is None or current.revision != revision):
             raise Conflict("domain", d.name, "The policy revision does not match the current revision", kind="concurrent")
         return self._store.put_domain_policy(DomainPolicy(account_id=d.account_id, region=d.region,
                                                           domain_name=d.name, document=document,
-                                                          revision=secrets.token_urlsafe(16)))
+                                                          revision=secrets.token_urlsafe(16), principal_ids=pins))
 
     def get_domain_policy(self, call: Call, name: str, owner: str | None) -> tuple[Domain, DomainPolicy]:
         d = self._domain(call, name, owner, "GetDomainPermissionsPolicy")

@@ -6,7 +6,7 @@ from regauth.domain import ids
 from regauth.domain.principals import AccessKey, InlinePolicy, Role, User
 from regauth.domain.secret import Secret
 from regauth.errors import AccessDenied, Conflict, InvalidInput, LimitExceeded, NotFound
-from regauth.services import paging
+from regauth.services import paging, policy_principals
 from regauth.services.authz import Authorizer, PolicyCache
 from regauth.services.context import Call
 from regauth.store.interfaces import Store
@@ -164,13 +164,14 @@ class IamService:
         arn = self._role_arn(call, name, p)
         self._allow(call, "CreateRole", arn)
         self._unique(name, [r.name for r in self._store.list_roles(self._acct(call))], "role")
-        self._policies.get(trust, "trust")
+        pins = policy_principals.resolve(self._store, self._policies.get(trust, "trust"))
         seconds = 3600 if max_session is None else max_session
         if not 3600 <= seconds <= 43200:
             raise InvalidInput("MaxSessionDuration must be between 3600 and 43200 seconds", "MaxSessionDuration")
         return self._store.create_role(Role(account_id=self._acct(call), name=name, role_id=ids.role_id(), arn=arn,
                                             path=p, trust_policy=trust, max_session_duration=seconds,
-                                            description=description or "", created_at=call.now))
+                                            description=description or "", created_at=call.now,
+                                            trust_principal_ids=pins))
 
     def get_role(self, call: Call, name: str) -> Role:
         role = self._role(call, name, "GetRole")
@@ -189,8 +190,8 @@ class IamService:
 
     def update_assume_role_policy(self, call: Call, name: str, trust: str) -> None:
         role = self._role(call, name, "UpdateAssumeRolePolicy")
-        self._policies.get(trust, "trust")
-        self._store.update_role_trust_policy(role.account_id, name, trust)
+        pins = policy_principals.resolve(self._store, self._policies.get(trust, "trust"))
+        self._store.update_role_trust_policy(role.account_id, name, trust, pins)
 
     def put_role_policy(self, call: Call, role_name: str, name: str, document: str) -> None:
         role = self._role(call, role_name, "PutRolePolicy")

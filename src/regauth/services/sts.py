@@ -121,7 +121,7 @@ class StsService:
         must allow too unless the trust policy names this very principal (or "*") in the same account;
         naming the account (`…:root`, the id) delegates to its identity policies (IAM's rule)."""
         action = "sts:AssumeRole"
-        trust = self._policies.get(role.trust_policy, "trust")
+        trust = self._policies.get(role.trust_policy, "trust", role.trust_principal_ids)
         trust_decision = evaluate([trust], self._authz.context(call, action, role.arn, keys))
         if trust_decision != Decision.ALLOW:
             raise denied(call.caller, action, role.arn, trust_decision)

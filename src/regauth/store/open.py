@@ -188,9 +188,18 @@ def _is_empty(conn: sa.Connection) -> bool:
 def _create_at_head(conn: sa.Connection, head: str) -> None:
     """Build an empty database straight from `schema.py` and stamp it at `head`, in the caller's
     transaction: the same tables and rows as running every migration, without importing Alembic
-    and replaying the history (most of a first start's cost). `test_fresh_schema` checks both agree."""
+    and replaying the history (most of a first start's cost). `test_fresh_schema` checks both agree.
+    On SQLite that is the plain SQL a server's first start runs (`sqlite_schema`): columns added by
+    migrations come by ALTER TABLE there, which SQLite's copy of the DDL shows."""
     from regauth.store import schema
 
+    if conn.dialect.name == "sqlite":
+        from regauth.store import sqlite_schema
+
+        for statement in sqlite_schema.STATEMENTS:
+            conn.exec_driver_sql(statement)
+        conn.exec_driver_sql(sqlite_schema.STAMP, (head,))
+        return
     schema.metadata.create_all(conn, checkfirst=False)
     for table, rows in schema.INITIAL_ROWS:
         conn.execute(table.insert(), rows)

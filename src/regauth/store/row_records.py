@@ -46,17 +46,27 @@ def access_key(row) -> AccessKey:
                      user_name=row.user_name, status=row.status, created_at=row.created_at)
 
 
+def principal_ids_text(pins: tuple[tuple[str, str], ...]) -> str | None:
+    """A policy's pinned principals as stored: a JSON list of [ARN, unique id] pairs; NULL for none."""
+    return json.dumps([list(p) for p in pins], separators=(",", ":")) if pins else None
+
+
+def principal_ids(text: str | None) -> tuple[tuple[str, str], ...]:
+    return tuple((arn, uid) for arn, uid in json.loads(text)) if text else ()
+
+
 def role_values(r: Role) -> dict:
     return dict(account_id=r.account_id, name=r.name, role_id=r.role_id, arn=r.arn, path=r.path,
                 trust_policy=r.trust_policy, max_session_duration=r.max_session_duration,
-                description=r.description, created_at=r.created_at)
+                description=r.description, created_at=r.created_at,
+                trust_principal_ids=principal_ids_text(r.trust_principal_ids))
 
 
 def role(row) -> Role:
     return Role(account_id=row.account_id, name=row.name, role_id=row.role_id, arn=row.arn,
                 path=row.path, trust_policy=row.trust_policy,
                 max_session_duration=row.max_session_duration, description=row.description,
-                created_at=row.created_at)
+                created_at=row.created_at, trust_principal_ids=principal_ids(row.trust_principal_ids))
 
 
 def inline_policy(row) -> InlinePolicy:
@@ -104,7 +114,7 @@ def domain(row, repository_count: int = 0) -> Domain:
 
 def domain_policy(row) -> DomainPolicy:
     return DomainPolicy(account_id=row.account_id, region=row.region, domain_name=row.domain_name,
-                        document=row.document, revision=row.revision)
+                        document=row.document, revision=row.revision, principal_ids=principal_ids(row.principal_ids))
 
 
 def repository_values(r: Repository) -> dict:

@@ -46,6 +46,10 @@ class Seconds(sa.TypeDecorator):
 NAME = sa.String().with_variant(sa.String(collation="C"), "postgresql")
 TIME = Seconds()
 BIGID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")  # INTEGER PRIMARY KEY = rowid on SQLite
+# `info` of a column a migration added to an existing table: a fresh SQLite file gets it as the
+# migration did, by ALTER TABLE … ADD COLUMN (store/sqlite_schema.py), so that its `sqlite_master`
+# text is the one an upgraded file has
+ADDED = {"added_by_migration": True}
 
 
 def _name(column: str, **kw) -> sa.Column:
@@ -118,6 +122,7 @@ roles = sa.Table(
     sa.Column("max_session_duration", sa.Integer(), nullable=False),
     sa.Column("description", sa.Text(), nullable=False),
     sa.Column("created_at", TIME, nullable=False),
+    sa.Column("trust_principal_ids", sa.Text(), info=ADDED),  # JSON [[ARN, unique id], ...]; NULL: none
 )
 
 role_policies = sa.Table(
@@ -172,6 +177,7 @@ domain_policies = sa.Table(
     _name("domain_name", primary_key=True),
     sa.Column("document", sa.Text(), nullable=False),
     _name("revision"),
+    sa.Column("principal_ids", sa.Text(), info=ADDED),        # JSON [[ARN, unique id], ...]; NULL: none
     sa.ForeignKeyConstraint(*_DOMAIN_FK),
 )
 

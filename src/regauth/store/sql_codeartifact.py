@@ -87,7 +87,7 @@ class SqlCodeArtifactMixin(SqlBase):
     def put_domain_policy(self, policy: DomainPolicy) -> DomainPolicy:
         values = dict(account_id=policy.account_id, region=policy.region,
                       domain_name=policy.domain_name, document=policy.document,
-                      revision=policy.revision)
+                      revision=policy.revision, principal_ids=rr.principal_ids_text(policy.principal_ids))
         with map_integrity("domain_policy", policy.domain_name, parent=("domain", policy.domain_name)), \
                 self._write() as conn:
             self._upsert(conn, t.domain_policies, values, ["account_id", "region", "domain_name"])

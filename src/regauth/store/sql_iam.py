@@ -202,11 +202,13 @@ class SqlIamMixin(SqlBase):
                 t.roles.c.account_id == account_id, t.roles.c.name == name))
         return rr.role(row)
 
-    def update_role_trust_policy(self, account_id: str, name: str, document: str) -> Role | None:
+    def update_role_trust_policy(self, account_id: str, name: str, document: str,
+                                 principal_ids: tuple[tuple[str, str], ...] = ()) -> Role | None:
         with self._write() as conn:
             row = conn.execute(t.roles.update().where(
                 t.roles.c.account_id == account_id, t.roles.c.name == name)
-                .values(trust_policy=document).returning(*t.roles.c)).first()
+                .values(trust_policy=document, trust_principal_ids=rr.principal_ids_text(principal_ids))
+                .returning(*t.roles.c)).first()
         return rr.role(row) if row else None
 
     # --- STS sessions ---------------------------------------------------------------------------

@@ -36,8 +36,8 @@ _ACCESS_KEY = "SELECT account_id, user_name, status, secret FROM access_keys WHE
 _SESSION = ("SELECT access_key_id, account_id, kind, source_name, session_name, arn, user_id, session_policy, "
             "expires_at, created_at, secret, token_hash FROM sessions WHERE access_key_id = ?")
 _USER = "SELECT account_id, name, user_id, arn, path, created_at FROM users WHERE account_id = ? AND name = ?"
-_ROLE = ("SELECT account_id, name, role_id, arn, path, trust_policy, max_session_duration, description, created_at "
-         "FROM roles WHERE account_id = ? AND name = ?")
+_ROLE = ("SELECT account_id, name, role_id, arn, path, trust_policy, max_session_duration, description, created_at, "
+         "trust_principal_ids FROM roles WHERE account_id = ? AND name = ?")
 _USER_POLICIES = ("SELECT policy_name, document FROM user_policies WHERE account_id = ? AND user_name = ? "
                   "ORDER BY policy_name")
 _ROLE_POLICIES = ("SELECT policy_name, document FROM role_policies WHERE account_id = ? AND role_name = ? "
@@ -46,7 +46,8 @@ _DOMAIN = ("SELECT d.account_id, d.region, d.name, d.arn, d.encryption_key, d.cr
            "(SELECT count(*) FROM codeartifact_repositories AS r WHERE r.account_id = d.account_id "
            "AND r.region = d.region AND r.domain_name = d.name) AS repository_count "
            "FROM codeartifact_domains AS d WHERE d.account_id = ? AND d.region = ? AND d.name = ?")
-_DOMAIN_POLICY = ("SELECT account_id, region, domain_name, document, revision FROM codeartifact_domain_policies "
+_DOMAIN_POLICY = ("SELECT account_id, region, domain_name, document, revision, principal_ids "
+                  "FROM codeartifact_domain_policies "
                   "WHERE account_id = ? AND region = ? AND domain_name = ?")
 _REPOSITORY_ENDPOINT = ("SELECT template FROM codeartifact_repository_endpoints "
                         "WHERE account_id = ? AND region = ? AND domain_name = ? AND format = ?")

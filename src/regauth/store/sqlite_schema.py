@@ -215,6 +215,8 @@ STATEMENTS: tuple[str, ...] = (
      '\tversion_num VARCHAR(32) NOT NULL, \n'
      '\tCONSTRAINT alembic_version_pkc PRIMARY KEY (version_num)\n'
      ')'),
+    'ALTER TABLE roles ADD COLUMN trust_principal_ids TEXT',
+    'ALTER TABLE codeartifact_domain_policies ADD COLUMN principal_ids TEXT',
     'INSERT INTO generation (id, value) VALUES (1, 1)',
 )
 # --- end of rendered ---
@@ -233,10 +235,29 @@ def render() -> tuple[str, ...]:
     schema.metadata.create_all(engine, checkfirst=False)
     _alembic_version().create(engine, checkfirst=False)
     _sort_index_runs(sent)
+    _add_columns_as_migrations_do(sent, schema.metadata, engine.dialect)
     for table, rows in schema.INITIAL_ROWS:
         sent.append(str(table.insert().values(rows).compile(dialect=engine.dialect,
                                                              compile_kwargs={"literal_binds": True})).strip())
     return tuple(sent)
+
+
+def _add_columns_as_migrations_do(statements: list[str], metadata, dialect) -> None:
+    """Columns marked `schema.ADDED` leave their CREATE TABLE and come back by ALTER TABLE, as
+    their migration adds them (SQLite keeps the CREATE text and splices the column into it)."""
+    from sqlalchemy.schema import CreateColumn
+
+    for table in metadata.sorted_tables:
+        for column in table.columns:
+            if not column.info.get("added_by_migration"):
+                continue
+            ddl = str(CreateColumn(column).compile(dialect=dialect))
+            i = next(i for i, s in enumerate(statements) if s.startswith(f"CREATE TABLE {table.name} ("))
+            line = f"\t{ddl}, \n"
+            if line not in statements[i]:
+                raise AssertionError(f"{table.name}.{column.name} is not rendered as {line!r}")
+            statements[i] = statements[i].replace(line, "", 1)
+            statements.append(f"ALTER TABLE {table.name} ADD COLUMN {ddl}")
 
 
 def _sort_index_runs(statements: list[str]) -> None:
