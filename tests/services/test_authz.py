@@ -26,7 +26,7 @@ ACCT, OTHER = "123456789012", "210987654321"
 T0 = 1_795_000_000.0
 ALICE = Caller(ACCT, f"arn:aws:iam::{ACCT}:user/alice", "AIDAALICE", "user", "alice", "AKIAALICE00000000000")
 ROLE = Caller(ACCT, f"arn:aws:sts::{ACCT}:assumed-role/deploy/ci", "AROADEPLOY:ci", "assumed-role", "deploy",
-              "ASIADEPLOY0000000000", session_expires_at=T0 + 3600, session_name="ci")
+              "ASIADEPLOY0000000000", session_expires_at=T0 + 3600, session_issued_at=T0 - 600, session_name="ci")
 DOMAIN = f"arn:aws:codeartifact:us-east-1:{ACCT}:domain/d1"
 
 
@@ -79,10 +79,11 @@ def reference_decide(store: FakeStore, c: Call, action: str, resource: str, *, k
         base["aws:username"] = caller.name
     if c.source_ip:
         base["aws:SourceIp"] = c.source_ip
-    if caller.session_expires_at is not None:
-        base["aws:TokenIssueTime"] = datetime.fromtimestamp(c.now, timezone.utc)
+    if caller.session_issued_at is not None:
+        base["aws:TokenIssueTime"] = datetime.fromtimestamp(caller.session_issued_at, timezone.utc)
     base.update(keys or {})
-    ctx = RequestContext(action, resource, arns, caller.account_id, base)
+    ctx = RequestContext(action, resource, arns, caller.account_id, base,
+                         principal_id=caller.user_id.partition(":")[0])
     cache = PolicyCache()
     docs = store.list_role_policies(ACCT, caller.name) if caller.kind == "assumed-role" \
         else store.list_user_policies(ACCT, caller.name)

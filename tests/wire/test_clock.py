@@ -109,3 +109,41 @@ def test_an_expired_token_is_refused_as_expired_at_the_realm_and_the_verifier(sh
     assert {e["action"] for e in refusals} >= {"registry:GetToken", "package:GET"}
     assert all(e["principal_arn"].endswith(":user/admin") and e["token_id"] for e in refusals)
     assert password not in audit.stdout and ca_token not in audit.stdout
+
+
+def test_token_issue_time_is_when_the_session_was_issued(shifted_server: ShiftedServer, shifted_domain: str) -> None:
+    """IAM's "revoke active sessions" policy denies credentials issued before a time with
+    `DateLessThan aws:TokenIssueTime`: the key is the credentials' issue time, not the request's."""
+    from datetime import datetime, timedelta, timezone
+
+    server = shifted_server.server
+    shifted_server.shift(0)
+    client = make_client("boto3", server)
+    iam, role = server.client("iam"), unique("revoked")
+    iam.create_role(RoleName=role, AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": server.account_id}, "Action": "sts:AssumeRole"}]}))
+    iam.put_role_policy(RoleName=role, PolicyName="p", PolicyDocument=json.dumps(CA_TOKEN_POLICY))
+
+    c = server.client("sts").assume_role(RoleArn=f"arn:aws:iam::{server.account_id}:role/{role}",
+                                         RoleSessionName="s1")["Credentials"]
+    older = Keys(c["AccessKeyId"], c["SecretAccessKey"], c["SessionToken"])
+    issued = datetime.now(timezone.utc)
+    cut = (issued + timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    iam.put_role_policy(RoleName=role, PolicyName="AWSRevokeOlderSessions", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Action": "*", "Resource": "*",
+                                                "Condition": {"DateLessThan": {"aws:TokenIssueTime": cut}}}]}))
+    try:
+        later = 10 * 60                 # past the cut: a session issued now is newer than it
+        shifted_server.shift(later)
+        prefix = ShiftedServer.client_prefix(later)
+        c = client.call("sts", "AssumeRole", {"RoleArn": f"arn:aws:iam::{server.account_id}:role/{role}",
+                                              "RoleSessionName": "s2"}, time_prefix=prefix)["Credentials"]
+        newer = Keys(c["AccessKeyId"], c["SecretAccessKey"], c["SessionToken"])
+        call = lambda keys: client.call("codeartifact", "GetAuthorizationToken",   # noqa: E731
+                                        {"domain": shifted_domain}, keys, time_prefix=prefix)
+        assert _code(lambda: call(older)) == "AccessDeniedException"
+        assert call(newer)["authorizationToken"]
+    finally:
+        shifted_server.shift(0)
+        iam.delete_role_policy(RoleName=role, PolicyName="AWSRevokeOlderSessions")
+

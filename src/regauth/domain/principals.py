@@ -160,6 +160,7 @@ class Caller:
     name: str                       # user name or role name
     access_key_id: str
     session_expires_at: float | None = None
+    session_issued_at: float | None = None     # when the temporary credentials were issued
     session_policy: str | None = None
     session_name: str = ""
     tags: tuple[tuple[str, str], ...] = field(default=())

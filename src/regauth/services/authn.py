@@ -94,5 +94,5 @@ def _session_caller(cred: Credential) -> Caller:
     s = cred.session
     assert s is not None
     return Caller(account_id=cred.account_id, arn=s.arn, user_id=s.user_id, kind=s.kind, name=s.source_name,
-                  access_key_id=cred.access_key_id, session_expires_at=s.expires_at,
+                  access_key_id=cred.access_key_id, session_expires_at=s.expires_at, session_issued_at=s.created_at,
                   session_policy=s.session_policy, session_name=s.session_name)

@@ -162,8 +162,8 @@ class Authorizer:
             base["aws:username"] = c.name
         if call.source_ip:
             base["aws:SourceIp"] = call.source_ip
-        if c.session_expires_at is not None:
-            base["aws:TokenIssueTime"] = now
+        if c.session_issued_at is not None:      # temporary credentials only, as in IAM
+            base["aws:TokenIssueTime"] = datetime.fromtimestamp(c.session_issued_at, timezone.utc)
         base.update(keys or {})
         return base
 
