@@ -311,6 +311,15 @@ class Front:
             return peer
         return client_address(peer, [v for n, v in headers if n.lower() == "x-forwarded-for"], self._proxies)
 
+    def forwarded_https(self, peer: str, headers: Sequence[tuple[str, str]]) -> bool:
+        """Whether the client reached a trusted proxy over HTTPS (`aws:SecureTransport`): the last
+        `X-Forwarded-Proto` entry, the one the nearest proxy set, when the TCP peer is trusted.
+        regauth itself speaks plain HTTP: without a trusted proxy the answer is no."""
+        if not self._proxies or not _within(peer, self._proxies):
+            return False
+        protos = [v for n, v in headers if n.lower() == "x-forwarded-proto"]
+        return bool(protos) and protos[-1].rsplit(",", 1)[-1].strip().lower() == "https"
+
     def close(self) -> None:
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)

@@ -346,7 +346,8 @@ class Connection(asyncio.Protocol):
             return None
         return HttpRequest(self._parser.get_method().decode("ascii"), (parsed.path or b"").decode("latin-1"),
                            (parsed.query or b"").decode("latin-1"), self._headers, body,
-                           self._front.client_ip(self._peer, self._headers))
+                           self._front.client_ip(self._peer, self._headers),
+                           self._front.forwarded_https(self._peer, self._headers))
 
     # --- serving --------------------------------------------------------------------------------
     def serve(self, req: HttpRequest, slot: _Slot, too_large: bool) -> None:

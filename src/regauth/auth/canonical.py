@@ -18,6 +18,7 @@ class HttpRequest:
     headers: tuple[tuple[str, str], ...]         # (name, value) in wire order, names as sent
     body: bytes = b""
     source_ip: str = ""
+    secure_transport: bool = False                # HTTPS as far as regauth can tell (a trusted proxy says so)
     # lower-cased name -> values in wire order; built once, on first use, then only read
     _lower: dict[str, list[str]] | None = field(default=None, init=False, repr=False, compare=False)
 

@@ -192,7 +192,7 @@ class AcrDialect:
         self._s.authn.check_not_expired(cred, now)
         caller = self._s.authn.caller_of(cred)
         return Call(caller=caller, region=claim.params.get("RegionId") or "", now=now, source_ip=req.source_ip,
-                    request_id=request_id, pending=pending)
+                    request_id=request_id, secure_transport=req.secure_transport, pending=pending)
 
     def _session_checked(self, stored: Credential, token: str | None) -> Credential:
         try:

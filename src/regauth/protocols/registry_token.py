@@ -62,7 +62,8 @@ class RegistryRealm:
             pending = Pending()
             jwt, lifetime, issued = self._s.registry.realm_token(
                 found[0], found[1], services[0] if services else "", [v for k, v in params if k == "scope"],
-                source_ip=req.source_ip, request_id=request_id, pending=pending)
+                source_ip=req.source_ip, request_id=request_id, pending=pending,
+                secure_transport=req.secure_transport)
         except RegauthError as exc:
             return self._refused(req, exc, request_id)
         except Exception:  # noqa: BLE001 - the one place a fault becomes a 500

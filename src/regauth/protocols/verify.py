@@ -93,7 +93,8 @@ class PackageVerifier:
             self._s.registry.check_package_access(found[0], found[1], method, repository,
                                                   domain=index["domain"], owner=index["domain-owner"],
                                                   region=index["region"],
-                                                  source_ip=req.source_ip, request_id=request_id)
+                                                  source_ip=req.source_ip, request_id=request_id,
+                                                  secure_transport=req.secure_transport)
             return Response(200, [_TEXT], b"")
         except RegauthError as exc:
             response = self.error(exc, request_id)

@@ -163,7 +163,8 @@ class RegistryAccess:
 
     # --- the registry realm ------------------------------------------------------------------------
     def realm_token(self, username: str, password: str, service: str, scope_values: list[str], *,
-                    source_ip: str, request_id: str, pending: Pending | None) -> tuple[str, int, int]:
+                    source_ip: str, request_id: str, pending: Pending | None,
+                    secure_transport: bool = False) -> tuple[str, int, int]:
         """(JWT, lifetime in seconds, issued-at) for a realm request. Scopes the principal may not
         use are answered with fewer actions, not refused."""
         if not service:
@@ -178,7 +179,7 @@ class RegistryAccess:
             self._limiter.take(claims.principal_arn, now)
         region, registry, repository_arn, actions = self._registry_of(claims, service)
         call = Call(caller=self._principal(claims), region=region, now=now, source_ip=source_ip,
-                    request_id=request_id)
+                    request_id=request_id, secure_transport=secure_transport)
         access = []
         for scope in scopes:
             granted = self._granted(call, scope, registry, repository_arn, actions)
@@ -242,7 +243,8 @@ class RegistryAccess:
 
     # --- the package index verifier ------------------------------------------------------------------
     def check_package_access(self, username: str | None, token: str, method: str, repository: str, *,
-                             domain: str, owner: str, region: str, source_ip: str, request_id: str) -> str:
+                             domain: str, owner: str, region: str, source_ip: str, request_id: str,
+                             secure_transport: bool = False) -> str:
         """The token's principal ARN when the token may do `method` on `repository` of the index's
         domain (`owner`'s `domain` in `region`), which must be the token's own domain;
         BadToken (401), or AccessDenied or NotFound (403 both, carrying `principal_arn` and
@@ -256,7 +258,7 @@ class RegistryAccess:
             raise BadToken(f"the token is for {claims.scope[:160]}, not domain {domain} of {owner} in {region}",
                            claims.principal_arn, claims.token_id)
         call = Call(caller=self._principal(claims), region=scope.region, now=now, source_ip=source_ip,
-                    request_id=request_id)
+                    request_id=request_id, secure_transport=secure_transport)
         action = "PublishPackageVersion" if method.upper() in WRITE_METHODS else "ReadFromRepository"
         try:
             self._codeartifact.authorize_repository_use(call, owner, domain, repository, action)

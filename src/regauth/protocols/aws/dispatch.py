@@ -90,7 +90,7 @@ class AwsDialect:
             caller_arn = caller.arn
             now = self._s.clock.now()
             call = Call(caller=caller, region=claim.region, now=now, source_ip=req.source_ip, request_id=request_id,
-                        pending=pending)
+                        secure_transport=req.secure_transport, pending=pending)
             self._s.limiter.take(caller.arn, now)
             spec = self._models.spec(service)
             operation, params = parse_request(spec, req)
