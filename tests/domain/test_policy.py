@@ -372,7 +372,7 @@ MALFORMED: list[tuple[str, str, str]] = [
     ("identity", doc(allow(Condition=[{"StringEquals": {"aws:username": "a"}}])), "Syntax errors in policy."),
     ("identity", doc(allow(Condition={"NumericLessThan": {"sts:DurationSeconds": "an hour"}})),
      "Invalid value for condition NumericLessThan on key sts:DurationSeconds"),
-    ("identity", "{" + '"Version":"2012-10-17","Statement":' + "[" * 100000 + "]" * 100000 + "}", "Cannot exceed quota for PolicySize: 6144"),
+    ("identity", "{" + '"Version":"2012-10-17","Statement":' + "[" * 100000 + "]" * 100000 + "}", "Cannot exceed quota for PolicySize: 10240"),
     ("identity", "[" * 3000 + "]" * 3000, "Syntax errors in policy."),
     ("trust", doc({"Effect": "Allow", "Action": "sts:AssumeRole"}), "Missing required field Principal"),
     ("trust", doc({**principal({"AWS": USER}), "Resource": "*"}), "Has prohibited field Resource"),

@@ -477,3 +477,52 @@ def test_policies_stand_for_the_principals_they_named_when_stored_not_for_later_
         assert got == ("OK" if attempt == 0 else "AccessDeniedException")
         iam.delete_role_policy(RoleName=role, PolicyName="p")
         iam.delete_role(RoleName=role)
+
+
+def test_inline_and_trust_policy_sizes_are_iam_s_quotas(regauth_server: RegauthServer) -> None:
+    """IAM bounds the inline policies of a user to 2048 characters in all and a role's to 10240
+    (white space not counted), and a trust policy to 2048: past them, LimitExceeded (409)."""
+    from botocore.exceptions import ClientError
+
+    iam = regauth_server.client("iam")
+
+    def sized(n: int) -> str:
+        """A valid policy of exactly `n` characters without white space."""
+        base = {"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/"}]}
+        size = len("".join(json.dumps(base).split()))
+        base["Statement"][0]["Resource"] += "x" * (n - size)
+        text = json.dumps(base, indent=4)          # the white space is free
+        assert len("".join(text.split())) == n
+        return text
+
+    def refusal(fn, **kw) -> tuple[str, int, str]:
+        with pytest.raises(ClientError) as err:
+            fn(**kw)
+        e = err.value.response
+        return e["Error"]["Code"], e["ResponseMetadata"]["HTTPStatusCode"], e["Error"]["Message"]
+
+    user = unique("sized")
+    iam.create_user(UserName=user)
+    iam.put_user_policy(UserName=user, PolicyName="a", PolicyDocument=sized(1500))
+    iam.put_user_policy(UserName=user, PolicyName="b", PolicyDocument=sized(548))            # 2048 in all
+    assert refusal(iam.put_user_policy, UserName=user, PolicyName="c", PolicyDocument=sized(200)) == (
+        "LimitExceeded", 409, f"Maximum policy size of 2048 bytes exceeded for user {user}")
+    iam.put_user_policy(UserName=user, PolicyName="a", PolicyDocument=sized(1300))           # replaces a
+    iam.put_user_policy(UserName=user, PolicyName="c", PolicyDocument=sized(200))
+    assert sorted(iam.list_user_policies(UserName=user)["PolicyNames"]) == ["a", "b", "c"]
+
+    role = unique("sized")
+    trust_doc = trust(regauth_server.account_id)
+    iam.create_role(RoleName=role, AssumeRolePolicyDocument=trust_doc)
+    iam.put_role_policy(RoleName=role, PolicyName="a", PolicyDocument=sized(7000))
+    assert refusal(iam.put_role_policy, RoleName=role, PolicyName="b", PolicyDocument=sized(3241)) == (
+        "LimitExceeded", 409, f"Maximum policy size of 10240 bytes exceeded for role {role}")
+    iam.put_role_policy(RoleName=role, PolicyName="b", PolicyDocument=sized(3240))
+
+    big_trust = json.loads(trust_doc)
+    big_trust["Statement"].append({"Sid": "x" * 2048, "Effect": "Deny", "Principal": "*", "Action": "sts:AssumeRole"})
+    big_trust = json.dumps(big_trust)
+    quota = ("LimitExceeded", 409, "Cannot exceed quota for ACLSizePerRole: 2048")
+    assert refusal(iam.create_role, RoleName=unique("sized"), AssumeRolePolicyDocument=big_trust) == quota
+    assert refusal(iam.update_assume_role_policy, RoleName=role, PolicyDocument=big_trust) == quota

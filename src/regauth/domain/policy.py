@@ -27,7 +27,9 @@ from regauth.domain.arn import ArnPattern, Glob, InvalidArn, compile_arn_pattern
 from regauth.domain.conditions import SYNTAX_ERROR, VENDOR_ERROR, Condition, Template, parse_conditions, parse_template
 from regauth.errors import MalformedPolicy
 
-MAX_IDENTITY_POLICY_SIZE: Final = 6144     # IAM managed policy (characters, whitespace not counted)
+# characters, white space not counted. An identity policy is an inline policy here: IAM bounds a user's
+# inline policies to 2048 in all and a role's to 10240 (services/iam.py checks the totals)
+MAX_IDENTITY_POLICY_SIZE: Final = 10240
 MAX_RESOURCE_POLICY_SIZE: Final = 10240    # resource policies (ECR repository policy size)
 MAX_TRUST_POLICY_SIZE: Final = 2048        # IAM role trust policy default quota
 SIZE_LIMITS: Final[Mapping[str, int]] = {

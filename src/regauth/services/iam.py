@@ -12,6 +12,27 @@ from regauth.services.context import Call
 from regauth.store.interfaces import Store
 
 MAX_KEYS_PER_USER = 2
+# IAM's quotas, in characters without white space: a user's inline policies in all, a role's, and
+# a role's trust policy (its default; AWS raises it to 4096 on request)
+USER_POLICIES_MAX = 2048
+ROLE_POLICIES_MAX = 10240
+TRUST_POLICY_MAX = 2048
+
+
+def _size(document: str) -> int:
+    return len("".join(document.split()))
+
+
+def _within_total(existing: list[InlinePolicy], name: str, document: str, limit: int, owner: str) -> None:
+    """The inline policies `owner` would have, `name` put or replaced by `document`, within `limit`."""
+    total = _size(document) + sum(_size(p.document) for p in existing if p.name != name)
+    if total > limit:
+        raise LimitExceeded(f"Maximum policy size of {limit} bytes exceeded for {owner}")
+
+
+def _trust_within_quota(document: str) -> None:
+    if _size(document) > TRUST_POLICY_MAX:
+        raise LimitExceeded(f"Cannot exceed quota for ACLSizePerRole: {TRUST_POLICY_MAX}")
 
 
 def _key_order(key: AccessKey) -> str:
@@ -136,6 +157,8 @@ class IamService:
     # --- user policies ------------------------------------------------------------------------
     def put_user_policy(self, call: Call, user_name: str, name: str, document: str) -> None:
         user = self._user(call, user_name, "PutUserPolicy")
+        _within_total(self._store.list_user_policies(user.account_id, user.name), name, document,
+                      USER_POLICIES_MAX, f"user {user.name}")
         self._policies.get(document)  # MalformedPolicy on a bad document
         self._store.put_user_policy(user.account_id, user.name, InlinePolicy(name=name, document=document))
 
@@ -164,6 +187,7 @@ class IamService:
         arn = self._role_arn(call, name, p)
         self._allow(call, "CreateRole", arn)
         self._unique(name, [r.name for r in self._store.list_roles(self._acct(call))], "role")
+        _trust_within_quota(trust)
         pins = policy_principals.resolve(self._store, self._policies.get(trust, "trust"))
         seconds = 3600 if max_session is None else max_session
         if not 3600 <= seconds <= 43200:
@@ -190,11 +214,14 @@ class IamService:
 
     def update_assume_role_policy(self, call: Call, name: str, trust: str) -> None:
         role = self._role(call, name, "UpdateAssumeRolePolicy")
+        _trust_within_quota(trust)
         pins = policy_principals.resolve(self._store, self._policies.get(trust, "trust"))
         self._store.update_role_trust_policy(role.account_id, name, trust, pins)
 
     def put_role_policy(self, call: Call, role_name: str, name: str, document: str) -> None:
         role = self._role(call, role_name, "PutRolePolicy")
+        _within_total(self._store.list_role_policies(role.account_id, role.name), name, document,
+                      ROLE_POLICIES_MAX, f"role {role.name}")
         self._policies.get(document)
         self._store.put_role_policy(role.account_id, role.name, InlinePolicy(name=name, document=document))
 
