@@ -67,6 +67,9 @@ class Front:
     def client_ip(self, peer, headers) -> str:
         return peer
 
+    def forwarded_https(self, peer, headers) -> bool:
+        return False
+
     def served(self) -> None:
         self.events.append("served")
 

@@ -268,17 +268,20 @@ def create_instance(server: RegauthServer, login_server: str, region: str = "cn-
 
 def test_an_acr_token_opens_every_instance_of_its_account_the_principal_may_use(realm: Realm) -> None:
     """The seed: an account's or a RAM user's token logs on to all the instances that belong to it; a
-    token scoped by policy opens only what the policy allows. The instance named in the request is
-    where the token was asked for, not the only place it opens."""
+    token scoped by policy opens only what the policy allows (the instances its principal may get a
+    token for, as the policies are at each use). The instance named in the request is where the
+    token was asked for, not the only place it opens."""
     from tests.wire.test_acr_sdks import old_sdk
 
     server = realm.server
     first = create_instance(server, "acr-a.test:5000")
     second = create_instance(server, "acr-b.test:5000", region="cn-shanghai")
+    create_instance(server, "acr-c.test:5000")       # the account's, outside the user's policy
     other = json.loads(regauth_cli("admin", "create-account", data_dir=server.data_dir).stdout)["AccountId"]
     create_instance(server, "acr-x.test:5000", account=other)
     keys = new_user(server, {"Version": "2012-10-17", "Statement": [
-        {"Effect": "Allow", "Action": "cr:GetAuthorizationToken", "Resource": f"acs:cr:*:*:instance/{first}"},
+        {"Effect": "Allow", "Action": "cr:GetAuthorizationToken",
+         "Resource": [f"acs:cr:*:*:instance/{first}", f"acs:cr:*:*:instance/{second}"]},
         {"Effect": "Allow", "Action": "cr:PullRepository", "Resource": "acs:cr:*:*:repository/*/ns/*"},
         {"Effect": "Allow", "Action": "cr:PushRepository",
          "Resource": f"acs:cr:cn-shanghai:{server.account_id}:repository/{second}/ns/*"}]})
@@ -289,9 +292,12 @@ def test_an_acr_token_opens_every_instance_of_its_account_the_principal_may_use(
         {"type": "repository", "name": "ns/app", "actions": ["pull"]}]
     assert realm.grants(token, "repository:ns/app:pull,push", user=user, service="ACR-B.test:5000") == [
         {"type": "repository", "name": "ns/app", "actions": ["pull", "push"]}]
-    # another account's instance is not the principal's: no login there at all
-    status, _, body = realm.get([("service", "acr-x.test:5000")], user, token)
-    assert status == 401 and body["errors"][0]["code"] == "UNAUTHORIZED"
+    # another account's instance is not the principal's, and the account's third instance is outside
+    # the principal's policies: no login there at all, even one asking for no scope (docker login)
+    for host in ("acr-x.test:5000", "acr-c.test:5000"):
+        status, _, body = realm.get([("service", host)], user, token)
+        assert status == 401 and body["errors"][0]["code"] == "UNAUTHORIZED"
+    assert realm.get([("service", "acr-b.test:5000")], user, token)[0] == 200
     # the instance the token was asked for goes; the others still open
     assert regauth_cli("admin", "delete-acr-instance", "--instance-id", first,
                        data_dir=server.data_dir).returncode == 0

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from regauth.domain import tokens
 from regauth.domain.arn import InvalidArn, parse_arn
@@ -41,7 +41,7 @@ from regauth.domain.policy import Decision
 from regauth.domain.principals import AuditEvent, Caller, RegistryCa
 from regauth.domain.registry_scope import Scope, parse_scopes
 from regauth.errors import AccessDenied, BadToken, InvalidInput, NotFound, UnknownAccessKey
-from regauth.services.acr import TEMP_USERNAME
+from regauth.services.acr import TEMP_USERNAME, instance_arn
 from regauth.services.authn import Authenticator
 from regauth.services.authz import Authorizer, role_arn_of
 from regauth.services.codeartifact import CodeArtifactService
@@ -177,9 +177,15 @@ class RegistryAccess:
                            claims.token_id)
         if self._limiter is not None:          # the principal's own bucket, shared with its API calls
             self._limiter.take(claims.principal_arn, now)
-        region, registry, repository_arn, actions = self._registry_of(claims, service)
-        call = Call(caller=self._principal(claims), region=region, now=now, source_ip=source_ip,
-                    request_id=request_id, secure_transport=secure_transport)
+        caller = self._principal(claims)
+        for region, registry, repository_arn, actions, instance_arn in self._registries_of(claims, service):
+            call = Call(caller=caller, region=region, now=now, source_ip=source_ip,
+                        request_id=request_id, secure_transport=secure_transport)
+            # an ACR token opens the instances its principal may get a token for, as it is now
+            if instance_arn is None or self._allowed(call, "cr:GetAuthorizationToken", instance_arn, registry):
+                break
+        else:
+            raise BadToken(f"the token does not open {service[:128]}", claims.principal_arn, claims.token_id)
         access = []
         for scope in scopes:
             granted = self._granted(call, scope, registry, repository_arn, actions)
@@ -200,30 +206,32 @@ class RegistryAccess:
             self._store.record_audit(event)
         return jwt, self.token_seconds, int(now)
 
-    def _registry_of(self, claims: tokens.TokenClaims,
-                     service: str) -> tuple[str, str, Callable[[str], str], dict[str, str]]:
-        """(region, registry owner, repository ARN of a name, action map) of the registry `service`
-        names, among those the token may open; BadToken for any other.
+    def _registries_of(self, claims: tokens.TokenClaims, service: str
+                       ) -> Iterator[tuple[str, str, Callable[[str], str], dict[str, str], str | None]]:
+        """(region, registry owner, repository ARN of a name, action map, ACR instance ARN or None) of
+        each registry `service` names among those the token may open (none: it opens nothing there).
 
         As the token APIs promise, a token opens every registry its principal may use, not only the
         one it was asked for: an ECR token any account's registry in the token's region (the
         principal's own, or the account it was requested for; another account's repositories grant
         nothing, as ECR has no repository policies here), an ACR token any instance of the principal's
-        account, in any region. What each scope gets is then the principal's policies' answer."""
+        account, in any region, that its principal may get a token for (`cr:GetAuthorizationToken`
+        on the instance: "only instances to which the STS token is scoped", seed 004; checked by the
+        caller). What each scope gets is then the principal's policies' answer."""
         host = service.lower()                               # host names: case does not matter
         if claims.kind == "ecr":
             region = parse_arn(claims.scope).region
             for account in dict.fromkeys((claims.account_id, parse_arn(claims.scope).account)):
                 if registry_host(self._ecr.registry_url(account, region)).lower() == host:
-                    return (region, account, lambda name: f"arn:aws:ecr:{region}:{account}:repository/{name}",
-                            ECR_ACTIONS)
+                    yield (region, account, lambda name, account=account:
+                           f"arn:aws:ecr:{region}:{account}:repository/{name}", ECR_ACTIONS, None)
+                    return
         else:
             for instance in self._store.list_acr_instances(claims.account_id):
                 if instance.login_server.lower() == host:
                     iid, region, account = instance.instance_id, instance.region, instance.account_id
-                    return (region, account, lambda name: f"acs:cr:{region}:{account}:repository/{iid}/{name}",
-                            ACR_ACTIONS)
-        raise BadToken(f"the token does not open {service[:128]}", claims.principal_arn, claims.token_id)
+                    yield (region, account, lambda name, iid=iid, region=region, account=account:
+                           f"acs:cr:{region}:{account}:repository/{iid}/{name}", ACR_ACTIONS, instance_arn(instance))
 
     def _granted(self, call: Call, scope: Scope, registry: str, repository_arn: Callable[[str], str],
                  actions: dict[str, str]) -> list[str] | None:
