@@ -508,6 +508,8 @@ def test_rpc_sha256_signature_method_is_not_supported():
     ({"SignatureType": "BEARERTOKEN"}, "SignatureType"),
     ({"Timestamp": "2026-11-22 20:40:36"}, "Timestamp"),
     ({"Timestamp": "2026-13-22T20:40:36Z"}, "Timestamp"),
+    ({"Timestamp": "0000-01-01T00:00:00Z"}, "Timestamp"),       # no year 0: a 500 once
+    ({"Timestamp": "\u0662\u0660\u0662\u0666-11-22T20:40:36Z"}, "Timestamp"),   # Arabic-Indic digits
     ({"SignatureNonce": "n" * 129}, "SignatureNonce"),
 ])
 def test_invalid_rpc_parameters(override, words):

@@ -164,7 +164,7 @@ def canonical_params(params: Mapping[str, str]) -> str:
                      f"{enc(v) if len(v) <= short else percent_encode(v)}" for k, v in sorted(params.items())])
 
 
-_TS = re.compile(r"(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?Z")
+_TS = re.compile(r"(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?Z", re.ASCII)
 
 
 @functools.lru_cache(maxsize=256)     # concurrent requests mostly share their second
@@ -174,7 +174,7 @@ def parse_timestamp(value: str, name: str) -> float:
     if not m:
         raise IncompleteSignature(f"{name} must be a UTC time in the form yyyy-MM-ddTHH:mm:ssZ.")
     y, mo, d, h, mi, s = (int(g) for g in m.groups()[:6])
-    if not (1 <= mo <= 12 and 1 <= d <= 31 and h <= 23 and mi <= 59 and s <= 60):
+    if not (y >= 1 and 1 <= mo <= 12 and 1 <= d <= 31 and h <= 23 and mi <= 59 and s <= 60):
         raise IncompleteSignature(f"{name} must be a UTC time in the form yyyy-MM-ddTHH:mm:ssZ.")
     return timegm((y, mo, d, h, mi, s, 0, 0, 0)) + (float(m.group(7)) if m.group(7) else 0.0)
 
