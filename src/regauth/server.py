@@ -40,6 +40,7 @@ import logging
 import resource
 import signal
 import socket
+import threading
 import time
 from collections import deque
 from email.utils import formatdate
@@ -58,6 +59,7 @@ MAX_PIPELINED = 8                   # requests of one connection in hand before 
 FEED_BYTES = 4096                   # parsed at a time, so that the pause comes within a few requests
 SWEEP_SECONDS = 0.25                # how often deadlines are checked
 SHUTDOWN_GRACE = 10.0               # how long requests in hand may take to finish at shutdown
+CLOSE_GRACE = 5.0                   # then how long the store may take to close
 LINGER_SECONDS = 2.0                # after refusing a request, how long what the client still sends is drained
 ACCEPT_BATCH = 64                   # connections taken per readiness of the listening socket
 ACCEPT_RETRY_SECONDS = 0.5          # after accept() found no descriptor (or buffer) left
@@ -512,6 +514,7 @@ class Server:
         self._taken: list[tuple[Connection, HttpRequest, _Slot, bool]] = []
         self._stop: asyncio.Event | None = None
         self._signals = 0
+        self.abandoned = False              # shut down with the store still busy (see _close_front)
 
     def take(self, conn: Connection, req: HttpRequest, slot: _Slot, too_large: bool) -> None:
         """Queue a whole request; the requests taken in one loop turn are served together in the next."""
@@ -633,7 +636,22 @@ class Server:
                 await asyncio.sleep(0.01)
             for conn in list(self.connections):
                 conn.abort()
-            self.front.close()
+            await self._close_front()
+
+    async def _close_front(self) -> None:
+        """Close the front (worker threads, group commit, store) off the loop, so that a store that
+        hangs (a database that stopped answering) cannot hold the process: past CLOSE_GRACE, or at
+        a second signal, the process leaves without it (`abandoned`; the caller exits at once)."""
+        closing = threading.Thread(target=self.front.close, name="regauth-close", daemon=True)
+        closing.start()
+        deadline, hurried = self.loop.time() + CLOSE_GRACE, False
+        while closing.is_alive() and self.loop.time() < deadline:
+            if self._signals >= 2 and not hurried:      # stop at once: a healthy store closes in ms
+                deadline, hurried = min(deadline, self.loop.time() + 0.5), True
+            await asyncio.sleep(0.02)
+        if closing.is_alive():
+            log.error("the store did not close (a request still waits on it): exiting without it")
+            self.abandoned = True
 
     async def _sweep(self) -> None:
         """Every SWEEP_SECONDS, cut the connections whose deadline passed (an idle keep-alive, or a

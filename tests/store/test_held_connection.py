@@ -66,17 +66,31 @@ def test_the_held_connection_is_left_idle_not_inside_a_transaction(fresh_postgre
         engine.dispose()
 
 
-def test_a_connection_the_server_dropped_fails_one_read_and_is_replaced(fresh_postgres_url: str) -> None:
+def test_a_connection_the_server_dropped_is_replaced_and_the_statement_sent_again(fresh_postgres_url: str) -> None:
+    """PostgreSQL restarted, or an idle connection was cut: the next statement finds its held
+    connection dead and goes out once more on a new one, instead of failing a request."""
     engine = sa.create_engine(fresh_postgres_url)
     held = HeldConnection(engine)
     try:
-        pid = held.read_one("SELECT pg_backend_pid()")[0]
-        with engine.connect() as conn:
-            assert conn.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid}).scalar() is True
+        held.execute("CREATE TABLE t (n integer PRIMARY KEY)", ())
+        for statement in ("read", "write"):
+            pid = held.read_one("SELECT pg_backend_pid()")[0]
+            with engine.connect() as conn:
+                assert conn.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid}).scalar() is True
+            assert _gone(engine, pid)
+            if statement == "read":
+                assert held.read_one("SELECT pg_backend_pid()")[0] != pid
+            else:
+                held.execute("INSERT INTO t VALUES (%s)", (1,))
+                with engine.connect() as conn:
+                    assert conn.execute(sa.text("SELECT array_agg(n) FROM t")).scalar() == [1]
+        # a new connection that fails is not tried again: the failure is the database's answer
+        held.close()
+        engine.dispose()
+        broken = sa.create_engine(fresh_postgres_url.rsplit("/", 1)[0] + "/no_such_database")
         with pytest.raises(Exception):
-            held.read_one("SELECT 1")
-        again = held.read_one("SELECT pg_backend_pid()")[0]
-        assert again != pid
+            HeldConnection(broken).read_one("SELECT 1")
+        broken.dispose()
     finally:
         held.close()
         engine.dispose()

@@ -287,3 +287,67 @@ def test_a_store_file_that_is_not_a_database_stops_with_a_clear_message(tmp_path
     assert proc.returncode == 2
     assert "cannot open the store: file is not a database" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+@pytest.mark.postgres
+def test_a_database_that_stops_answering_does_not_hold_the_server_at_shutdown(tmp_path: Path) -> None:
+    """PostgreSQL frozen (a partition, as seen from here): a request waits on it, and SIGTERM must
+    still end the server. A second signal stops it at once; the store it could not close is left
+    behind (exit 1), not waited for."""
+    import signal
+    import threading
+    import time
+    import urllib.error
+    import urllib.request
+
+    from tests.fixtures.postgres import start_postgres
+
+    pg = start_postgres()
+    frozen: list[int] = []
+    try:
+        server = start_server(tmp_path / "d", {**server_env(), "REGAUTH_DATABASE_URL": pg.url})
+        try:
+            Boto3Client(server).call("sts", "GetCallerIdentity", {}, server.admin)   # the store works
+            postmaster = int((pg.data / "postmaster.pid").read_text().split()[0])
+            frozen = [postmaster, *_children(postmaster)]
+            for pid in frozen:
+                os.kill(pid, signal.SIGSTOP)
+            hung = threading.Thread(target=_get_quietly, args=(server.url + "/auth/verify?domain=d&domain-owner="
+                                                               "111111111111&region=us-east-1&repository=r",),
+                                    daemon=True)
+            hung.start()
+            time.sleep(1.0)                              # the request is in hand, waiting on the store
+            server.process.send_signal(signal.SIGTERM)
+            time.sleep(0.5)
+            assert server.process.poll() is None         # answering what it holds, for up to 10 s
+            server.process.send_signal(signal.SIGTERM)
+            assert server.process.wait(timeout=10) == 1
+            time.sleep(0.2)                              # the output reader's last lines
+            assert any("did not close" in line for line in server.output), server.output[-5:]
+        finally:
+            for pid in frozen:
+                os.kill(pid, signal.SIGCONT)
+            server.stop()
+    finally:
+        pg.stop()
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def _get_quietly(url: str) -> None:
+    import urllib.request
+
+    try:
+        urllib.request.urlopen(urllib.request.Request(url, headers={"Authorization": "Bearer x"}), timeout=60)
+    except Exception:  # noqa: BLE001 - the answer, if any, is not what this test looks at
+        pass

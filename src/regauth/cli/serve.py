@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import os
 import logging
 import re
 import socket
@@ -123,6 +124,9 @@ def run(args: argparse.Namespace) -> int:
     finally:
         gc.enable()
     server.run()
+    if server.abandoned:                 # a store that hangs: its threads would keep the process
+        logging.shutdown()
+        os._exit(1)
     return 0
 
 

@@ -7,8 +7,12 @@ the read (`regauth.http.OneReadAtATime`), so one connection serves them all; a l
 other caller off it meanwhile. The group commit's writer holds another: a batch of records is one
 statement (atomic on its own), so one round trip too.
 
-A connection that fails is closed, never put back in the pool, and replaced on the next read; it
-is also replaced after `RECYCLE_SECONDS`, as the pool renews its own.
+A connection that fails is closed, never put back in the pool, and replaced; it is also replaced
+after `RECYCLE_SECONDS`, as the pool renews its own. A statement that fails on a connection held
+from before (PostgreSQL restarted, or an idle connection was cut) is sent once more on a new one:
+otherwise each held connection would cost a failed request after every database restart. The
+statements are a read and a batch insert whose rows have unique keys: if the first attempt did
+land, the second fails on those keys, and the batch is refused (never answered twice).
 """
 
 from __future__ import annotations
@@ -42,24 +46,33 @@ class HeldConnection:
         with self._lock:
             if self._conn is not None and time.monotonic() - self._opened > self._recycle:
                 self._drop()
-            if self._conn is None:
-                conn = self._engine.raw_connection()
-                try:
-                    conn.driver_connection.autocommit = True
-                except BaseException:
-                    conn.invalidate()
-                    raise
-                self._conn, self._opened = conn, time.monotonic()
+            held = self._conn is not None
             try:
-                cursor = self._conn.cursor()
-                try:
-                    cursor.execute(sql, params)
-                    return cursor.fetchone() if fetch else None
-                finally:
-                    cursor.close()
+                return self._once(sql, params, fetch)
+            except Exception as exc:
+                if not held or not _connection_lost(exc):
+                    raise
+            return self._once(sql, params, fetch)       # on a new connection (the old one was dropped)
+
+    def _once(self, sql: str, params: Sequence[Any] | None, fetch: bool) -> tuple[Any, ...] | None:
+        if self._conn is None:
+            conn = self._engine.raw_connection()
+            try:
+                conn.driver_connection.autocommit = True
             except BaseException:
-                self._drop()
+                conn.invalidate()
                 raise
+            self._conn, self._opened = conn, time.monotonic()
+        try:
+            cursor = self._conn.cursor()
+            try:
+                cursor.execute(sql, params)
+                return cursor.fetchone() if fetch else None
+            finally:
+                cursor.close()
+        except BaseException:
+            self._drop()
+            raise
 
     def close(self) -> None:
         with self._lock:
@@ -72,3 +85,12 @@ class HeldConnection:
                 conn.invalidate()         # closed, not returned: the pool's connections stay in transaction mode
             except Exception:  # noqa: BLE001 - already broken: nothing left to close
                 pass
+
+
+def _connection_lost(exc: Exception) -> bool:
+    """Whether `exc` says the connection is gone (not that the statement was refused)."""
+    try:
+        import psycopg
+    except ImportError:             # pragma: no cover - only PostgreSQL holds connections
+        return False
+    return isinstance(exc, psycopg.OperationalError) and not isinstance(exc, psycopg.errors.QueryCanceled)
