@@ -297,8 +297,6 @@ def test_a_database_that_stops_answering_does_not_hold_the_server_at_shutdown(tm
     import signal
     import threading
     import time
-    import urllib.error
-    import urllib.request
 
     from tests.fixtures.postgres import start_postgres
 

@@ -178,11 +178,11 @@ class RegistryAccess:
         if self._limiter is not None:          # the principal's own bucket, shared with its API calls
             self._limiter.take(claims.principal_arn, now)
         caller = self._principal(claims)
-        for region, registry, repository_arn, actions, instance_arn in self._registries_of(claims, service):
+        for region, registry, repository_arn, actions, instance in self._registries_of(claims, service):
             call = Call(caller=caller, region=region, now=now, source_ip=source_ip,
                         request_id=request_id, secure_transport=secure_transport)
             # an ACR token opens the instances its principal may get a token for, as it is now
-            if instance_arn is None or self._allowed(call, "cr:GetAuthorizationToken", instance_arn, registry):
+            if instance is None or self._allowed(call, "cr:GetAuthorizationToken", instance, registry):
                 break
         else:
             raise BadToken(f"the token does not open {service[:128]}", claims.principal_arn, claims.token_id)
