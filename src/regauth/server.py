@@ -466,8 +466,13 @@ class Connection(asyncio.Protocol):
             return
         if linger and not self._eof and transport.can_write_eof():
             self._lingering = self._closing = True
-            transport.write_eof()
             self._deadline = self._loop.time() + LINGER_SECONDS
+            try:
+                transport.write_eof()
+            except OSError:                         # the client reset the connection: nothing to linger for
+                self._lingering = False
+                transport.abort()
+                return
             if not self._reading:
                 self._reading = True
                 transport.resume_reading()

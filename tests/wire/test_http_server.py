@@ -464,3 +464,39 @@ def test_max_connections_holds_the_rest_in_the_listen_queue(tmp_path: Path) -> N
             s.close()
         srv.stop()
     assert "\n".join(srv.output).count("3 connections are open, the limit (REGAUTH_MAX_CONNECTIONS") == 1
+
+
+@pytest.mark.parametrize("refused", [b"GET http://[::1 HTTP/1.1\r\nHost: x\r\n\r\n", b"\x01GARBAGE\r\n\r\n"])
+def test_a_client_that_resets_during_a_refusal_leaves_no_connection_behind(tmp_path: Path, refused: bytes) -> None:
+    """A malformed request after a good one, and the client resets the connection (closing it with
+    the answers unread): the lingering close finds the connection gone. It must not hold it for ever
+    (connections count against a limit: unauthenticated clients could fill it) nor log a traceback."""
+    srv = start_server(tmp_path / "d", {**server_env(), "REGAUTH_KEEP_ALIVE_SECONDS": "1",
+                                        "REGAUTH_REQUEST_TIMEOUT_SECONDS": "30"})
+    try:
+        for _ in range(60):
+            sock = connect(srv)
+            sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n" + refused)
+            try:
+                sock.recv(1)            # the first byte of the first answer; the rest unread: a reset
+            except OSError:
+                pass
+            sock.close()
+        deadline = time.monotonic() + 10
+        while (open_now := _open_connections(srv)) > 1 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert open_now == 1            # the metrics request itself
+        assert not any("Traceback" in line for line in srv.output)
+    finally:
+        srv.stop()
+
+
+def _open_connections(srv: RegauthServer) -> int:
+    sock = connect(srv)
+    try:
+        sock.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        _, _, body = Reader(sock).response()
+    finally:
+        sock.close()
+    return int(next(line.split()[1] for line in body.decode().splitlines()
+                    if line.startswith("regauth_open_connections ")))
