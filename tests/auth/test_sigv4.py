@@ -179,6 +179,16 @@ def test_date_header_instead_of_x_amz_date_verifies() -> None:
     sigv4.verify(req, claim, Secret(SECRET), now=ts)
 
 
+@pytest.mark.parametrize("date", ["9999-12-31T23:59:59-01:00", "0001-01-01T00:00:00+01:00",
+                                  "Fri, 31 Dec 9999 23:59:59 -2359"])
+def test_a_date_header_past_the_calendar_is_incomplete_not_a_fault(date: str) -> None:
+    req = HttpRequest("POST", "/", "", (("Host", "x"), ("Date", date), ("Authorization",
+        "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20261124/us-east-1/ecr/aws4_request, SignedHeaders=host, "
+        "Signature=" + "a" * 64)))
+    with pytest.raises(IncompleteSignature, match="Date header"):
+        sigv4.parse(req)
+
+
 def test_presigned_query_request_verifies_until_it_expires() -> None:
     req, ts = botocore_signed("GET", f"{ENDPOINT}/?Action=GetCallerIdentity&Version=2011-06-15",
                               service="sts", token=TOKEN, presign_expires=300)

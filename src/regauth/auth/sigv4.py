@@ -318,7 +318,10 @@ def _parse_http_date(text: str) -> tuple[str, float]:
             raise IncompleteSignature("Date header must be an RFC 1123 or ISO-8601 date.") from None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=timezone.utc)
-    whole = parsed.astimezone(timezone.utc).replace(microsecond=0)
+    try:
+        whole = parsed.astimezone(timezone.utc).replace(microsecond=0)
+    except OverflowError:           # 9999-12-31T23:59:59-01:00 is past the last date there is
+        raise IncompleteSignature("Date header must be an RFC 1123 or ISO-8601 date.") from None
     return whole.strftime(AMZ_DATE_FORMAT), whole.timestamp()
 
 
