@@ -248,6 +248,19 @@ def test_validation(models, service, req, field, wording):
     assert not isinstance(err, UnknownOperation)
 
 
+def test_a_request_with_a_violation_per_element_gets_a_bounded_message(models):
+    """A megabyte of bad tags from any key (parsing comes before authorization) must not be answered
+    with tens of megabytes: the first violations are listed, the rest counted, long values cut."""
+    with pytest.raises(InvalidInput) as info:
+        parse_request(models["ecr"], ecr("CreateRepository", {"repositoryName": "repo", "tags": [{}] * 50_000}))
+    message = info.value.message
+    assert message.startswith("100000 validation errors detected: Value null at 'tags.1.member.Key'")
+    assert message.endswith("; and 99900 more") and len(message) < 20_000
+    with pytest.raises(InvalidInput) as info:
+        parse_request(models["ecr"], ecr("CreateRepository", {"repositoryName": "r" * 900_000}))
+    assert "r" * 1024 + "..." in info.value.message and len(info.value.message) < 2_000
+
+
 @pytest.mark.parametrize(("service", "req", "field"), [
     ("codeartifact", ca_gat(""), "domain"),
     ("codeartifact", raw("GET", "/v1/repository/endpoint", "domain=d1"), "repository"),

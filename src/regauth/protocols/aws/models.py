@@ -276,13 +276,27 @@ def lower_camel(name: str) -> str:
     return name[:1].lower() + name[1:]
 
 
+# An error message lists at most this many violations, each value shown up to SHOWN_CHARS (about
+# 100 KiB in all): a request of a megabyte with a violation per element would otherwise be
+# answered with tens of megabytes, built on the event loop
+MAX_LISTED = 100
+SHOWN_CHARS = 1024
+
+
 class _Checker:
     def __init__(self, spec: "ServiceSpec", lc: bool) -> None:
         self.spec, self.lc = spec, lc
         self.errors: list[tuple[str, str, bool]] = []
+        self.total = 0
 
     def _add(self, field: str, value: Any, sensitive: bool, constraint: str) -> None:
-        shown = "null" if value is None else "'***'" if sensitive else f"'{_plain(value)}'"
+        self.total += 1
+        if len(self.errors) >= MAX_LISTED:
+            return
+        text = _plain(value) if value is not None and not sensitive else ""
+        if len(text) > SHOWN_CHARS:
+            text = text[:SHOWN_CHARS] + "..."
+        shown = "null" if value is None else "'***'" if sensitive else f"'{text}'"
         self.errors.append((field, f"Value {shown} at '{field}' failed to satisfy constraint: {constraint}",
                             value is None))
 
@@ -423,10 +437,15 @@ class ServiceSpec:
         list elements `tags.1.member.key`; violations by scalar list elements are folded into one
         error at the list (`Member must satisfy constraint: [...]`). Sensitive values show `'***'`.
         """
+        return self.counted_violations(shape, params, lower_camel)[0]
+
+    def counted_violations(self, shape: Shape | None, params: dict[str, Any],
+                           lower_camel: bool = False) -> tuple[list[tuple[str, str, bool]], int]:
+        """`violations`, the first MAX_LISTED of them, and how many there are in all."""
         checker = _Checker(self, lower_camel)
         if shape is not None:
             checker.value(shape, params, "", False)
-        return checker.errors
+        return checker.errors, checker.total
 
     def error_shape(self, code: str) -> Shape | None:
         """The modeled error shape whose wire code (or shape name) is `code`."""

@@ -58,16 +58,18 @@ def parse_request(spec: ServiceSpec, req: HttpRequest) -> tuple[str, dict[str, A
     except RecursionError:
         raise Unparseable("The request is nested too deeply") from None
     if not plan.valid(params):
-        _raise_violations(spec.violations(plan.op.input_shape, params, lower_camel=spec.protocol == "query"))
+        _raise_violations(*spec.counted_violations(plan.op.input_shape, params, lower_camel=spec.protocol == "query"))
     return plan.op.name, params
 
 
-def _raise_violations(found: list[tuple[str, str, bool]]) -> None:
-    """AWS wording: `N validation error(s) detected: <e1>; <e2>`; only-nulls -> MissingParameter."""
+def _raise_violations(found: list[tuple[str, str, bool]], n: int) -> None:
+    """AWS wording: `N validation error(s) detected: <e1>; <e2>`; only-nulls -> MissingParameter.
+    `found` lists the first few of the `n` (models.MAX_LISTED)."""
     if not found:
         return
-    n = len(found)
-    message = f"{n} validation error{'s' if n > 1 else ''} detected: " + "; ".join(text for _, text, _ in found)
+    more = f"; and {n - len(found)} more" if n > len(found) else ""
+    message = (f"{n} validation error{'s' if n > 1 else ''} detected: "
+               + "; ".join(text for _, text, _ in found) + more)
     if all(is_null for _, _, is_null in found):
         raise MissingParameter(message, field=found[0][0])
     raise InvalidInput(message, field=found[0][0], reason="FIELD_VALIDATION_FAILED")
