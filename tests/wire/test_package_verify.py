@@ -179,8 +179,8 @@ def test_the_verifier_itself(env: Env) -> None:
     index = f"domain={env.domain}&domain-owner={env.server.account_id}&region=us-east-1"
     repo = f"{index}&repository={env.repo}"
     assert verify(repo, reader) == 200 and verify(repo, reader, "HEAD") == 200
-    for method in ("POST", "PUT", "PATCH", "DELETE"):
-        assert verify(repo, reader, method) == 403
+    for method in ("POST", "PUT", "PATCH", "DELETE", "MOVE", "COPY", "MKCOL", "PROPPATCH", "OPTIONS", "BREW"):
+        assert verify(repo, reader, method) == 403           # only GET and HEAD read: anything else writes
     assert verify(repo, env.user(READ, PUBLISH), "POST") == 200
     assert verify(f"{index}&repository=no-such-repo", reader) == 403
     assert verify("", reader) == 400 and verify(f"{repo}&repository={env.repo}", reader) == 400

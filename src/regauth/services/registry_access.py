@@ -61,7 +61,9 @@ REALM_KINDS = ("ecr", "acr")
 REALM_USERS = {"ecr": "AWS", "acr": TEMP_USERNAME}
 ECR_ACTIONS = {"pull": "ecr:BatchGetImage", "push": "ecr:PutImage", "delete": "ecr:BatchDeleteImage"}
 ACR_ACTIONS = {"pull": "cr:PullRepository", "push": "cr:PushRepository", "delete": "cr:DeleteRepositoryTag"}
-WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+# Package index methods that only read; any other (POST, PUT, PATCH, DELETE, and WebDAV's MOVE,
+# COPY, MKCOL... on a file-serving index) needs PublishPackageVersion: unknown means write
+READ_METHODS = frozenset({"GET", "HEAD"})
 PACKAGE_USER = "aws"
 
 
@@ -267,7 +269,7 @@ class RegistryAccess:
                            claims.principal_arn, claims.token_id)
         call = Call(caller=self._principal(claims), region=scope.region, now=now, source_ip=source_ip,
                     request_id=request_id, secure_transport=secure_transport)
-        action = "PublishPackageVersion" if method.upper() in WRITE_METHODS else "ReadFromRepository"
+        action = "ReadFromRepository" if method.upper() in READ_METHODS else "PublishPackageVersion"
         try:
             self._codeartifact.authorize_repository_use(call, owner, domain, repository, action)
         except (AccessDenied, NotFound) as exc:
