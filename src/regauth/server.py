@@ -132,6 +132,10 @@ def connection_budget() -> int:
     return max(1, soft - min(FD_RESERVE, soft // 2))
 
 
+class _BadHost(Exception):
+    """No Host header in an HTTP/1.1 request, or more than one (RFC 9112 section 3.2: a 400)."""
+
+
 class _HeadTooLarge(Exception):
     pass
 
@@ -215,6 +219,9 @@ class Connection(asyncio.Protocol):
             except httptools.HttpParserCallbackError as exc:
                 if isinstance(exc.__context__, _HeadTooLarge):
                     self._refuse(431, "Request header fields too large")
+                elif isinstance(exc.__context__, _BadHost):
+                    log.info("malformed HTTP request from %s: %s", self._peer, exc.__context__)
+                    self._refuse(400, "Invalid HTTP request")
                 else:                      # a fault of ours while taking the request
                     log.error("could not take a request", exc_info=exc)
                     self._refuse(500, "Internal Server Error")
@@ -280,12 +287,17 @@ class Connection(asyncio.Protocol):
     def on_headers_complete(self) -> None:
         length: int | None = None
         expect = False
+        hosts = 0
         for name, value in self._raw_headers:
             size = len(name)
             if size == 14 and name.lower() == b"content-length":
                 length = int(value)            # llhttp has checked it is a number, and the only one
             elif size == 6 and name.lower() == b"expect":
                 expect = value.strip().lower() == b"100-continue"
+            elif size == 4 and name.lower() == b"host":
+                hosts += 1
+        if hosts != 1 and (hosts or self._parser.get_http_version() != "1.0"):
+            raise _BadHost(f"{hosts} Host headers")     # RFC 9112 3.2: exactly one in HTTP/1.1
         self._headers = tuple([(n.decode("latin-1"), v.decode("latin-1")) for n, v in self._raw_headers])
         if length is not None and length > self._front.max_body_bytes:
             self._too_large = True

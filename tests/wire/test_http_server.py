@@ -139,7 +139,11 @@ def test_many_pipelined_requests_from_a_client_that_reads_late_are_all_answered(
     b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
     b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nContent-Length: 5\r\n\r\nabcde",
     b"GET /h\xc3\xa9 HTTP/1.1\r\nHost: x\r\n\r\n",
-], ids=["not-http", "header-without-colon", "cl-and-te", "two-lengths", "non-ascii-target"])
+    b"GET /healthz HTTP/1.1\r\n\r\n",
+    b"GET /healthz HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",
+    b"GET /healthz HTTP/1.0\r\nHost: a\r\nhost: b\r\n\r\n",
+], ids=["not-http", "header-without-colon", "cl-and-te", "two-lengths", "non-ascii-target", "no-host",
+        "two-hosts", "two-hosts-http-1.0"])
 def test_a_malformed_request_gets_400_and_the_connection_is_closed(server: RegauthServer, raw: bytes) -> None:
     with connect(server) as s:
         s.sendall(raw)
