@@ -137,3 +137,19 @@ def test_admin_commands_refuse_a_database_no_server_has_started_on(tmp_path: Pat
                        env={"REGAUTH_DATABASE_URL": fresh_postgres_url, "REGAUTH_MASTER_KEY": "A" * 43 + "="})
     assert proc.returncode == 2 and "never been started by `regauth serve`" in proc.stderr, proc.stderr
     assert fresh_postgres_url.split("@")[0] not in proc.stderr
+
+
+def test_a_store_that_fails_is_one_line_not_a_traceback(server: RegauthServer) -> None:
+    """The database locked by another writer past the busy timeout (5 s): the command says so in one
+    line and exits 1, without the database library's traceback."""
+    import sqlite3
+
+    lock = sqlite3.connect(server.data_dir / "regauth.db", isolation_level=None)
+    try:
+        lock.execute("BEGIN IMMEDIATE")
+        proc = _cli(server, "revoke", "--principal-arn", f"arn:aws:iam::{server.account_id}:user/nobody")
+    finally:
+        lock.execute("ROLLBACK")
+        lock.close()
+    assert proc.returncode == 1
+    assert proc.stderr.strip() == "regauth: the store failed: database is locked"

@@ -26,32 +26,32 @@ def register(sub: argparse._SubParsersAction) -> None:
     actions = p.add_subparsers(dest="admin_command", required=True, metavar="COMMAND")
     ca = actions.add_parser("create-account", help="create an account with an admin user and print its keys once")
     ca.add_argument("--account-id", default=None, help="12 digits; random when omitted")
-    ca.set_defaults(run=_create_account)
+    ca.set_defaults(run=_failing_cleanly(_create_account))
     au = actions.add_parser("audit", help="print recent audit events as JSON lines (newest first)")
     au.add_argument("--limit", type=_bounded(1, 1_000_000), default=50, help="at most this many events (1-1000000)")
     au.add_argument("--principal", default=None, help="only events of this principal ARN")
-    au.set_defaults(run=_audit)
+    au.set_defaults(run=_failing_cleanly(_audit))
     ci = actions.add_parser("create-acr-instance", help="create an Alibaba ACR instance and print it as JSON")
     ci.add_argument("--account-id", required=True, help="the owning account (12 digits)")
     ci.add_argument("--region", required=True, help="e.g. cn-hangzhou")
     ci.add_argument("--name", required=True, help="instance name: 3-64 lowercase letters, digits, hyphens")
     ci.add_argument("--login-server", required=True, help="registry host[:port] that docker logs in to")
     ci.add_argument("--instance-id", default=None, help="cri-...; random when omitted")
-    ci.set_defaults(run=_create_acr_instance)
+    ci.set_defaults(run=_failing_cleanly(_create_acr_instance))
     li = actions.add_parser("list-acr-instances", help="print an account's ACR instances as JSON")
     li.add_argument("--account-id", required=True)
-    li.set_defaults(run=_list_acr_instances)
+    li.set_defaults(run=_failing_cleanly(_list_acr_instances))
     di = actions.add_parser("delete-acr-instance", help="delete an ACR instance; its login server opens nothing "
                                                        "from the next request on",
                             epilog="example: regauth admin delete-acr-instance --instance-id cri-kmsiwlxxdcvaduwb")
     di.add_argument("--instance-id", required=True)
-    di.set_defaults(run=_delete_acr_instance)
+    di.set_defaults(run=_failing_cleanly(_delete_acr_instance))
     re_ = actions.add_parser("set-registry-endpoint",
                              help="the registry URL ECR returns as proxyEndpoint for an account and region")
     re_.add_argument("--account-id", required=True)
     re_.add_argument("--region", required=True)
     re_.add_argument("--url", required=True, help="e.g. https://registry.example.internal:5000")
-    re_.set_defaults(run=_set_registry_endpoint)
+    re_.set_defaults(run=_failing_cleanly(_set_registry_endpoint))
     rp = actions.add_parser("set-repository-endpoint",
                             help="the URL CodeArtifact GetRepositoryEndpoint returns for one domain and format",
                             description="Placeholders: {domain} {owner} {region} {format} {repository}. "
@@ -64,7 +64,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     rp.add_argument("--domain", required=True)
     rp.add_argument("--format", required=True, choices=sorted(REPOSITORY_FORMATS))
     rp.add_argument("--template", required=True)
-    rp.set_defaults(run=_set_repository_endpoint)
+    rp.set_defaults(run=_failing_cleanly(_set_repository_endpoint))
     rv = actions.add_parser("revoke", help="refuse one issued token, or every token a principal was issued so far",
                             description="Takes effect on the next use of the token wherever regauth checks it\n"
                                         "(registry token realm, auth_request verifier), on every node. Revoking\n"
@@ -79,10 +79,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     which.add_argument("--token-id", help="the token's id (its jti; the token_id of `regauth admin audit`)")
     which.add_argument("--principal-arn", help="e.g. arn:aws:iam::123456789012:user/ci")
     rv.add_argument("--reason", default="", help="kept with the revocation and in the audit trail")
-    rv.set_defaults(run=_revoke)
+    rv.set_defaults(run=_failing_cleanly(_revoke))
     lr = actions.add_parser("list-revocations", help="print the revoked tokens and principals as JSON (oldest first)",
                             epilog="example: regauth admin list-revocations")
-    lr.set_defaults(run=_list_revocations)
+    lr.set_defaults(run=_failing_cleanly(_list_revocations))
     pr = actions.add_parser("prune", help="delete expired token index entries, sessions and revocations that no "
                                           "longer have any effect",
                             description="Deletes, as of now:\n"
@@ -104,7 +104,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     pr.add_argument("--audit-days", type=_bounded(1, 36500), default=None, metavar="N",
                     help="also delete audit events older than N days (at least 1); without it the trail is kept")
     pr.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
-    pr.set_defaults(run=_prune)
+    pr.set_defaults(run=_failing_cleanly(_prune))
     rk = actions.add_parser("rotate-signing-key", help="make a new key sign issued tokens; retire (or revoke) the "
                                                       "previous ones",
                             description="Every node signs with the new key from its next request on. The previous\n"
@@ -119,11 +119,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     rk.add_argument("--revoke-previous", action="store_true",
                     help="delete the previous keys: tokens they signed stop working at once")
     rk.add_argument("--reason", default="", help="kept in the audit trail")
-    rk.set_defaults(run=_rotate_signing_key)
+    rk.set_defaults(run=_failing_cleanly(_rotate_signing_key))
     lk = actions.add_parser("list-signing-keys", help="print the token signing keys' ids and times as JSON (never "
                                                      "the keys)",
                             epilog="example: regauth admin list-signing-keys")
-    lk.set_defaults(run=_list_signing_keys)
+    lk.set_defaults(run=_failing_cleanly(_list_signing_keys))
     rr_ = actions.add_parser("rotate-registry-ca", help="replace the registry CA in three steps, with no moment a "
                                                           "registry refuses regauth's tokens",
                              description="1. --prepare   make the next CA; `admin registry-ca` now prints active +\n"
@@ -146,7 +146,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     step.add_argument("--prepare", action="store_true", help="make the next CA (trusted, not yet signing)")
     step.add_argument("--activate", action="store_true", help="make the prepared CA the one that signs")
     step.add_argument("--finish", action="store_true", help="forget the certificates earlier rotations replaced")
-    rr_.set_defaults(run=_rotate_registry_ca)
+    rr_.set_defaults(run=_failing_cleanly(_rotate_registry_ca))
     rc = actions.add_parser("registry-ca", help="print the CA certificates (PEM) a registry trusts for regauth's "
                                                 "tokens",
                             description="Registry JWTs from regauth's token realm (GET /token) are signed by leaf\n"
@@ -166,7 +166,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "      issuer: regauth                           # REGAUTH_REGISTRY_ISSUER\n"
                                    "      rootcertbundle: /etc/docker/registry/regauth-ca.pem",
                             formatter_class=argparse.RawDescriptionHelpFormatter)
-    rc.set_defaults(run=_registry_ca)
+    rc.set_defaults(run=_failing_cleanly(_registry_ca))
     for command in actions.choices.values():    # every admin command acts on the store of these settings
         command.add_argument("--data-dir", default=None, help="the data dir (default: REGAUTH_DATA_DIR, else .regauth)")
 
@@ -219,6 +219,33 @@ def _audit(args: argparse.Namespace) -> int:
 def _instance_json(i: AcrInstance) -> dict[str, object]:
     return {"InstanceId": i.instance_id, "AccountId": i.account_id, "RegionId": i.region, "InstanceName": i.name,
             "LoginServer": i.login_server, "CreatedAt": i.created_at}
+
+
+def _failing_cleanly(command: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    """`command`, with a failure of the store (locked, full, unreachable) told in one line, not a
+    traceback of the database library."""
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return command(args)
+        except Exception as exc:  # noqa: BLE001 - only store failures are caught; the rest goes on
+            reason = _store_failure(exc)
+            if reason is None:
+                raise
+            raise SystemExit(f"regauth: the store failed: {reason}") from None
+    return run
+
+
+def _store_failure(exc: BaseException) -> str | None:
+    """The database's own one-line reason when `exc` is a failure of the store, else None."""
+    import sqlite3
+
+    sa_exc = sys.modules.get("sqlalchemy.exc")
+    psycopg = sys.modules.get("psycopg")
+    if sa_exc is not None and isinstance(exc, sa_exc.DBAPIError) and exc.orig is not None:
+        exc = exc.orig
+    if isinstance(exc, sqlite3.Error) or (psycopg is not None and isinstance(exc, psycopg.Error)):
+        return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+    return None
 
 
 def _store_command(args: argparse.Namespace, act: Callable[[Any], dict[str, object]],
