@@ -349,3 +349,24 @@ def _get_quietly(url: str) -> None:
         urllib.request.urlopen(urllib.request.Request(url, headers={"Authorization": "Bearer x"}), timeout=60)
     except Exception:  # noqa: BLE001 - the answer, if any, is not what this test looks at
         pass
+
+
+def test_a_store_gone_from_beside_its_master_key_stops_serve(tmp_path: Path) -> None:
+    """The SQLite file deleted or moved, its key left: a new empty store would refuse every token
+    issued so far, silently. serve stops and says what to do; without the key it starts afresh."""
+    data = tmp_path / "d"
+    start_server(data).stop()
+    for name in ("regauth.db", "regauth.db-wal", "regauth.db-shm"):
+        (data / name).unlink(missing_ok=True)
+    full = {k: v for k, v in os.environ.items() if not k.startswith("REGAUTH_")}
+    proc = subprocess.run([sys.executable, "-m", "regauth", "serve", "--port", "0", "--data-dir", str(data)],
+                          capture_output=True, text=True, env=full, cwd=REPO, timeout=60)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert f"the store {data / 'regauth.db'} is gone, but its master key is in {data}" in proc.stderr
+    assert not (data / "regauth.db").exists()
+    (data / "master.key").unlink()
+    server = start_server(data)
+    try:
+        assert server.admin.secret_access_key                # a new store, with a new bootstrap key
+    finally:
+        server.stop()

@@ -41,7 +41,14 @@ def open_runtime(settings: Settings, *, existing: bool = False) -> Runtime:
     if existing and url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).is_file():
         where = settings.data_dir if not settings.database_url else "REGAUTH_DATABASE_URL"
         raise SettingsError(f"no regauth store at {where}: {_NOT_A_STORE}")
-    if existing and settings.master_key is None and not (settings.data_dir / KEY_FILE_NAME).is_file():
+    db_file = Path(url.removeprefix("sqlite:///")) if url.startswith("sqlite:///") else None
+    key_file = settings.data_dir / KEY_FILE_NAME
+    if not existing and db_file is not None and not db_file.exists() and key_file.is_file():
+        # the key is written only just before the store is: a key without its store means the store
+        # was deleted or moved, and a new empty one would silently refuse every token issued so far
+        raise SettingsError(f"the store {db_file} is gone, but its master key is in {settings.data_dir}: restore "
+                            f"the store, or remove {key_file} to start a new, empty one")
+    if existing and settings.master_key is None and not key_file.is_file():
         raise SettingsError(f"no master key at {settings.data_dir / KEY_FILE_NAME} (nor REGAUTH_MASTER_KEY): the "
                             f"store's key is where its server keeps it; {_NOT_A_STORE}")
     data_dir = prepare_data_dir(settings.data_dir)
