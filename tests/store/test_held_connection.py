@@ -127,3 +127,20 @@ def test_a_statement_is_committed_on_its_own_and_a_failed_one_leaves_nothing(fre
     finally:
         held.close()
         engine.dispose()
+
+
+def test_connections_are_bounded_against_a_database_that_stops_answering(fresh_postgres_url: str) -> None:
+    """Connect timeout, keepalives and TCP_USER_TIMEOUT on every connection, unless the URL says
+    otherwise: a partition fails requests instead of holding them for ever."""
+    from regauth.store.open import create_store_engine
+
+    for url, timeout in ((fresh_postgres_url, "10"), (fresh_postgres_url + "?connect_timeout=3", "3")):
+        engine = create_store_engine(url)
+        try:
+            conn = engine.raw_connection()
+            params = conn.driver_connection.info.get_parameters()
+            conn.close()
+        finally:
+            engine.dispose()
+        assert (params["connect_timeout"], params["tcp_user_timeout"], params["keepalives_idle"]) == (
+            timeout, "30000", "30")

@@ -57,6 +57,10 @@ def normalize_database_url(database_url: str) -> sa.URL:
     return url
 
 
+PG_CONNECT_BOUNDS = {"connect_timeout": 10, "keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 10,
+                     "keepalives_count": 3, "tcp_user_timeout": 30_000}
+
+
 def create_store_engine(database_url: str) -> sa.Engine:
     """An Engine configured for regauth (pragmas, BEGIN handling, pool settings). No schema work."""
     import sqlalchemy as sa
@@ -73,8 +77,12 @@ def create_store_engine(database_url: str) -> sa.Engine:
         # extra round trips per request): a connection the server dropped fails one request (500,
         # which clients retry) and SQLAlchemy then replaces the pool; connections are also renewed
         # every 30 minutes.
+        # A database that stops answering (a partition, a host gone) must fail requests, not hold
+        # them: bounded connects, TCP keepalives and a bound on unacknowledged data, each unless the
+        # URL sets it (libpq's own names)
+        bounds = {k: v for k, v in PG_CONNECT_BOUNDS.items() if k not in url.query}
         return sa.create_engine(url, pool_pre_ping=False, pool_size=20, max_overflow=10,
-                                pool_recycle=RECYCLE_SECONDS)
+                                pool_recycle=RECYCLE_SECONDS, connect_args=bounds)
     raise ValueError(f"unsupported database URL scheme {url.drivername!r}: use sqlite:/// or postgresql://")
 
 
