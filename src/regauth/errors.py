@@ -145,9 +145,12 @@ class PackedPolicyTooLarge(LimitExceeded):
 
 
 class Throttled(RegauthError):
-    def __init__(self, message: str = "Rate exceeded", retry_after: int = 1) -> None:
+    def __init__(self, message: str = "Rate exceeded", retry_after: int = 1, audited: bool = True) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+        # False: one of many throttled requests of one key within a second, answered but not audited
+        # one by one (the first of each second is): a flood must not fill the audit trail
+        self.audited = audited
 
 
 class UnsupportedOperation(RegauthError):

@@ -150,6 +150,23 @@ def test_per_principal_rate_limit_answers_429_throttling(tmp_path: Path) -> None
         with pytest.raises(ClientError) as sts_err:
             server.client("sts", keys).get_caller_identity()
         assert sts_err.value.response["Error"]["Code"] == "Throttling"
+        # a principal's flood is answered, but audited once a second, not row by row
+        import json
+        import time
+
+        from tests.fixtures.server import regauth_cli
+
+        sts, started, refused = server.client("sts", keys), time.monotonic(), 0
+        for _ in range(40):
+            try:
+                sts.get_caller_identity()
+            except ClientError:
+                refused += 1
+        seconds = time.monotonic() - started
+        assert refused >= 35
+        audit = regauth_cli("admin", "audit", "--limit", "200", data_dir=server.data_dir)
+        throttled = [e for e in map(json.loads, audit.stdout.splitlines()) if e["detail"].startswith("Throttled")]
+        assert 1 <= len(throttled) <= 2 + seconds, (len(throttled), seconds)       # 42 refused in all
     finally:
         server.stop()
 

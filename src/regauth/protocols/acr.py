@@ -159,7 +159,7 @@ class AcrDialect:
                 req.source_ip, self._s.clock.now())
             if flood is not None:
                 exc = flood               # answered as throttled, and not audited one by one
-            elif denial:
+            elif denial and getattr(exc, "audited", True):
                 pending.audited(self._denial_event(req, request_id, principal, action, exc, key_id))
             elif to_wire(exc).status >= 500:
                 log.error("internal error serving ACR request %s", request_id, exc_info=exc)

@@ -82,6 +82,8 @@ class RegistryRealm:
             if flood is not None:          # answered as throttled, and not audited one by one
                 return self.error(flood, request_id)
         response = self.error(exc, request_id)
+        if not getattr(exc, "audited", True):     # one of a principal's many throttled requests this second
+            return response
         reason = getattr(exc, "reason", type(exc).__name__)
         log.info("registry token refused (%s): %s", request_id, reason)
         pending = Pending()

@@ -15,7 +15,8 @@ class RateLimiter:
     def __init__(self, per_second: float, burst: int) -> None:
         self._rate = per_second
         self._burst = float(max(burst, 1))
-        self._buckets: dict[str, tuple[float, float]] = {}   # key -> (tokens, last time)
+        # key -> (tokens, last time, when a throttled request of it was last audited)
+        self._buckets: dict[str, tuple[float, float, float]] = {}
         self._lock = threading.Lock()
 
     @property
@@ -23,18 +24,21 @@ class RateLimiter:
         return self._rate > 0
 
     def take(self, key: str, now: float) -> None:
-        """Spend one token for `key` or raise Throttled with a whole-second retry hint."""
+        """Spend one token for `key` or raise Throttled with a whole-second retry hint; of the
+        throttled requests of one key, one a second is to be audited (`Throttled.audited`)."""
         if not self.enabled:
             return
         with self._lock:
-            tokens, last = self._buckets.get(key, (self._burst, now))
+            tokens, last, audited_at = self._buckets.get(key, (self._burst, now, -math.inf))
             tokens = min(self._burst, tokens + max(0.0, now - last) * self._rate)
             if tokens < 1.0:
-                self._buckets[key] = (tokens, now)
-                raise Throttled("Rate exceeded", retry_after=max(1, math.ceil((1.0 - tokens) / self._rate)))
+                audit = now - audited_at >= 1.0
+                self._buckets[key] = (tokens, now, now if audit else audited_at)
+                raise Throttled("Rate exceeded", retry_after=max(1, math.ceil((1.0 - tokens) / self._rate)),
+                                audited=audit)
             if len(self._buckets) >= _MAX_BUCKETS and key not in self._buckets:
                 self._evict(now)
-            self._buckets[key] = (tokens - 1.0, now)
+            self._buckets[key] = (tokens - 1.0, now, audited_at)
 
     def take_unauthenticated(self, source_ip: str, now: float) -> Throttled | None:
         """Charge a request refused before any principal was known (no, bad or unknown credentials)
@@ -50,5 +54,5 @@ class RateLimiter:
     def _evict(self, now: float) -> None:
         """Drop buckets that have refilled completely: forgetting them changes nothing."""
         full_after = self._burst / self._rate
-        for k in [k for k, (_, last) in self._buckets.items() if now - last >= full_after]:
+        for k in [k for k, (_, last, _) in self._buckets.items() if now - last >= full_after]:
             del self._buckets[k]

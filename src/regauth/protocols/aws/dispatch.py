@@ -110,7 +110,7 @@ class AwsDialect:
                 req.source_ip, self._s.clock.now())
             if flood is not None:
                 exc = flood               # answered as throttled, and not audited one by one
-            elif _denial(exc):
+            elif _denial(exc) and getattr(exc, "audited", True):
                 pending.audited(self._denial_event(req, request_id, caller_arn, f"{service}:{operation or '?'}",
                                                    exc, key_id))
             response = self.error(service, exc, request_id)
