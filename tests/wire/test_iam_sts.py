@@ -199,7 +199,7 @@ def test_a_secret_in_the_key_id_slot_is_not_repeated_in_logs_or_audit(regauth_se
         swapped = boto3.client(service, endpoint_url=regauth_server.url, region_name="us-east-1",
                                aws_access_key_id=admin.secret_access_key,
                                aws_secret_access_key=admin.access_key_id,
-                               config=Config(retries={"max_attempts": 1, "mode": "standard"}))
+                               config=Config(retries={"total_max_attempts": 1, "mode": "standard"}))
         with pytest.raises(ClientError):
             getattr(swapped, call)()
     audit = regauth_cli("admin", "audit", "--limit", "5", data_dir=regauth_server.data_dir).stdout
