@@ -285,10 +285,12 @@ def test_parameter_errors_exit_252_before_any_request(inprocess) -> None:
     assert "the following arguments are required: --user-name" in err
     code, _, err = inprocess("ecr", "create-repository", "--repository-name", "x",
                              "--image-scanning-configuration", "{scanOnPush", *dead)
-    assert code == 252 and "argument --image-scanning-configuration: Invalid JSON" in err
+    assert code == 252 and "Error parsing parameter '--image-scanning-configuration': Invalid JSON: " in err
+    assert err.endswith("\nJSON received: {scanOnPush\n")                                # as the AWS CLI says it
     code, _, err = inprocess("iam", "put-user-policy", "--user-name", "u", "--policy-name", "p",
                              "--policy-document", "file:///nonexistent/policy.json", *dead)
-    assert code == 252 and "Unable to load paramfile file:///nonexistent/policy.json" in err
+    assert code == 252 and ("Error parsing parameter '--policy-document': Unable to load paramfile "
+                            "file:///nonexistent/policy.json") in err
     code, _, err = inprocess("iam", "list-users", "--no-paginate", "--starting-token", "x", *dead)
     assert code == 252 and "Cannot specify --no-paginate along with pagination arguments: --starting-token" in err
     code, _, err = inprocess("iam", "get-user", "--max-items", "1", *dead)

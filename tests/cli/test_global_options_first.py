@@ -18,6 +18,16 @@ E = "http://127.0.0.1:8080"
     (["--generate-cli-skeleton", "output", "sts", "get-caller-identity"],
      ["sts", "get-caller-identity", "--generate-cli-skeleton", "output"]),
     (["--output", "text", "ecr", "--help"], ["ecr", "--output", "text", "--help"]),
+    # between the service and the operation too, as the AWS CLI takes them
+    (["--endpoint-url", E, "sts", "--query", "Account", "get-caller-identity"],
+     ["sts", "get-caller-identity", "--endpoint-url", E, "--query", "Account"]),
+    (["sts", "--output", "text", "--debug", "get-caller-identity", "--region", "r"],
+     ["sts", "get-caller-identity", "--output", "text", "--debug", "--region", "r"]),
+    (["--endpoint-url", E, "--version"], ["--version"]),                 # aws prints its version, exit 0
+    (["sts", "--version"], ["--version"]),
+    (["--endpoint-url", E, "sts", "--version"], ["--version"]),
+    (["sts", "help"], ["sts", "--help"]),
+    (["--region", "r", "iam", "help"], ["iam", "--help"]),
 ])
 def test_options_move_after_the_operation(argv: list[str], expected: list[str]) -> None:
     assert hoist_global_options(argv) == expected

@@ -175,3 +175,25 @@ def test_server_log_lines_keep_the_standard_time_format() -> None:
         record = logging.LogRecord("x", logging.INFO, "", 0, "m", None, None)
         record.created, record.msecs = base + offset, ((base + offset) % 1) * 1000
         assert ours.format(record) == standard.format(record)
+
+
+def test_yaml_is_ruamel_safe_dump_as_in_cli_v2() -> None:
+    """AWS CLI v2's YAMLDumper: keys sorted, YAML 1.2 quoting, long scalars kept on their key's line."""
+    assert render(WHO, "yaml") == ("Account: '111122223333'\nArn: arn:aws:iam::111122223333:user/admin\n"
+                                   "UserId: AIDAXKP7TZCYKMZ2RHIRC\n")
+    assert render(WHO, "yaml", query=compile_query("{z: UserId, a: Account}")) == \
+        "a: '111122223333'\nz: AIDAXKP7TZCYKMZ2RHIRC\n"
+    assert render(WHO, "yaml-stream") == "- " + render(WHO, "yaml").replace("\n", "\n  ").rstrip(" ")
+    token = "rgca_" + "x" * 300
+    assert render({"authorizationToken": token}, "yaml") == f"authorizationToken: {token}\n"
+    # YAML 1.2: "yes" and "15:00" are plain strings, "012345678901" and "0o17" would be read as numbers
+    assert render({"a": ["yes", "15:00", "012345678901", "0o17"]}, "yaml") == \
+        "a:\n- yes\n- 15:00\n- '012345678901'\n- '0o17'\n"
+
+
+def test_table_rows_of_another_length_fail_as_awscli_does() -> None:
+    with pytest.raises(ValueError, match=r"^Row should have 2 elements, instead it has 1$"):
+        render([[1, 2], [3]], "table", title="GetCallerIdentity")
+    with pytest.raises(ValueError, match=r"^Row should have 1 elements, instead it has 2$"):
+        render([[1], [3, 4]], "table", title="GetCallerIdentity")
+    assert "|  3 |     |" in render([{"a": 1, "b": 2}, {"a": 3}], "table", title="T", width=80)   # a missing key: ""

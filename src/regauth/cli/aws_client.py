@@ -2,8 +2,10 @@
 
 Profiles, credentials, region and `AWS_ENDPOINT_URL*` are resolved by botocore's own session, so the
 usual ~/.aws/config, ~/.aws/credentials and AWS_* variables behave as they do for the AWS CLI.
-Exit codes follow AWS CLI v2: 252 bad parameters, 253 configuration (region, credentials, profile),
-254 the service answered with an error, 255 anything else (connection, TLS, timeouts).
+Exit codes follow AWS CLI v2, which maps only a missing region, missing credentials and a bad setting of its own
+to 253: 252 bad parameters, 253 no region, no credentials or a bad `cli_timestamp_format`, 254 the service answered
+with an error, 255 anything else (an unknown profile, partial credentials, a bad output format or timeout,
+connection, TLS).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from botocore.exceptions import (
     BotoCoreError, ClientError, EndpointConnectionError, InvalidRegionError, NoCredentialsError, NoRegionError,
     ParamValidationError, PartialCredentialsError, ProfileNotFound,
 )
-from botocore.utils import parse_timestamp
+from botocore.utils import ensure_boolean, parse_timestamp
 
 from regauth import __version__
 
@@ -53,8 +55,8 @@ class GlobalOptions:
     endpoint_url: str | None = None
     verify_ssl: bool = True
     ca_bundle: str | None = None
-    read_timeout: int | None = None      # None: botocore's default (60 s); 0: blocking
-    connect_timeout: int | None = None
+    read_timeout: str | int | None = None      # as typed; None: botocore's default (60 s); 0: blocking
+    connect_timeout: str | int | None = None
     no_sign_request: bool = False
 
 
@@ -162,8 +164,56 @@ def make_session(profile: str | None) -> botocore.session.Session:
 def scoped_config(session: botocore.session.Session) -> dict[str, Any]:
     try:
         return dict(session.get_scoped_config())
-    except ProfileNotFound as exc:
-        raise CliError(str(exc), EXIT_CONFIGURATION) from None
+    except ProfileNotFound as exc:            # AWS CLI v2: 255, not 253
+        raise CliError(str(exc), EXIT_OTHER) from None
+
+
+def _profile_setting(session: botocore.session.Session, name: str) -> Any:
+    """A setting of the profile, None when unset or when the profile does not exist (that error comes later,
+    where the AWS CLI reports it)."""
+    try:
+        return session.get_scoped_config().get(name)
+    except ProfileNotFound:
+        return None
+
+
+def aws_timestamp_parser(session: botocore.session.Session) -> Callable[[Any], Any]:
+    """The profile's `cli_timestamp_format`, as AWS CLI v2 applies it: `wire` prints the value as the server sent
+    it (a JSON number, an XML string), `iso8601` (the default) botocore's parse in ISO 8601 (an epoch number in
+    local time, as the AWS CLI does)."""
+    setting = _profile_setting(session, "cli_timestamp_format") or "iso8601"
+    if setting == "wire":
+        return lambda value: value
+    if setting == "iso8601":
+        return lambda value: parse_timestamp(value).isoformat()
+    raise CliError(f'Unknown cli_timestamp_format value: {setting}, valid values are "wire" or "iso8601"',
+                   EXIT_CONFIGURATION)
+
+
+def parameter_validation(session: botocore.session.Session) -> bool:
+    """The profile's `parameter_validation` (botocore's reading: only "true" is true); on unless set. botocore
+    honours it in the client too, so with it off the server is what answers a bad value."""
+    setting = _profile_setting(session, "parameter_validation")
+    return True if setting is None else bool(ensure_boolean(setting))
+
+
+def timeout_seconds(text: str | int | None) -> int | None:
+    """--cli-read-timeout / --cli-connect-timeout as the AWS CLI reads them: int() or exit 255 with its message."""
+    if text is None:
+        return None
+    try:
+        return int(text)
+    except ValueError as exc:
+        raise CliError(str(exc), EXIT_OTHER) from None
+
+
+def check_timeouts(opts: GlobalOptions) -> None:
+    """A negative timeout fails where the AWS CLI's HTTP layer (urllib3) refuses it, with its message."""
+    for name in ("read", "connect"):
+        value = timeout_seconds(getattr(opts, f"{name}_timeout"))
+        if value is not None and value < 0:
+            raise CliError(f"Attempted to set {name} timeout to {value}, but the timeout cannot be set to a value "
+                           "less than or equal to 0.", EXIT_OTHER)
 
 
 def resolve_region(session: botocore.session.Session, region: str | None) -> str:
@@ -183,7 +233,7 @@ def _client_config(session: botocore.session.Session, opts: GlobalOptions) -> Co
     if opts.no_sign_request:
         kwargs["signature_version"] = UNSIGNED
     for name in ("read_timeout", "connect_timeout"):
-        value = getattr(opts, name)
+        value = timeout_seconds(getattr(opts, name))
         if value is not None:
             kwargs[name] = None if value == 0 else value     # 0 = blocking, like the AWS CLI
     configured = os.environ.get("AWS_RETRY_MODE") or scoped_config(session).get("retry_mode")
@@ -196,6 +246,7 @@ def build_client(service: str, opts: GlobalOptions, session: botocore.session.Se
                  redactor: Redactor = REDACTOR) -> BaseClient:
     """A botocore client for `service` configured from the global options (and ~/.aws, AWS_*)."""
     session = session or make_session(opts.profile)
+    check_timeouts(opts)
     region = resolve_region(session, opts.region)
     verify: bool | str | None = None
     if not opts.verify_ssl:
@@ -259,8 +310,10 @@ def translate(exc: Exception) -> CliError:
         return CliError(str(exc), EXIT_SERVICE)
     if isinstance(exc, ParamValidationError):
         return CliError(str(exc), EXIT_PARAMETER)
-    if isinstance(exc, (NoRegionError, NoCredentialsError, PartialCredentialsError, ProfileNotFound)):
+    if isinstance(exc, (NoRegionError, NoCredentialsError)) and not isinstance(exc, PartialCredentialsError):
         return CliError(str(exc), EXIT_CONFIGURATION)
+    if isinstance(exc, (PartialCredentialsError, ProfileNotFound)):      # AWS CLI v2: 255
+        return CliError(str(exc), EXIT_OTHER)
     if isinstance(exc, EndpointConnectionError):
         return CliError(str(exc), EXIT_OTHER)
     return CliError(str(exc) or type(exc).__name__, EXIT_OTHER)

@@ -4,8 +4,9 @@ Every operation the server implements is a command (the hand-written rows below,
 commands_table.py), plus `codeartifact login` and `ecr|ecr-public get-login-password`. Each command accepts every
 global option of the AWS CLI (one shared parent parser), plus --cli-input-json, --cli-input-yaml and
 --generate-cli-skeleton. API commands take their parameters from the botocore model, so client-side validation is
-exactly botocore's (required, type, min); the server enforces the rest. Operations with a botocore paginator
-follow every page unless --no-paginate, as the AWS CLI does (commands_paging.py).
+exactly botocore's (required, type, min; off with `parameter_validation = false` in the profile, as in the AWS
+CLI); the server enforces the rest. Operations with a botocore paginator follow every page unless --no-paginate,
+as the AWS CLI does (commands_paging.py). --cli-auto-prompt is a line-based prompt (commands_prompt.py).
 """
 
 from __future__ import annotations
@@ -24,17 +25,20 @@ from botocore.model import StructureShape
 from botocore.validate import ParamValidationError, validate_parameters
 
 from regauth.cli import commands_login
-from regauth.cli.commands_paging import Paging, paginate, paging_for
+from regauth.cli.commands_paging import Pages, Paging, paginate, paging_for
 from regauth.cli.commands_table import API_COMMANDS
 from regauth.cli.aws_client import (
-    EXIT_OTHER, EXIT_PARAMETER, REDACTOR, CliError, build_client, call, disable_debug_logging,
-    enable_debug_logging, log, make_session, scoped_config,
+    EXIT_OTHER, EXIT_PARAMETER, REDACTOR, CliError, aws_timestamp_parser, build_client, call, check_timeouts,
+    disable_debug_logging, enable_debug_logging, log, make_session, parameter_validation, scoped_config,
+    timeout_seconds,
 )
 from regauth.cli.commands_args import (
-    AUTO_PROMPT_MESSAGE, AwsArgumentParser, Param, add_params, exit_252_on_error, global_options, global_parent,
-    input_skeleton, load_cli_input, merge_params, missing_required, operation_model, output_skeleton,
-    params_from_shape, synopsis, yaml_input_skeleton,
+    AwsArgumentParser, Param, add_params, exit_252_on_error, global_options, global_parent, merge_params,
+    missing_required, operation_model, params_from_shape, synopsis,
 )
+from regauth.cli.commands_input import load_cli_input
+from regauth.cli.commands_prompt import prompt, prompt_mode, unanswered
+from regauth.cli.commands_skeleton import input_skeleton, output_skeleton, yaml_input_skeleton
 from regauth.cli.output import OUTPUT_FORMATS, compile_query, render, use_color
 
 
@@ -49,11 +53,14 @@ class Context:
     def client(self, service: str | None = None) -> Any:
         return build_client(service or self.spec.service, global_options(self.args), self.session)
 
-    def print_response(self, response: dict[str, Any]) -> None:
+    def print_response(self, response: dict[str, Any] | Pages) -> None:
         output = resolve_output(self.args, self.session)
         query = compile_query(self.args.query) if self.args.query else None
-        sys.stdout.write(render(response, output, title=self.spec.operation, query=query,
-                                color=use_color(self.args.color)))
+        color = use_color(self.args.color)
+        if isinstance(response, Pages):
+            sys.stdout.write(response.render(output, title=self.spec.operation, query=query, color=color))
+        else:
+            sys.stdout.write(render(response, output, title=self.spec.operation, query=query, color=color))
 
 
 Action = Callable[[Context], int]
@@ -97,8 +104,8 @@ def resolve_output(args: argparse.Namespace, session: botocore.session.Session |
     if not output and session is not None:
         output = scoped_config(session).get("output")
     output = output or "json"
-    if output not in OUTPUT_FORMATS:
-        raise CliError(f"Unknown output type: {output} (valid: {', '.join(OUTPUT_FORMATS)})", EXIT_PARAMETER)
+    if output not in OUTPUT_FORMATS:                 # from the environment or the profile: 255, as in AWS CLI v2
+        raise CliError(f"Unknown output type: {output}", EXIT_OTHER)
     return str(output)
 
 
@@ -108,10 +115,9 @@ def _api_call(ctx: Context) -> int:
     paging = ctx.spec.paging()
     config = paging.config(ctx.args, ctx.values) if paging else None
     if config is None:
-        response = call(ctx.client(), _python_name(ctx.spec.operation), ctx.values)
+        ctx.print_response(call(ctx.client(), _python_name(ctx.spec.operation), ctx.values))
     else:
-        response = paginate(ctx.client(), _python_name(ctx.spec.operation), ctx.values, config)
-    ctx.print_response(response)
+        ctx.print_response(paginate(ctx.client(), _python_name(ctx.spec.operation), ctx.values, config))
     return 0
 
 
@@ -218,8 +224,10 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         if spec.paging() is not None:
             epilog += (f"\n{spec.name} is paginated: it follows every page unless --no-paginate; --max-items "
                        "stops early and prints a NextToken for --starting-token.\n")
-        epilog += ("\nGlobal options behave as in the AWS CLI; --cli-auto-prompt is not supported (exit 252).\n"
-                   "Exit codes: 252 bad parameters, 253 configuration, 254 service error, 255 other.\n")
+        epilog += ("\nGlobal options behave as in the AWS CLI. --cli-auto-prompt asks on stderr for each parameter "
+                   "not given,\nreading one line of stdin each (an empty line skips an optional one). "
+                   f"`... {spec.name} help` prints this.\n"
+                   "Exit codes: 252 bad parameters, 253 no region or credentials, 254 service error, 255 other.\n")
         params, paging = spec.all_params(), spec.paging()
         usage = synopsis(f"regauth {spec.group} {spec.name}", params, paging.synopsis() if paging else ())
         p = groups[spec.group].add_parser(spec.name, parents=[parent], help=spec.summary, description=spec.summary,
@@ -274,30 +282,43 @@ def _flush_stdout() -> None:
 
 
 def run_command(spec: CommandSpec, parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
-    if args.cli_auto_prompt:
-        raise CliError(AUTO_PROMPT_MESSAGE, EXIT_PARAMETER)
+    """In the AWS CLI's order: the global settings (timeouts, timestamp format: before anything), the input
+    document and the prompt, the skeletons that need no valid input, the required check, then validation."""
+    timeout_seconds(args.cli_read_timeout)
+    timeout_seconds(args.cli_connect_timeout)
+    session = make_session(args.profile)
+    timestamps = aws_timestamp_parser(session)
+    mode = prompt_mode(args, session)
     if args.query:
         try:
             compile_query(args.query)
         except ValueError as exc:
             raise CliError(str(exc), EXIT_PARAMETER) from None
     params = spec.all_params()
-    values = merge_params(params, load_cli_input(args), args)
+    doc = load_cli_input(args)
     skeleton = args.generate_cli_skeleton
+    if skeleton not in ("input", "yaml-input"):
+        todo = unanswered(params, doc, args)
+        if mode == "on" or (mode == "on-partial" and any(p.required for p in todo)):
+            prompt(parser, todo, args)
+    values = merge_params(params, doc, args)
     if skeleton == "input":
         sys.stdout.write(json.dumps(input_skeleton(spec.input_shape(), params), indent=4) + "\n")
         return 0
     if skeleton == "yaml-input":
-        sys.stdout.write(yaml_input_skeleton(params))
+        sys.stdout.write(yaml_input_skeleton(spec.input_shape(), params))
         return 0
     missing = missing_required(params, values)
     if missing:
         parser.error("the following arguments are required: " + ", ".join(missing))
-    try:
-        (spec.validate or _validate_against(spec.service, spec.operation))(values)
-    except ParamValidationError as exc:
-        raise CliError(str(exc), EXIT_PARAMETER) from None
-    session = make_session(args.profile)
+    check_timeouts(global_options(args))
+    if parameter_validation(session):
+        try:
+            (spec.validate or _validate_against(spec.service, spec.operation))(values)
+        except ParamValidationError as exc:
+            raise CliError(str(exc), EXIT_PARAMETER) from None
+    if spec.action is None:               # the commands that print the response: as cli_timestamp_format says
+        session.get_component("response_parser_factory").set_parser_defaults(timestamp_parser=timestamps)
     ctx = Context(spec, args, values, session)
     if skeleton == "output":
         if spec.sample_output is not None:

@@ -1,38 +1,32 @@
-"""Arguments shared by the aws-style commands: the global options, per-command parameters (from the botocore
-model or declared by hand), --cli-input-json/--cli-input-yaml and --generate-cli-skeleton."""
+"""Arguments shared by the aws-style commands: the global options and the per-command parameters (from the botocore
+model or declared by hand), merged with the --cli-input-json/--cli-input-yaml document (commands_input.py)."""
 
 from __future__ import annotations
 
 import argparse
-import datetime
 import functools
-import json
-import os
 import platform
 import re
 import sys
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, NoReturn
 
 import botocore
-import yaml
 from botocore import xform_name
 from botocore.loaders import create_loader
 from botocore.model import OperationModel, ServiceModel, Shape, StructureShape
-from botocore.utils import ArgumentGenerator
 
 from regauth import __version__
 from regauth.cli.aws_client import EXIT_PARAMETER, CliError, GlobalOptions
-from regauth.cli.output import COLOR_CHOICES, OUTPUT_FORMATS, SampleTime
+from regauth.cli.commands_input import json_param, read_paramfile
+from regauth.cli.output import COLOR_CHOICES, OUTPUT_FORMATS
 
 SKELETON_CHOICES = ("input", "output", "yaml-input")
-AUTO_PROMPT_MESSAGE = ("regauth does not support --cli-auto-prompt: pass the parameters as options, or in a "
-                       "document with --cli-input-json / --cli-input-yaml (see --generate-cli-skeleton).")
 
 
 class AwsArgumentParser(argparse.ArgumentParser):
-    """An argparse parser that exits 252 on bad parameters (AWS CLI v2) and rejects unknown options itself."""
+    """An argparse parser that exits 252 on bad parameters (AWS CLI v2) and rejects unknown options itself; a
+    word `help` among the options prints the help, as `aws <service> <operation> help` does."""
 
     def error(self, message: str) -> NoReturn:
         self.print_usage(sys.stderr)
@@ -40,6 +34,9 @@ class AwsArgumentParser(argparse.ArgumentParser):
 
     def parse_known_args(self, args: Any = None, namespace: Any = None) -> Any:
         parsed, extras = super().parse_known_args(args, namespace)
+        if "help" in extras:
+            self.print_help()
+            self.exit(0)
         if extras:
             self.error("unrecognized arguments: " + " ".join(extras))
         return parsed, extras
@@ -59,6 +56,7 @@ def version_string() -> str:
 
 
 def non_negative(text: str) -> int:
+    """`regauth cr`'s timeouts (the aws-style commands take theirs as the AWS CLI does: aws_client.timeout_seconds)."""
     value = int(text)
     if value < 0:
         raise argparse.ArgumentTypeError(f"must be 0 or more: {text}")
@@ -70,7 +68,7 @@ def global_parent() -> argparse.ArgumentParser:
     parent = argparse.ArgumentParser(add_help=False)
     inp = parent.add_argument_group("input options")
     inp.add_argument("--cli-input-json", metavar="JSON", help="read parameters from this JSON document (or "
-                     "file://path); options given on the command line override it")
+                     "file://path, fileb://path); options given on the command line override it")
     inp.add_argument("--cli-input-yaml", metavar="YAML", help="the same, as YAML; not together with --cli-input-json")
     inp.add_argument("--generate-cli-skeleton", nargs="?", const="input", choices=SKELETON_CHOICES,
                      help="print an input skeleton (input, the default, or yaml-input) or, after validating the "
@@ -92,15 +90,18 @@ def global_parent() -> argparse.ArgumentParser:
     g.add_argument("--color", choices=COLOR_CHOICES, default="auto", help="colour table output (auto: on a terminal)")
     g.add_argument("--no-sign-request", action="store_true", help="send the request unsigned; no credentials loaded")
     g.add_argument("--ca-bundle", help="CA certificates to verify TLS with (overrides AWS_CA_BUNDLE)")
-    g.add_argument("--cli-read-timeout", type=non_negative, metavar="SECONDS",
+    g.add_argument("--cli-read-timeout", metavar="SECONDS",
                    help="socket read timeout; 0 blocks forever (default 60)")
-    g.add_argument("--cli-connect-timeout", type=non_negative, metavar="SECONDS",
+    g.add_argument("--cli-connect-timeout", metavar="SECONDS",
                    help="socket connect timeout; 0 blocks forever (default 60)")
     g.add_argument("--cli-binary-format", choices=("base64", "raw-in-base64-out"),
                    help="accepted; these operations have no binary parameters")
     g.add_argument("--no-cli-pager", action="store_true", help="accepted; regauth never pages its output")
-    g.add_argument("--cli-auto-prompt", action="store_true", help="not supported: exits 252 with a message")
-    g.add_argument("--no-cli-auto-prompt", action="store_true", help="accepted (regauth never prompts)")
+    g.add_argument("--cli-auto-prompt", action="store_true", help="prompt on stderr for each parameter not given, "
+                   "required ones first, reading one line of stdin each (also AWS_CLI_AUTO_PROMPT=on|on-partial or "
+                   "cli_auto_prompt in the profile; on-partial prompts only when a required parameter is missing)")
+    g.add_argument("--no-cli-auto-prompt", action="store_true", help="never prompt, whatever AWS_CLI_AUTO_PROMPT or "
+                   "the profile says")
     return parent
 
 
@@ -167,16 +168,6 @@ def params_from_shape(shape: StructureShape | None, hidden: tuple[str, ...] = ()
                        hidden=name in hidden) for name, member in shape.members.items())
 
 
-def json_value(text: str) -> Any:
-    """A structure, map or list of structures given as JSON (or file://path to it), as the AWS CLI accepts them."""
-    try:
-        return json.loads(_read_document(text))
-    except CliError as exc:
-        raise argparse.ArgumentTypeError(exc.message) from None
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"Invalid JSON: {exc}\nJSON received: {text}") from None
-
-
 def synopsis(prog: str, params: tuple[Param, ...], extra: tuple[str, ...] = ()) -> str:
     """A short usage line in the AWS CLI's synopsis style (the global options are listed under --help)."""
     parts = [prog]
@@ -202,46 +193,12 @@ def add_params(parser: argparse.ArgumentParser, params: tuple[Param, ...]) -> No
             group.add_argument(p.flag, dest=p.dest, action="store_true", default=None, help=text)
         elif p.kind == "list":
             group.add_argument(p.flag, dest=p.dest, nargs="+", metavar="<value>", help=text)
-        elif p.kind == "json":
-            group.add_argument(p.flag, dest=p.dest, type=json_value, metavar="<JSON>", help=text)
+        elif p.kind == "json":        # parsed with the other values (merge_params), errors named as the AWS CLI's
+            group.add_argument(p.flag, dest=p.dest, metavar="<JSON>", help=text)
         elif p.choices:
             group.add_argument(p.flag, dest=p.dest, choices=p.choices, help=text)
         else:
             group.add_argument(p.flag, dest=p.dest, metavar="<value>", help=text)
-
-
-def _read_document(value: str) -> str:
-    if value.startswith("file://"):
-        path = Path(os.path.expanduser(value[len("file://"):]))
-        try:
-            return path.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise CliError(f"Error parsing parameter: Unable to load paramfile {value}: {exc}", EXIT_PARAMETER)
-    return value
-
-
-def load_cli_input(args: argparse.Namespace) -> dict[str, Any]:
-    """The --cli-input-json / --cli-input-yaml document as a dict ({} when neither is given)."""
-    if args.cli_input_json is not None and args.cli_input_yaml is not None:
-        raise CliError("Only one --cli-input- parameter may be specified.", EXIT_PARAMETER)
-    if args.cli_input_json is not None:
-        try:
-            doc = json.loads(_read_document(args.cli_input_json))
-        except ValueError as exc:
-            raise CliError(f"Error parsing parameter 'cli-input-json': Invalid JSON: {exc}", EXIT_PARAMETER)
-    elif args.cli_input_yaml is not None:
-        try:
-            doc = yaml.safe_load(_read_document(args.cli_input_yaml))
-        except yaml.YAMLError as exc:
-            raise CliError(f"Error parsing parameter 'cli-input-yaml': Invalid YAML: {exc}", EXIT_PARAMETER)
-    else:
-        return {}
-    if doc is None:
-        return {}
-    if not isinstance(doc, dict):
-        raise CliError("Invalid type for --cli-input document: it must be an object (a mapping of parameter names "
-                       "to values).", EXIT_PARAMETER)
-    return doc
 
 
 def merge_params(params: tuple[Param, ...], doc: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
@@ -255,7 +212,9 @@ def merge_params(params: tuple[Param, ...], doc: dict[str, Any], args: argparse.
     for p in params:
         given = getattr(args, p.dest, None)
         if isinstance(given, str) and p.kind == "string":
-            given = _read_document(given)          # file://policy.json, as the AWS CLI reads any parameter
+            given = read_paramfile(p.flag, given)      # file://policy.json, as the AWS CLI reads any parameter
+        elif isinstance(given, str) and p.kind == "json":
+            given = json_param(p.flag, given)
         if given is not None:
             values[p.name] = given
     return values
@@ -263,45 +222,3 @@ def merge_params(params: tuple[Param, ...], doc: dict[str, Any], args: argparse.
 
 def missing_required(params: tuple[Param, ...], values: dict[str, Any]) -> list[str]:
     return [p.flag for p in params if p.required and p.name not in values]
-
-
-# --------------------------------------------------------------------------- skeletons
-
-def input_skeleton(shape: StructureShape | None, params: tuple[Param, ...]) -> dict[str, Any]:
-    if shape is not None:
-        return dict(ArgumentGenerator().generate_skeleton(shape))
-    return {p.name: p.sample() for p in params}
-
-
-def yaml_input_skeleton(params: tuple[Param, ...]) -> str:
-    """Like `aws ... --generate-cli-skeleton yaml-input`: one line per parameter, documented in a comment."""
-    if not params:
-        return "{}\n"
-    lines: list[str] = []
-    for p in params:
-        comment = " ".join(x for x in ("[REQUIRED]" if p.required else "", p.help) if x)
-        comment += f" Valid values are: {', '.join(p.choices)}." if p.choices else ""
-        value = yaml.safe_dump(p.sample(), default_flow_style=True).strip().removesuffix("...").strip()
-        if p.kind == "list":
-            lines += [f"{p.name}:  # {comment}".rstrip(), "- ''"]
-        else:
-            lines.append(f"{p.name}: {value}  # {comment}".rstrip(" #"))
-    return "\n".join(lines) + "\n"
-
-
-def output_skeleton(shape: StructureShape | None) -> dict[str, Any]:
-    """A sample response with the member names as values, as `--generate-cli-skeleton output` prints."""
-    if shape is None:
-        return {}
-    return _naive_times(dict(ArgumentGenerator(use_member_names=True).generate_skeleton(shape)))
-
-
-def _naive_times(value: Any) -> Any:
-    """The skeleton's sample times, printed as the AWS CLI prints them (`output.SampleTime`)."""
-    if isinstance(value, datetime.datetime):
-        return SampleTime(*value.timetuple()[:6])
-    if isinstance(value, dict):
-        return {k: _naive_times(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_naive_times(v) for v in value]
-    return value

@@ -32,22 +32,46 @@ def build_parser(serve_only: bool = False) -> argparse.ArgumentParser:
 
 
 def hoist_global_options(argv: list[str]) -> list[str]:
-    """`regauth --endpoint-url URL --region R ecr get-login-password`, as the AWS CLI takes it: global
-    options written before the command move after the operation, where each operation's parser reads
-    them. Anything else (an unknown option, `--version`, `--help`, no service command after the
-    options) is left for argparse to answer as before."""
-    if not argv or not argv[0].startswith("--"):
+    """The AWS CLI takes its global options anywhere before the operation too: `regauth --endpoint-url URL ecr
+    get-login-password`, `regauth sts --query Account get-caller-identity`. Those written before the operation
+    move after it, where each operation's parser reads them; `--version` among them prints the version, as
+    `aws --endpoint-url URL --version` does, and `regauth <service> help` is `--help`. Anything else (an unknown
+    option first, no service command, serve and admin) is left for argparse to answer as before."""
+    if not argv or argv[0] in ("serve", "admin"):      # theirs are not AWS options; serve loads nothing more
         return argv
     from regauth.cli.commands import _GROUP_HELP
+
+    services = {*_GROUP_HELP, "cr"}
+    start, version = _skip_global_options(argv, 0)
+    if start is None or start >= len(argv) or argv[start] not in services:
+        return ["--version"] if version and start == len(argv) else argv
+    before, service = argv[:start], argv[start]
+    end, version_after = _skip_global_options(argv, start + 1)
+    if end is None:                   # an option the service level does not know (--help): argparse answers
+        return [service, *before, *argv[start + 1:]]
+    if version or version_after:
+        return ["--version"]
+    between = argv[start + 1:end]
+    if end < len(argv) and argv[end] == "help":
+        return [service, "--help"]
+    if end < len(argv) and not argv[end].startswith("-"):
+        return [service, argv[end], *before, *between, *argv[end + 1:]]
+    return [service, *before, *between, *argv[end:]]
+
+
+def _skip_global_options(argv: list[str], i: int) -> tuple[int | None, bool]:
+    """The index of the first word from `i` on that is not a global option or its value (None: an option that is
+    not a global one), and whether `--version` was among them."""
     from regauth.cli.commands_args import global_parent
 
     actions = {opt: a for a in global_parent()._actions for opt in a.option_strings}
-    i = 0
+    version = False
     while i < len(argv) and argv[i].startswith("--"):
         name, eq, _ = argv[i].partition("=")
         action = actions.get(name)
-        if action is None or name == "--version":
-            return argv
+        if action is None:
+            return None, version
+        version = version or name == "--version"
         i += 1
         if eq or action.nargs == 0:
             continue
@@ -56,10 +80,7 @@ def hoist_global_options(argv: list[str]) -> list[str]:
                 i += 1
             continue
         i += 1                                    # an option with a value
-    if i >= len(argv) or (argv[i] not in _GROUP_HELP and argv[i] != "cr"):
-        return argv
-    end = i + 2 if i + 1 < len(argv) and not argv[i + 1].startswith("-") else i + 1
-    return [*argv[i:end], *argv[:i], *argv[end:]]
+    return i, version
 
 
 def main(argv: list[str] | None = None) -> int:

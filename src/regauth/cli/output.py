@@ -1,12 +1,14 @@
 """The aws-style output formats: json, text, table, yaml, yaml-stream, with --query applied first.
 
-Timestamps are printed as ISO 8601 in UTC, the way AWS CLI v2 prints them (`2026-11-23T09:00:00+00:00`).
-The text and table layouts follow awscli's `text.py` and `table.py` for the shapes regauth prints.
+Responses arrive with their timestamps formatted (aws_client.aws_timestamp_parser: `cli_timestamp_format`);
+a datetime given here directly is printed as ISO 8601 in UTC. The text and table layouts follow awscli's `text.py`
+and `table.py`; YAML is ruamel.yaml's safe dumper, as AWS CLI v2 uses it (keys sorted, YAML 1.2 quoting, 80 columns).
 """
 
 from __future__ import annotations
 
 import base64
+import io
 import json
 import shutil
 import sys
@@ -16,7 +18,8 @@ from typing import Any, Iterable
 
 import jmespath
 import jmespath.exceptions
-import yaml
+from ruamel.yaml import YAML
+from ruamel.yaml.representer import SafeRepresenter
 
 OUTPUT_FORMATS = ("json", "text", "table", "yaml", "yaml-stream")
 COLOR_CHOICES = ("on", "off", "auto")
@@ -27,11 +30,20 @@ class SampleTime(datetime):
     unconverted (`1970-01-01T00:00:00` in JSON, `1970-01-01 00:00:00` in text, tables and YAML)."""
 
 
-class _Dumper(yaml.SafeDumper):
-    pass
+class _Representer(SafeRepresenter):
+    """ruamel's safe representer (the AWS CLI's), also for SampleTime; a subclass so that ruamel's own stays as is."""
 
 
-_Dumper.add_representer(SampleTime, yaml.representer.SafeRepresenter.represent_datetime)
+_Representer.add_representer(SampleTime, SafeRepresenter.represent_datetime)
+
+
+def _yaml() -> YAML:
+    """As awscli's YAMLDumper: ruamel's C emitter (ruamel.yaml.clib, libyaml), which keeps a long token on its key's
+    line where ruamel's pure-Python emitter would move it to the next one."""
+    dumper = YAML(typ="safe")
+    dumper.Representer = _Representer
+    dumper.default_flow_style = False
+    return dumper
 
 
 def _json_default(value: Any) -> Any:
@@ -78,11 +90,7 @@ def use_color(color: str, stream: Any = None) -> bool:
 def render(data: Any, output: str = "json", *, title: str = "", query: jmespath.parser.ParsedResult | None = None,
            color: bool = False, width: int | None = None) -> str:
     """The full text to print for one response."""
-    plain = to_plain(data)
-    if isinstance(plain, dict):
-        plain.pop("ResponseMetadata", None)
-    if query is not None:
-        plain = query.search(plain)
+    plain = transform(data, query)
     if output == "json":
         return format_json(plain)
     if output == "text":
@@ -94,6 +102,14 @@ def render(data: Any, output: str = "json", *, title: str = "", query: jmespath.
     if output == "yaml-stream":
         return format_yaml_stream(plain)
     raise ValueError(f"Unknown output type: {output}")
+
+
+def transform(data: Any, query: jmespath.parser.ParsedResult | None = None) -> Any:
+    """What the formatters print: plain data, without ResponseMetadata, through --query."""
+    plain = to_plain(data)
+    if isinstance(plain, dict):
+        plain.pop("ResponseMetadata", None)
+    return query.search(plain) if query is not None else plain
 
 
 # --------------------------------------------------------------------------- json / yaml
@@ -113,8 +129,9 @@ def format_yaml(data: Any) -> str:
         return ""
     if _is_scalar(data):       # as awscli does: a bare scalar is printed as JSON, not as a YAML document
         return json.dumps(data, ensure_ascii=False, default=_json_default) + "\n"
-    return str(yaml.dump(data, Dumper=_Dumper, default_flow_style=False, sort_keys=False, allow_unicode=True,
-                         width=2 ** 31))
+    out = io.StringIO()
+    _yaml().dump(data, out)
+    return out.getvalue()
 
 
 def format_yaml_stream(data: Any) -> str:
@@ -190,6 +207,14 @@ class _Section:
         self.headers: list[str] = []
         self.rows: list[list[str]] = []
         self.widths: list[int] = []
+        self.columns: int | None = None
+
+    def _count(self, cells: list[str]) -> None:
+        """As awscli's table: every row of a section has as many cells as its first row or header."""
+        if self.columns is None:
+            self.columns = len(cells)
+        elif len(cells) != self.columns:
+            raise ValueError(f"Row should have {self.columns} elements, instead it has {len(cells)}")
 
     def _grow(self, cells: list[str]) -> None:
         if not self.widths:
@@ -199,10 +224,13 @@ class _Section:
 
     def add_header(self, headers: list[str]) -> None:
         self.headers = [str(h) for h in headers]
+        if self.columns is None:
+            self.columns = len(self.headers)
         self._grow(self.headers)
 
     def add_row(self, row: Iterable[Any]) -> None:
         cells = ["" if c is None else str(c) for c in row]
+        self._count(cells)
         self.rows.append(cells)
         self._grow(cells)
 
@@ -241,7 +269,7 @@ class _Table:
             for s in self.sections:
                 if len(s.rows) == 1 and s.headers:
                     headers, row = s.headers, s.rows[0]
-                    s.headers, s.rows, s.widths = [], [], []
+                    s.headers, s.rows, s.widths, s.columns = [], [], [], None
                     for h, v in zip(headers, row):
                         s.add_row([h, v])
             max_width = max(s.total_width() for s in self.sections)
