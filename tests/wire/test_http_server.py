@@ -190,6 +190,19 @@ def test_a_body_over_the_limit_is_refused_in_the_dialects_envelope(server: Regau
         assert r.response()[0] == 200
 
 
+def test_an_oversized_signed_body_is_refused_in_its_credential_scope_s_envelope(server: RegauthServer) -> None:
+    """The body that names the service (IAM's Version) is never read when it is too large: the
+    signature's credential scope says which envelope the client reads."""
+    body = b"Action=ListUsers&Version=2010-05-08&Pad=" + b"x" * ONE_MIB
+    auth = (b"Authorization: AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20261124/us-east-1/iam/aws4_request, "
+            b"SignedHeaders=host;x-amz-date, Signature=" + b"a" * 64 + b"\r\nX-Amz-Date: 20261124T000000Z\r\n")
+    with connect(server) as s:
+        s.sendall(sts_post(body, auth))
+        status, _, text = Reader(s).response()
+    assert status == 400 and b"larger than 1048576 bytes" in text
+    assert b'xmlns="https://iam.amazonaws.com/doc/2010-05-08/"' in text
+
+
 def test_expect_100_continue_is_answered_before_the_body(server: RegauthServer) -> None:
     with connect(server) as s:
         s.sendall(sts_post(extra=b"Expect: 100-continue\r\n").split(b"\r\n\r\n")[0] + b"\r\n\r\n")
