@@ -72,6 +72,39 @@ def test_an_unknown_token_id_fails_clearly(server: RegauthServer) -> None:
     assert "Traceback" not in proc.stderr
 
 
+def test_a_token_the_store_has_no_record_of_can_still_be_revoked(server: RegauthServer) -> None:
+    """A store restored from a backup taken before a token was issued: the token still verifies (it
+    is self-verifying) but has no index entry. `--unindexed` revokes it; the realm then refuses it."""
+    import sqlite3
+    import urllib.error
+    import urllib.request
+
+    password, token_id = _ecr_token(server)
+    host = server.client("ecr").get_authorization_token()["authorizationData"][0]["proxyEndpoint"].split("://")[1]
+    with sqlite3.connect(server.data_dir / "regauth.db") as db:
+        assert db.execute("DELETE FROM issued_tokens WHERE token_id = ?", (token_id,)).rowcount == 1
+
+    def realm() -> int:
+        req = urllib.request.Request(f"{server.url}/token?service={host}", headers={
+            "Authorization": "Basic " + base64.b64encode(f"AWS:{password}".encode()).decode()})
+        try:
+            with urllib.request.urlopen(req, timeout=10) as r:
+                return r.status
+        except urllib.error.HTTPError as e:
+            return e.code
+
+    assert realm() == 200
+    refused = _cli(server, "revoke", "--token-id", token_id)
+    assert refused.returncode != 0 and "--unindexed revokes it anyway" in refused.stderr
+    done = _cli(server, "revoke", "--token-id", token_id, "--unindexed", "--reason", "restored store")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["Subject"] == token_id
+    assert realm() == 401
+    secretish = _cli(server, "revoke", "--token-id", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", "--unindexed")
+    assert secretish.returncode != 0 and "not shaped like a token id" in secretish.stderr
+    assert "wJalrXUtnFEMI" not in secretish.stderr
+
+
 def test_a_whole_token_given_as_the_id_is_refused_and_not_echoed(server: RegauthServer) -> None:
     password, token_id = _ecr_token(server)
     proc = _cli(server, "revoke", "--token-id", password)

@@ -32,6 +32,7 @@ PRINCIPAL = "principal"
 REVOKE_TOKEN = "regauth:RevokeToken"
 REVOKE_PRINCIPAL = "regauth:RevokePrincipal"
 MAX_REASON = 512
+_TOKEN_ID = re.compile(r"[0-9a-f]{14}[A-Za-z0-9_-]{32}")   # domain.tokens.new_token_id
 MAX_TOKEN_ID = 128          # ids are 46 characters; a longer value is likely a token pasted by mistake
 
 
@@ -48,23 +49,30 @@ class Revocations:
         self._index: tuple[object, frozenset[str], dict[str, float]] = (None, frozenset(), {})
 
     # --- operator ---------------------------------------------------------------------------------
-    def revoke_token(self, token_id: str, reason: str = "") -> Revocation:
+    def revoke_token(self, token_id: str, reason: str = "", *, unindexed: bool = False) -> Revocation:
         """Refuse one issued token from now on. Raises NotFound when the id is not in the
-        issued-token index (InvalidInput when it cannot be an id). Revoking it again keeps the first
-        revocation (which is returned)."""
+        issued-token index (InvalidInput when it cannot be an id), unless `unindexed`: a token
+        issued after the backup a store was restored from verifies (it is self-verifying) but has no
+        index entry, and must still be revocable; then the id must have the shape issued ids have.
+        Revoking it again keeps the first revocation (which is returned)."""
         _check_reason(reason)
         if not token_id or len(token_id) > MAX_TOKEN_ID or "." in token_id:
             # never echoed: what was passed may be a whole token (a secret) instead of its id
             raise InvalidInput("That is not a token id: pass the id of an issued token (its jti claim, the audit "
                                "trail's token_id), not the token itself.", "token_id")
         issued = self._store.get_issued_token(token_id)
-        if issued is None:
+        if issued is None and not unindexed:
             raise NotFound("token", token_id, f"No issued token has the id {token_id} (the token id is the "
-                                              f"jti claim, as in the audit trail's token_id).")
+                                              f"jti claim, as in the audit trail's token_id); --unindexed "
+                                              f"revokes it anyway.")
+        if issued is None and not _TOKEN_ID.fullmatch(token_id):
+            raise InvalidInput("That is not shaped like a token id (14 hex digits, then 32 base64url characters; "
+                               "not repeated here).", "token_id")
         now = self._clock.now()
         stored = self._revoke(Revocation(kind=TOKEN, subject=token_id, not_before=now, created_at=now,
                                          reason=reason))
-        self._audit(now, REVOKE_TOKEN, resource=issued.principal_arn, token_id=token_id, reason=reason)
+        self._audit(now, REVOKE_TOKEN, resource=issued.principal_arn if issued else "", token_id=token_id,
+                    reason=reason)
         return stored
 
     def revoke_principal(self, principal_arn: str, reason: str = "") -> Revocation:
