@@ -387,3 +387,22 @@ def test_a_store_gone_from_beside_its_master_key_stops_serve(tmp_path: Path) -> 
         assert server.admin.secret_access_key                # a new store, with a new bootstrap key
     finally:
         server.stop()
+
+
+def test_a_store_deleted_under_a_running_server_takes_no_more_tokens(tmp_path: Path) -> None:
+    """The server's connection would go on writing the unlinked file, which nothing reads again: the
+    tokens it records would vanish with it. It refuses to commit instead (fail closed)."""
+    from botocore.exceptions import ClientError
+
+    server = start_server(tmp_path / "d")
+    try:
+        ecr = server.client("ecr")
+        assert ecr.get_authorization_token()["authorizationData"]
+        for name in ("regauth.db", "regauth.db-wal", "regauth.db-shm"):
+            (tmp_path / "d" / name).unlink(missing_ok=True)
+        with pytest.raises(ClientError) as err:
+            ecr.get_authorization_token()
+        assert err.value.response["ResponseMetadata"]["HTTPStatusCode"] == 500
+        assert any("was deleted or replaced while the server ran" in line for line in server.output)
+    finally:
+        server.stop()

@@ -66,6 +66,8 @@ class SqliteDirect:
         self._lock = threading.Lock()
         self._conns: list[sqlite3.Connection] = []
         self._checkpointer: _Checkpointer | None = None
+        self._file: tuple[int, int] | None = None       # (device, inode) of the database file first opened
+        self._lost_logged = False
 
     @property
     def write_lock(self) -> threading.Lock:
@@ -94,6 +96,7 @@ class SqliteDirect:
         committed when the block ends, rolled back if it raises."""
         conn = self._conn()
         with self._write_lock:
+            self._check_file()
             conn.execute("BEGIN IMMEDIATE")
             try:
                 yield conn
@@ -130,7 +133,22 @@ class SqliteDirect:
             conn.execute(f"PRAGMA {pragma}")
         with self._lock:
             self._conns.append(conn)
+            if self._file is None:
+                self._file = _identity(self._path)
         return conn
+
+    def _check_file(self) -> None:
+        """Refuse to commit once the database file was deleted or replaced under the server (a
+        connection keeps writing to the unlinked file, which no restart or admin command reads):
+        those writes would vanish, and the tokens they record with them. One stat per commit."""
+        if self._file is None or _identity(self._path) == self._file:
+            return
+        if not self._lost_logged:
+            self._lost_logged = True
+            log.error("the store's file %s was deleted or replaced while the server ran: nothing more is "
+                      "committed (every request that must record something fails); restore it and restart",
+                      self._path)
+        raise sqlite3.OperationalError(f"the database file {self._path} was deleted or replaced")
 
     def _checkpoints(self) -> "_Checkpointer":
         checkpointer = self._checkpointer
@@ -140,6 +158,14 @@ class SqliteDirect:
                     self._checkpointer = _Checkpointer(self._path, self._write_lock)
                 checkpointer = self._checkpointer
         return checkpointer
+
+
+def _identity(path: str) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
 
 
 def switch_to_wal(cur: Any) -> None:
