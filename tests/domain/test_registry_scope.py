@@ -39,6 +39,15 @@ def test_malformed_scopes_are_refused(bad: str) -> None:
         parse_scopes([bad])
 
 
+def test_names_may_start_with_a_registry_host_as_distribution_s_grammar_allows() -> None:
+    """The registry challenges for `127.0.0.1:5000/team/app` when a client asks for that name."""
+    assert parse_scopes(["repository:127.0.0.1:5000/team/app:pull", "repository:Reg.example-1.test/a:push"]) == [
+        Scope("repository", "127.0.0.1:5000/team/app", ("pull",)), Scope("repository", "Reg.example-1.test/a", ("push",))]
+    for bad in ("repository:host:port/a:pull", "repository:-host/a:pull", "repository:host:5000:pull"):
+        with pytest.raises(InvalidInput):
+            parse_scopes([bad])
+
+
 def test_the_number_of_scopes_is_bounded() -> None:
     assert len(parse_scopes([f"repository:r{i}:pull" for i in range(MAX_SCOPES)])) == MAX_SCOPES
     with pytest.raises(InvalidInput):

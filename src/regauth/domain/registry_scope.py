@@ -17,8 +17,13 @@ from regauth.records import record
 MAX_SCOPES = 16                     # skopeo sends at most two (a cross-repository mount)
 MAX_NAME_LENGTH = 255               # distribution's limit on a repository name
 KNOWN_ACTIONS = ("pull", "push", "delete", "*")
-# distribution/reference: path components of lower-case alphanumerics joined by separators
-_REPOSITORY = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*)*$")
+# distribution/reference's NameRegexp: an optional domain (host names, an optional port) then path
+# components of lower-case alphanumerics joined by separators. A registry challenges for
+# `127.0.0.1:5000/team/app` when a client asks for that name
+_LABEL = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
+_DOMAIN = rf"{_LABEL}(?:\.{_LABEL})*(?::[0-9]+)?"
+_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*"
+_REPOSITORY = re.compile(rf"^(?:{_DOMAIN}/)?{_COMPONENT}(?:/{_COMPONENT})*$")
 _TYPE = re.compile(r"^([a-z0-9]+)(?:\([a-z0-9]+\))?$")
 
 
