@@ -97,6 +97,12 @@ def test_an_expired_token_is_refused_as_expired_at_the_realm_and_the_verifier(sh
     status, body = get(verify, "aws", ca_token)
     assert status == 401 and body == b"token expired\n"
     assert get(realm, "AWS", password)[0] == 200      # the 12-hour ECR token still opens
+    # a registry JWT does not outlive the token it came from: 100 s before its expiry, 100 s of life
+    shifted_server.shift(12 * 3600 - 100)
+    status, body = get(realm, "AWS", password)
+    jwt_claims = body and json.loads(base64.urlsafe_b64decode(json.loads(body)["token"].split(".")[1] + "=="))
+    assert status == 200 and 95 <= json.loads(body)["expires_in"] <= 100
+    assert 95 <= jwt_claims["exp"] - jwt_claims["iat"] <= 100
     shifted_server.shift(12 * 3600 + 120)
     status, body = get(realm, "AWS", password)
     assert status == 401 and json.loads(body)["errors"][0] == {"code": "UNAUTHORIZED", "message": "token expired"}

@@ -195,8 +195,11 @@ class RegistryAccess:
                 access.append({"type": scope.type, "name": scope.name, "actions": granted})
         signer = self.signer()
         token_id = tokens.new_token_id()
+        # the JWT stands for the token it came from: it does not outlive it (at least a second, for a
+        # token taken within the expiry leeway)
+        lifetime = max(1, min(self.token_seconds, int(claims.expires_at - now)))
         jwt = signer.token(issuer=self.issuer, audience=service, subject=claims.principal_arn, access=access,
-                           now=now, lifetime=self.token_seconds, token_id=token_id)
+                           now=now, lifetime=lifetime, token_id=token_id)
         event = AuditEvent(at=now, request_id=request_id, principal_arn=claims.principal_arn,
                            action="registry:GetToken", resource=service[:256], outcome="allowed",
                            source_ip=source_ip, token_id=claims.token_id,
@@ -206,7 +209,7 @@ class RegistryAccess:
             pending.require()
         else:
             self._store.record_audit(event)
-        return jwt, self.token_seconds, int(now)
+        return jwt, lifetime, int(now)
 
     def _registries_of(self, claims: tokens.TokenClaims, service: str
                        ) -> Iterator[tuple[str, str, Callable[[str], str], dict[str, str], str | None]]:
