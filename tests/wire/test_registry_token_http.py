@@ -160,7 +160,8 @@ def test_refusals_use_the_registry_envelope(realm: Realm) -> None:
     refused(400, "UNSUPPORTED", params=[("service", SERVICE), ("scope", "repository:Bad Name:pull")],
             password=password)
     refused(400, "UNSUPPORTED", params=[("service", SERVICE), ("service", SERVICE)], password=password)
-    refused(400, "UNSUPPORTED", params=[("service", SERVICE)], password=password, method="POST")
+    post = refused(405, "UNSUPPORTED", params=[("service", SERVICE)], password=password, method="POST")  # no OAuth2
+    assert post["allow"] == "GET, HEAD"
     public = realm.password(keys_with_public(realm), "ecr-public")
     refused(401, "UNAUTHORIZED", params=[("service", SERVICE)], password=public)
     assert password not in "\n".join(realm.server.output)

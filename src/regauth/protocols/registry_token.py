@@ -48,8 +48,8 @@ class RegistryRealm:
         request_id = ids.request_id()
         try:
             self._s.begin_request()
-            if req.method not in ("GET", "HEAD"):
-                raise InvalidInput("the token realm answers GET only")
+            if req.method not in ("GET", "HEAD"):      # no OAuth2 POST: regauth hands out no refresh tokens
+                return self._method_not_allowed(request_id)
             if len(req.query) > MAX_QUERY:
                 raise InvalidInput("the query string is too long")
             params = parse_qsl(req.query, keep_blank_values=True)
@@ -114,3 +114,7 @@ class RegistryRealm:
 
     def reject(self, req: HttpRequest, exc: RegauthError) -> Response:
         return self.error(exc)
+
+    def _method_not_allowed(self, request_id: str) -> Response:
+        body = json.dumps({"errors": [{"code": "UNSUPPORTED", "message": "the token realm answers GET only"}]})
+        return Response(405, [_JSON, ("allow", "GET, HEAD"), ("x-request-id", request_id)], body.encode())
