@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.fixtures.clock import libfaketime
 from tests.fixtures.registries import Distribution, make_oci_image, skopeo_env, start_distribution
 from tests.fixtures.server import RegauthServer, regauth_cli, require_program, server_env, start_server, unique
 
@@ -69,7 +70,15 @@ def test_a_rotation_in_three_steps_keeps_registries_working(tmp_path: Path) -> N
         refused = push(server, stale, tmp_path / "work")   # the new CA signs now: the stale registry refuses
         assert refused.returncode != 0 and "unauthorized" in (refused.stderr + refused.stdout).lower()
 
-        admin(server, "rotate-registry-ca", "--finish")
+        # the JWTs the old CA signed may live REGAUTH_REGISTRY_TOKEN_SECONDS (300) and 60 s more: a
+        # registry given the bundle without it would refuse them while clients still hold them
+        early = regauth_cli("admin", "rotate-registry-ca", "--finish", data_dir=server.data_dir)
+        assert early.returncode == 1 and "JWTs signed under the replaced CA may live" in early.stderr
+        assert sorted(_certs(admin(server, "registry-ca"))) == sorted(_certs(both))      # both still trusted
+        lib = require_program(libfaketime(), "libfaketime (Debian package faketime)")
+        later = regauth_cli("admin", "rotate-registry-ca", "--finish", data_dir=server.data_dir,
+                            env={"LD_PRELOAD": lib, "FAKETIME": "+400s"})
+        assert later.returncode == 0, later.stderr
         last = admin(server, "registry-ca")
         assert last.count("BEGIN CERTIFICATE") == 1 and last != first and last in both
         final = registry("final", last)
@@ -79,3 +88,9 @@ def test_a_rotation_in_three_steps_keeps_registries_working(tmp_path: Path) -> N
         for reg in registries:
             reg.stop()
         server.stop()
+
+
+def _certs(bundle: str) -> list[str]:
+    import re
+
+    return re.findall(r"-----BEGIN CERTIFICATE-----.*?-----END CERTIFICATE-----", bundle, re.S)

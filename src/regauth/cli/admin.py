@@ -135,7 +135,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                                          "2. --activate  the next CA signs from each node's next request on; the\n"
                                          "               replaced certificate stays in the bundle.\n"
                                          "3. --finish    drop the replaced certificates from the bundle; update the\n"
-                                         "               registries once more.\n"
+                                         "               registries once more. Not before the JWTs the replaced\n"
+                                         "               CA signed have expired (REGAUTH_REGISTRY_TOKEN_SECONDS\n"
+                                         "               and 60 s after --activate; --force skips the wait).\n"
                                          "Each step prints the CA certificates (subject, expiry, SHA-256\n"
                                          "fingerprint) and is audited. The keys never leave the store unsealed.",
                              epilog="example:\n"
@@ -148,7 +150,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     step = rr_.add_mutually_exclusive_group(required=True)
     step.add_argument("--prepare", action="store_true", help="make the next CA (trusted, not yet signing)")
     step.add_argument("--activate", action="store_true", help="make the prepared CA the one that signs")
-    step.add_argument("--finish", action="store_true", help="forget the certificates earlier rotations replaced")
+    step.add_argument("--finish", action="store_true", help="forget the certificates earlier rotations replaced "
+                                                             "(once the JWTs they signed have expired)")
+    rr_.add_argument("--force", action="store_true", help="with --finish: do not wait for those JWTs to expire")
     rr_.set_defaults(run=_failing_cleanly(_rotate_registry_ca))
     rc = actions.add_parser("registry-ca", help="print the CA certificates (PEM) a registry trusts for regauth's "
                                                 "tokens",
@@ -400,7 +404,9 @@ def _rotate_registry_ca(args: argparse.Namespace) -> int:
 
     def act(s: Any) -> dict[str, object]:
         s.registry.ca_certificate()                          # there is an active CA to rotate from
-        state = getattr(RegistryCaRotation(s.store, s.clock, s.auditor), step)()
+        rotation = RegistryCaRotation(s.store, s.clock, s.auditor)
+        state = (rotation.finish(s.registry.token_seconds, force=args.force) if step == "finish"
+                 else getattr(rotation, step)())
         return {"Step": step, "Active": _cert_json(state.active) if state.active else None,
                 "Next": _cert_json(state.next) if state.next else None,
                 "Previous": [_cert_json(p) for p in state.previous],
@@ -411,7 +417,8 @@ def _rotate_registry_ca(args: argparse.Namespace) -> int:
 _NEXT_STEP = {
     "prepare": "Put the output of `regauth admin registry-ca` (active + next) in every registry's rootcertbundle "
                "and restart them; then run --activate.",
-    "activate": "The new CA signs from each node's next request on. Once every registry trusts it, run --finish.",
+    "activate": "The new CA signs from each node's next request on. Once the JWTs the old one signed have expired "
+                "(REGAUTH_REGISTRY_TOKEN_SECONDS and 60 s from now), run --finish.",
     "finish": "Put the output of `regauth admin registry-ca` (the active CA only) in every registry's "
               "rootcertbundle and restart them.",
 }

@@ -11,7 +11,10 @@ realm JWT carries a leaf certified by regauth's active CA. So a rotation has thr
               request (`RegistryAccess.signer`). The replaced certificate stays in the bundle, so a
               registry that has not been updated keeps accepting what the old CA signed (JWTs live
               minutes).
-3. finish   — the replaced certificates leave the bundle: update the registries once more.
+3. finish   — the replaced certificates leave the bundle: update the registries once more. Not
+              before the JWTs the replaced CA's leaves signed have expired (the realm's JWT
+              lifetime and the 60 s leeway after the activation): a registry given the new bundle
+              would refuse them while clients still hold them (`--force` overrides).
 
 Each step is audited ("regauth:RotateRegistryCa", with the step and certificate fingerprints).
 The CA keys never leave the store unsealed.
@@ -32,6 +35,8 @@ from regauth.services.audit import Auditor
 from regauth.store.interfaces import Store
 
 ROTATE = "regauth:RotateRegistryCa"
+ACTIVATED_META = "registry.ca.activated_at"      # when the last activation happened (epoch seconds)
+LEEWAY_SECONDS = 60
 
 
 def fingerprint(cert_pem: str) -> str:
@@ -70,7 +75,7 @@ class RegistryCaRotation:
             raise Conflict("registry_ca", "active", "There is no registry CA yet: `regauth admin registry-ca` "
                                                     "makes the first one; rotate it later.")
         now = self._clock.now()
-        name = f"regauth registry token CA {time.strftime('%Y-%m-%d', time.gmtime(now))}"
+        name = f"regauth registry token CA {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(now))}"
         self._store.prepare_registry_ca(registry_jwt.new_ca(now, common_name=name))
         return self._audited("prepare")
 
@@ -79,9 +84,18 @@ class RegistryCaRotation:
             raise Conflict("registry_ca", "next", "No registry CA is prepared: run `regauth admin "
                                                   "rotate-registry-ca --prepare` first, and put the bundle it "
                                                   "prints in every registry.")
+        self._store.set_meta(ACTIVATED_META, repr(self._clock.now()))
         return self._audited("activate")
 
-    def finish(self) -> CaState:
+    def finish(self, jwt_seconds: int, *, force: bool = False) -> CaState:
+        """Forget the replaced certificates, once the JWTs their leaves signed (up to `jwt_seconds`
+        long, issued until the activation) have expired; Conflict before that, unless `force`."""
+        activated = self._store.get_meta(ACTIVATED_META)
+        wait = float(activated) + jwt_seconds + LEEWAY_SECONDS - self._clock.now() if activated else 0.0
+        if wait > 0 and self.state().previous and not force:
+            raise Conflict("registry_ca", "previous", f"JWTs signed under the replaced CA may live {int(wait) + 1} s "
+                                                      f"more: registries must trust it until then. Run --finish "
+                                                      f"after that (or with --force).")
         self._store.forget_previous_registry_cas()
         return self._audited("finish")
 
