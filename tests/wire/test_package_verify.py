@@ -165,11 +165,13 @@ def test_the_verifier_itself(env: Env) -> None:
     """Straight to /auth/verify, as nginx's subrequest reaches it: method from X-Original-Method."""
     reader = env.user(READ)
 
-    def verify(query: str, token: str | None, method: str = "GET", user: str = "aws") -> int:
+    def verify(query: str, token: str | None, method: str | None = "GET", user: str = "aws",
+               header: str = "X-Original-Method") -> int:
         req = urllib.request.Request(f"{env.server.url}/auth/verify?{query}")
         if token is not None:
             req.add_header("Authorization", "Basic " + base64.b64encode(f"{user}:{token}".encode()).decode())
-        req.add_header("X-Original-Method", method)
+        if method is not None:
+            req.add_header(header, method)
         try:
             with urllib.request.urlopen(req, timeout=10) as r:
                 return r.status
@@ -179,6 +181,10 @@ def test_the_verifier_itself(env: Env) -> None:
     index = f"domain={env.domain}&domain-owner={env.server.account_id}&region=us-east-1"
     repo = f"{index}&repository={env.repo}"
     assert verify(repo, reader) == 200 and verify(repo, reader, "HEAD") == 200
+    # nginx's auth_request subrequest is a GET whatever the client sent: without the header an upload
+    # would pass as a read, so it is a misconfiguration (400: nginx fails closed with a 500)
+    assert verify(repo, reader, None) == 400
+    assert verify(repo, reader, "POST", header="X-Forwarded-Method") == 403          # Traefik's, Caddy's
     for method in ("POST", "PUT", "PATCH", "DELETE", "MOVE", "COPY", "MKCOL", "PROPPATCH", "OPTIONS", "BREW"):
         assert verify(repo, reader, method) == 403           # only GET and HEAD read: anything else writes
     assert verify(repo, env.user(READ, PUBLISH), "POST") == 200

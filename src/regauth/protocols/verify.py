@@ -2,8 +2,10 @@
 directory...): may this CodeArtifact token do this request on this repository?
 
 nginx sends each client request's Authorization header here, with the original method in
-`X-Original-Method` (nginx's subrequest may carry the original method itself, and never the body),
-and names the index in the verifier's URL:
+`X-Original-Method` (Traefik's and Caddy's forward auth: `X-Forwarded-Method`), and names the index
+in the verifier's URL. nginx's `auth_request` subrequest is always a GET: without that header an
+upload would look like a read, so a GET or HEAD without it is refused as a misconfiguration (400);
+a proxy that sends the original method as the subrequest's own (POST...) is taken at its word.
 `proxy_pass http://regauth/auth/verify?domain=D&domain-owner=ACCOUNT&region=REGION&repository=R`.
 The token must be for that domain (its scope). Answers, which nginx turns into the client's answer:
 
@@ -13,7 +15,8 @@ The token must be for that domain (its scope). Answers, which nginx turns into t
     a good token without the permission, or no
     such repository in the token's domain           403
     a verifier URL without its domain, owner,
-    region and repository (once each)               400 (nginx answers the client 500: fails closed)
+    region and repository (once each), or a GET
+    without X-Original-Method                       400 (nginx answers the client 500: fails closed)
     anything else                                   500 (likewise)
 
 Every refusal is in the audit trail; an allowed request is not (an index answers many per install).
@@ -79,10 +82,14 @@ class PackageVerifier:
 
     def handle(self, req: HttpRequest) -> Response:
         request_id = ids.request_id()
-        method = (req.header("x-original-method") or req.method).upper()
+        method = (req.header("x-original-method") or req.header("x-forwarded-method")
+                  or ("" if req.method in ("GET", "HEAD") else req.method)).upper()
         repository = ""
         try:
             self._s.begin_request()
+            if not method:
+                raise InvalidInput("the verifier needs the original request's method: with nginx, "
+                                   "proxy_set_header X-Original-Method $request_method")
             if len(req.query) > MAX_QUERY:      # refused, not cut: a cut could leave another repository's name
                 raise InvalidInput("the verifier's URL is too long")
             index = _index_of(req.query)
