@@ -55,6 +55,9 @@ def test_revoke_a_token_by_id_then_list_it(server: RegauthServer) -> None:
 
 def test_revoke_a_principal_and_list_oldest_first(server: RegauthServer) -> None:
     arn = f"arn:aws:iam::{server.account_id}:user/ci-{server.process.pid}"
+    unknown = _cli(server, "revoke", "--principal-arn", arn)        # a typo would revoke nothing: refused
+    assert unknown.returncode == 1 and "No user or role of this store has that ARN" in unknown.stderr
+    server.client("iam").create_user(UserName=f"ci-{server.process.pid}")
     first = _cli(server, "revoke", "--principal-arn", arn)
     assert first.returncode == 0, first.stderr
     out = json.loads(first.stdout)
@@ -180,7 +183,8 @@ def test_a_store_that_fails_is_one_line_not_a_traceback(server: RegauthServer) -
     lock = sqlite3.connect(server.data_dir / "regauth.db", isolation_level=None)
     try:
         lock.execute("BEGIN IMMEDIATE")
-        proc = _cli(server, "revoke", "--principal-arn", f"arn:aws:iam::{server.account_id}:user/nobody")
+        proc = _cli(server, "revoke", "--principal-arn", f"arn:aws:iam::{server.account_id}:user/nobody",
+                    "--unindexed")
     finally:
         lock.execute("ROLLBACK")
         lock.close()

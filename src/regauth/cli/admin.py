@@ -80,8 +80,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     which.add_argument("--principal-arn", help="e.g. arn:aws:iam::123456789012:user/ci")
     rv.add_argument("--reason", default="", help="kept with the revocation and in the audit trail")
     rv.add_argument("--unindexed", action="store_true",
-                    help="revoke a --token-id the store has no record of (issued after the backup a restored "
-                         "store came from: it still verifies)")
+                    help="revoke what the store has no record of: a --token-id issued after the backup a restored "
+                         "store came from (it still verifies), a --principal-arn of no user or role here")
     rv.set_defaults(run=_failing_cleanly(_revoke))
     lr = actions.add_parser("list-revocations", help="print the revoked tokens and principals as JSON (oldest first)",
                             epilog="example: regauth admin list-revocations")
@@ -324,7 +324,8 @@ def _revoke(args: argparse.Namespace) -> int:
     def act(s: Any) -> dict[str, object]:
         if args.token_id is not None:
             return _revocation_json(s.revocations.revoke_token(args.token_id, args.reason, unindexed=args.unindexed))
-        return _revocation_json(s.revocations.revoke_principal(args.principal_arn, args.reason))
+        return _revocation_json(s.revocations.revoke_principal(args.principal_arn, args.reason,
+                                                               unknown_ok=args.unindexed))
     return _store_command(args, act)
 
 

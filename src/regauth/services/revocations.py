@@ -21,7 +21,7 @@ from collections.abc import Sequence
 
 from regauth.clock import Clock
 from regauth.domain import ids
-from regauth.domain.arn import is_arn
+from regauth.domain.arn import is_arn, parse_arn
 from regauth.domain.principals import AuditEvent, Revocation
 from regauth.errors import InvalidInput, NotFound
 from regauth.services.audit import Auditor
@@ -75,19 +75,39 @@ class Revocations:
                     reason=reason)
         return stored
 
-    def revoke_principal(self, principal_arn: str, reason: str = "") -> Revocation:
+    def revoke_principal(self, principal_arn: str, reason: str = "", *, unknown_ok: bool = True) -> Revocation:
         """Refuse every token of `principal_arn` issued up to now (see `revoked` for the boundary).
         Tokens issued to it later are accepted: to keep a principal out, also remove its keys or
-        permissions. Raises InvalidInput when `principal_arn` is not an ARN."""
+        permissions. Raises InvalidInput when `principal_arn` is not an ARN; unless `unknown_ok`,
+        NotFound when it names no user or role of the store (a typo would revoke nothing, and a
+        deleted principal's tokens are refused already)."""
         _check_reason(reason)
         if not is_arn(principal_arn) or any(c.isspace() for c in principal_arn):
             raise InvalidInput("The principal must be an ARN, e.g. arn:aws:iam::123456789012:user/ci "
                                "(the value is not repeated here).", "principal_arn")
+        if not unknown_ok and not self._known(principal_arn):
+            raise NotFound("principal", principal_arn, "No user or role of this store has that ARN (a deleted "
+                                                       "one's tokens are refused already); --unindexed revokes "
+                                                       "it anyway.")
         now = self._clock.now()
         stored = self._revoke(Revocation(kind=PRINCIPAL, subject=principal_arn, not_before=now, created_at=now,
                                          reason=reason))
         self._audit(now, REVOKE_PRINCIPAL, resource=principal_arn, token_id="", reason=reason)
         return stored
+
+    def _known(self, principal_arn: str) -> bool:
+        """A user, role or role session ARN whose user or role is in the store (path aside, as
+        revocations match), or any other ARN of an account the store holds."""
+        arn = parse_arn(principal_arn)
+        kind, _, rest = arn.resource.partition("/")
+        if arn.service == "iam" and kind in ("user", "role"):
+            name = rest.rsplit("/", 1)[-1]
+            if kind == "user":
+                return self._store.get_user(arn.account, name) is not None
+            return self._store.get_role(arn.account, name) is not None
+        if arn.service == "sts" and kind == "assumed-role":
+            return self._store.get_role(arn.account, rest.split("/", 1)[0]) is not None
+        return self._store.account_exists(arn.account)
 
     def list(self) -> list[Revocation]:
         """Every revocation, oldest first."""
