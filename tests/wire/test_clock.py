@@ -83,7 +83,8 @@ def test_an_expired_token_is_refused_as_expired_at_the_realm_and_the_verifier(sh
 
     def get(path: str, user: str, secret: str) -> tuple[int, bytes]:
         auth = base64.b64encode(f"{user}:{secret}".encode()).decode()
-        req = urllib.request.Request(f"{server.url}{path}", headers={"Authorization": f"Basic {auth}"})
+        req = urllib.request.Request(f"{server.url}{path}", headers={"Authorization": f"Basic {auth}",
+                                                                      "X-Original-Method": "GET"})
         try:
             with urllib.request.urlopen(req, timeout=10) as r:
                 return r.status, r.read()
@@ -110,7 +111,7 @@ def test_an_expired_token_is_refused_as_expired_at_the_realm_and_the_verifier(sh
     status, body = get(realm, "AWS", password[:-2] + ("AA" if not password.endswith("AA") else "BB"))
     assert status == 401 and json.loads(body)["errors"][0]["message"] == "invalid username or password"
     shifted_server.shift(0)
-    audit = regauth_cli("admin", "audit", "--limit", "10", data_dir=server.data_dir)
+    audit = regauth_cli("admin", "audit", "--limit", "30", data_dir=server.data_dir)
     refusals = [e for e in map(json.loads, audit.stdout.splitlines()) if e["detail"] == "expired"]
     assert {e["action"] for e in refusals} >= {"registry:GetToken", "package:GET"}
     assert all(e["principal_arn"].endswith(":user/admin") and e["token_id"] for e in refusals)

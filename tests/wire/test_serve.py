@@ -189,7 +189,7 @@ def test_a_flood_of_unauthenticated_requests_is_throttled_per_address_and_not_au
     server = start_server(tmp_path / "flood", env)
     try:
         def status(path: str, auth: str | None = None, data: bytes | None = None) -> tuple[int, bytes]:
-            req = urllib.request.Request(f"{server.url}{path}", data=data)
+            req = urllib.request.Request(f"{server.url}{path}", data=data, headers={"X-Original-Method": "GET"})
             if auth:
                 req.add_header("Authorization", auth)
             try:
@@ -276,7 +276,7 @@ def test_a_restarted_server_issues_every_token_without_loading_the_sql_layer(tmp
             assert r.status == 200 and json.loads(r.read())["token"].count(".") == 2
         check = urllib.request.Request(f"{server.url}/auth/verify?domain=restart-domain&domain-owner="
                                        f"{server.account_id}&region=us-east-1&repository=none", headers={
-            "Authorization": f"Bearer {ca['authorizationToken']}"})
+            "Authorization": f"Bearer {ca['authorizationToken']}", "X-Original-Method": "GET"})
         with pytest.raises(urllib.error.HTTPError) as refused:
             urllib.request.urlopen(check, timeout=10)
         assert refused.value.code == 403
