@@ -29,7 +29,18 @@ log = logging.getLogger("regauth.aws")
 
 SERVICES_BY_SIGNING_NAME = {"codeartifact": "codeartifact", "ecr": "ecr", "ecr-public": "ecr-public",
                             "sts": "sts", "iam": "iam"}
-_SCOPE_SERVICE = re.compile(r"Credential=[^/,&\s]*/[0-9]{8}/[^/,&\s]*/([a-z-]+)/aws4_request")
+_SCOPE_END = re.compile(r"[,&\s]")
+
+
+def _scope_service(text: str, key: str) -> str | None:
+    """The service of the first `key` credential scope in `text` (an Authorization header, or a raw
+    query: percent-decoded here), found in linear time: this runs before any check of the sender."""
+    start = text.find(key)
+    if start < 0:
+        return None
+    value = _SCOPE_END.split(text[start + len(key):start + len(key) + 512], 1)[0]
+    parts = unquote(value).split("/")
+    return parts[3] if len(parts) == 5 and parts[4] == "aws4_request" else None
 _TARGET_PREFIXES = {"AmazonEC2ContainerRegistry_V20150921": "ecr", "SpencerFrontendService": "ecr-public"}
 
 
@@ -53,9 +64,10 @@ def guess_service(req: HttpRequest) -> str:
         return "codeartifact"
     # a signed request names its service in the credential scope (the body that would say it may
     # be the one refused: over the size limit, it was never read)
-    scope = _SCOPE_SERVICE.search(req.header("authorization") or "") or _SCOPE_SERVICE.search(unquote(req.query))
-    if scope is not None and scope.group(1) in TABLES:
-        return scope.group(1)
+    scoped = _scope_service(req.header("authorization") or "", "Credential=") or _scope_service(
+        req.query, "X-Amz-Credential=")
+    if scoped in TABLES:
+        return scoped
     form = req.query
     if req.body and "x-www-form-urlencoded" in (req.header("content-type") or ""):
         form = form + "&" + req.body[:4096].decode("latin-1")
