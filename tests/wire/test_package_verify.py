@@ -185,6 +185,14 @@ def test_the_verifier_itself(env: Env) -> None:
     # would pass as a read, so it is a misconfiguration (400: nginx fails closed with a 500)
     assert verify(repo, reader, None) == 400
     assert verify(repo, reader, "POST", header="X-Forwarded-Method") == 403          # Traefik's, Caddy's
+    # a proxy that names the method in one header passes the client's others through: a client's
+    # X-Original-Method: GET beside the proxy's X-Forwarded-Method: POST is still an upload
+    req = urllib.request.Request(f"{env.server.url}/auth/verify?{repo}", headers={
+        "Authorization": "Basic " + base64.b64encode(f"aws:{reader}".encode()).decode(),
+        "X-Original-Method": "GET", "X-Forwarded-Method": "POST"})
+    with pytest.raises(urllib.error.HTTPError) as spoofed:
+        urllib.request.urlopen(req, timeout=10)
+    assert spoofed.value.code == 403
     for method in ("POST", "PUT", "PATCH", "DELETE", "MOVE", "COPY", "MKCOL", "PROPPATCH", "OPTIONS", "BREW"):
         assert verify(repo, reader, method) == 403           # only GET and HEAD read: anything else writes
     assert verify(repo, env.user(READ, PUBLISH), "POST") == 200

@@ -38,6 +38,7 @@ from regauth.errors import (AccessDenied, AuthError, BadToken, InvalidInput, Mis
 from regauth.protocols.aws.dispatch import Response
 from regauth.services.container import Services
 from regauth.services.pending import Pending
+from regauth.services.registry_access import READ_METHODS
 
 log = logging.getLogger("regauth.registry")
 
@@ -73,6 +74,20 @@ def _index_of(query: str) -> dict[str, str]:
     return out
 
 
+def _original_method(req: HttpRequest) -> str:
+    """The method the client used, upper-case; "" when nothing says (a GET or HEAD without the headers).
+
+    Proxies name it in a header of their own but pass the client's other headers through (Caddy and
+    Traefik set X-Forwarded-Method and forward a client's X-Original-Method as it came; nginx the
+    reverse): any header could be the client's. So a write named anywhere is a write: a client can
+    only ask for more permission this way, never for less."""
+    named = [*req.header_values("x-original-method"), *req.header_values("x-forwarded-method")]
+    if req.method not in READ_METHODS:
+        named.append(req.method)
+    methods = [m.strip().upper() for m in named]
+    return next((m for m in methods if m not in READ_METHODS), methods[0] if methods else "")
+
+
 class PackageVerifier:
     def __init__(self, services: Services) -> None:
         self._s = services
@@ -82,8 +97,7 @@ class PackageVerifier:
 
     def handle(self, req: HttpRequest) -> Response:
         request_id = ids.request_id()
-        method = (req.header("x-original-method") or req.header("x-forwarded-method")
-                  or ("" if req.method in ("GET", "HEAD") else req.method)).upper()
+        method = _original_method(req)
         repository = ""
         try:
             self._s.begin_request()
