@@ -73,11 +73,15 @@ def test_a_connection_the_server_dropped_is_replaced_and_the_statement_sent_agai
     held = HeldConnection(engine)
     try:
         held.execute("CREATE TABLE t (n integer PRIMARY KEY)", ())
+        admin = sa.create_engine(fresh_postgres_url, poolclass=sa.pool.NullPool)
         for statement in ("read", "write"):
             pid = held.read_one("SELECT pg_backend_pid()")[0]
-            with engine.connect() as conn:
-                assert conn.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid}).scalar() is True
-            assert _gone(engine, pid)
+            with engine.connect() as conn:          # an idle connection left in the pool, as a server has
+                idle = conn.execute(sa.text("SELECT pg_backend_pid()")).scalar()
+            with admin.connect() as conn:           # a restart, as the pool sees it: every connection dies
+                for victim in (pid, idle):
+                    assert conn.execute(sa.text("SELECT pg_terminate_backend(:p)"), {"p": victim}).scalar() is True
+            assert _gone(admin, pid) and _gone(admin, idle)
             if statement == "read":
                 assert held.read_one("SELECT pg_backend_pid()")[0] != pid
             else:

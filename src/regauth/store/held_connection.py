@@ -52,7 +52,10 @@ class HeldConnection:
             except Exception as exc:
                 if not held or not _connection_lost(exc):
                     raise
-            return self._once(sql, params, fetch)       # on a new connection (the old one was dropped)
+            # The pool's idle connections died with this one (a restart): start a new pool, as
+            # SQLAlchemy does when it sees a disconnect itself, and send the statement once more
+            self._engine.dispose()
+            return self._once(sql, params, fetch)
 
     def _once(self, sql: str, params: Sequence[Any] | None, fetch: bool) -> tuple[Any, ...] | None:
         if self._conn is None:
