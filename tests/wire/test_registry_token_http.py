@@ -395,5 +395,9 @@ def test_the_realm_spends_the_principal_s_rate(tmp_path) -> None:
         assert [a[0] for a in answers] == [200, 200, 429]
         status, headers, body = answers[2]
         assert body["errors"][0]["code"] == "TOOMANYREQUESTS" and int(headers["retry-after"]) >= 1
+        audit = regauth_cli("admin", "audit", "--limit", "5", data_dir=server.data_dir).stdout
+        throttled = [e for e in map(json.loads, audit.splitlines()) if e["detail"] == "Throttled"]
+        assert len(throttled) == 1 and throttled[0]["principal_arn"].endswith(":user/admin")    # the token's
+        assert throttled[0]["token_id"]
     finally:
         server.stop()

@@ -40,7 +40,7 @@ from regauth.domain.keyring import Keyring
 from regauth.domain.policy import Decision
 from regauth.domain.principals import AuditEvent, Caller, RegistryCa
 from regauth.domain.registry_scope import Scope, parse_scopes
-from regauth.errors import AccessDenied, BadToken, InvalidInput, NotFound, UnknownAccessKey
+from regauth.errors import AccessDenied, BadToken, InvalidInput, NotFound, Throttled, UnknownAccessKey
 from regauth.services.acr import TEMP_USERNAME, instance_arn
 from regauth.services.authn import Authenticator
 from regauth.services.authz import Authorizer, role_arn_of
@@ -178,7 +178,11 @@ class RegistryAccess:
             raise BadToken(f"the user name does not go with a {claims.kind} token", claims.principal_arn,
                            claims.token_id)
         if self._limiter is not None:          # the principal's own bucket, shared with its API calls
-            self._limiter.take(claims.principal_arn, now)
+            try:
+                self._limiter.take(claims.principal_arn, now)
+            except Throttled as exc:           # refused and audited under the genuine token's principal
+                exc.principal_arn, exc.token_id = claims.principal_arn, claims.token_id  # type: ignore[attr-defined]
+                raise
         caller = self._principal(claims)
         for region, registry, repository_arn, actions, instance in self._registries_of(claims, service):
             call = Call(caller=caller, region=region, now=now, source_ip=source_ip,
