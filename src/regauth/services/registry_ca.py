@@ -94,8 +94,9 @@ class RegistryCaRotation:
         wait = float(activated) + jwt_seconds + LEEWAY_SECONDS - self._clock.now() if activated else 0.0
         if wait > 0 and self.state().previous and not force:
             raise Conflict("registry_ca", "previous", f"JWTs signed under the replaced CA may live {int(wait) + 1} s "
-                                                      f"more: registries must trust it until then. Run --finish "
-                                                      f"after that (or with --force).")
+                                                      f"more (REGAUTH_REGISTRY_TOKEN_SECONDS={jwt_seconds} here: give "
+                                                      f"this command the servers' setting): registries must trust "
+                                                      f"it until then. Run --finish after that (or with --force).")
         self._store.forget_previous_registry_cas()
         return self._audited("finish")
 
