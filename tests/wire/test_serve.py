@@ -404,5 +404,15 @@ def test_a_store_deleted_under_a_running_server_takes_no_more_tokens(tmp_path: P
             ecr.get_authorization_token()
         assert err.value.response["ResponseMetadata"]["HTTPStatusCode"] == 500
         assert any("was deleted or replaced while the server ran" in line for line in server.output)
+        for call in (lambda: server.client("iam").create_user(UserName="after"),        # through SQLAlchemy
+                     lambda: server.client("codeartifact").list_domains()):
+            with pytest.raises(ClientError) as err:
+                call()
+            assert err.value.response["ResponseMetadata"]["HTTPStatusCode"] == 500
+        assert not (tmp_path / "d" / "regauth.db").exists()       # no new empty store made in its place
     finally:
         server.stop()
+    full = {k: v for k, v in os.environ.items() if not k.startswith("REGAUTH_")}
+    restart = subprocess.run([sys.executable, "-m", "regauth", "serve", "--port", "0", "--data-dir",
+                              str(tmp_path / "d")], capture_output=True, text=True, env=full, cwd=REPO, timeout=60)
+    assert restart.returncode == 2 and "is gone, but its master key is in" in restart.stderr

@@ -26,11 +26,11 @@ import ast
 import functools
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from regauth.store.crypto import SecretBox, SecretBoxError
 from regauth.store.interfaces import Store
-from regauth.store.sqlite_direct import switch_to_wal
+from regauth.store.sqlite_direct import connect_file, switch_to_wal
 from regauth.store.sqlite_store import SqliteStore
 
 if TYPE_CHECKING:
@@ -61,8 +61,9 @@ PG_CONNECT_BOUNDS = {"connect_timeout": 10, "keepalives": 1, "keepalives_idle": 
                      "keepalives_count": 3, "tcp_user_timeout": 30_000}
 
 
-def create_store_engine(database_url: str) -> sa.Engine:
-    """An Engine configured for regauth (pragmas, BEGIN handling, pool settings). No schema work."""
+def create_store_engine(database_url: str, *, create: bool = True) -> sa.Engine:
+    """An Engine configured for regauth (pragmas, BEGIN handling, pool settings). No schema work.
+    `create=False`: a SQLite file that is missing is an error, never made (the store was opened)."""
     import sqlalchemy as sa
 
     from regauth.store.held_connection import RECYCLE_SECONDS
@@ -70,7 +71,7 @@ def create_store_engine(database_url: str) -> sa.Engine:
     url = normalize_database_url(database_url)
     backend = url.get_backend_name()
     if backend == "sqlite":
-        return _sqlite_engine(url)
+        return _sqlite_engine(url, create)
     if backend == "postgresql":
         # Enough connections for the 16 request threads, the group-commit writer and the held
         # generation-read connection (store.held_connection). No ping before each checkout (two
@@ -86,7 +87,7 @@ def create_store_engine(database_url: str) -> sa.Engine:
     raise ValueError(f"unsupported database URL scheme {url.drivername!r}: use sqlite:/// or postgresql://")
 
 
-def _sqlite_engine(url: sa.URL) -> sa.Engine:
+def _sqlite_engine(url: sa.URL, create: bool = True) -> sa.Engine:
     import sqlalchemy as sa
 
     in_memory = url.database in (None, "", ":memory:")
@@ -94,8 +95,18 @@ def _sqlite_engine(url: sa.URL) -> sa.Engine:
         engine = sa.create_engine(url, poolclass=sa.pool.StaticPool,
                                   connect_args={"check_same_thread": False})
     else:
-        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = sa.create_engine(url)
+        path = url.database
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        may_create = [create and not Path(path).exists()]
+
+        def connect() -> Any:
+            # a file missing now may be created by the first connection; after that, and for a file
+            # that exists now, a missing file is an error (sqlite_direct.connect_file)
+            conn = connect_file(path, create=may_create[0])
+            may_create[0] = False
+            return conn
+
+        engine = sa.create_engine(url, creator=connect)
 
     @sa.event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn, _record) -> None:

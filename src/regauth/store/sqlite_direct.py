@@ -43,6 +43,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, Sequence
+from urllib.parse import quote
 
 log = logging.getLogger("regauth.store")
 
@@ -128,7 +129,7 @@ class SqliteDirect:
 
     def _open(self) -> sqlite3.Connection:
         # used only by the thread that made it (thread-local); closable from any thread at shutdown
-        conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
+        conn = connect_file(self._path, create=self._file is None, isolation_level=None)
         for pragma in ("busy_timeout=5000", "synchronous=NORMAL", "foreign_keys=ON", "wal_autocheckpoint=0"):
             conn.execute(f"PRAGMA {pragma}")
         with self._lock:
@@ -158,6 +159,16 @@ class SqliteDirect:
                     self._checkpointer = _Checkpointer(self._path, self._write_lock)
                 checkpointer = self._checkpointer
         return checkpointer
+
+
+def connect_file(path: str, *, create: bool, **kwargs: Any) -> sqlite3.Connection:
+    """A connection to the database file `path`; unless `create`, one that never makes the file: once
+    a store has been opened, a deleted file must fail the next connection, not become a new empty
+    store (SQLite creates a missing file by default)."""
+    if create:
+        return sqlite3.connect(path, check_same_thread=False, **kwargs)
+    return sqlite3.connect(f"file:{quote(os.path.abspath(path))}?mode=rw", uri=True, check_same_thread=False,
+                           **kwargs)
 
 
 def _identity(path: str) -> tuple[int, int] | None:

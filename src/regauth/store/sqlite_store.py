@@ -107,7 +107,9 @@ class SqliteStore:
                     from regauth.store.sql import SqlStore
 
                     log.debug("loading the SQL layer (SQLAlchemy) for a call the request path does not make")
-                    full = self._full = SqlStore(create_store_engine(self._url), self._box, direct=self._direct)
+                    # the file was opened already: if it is gone, SQLAlchemy must not make an empty one
+                    engine = create_store_engine(self._url, create=False)
+                    full = self._full = SqlStore(engine, self._box, direct=self._direct)
         return full
 
     @property
