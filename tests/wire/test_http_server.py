@@ -203,6 +203,18 @@ def test_an_oversized_signed_body_is_refused_in_its_credential_scope_s_envelope(
     assert b'xmlns="https://iam.amazonaws.com/doc/2010-05-08/"' in text
 
 
+def test_an_oversized_alibaba_sdk_form_body_is_refused_in_acr_s_envelope(server: RegauthServer) -> None:
+    """pop-core and aliyun-python-sdk-core put an RPC call's parameters in the form body, which is
+    never read when too large; their `x-sdk-client` header says whose envelope to answer in."""
+    body = b"Action=GetAuthorizationToken&Version=2018-12-01&Pad=" + b"x" * ONE_MIB
+    with connect(server) as s:
+        s.sendall(sts_post(body, b"x-sdk-client: node/2.0.0\r\n"))
+        status, _, text = Reader(s).response()
+    assert status == 400 and b"larger than 1048576 bytes" in text
+    error = json.loads(text)                                            # ACR's envelope, not STS's XML
+    assert error["Code"] == "InvalidParameter" and {"RequestId", "HostId", "Recommend"} <= set(error)
+
+
 def test_expect_100_continue_is_answered_before_the_body(server: RegauthServer) -> None:
     with connect(server) as s:
         s.sendall(sts_post(extra=b"Expect: 100-continue\r\n").split(b"\r\n\r\n")[0] + b"\r\n\r\n")

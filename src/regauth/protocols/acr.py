@@ -93,8 +93,11 @@ def _aws_marked(req: HttpRequest) -> bool:
 
 
 def _alibaba_marked(req: HttpRequest) -> bool:
-    """ACS3 headers, or RPC parameters only Alibaba uses: Version 2018-12-01 or SignatureNonce."""
-    if req.header_values("x-acs-action") or (req.header("Authorization") or "").startswith("ACS3-"):
+    """ACS3 headers, the Alibaba SDKs' `x-sdk-client` (aliyun-python-sdk-core, pop-core: it marks a
+    form POST whose body, over the size limit, was never read), or RPC parameters only Alibaba uses:
+    Version 2018-12-01 or SignatureNonce."""
+    if (req.header_values("x-acs-action") or req.header_values("x-sdk-client")
+            or (req.header("Authorization") or "").startswith("ACS3-")):
         return True
     if acs.has_raw_key(req.query, "SignatureNonce"):   # a name as sent is that name decoded: no need to decode
         return True
