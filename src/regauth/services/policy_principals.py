@@ -9,8 +9,9 @@ for the principal with that id.
 
 from __future__ import annotations
 
-from regauth.domain.arn import InvalidArn, parse_arn
+from regauth.domain.arn import Arn, InvalidArn, parse_arn
 from regauth.domain.policy import Policy
+from regauth.domain.principals import Role, User
 from regauth.errors import MalformedPolicy
 from regauth.store.interfaces import Store
 
@@ -26,27 +27,36 @@ def resolve(store: Store, policy: Policy) -> tuple[tuple[str, str], ...]:
     return tuple(pins)
 
 
+def named_principal(store: Store, arn: Arn) -> tuple[str, User | Role | None] | None:
+    """For an IAM user or role ARN, or a role session's ARN: ("user" or "role", the user or role of
+    that name now, its path aside, or None). None for any other ARN."""
+    kind, _, rest = arn.resource.partition("/")
+    if arn.service == "iam" and kind in ("user", "role"):
+        name = rest.rsplit("/", 1)[-1]
+    elif arn.service == "sts" and kind == "assumed-role":
+        role, slash, session = rest.partition("/")
+        kind, name = "role", role if slash and session else ""
+    else:
+        return None
+    if not name:
+        return kind, None
+    return kind, store.get_user(arn.account, name) if kind == "user" else store.get_role(arn.account, name)
+
+
 def _unique_id(store: Store, arn: str) -> str | None:
     try:
         parsed = parse_arn(arn)
     except InvalidArn:          # parse_policy accepted it as an ARN: cannot happen
         raise _invalid(arn) from None
-    kind, _, rest = parsed.resource.partition("/")
-    if parsed.service == "iam" and kind in ("user", "role"):
-        name = rest.rsplit("/", 1)[-1]
-        found = store.get_user(parsed.account, name) if kind == "user" else store.get_role(parsed.account, name)
-        if found is None or found.arn != arn:
-            raise _invalid(arn)
-        return found.user_id if kind == "user" else found.role_id   # type: ignore[union-attr]
-    if parsed.service == "sts" and kind == "assumed-role":
-        role_name, slash, session = rest.partition("/")
-        role = store.get_role(parsed.account, role_name) if slash and session else None
-        if role is None:
-            raise _invalid(arn)
-        return role.role_id
-    if parsed.service == "iam":
-        raise _invalid(arn)     # a group, a policy, an instance profile...: not a principal
-    return None                 # federated users and other services' principals: kept as text
+    named = named_principal(store, parsed)
+    if named is None:
+        if parsed.service == "iam":
+            raise _invalid(arn)     # a group, a policy, an instance profile...: not a principal
+        return None                 # federated users and other services' principals: kept as text
+    _, found = named
+    if found is None or (parsed.service == "iam" and found.arn != arn):     # a session ARN has no path
+        raise _invalid(arn)
+    return found.user_id if isinstance(found, User) else found.role_id
 
 
 def _invalid(arn: str) -> MalformedPolicy:

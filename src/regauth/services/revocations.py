@@ -25,6 +25,7 @@ from regauth.domain.arn import is_arn, parse_arn
 from regauth.domain.principals import AuditEvent, Revocation
 from regauth.errors import InvalidInput, NotFound
 from regauth.services.audit import Auditor
+from regauth.services.policy_principals import named_principal
 from regauth.store.interfaces import Store
 
 TOKEN = "token"
@@ -99,15 +100,8 @@ class Revocations:
         """A user, role or role session ARN whose user or role is in the store (path aside, as
         revocations match), or any other ARN of an account the store holds."""
         arn = parse_arn(principal_arn)
-        kind, _, rest = arn.resource.partition("/")
-        if arn.service == "iam" and kind in ("user", "role"):
-            name = rest.rsplit("/", 1)[-1]
-            if kind == "user":
-                return self._store.get_user(arn.account, name) is not None
-            return self._store.get_role(arn.account, name) is not None
-        if arn.service == "sts" and kind == "assumed-role":
-            return self._store.get_role(arn.account, rest.split("/", 1)[0]) is not None
-        return self._store.account_exists(arn.account)
+        named = named_principal(self._store, arn)
+        return named[1] is not None if named is not None else self._store.account_exists(arn.account)
 
     def list(self) -> list[Revocation]:
         """Every revocation, oldest first."""
