@@ -526,3 +526,50 @@ def test_inline_and_trust_policy_sizes_are_iam_s_quotas(regauth_server: RegauthS
     quota = ("LimitExceeded", 409, "Cannot exceed quota for ACLSizePerRole: 2048")
     assert refusal(iam.create_role, RoleName=unique("sized"), AssumeRolePolicyDocument=big_trust) == quota
     assert refusal(iam.update_assume_role_policy, RoleName=role, PolicyDocument=big_trust) == quota
+
+
+def test_concurrent_requests_cannot_beat_a_quota_or_names_alike(regauth_server: RegauthServer) -> None:
+    """Requests arriving together (served in one turn of the loop, where the cached reads are shared)
+    are checked against what is stored at the moment each is written: of 8 policies that each fit
+    alone but not two together, one is stored; of 8 access keys, two; of 8 names differing only in
+    case, one."""
+    import threading
+
+    from botocore.exceptions import ClientError
+
+    def at_once(n: int, call) -> list[str]:
+        clients = [regauth_server.client("iam") for _ in range(n)]
+        barrier = threading.Barrier(n)
+        outcomes: list[str] = [""] * n
+
+        def run(i: int) -> None:
+            barrier.wait()
+            try:
+                call(clients[i], i)
+                outcomes[i] = "ok"
+            except ClientError as exc:
+                outcomes[i] = exc.response["Error"]["Code"]
+
+        threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join(60)
+        return sorted(outcomes)
+
+    iam = regauth_server.client("iam")
+    user = unique("racer")
+    iam.create_user(UserName=user)
+    doc = json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/" + "x" * 1400}]})
+    assert at_once(8, lambda c, i: c.put_user_policy(UserName=user, PolicyName=f"p{i}", PolicyDocument=doc)) == (
+        ["LimitExceeded"] * 7 + ["ok"])
+    assert len(iam.list_user_policies(UserName=user)["PolicyNames"]) == 1
+
+    assert at_once(8, lambda c, i: c.create_access_key(UserName=user)) == ["LimitExceeded"] * 6 + ["ok"] * 2
+    assert len(iam.list_access_keys(UserName=user)["AccessKeyMetadata"]) == 2
+
+    base = unique("racerabc")                        # its first 8 characters are letters
+    names = [base[:i] + base[i].swapcase() + base[i + 1:] for i in range(8)]     # 8 spellings of one name
+    assert at_once(8, lambda c, i: c.create_user(UserName=names[i])) == ["EntityAlreadyExists"] * 7 + ["ok"]
+    assert len([u for u in iam.list_users()["Users"] if u["UserName"].lower() == base.lower()]) == 1

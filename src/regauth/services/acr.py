@@ -94,14 +94,16 @@ class AcrService:
                                "InstanceId")
         if not self._store.account_exists(account_id):
             raise NotFound("account", account_id, f"The account {account_id} does not exist.")
-        owner = foreign_host_owner(self._store, self._registry_template, account_id, server)
-        if owner is not None:      # an ACR token opens every instance of its account, found by login server
-            raise Conflict("instance", server, f"The login server {server} is already a registry of account "
-                           f"{owner}: each account needs registry hosts of its own (its tokens would open "
-                           "the other's repositories).")
+
+        def server_free(hosts: list[tuple[str, str]]) -> None:     # checked in the write, hosts locked
+            owner = foreign_host_owner(hosts, self._registry_template, account_id, server)
+            if owner is not None:  # an ACR token opens every instance of its account, found by login server
+                raise Conflict("instance", server, f"The login server {server} is already a registry of account "
+                               f"{owner}: each account needs registry hosts of its own (its tokens would open "
+                               "the other's repositories).")
         return self._store.create_acr_instance(AcrInstance(
             instance_id=instance_id or new_instance_id(), account_id=account_id, region=region, name=name,
-            login_server=server, created_at=self._clock.now()))
+            login_server=server, created_at=self._clock.now()), guard=server_free)
 
     def list_instances(self, account_id: str) -> list[AcrInstance]:
         return self._store.list_acr_instances(account_id)

@@ -132,12 +132,15 @@ class CodeArtifactService:
         d = self._domain(call, name, owner, "PutDomainPermissionsPolicy")
         self._allow(call, "PutDomainPermissionsPolicy", d.arn, d)
         pins = policy_principals.resolve(self._store, self._policies.get(document, "resource"))
-        current = self._store.get_domain_policy(d.account_id, d.region, d.name)
-        if revision is not None and (current is None or current.revision != revision):
-            raise Conflict("domain", d.name, "The policy revision does not match the current revision", kind="concurrent")
+
+        def at_revision(current: DomainPolicy | None) -> None:     # optimistic locking, checked in the write
+            if revision is not None and (current is None or current.revision != revision):
+                raise Conflict("domain", d.name, "The policy revision does not match the current revision",
+                               kind="concurrent")
         return self._store.put_domain_policy(DomainPolicy(account_id=d.account_id, region=d.region,
                                                           domain_name=d.name, document=document,
-                                                          revision=secrets.token_urlsafe(16), principal_ids=pins))
+                                                          revision=secrets.token_urlsafe(16), principal_ids=pins),
+                                             guard=at_revision)
 
     def get_domain_policy(self, call: Call, name: str, owner: str | None) -> tuple[Domain, DomainPolicy]:
         d = self._domain(call, name, owner, "GetDomainPermissionsPolicy")

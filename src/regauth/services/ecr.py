@@ -35,12 +35,13 @@ def docker_credential(password: str) -> str:
     return base64.b64encode(f"AWS:{password}".encode()).decode()
 
 
-def foreign_host_owner(store: Store, template: str, account_id: str, host: str) -> str | None:
+def foreign_host_owner(hosts: list[tuple[str, str]], template: str, account_id: str, host: str) -> str | None:
     """Another account whose registry `host` is (host[:port], any case): a registry endpoint or ACR
-    login server the operator set for it, or its host under the registry URL template (whether or not
-    that account exists yet). None when the host is free for `account_id`."""
+    login server the operator set for it (`hosts`: the store's `list_registry_hosts()`), or its host
+    under the registry URL template (whether or not that account exists yet). None when the host is
+    free for `account_id`."""
     host = host.lower()
-    owners = {a for a, h in store.list_registry_hosts() if h.lower() == host and a != account_id}
+    owners = {a for a, h in hosts if h.lower() == host and a != account_id}
     by_template = template_account(template, host)
     if by_template is not None and by_template != account_id:
         owners.add(by_template)
@@ -70,12 +71,14 @@ class EcrService:
         if not self._store.account_exists(account_id):
             raise NotFound("account", account_id, f"Account {account_id} does not exist")
         host = registry_host(clean).lower()
-        owner = foreign_host_owner(self._store, self._template, account_id, host)
-        if owner is not None:
-            raise Conflict("registry endpoint", host, f"the host {host} is already a registry of account "
-                           f"{owner}: each account needs a registry host of its own (its tokens would "
-                           "open the other's repositories)")
-        self._store.set_registry_endpoint(account_id, region, clean)
+
+        def host_free(hosts: list[tuple[str, str]]) -> None:       # checked in the write, hosts locked
+            owner = foreign_host_owner(hosts, self._template, account_id, host)
+            if owner is not None:
+                raise Conflict("registry endpoint", host, f"the host {host} is already a registry of account "
+                               f"{owner}: each account needs a registry host of its own (its tokens would "
+                               "open the other's repositories)")
+        self._store.set_registry_endpoint(account_id, region, clean, guard=host_free)
         return clean
 
     # --- tokens -------------------------------------------------------------------------------

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from regauth.domain import ids
 from regauth.domain.principals import AccessKey, InlinePolicy, Role, User
 from regauth.domain.secret import Secret
@@ -23,11 +25,21 @@ def _size(document: str) -> int:
     return len("".join(document.split()))
 
 
-def _within_total(existing: list[InlinePolicy], name: str, document: str, limit: int, owner: str) -> None:
-    """The inline policies `owner` would have, `name` put or replaced by `document`, within `limit`."""
-    total = _size(document) + sum(_size(p.document) for p in existing if p.name != name)
-    if total > limit:
-        raise LimitExceeded(f"Maximum policy size of {limit} bytes exceeded for {owner}")
+def _within_total(name: str, document: str, limit: int, owner: str) -> Callable[[list[InlinePolicy]], None]:
+    """The store's guard: the inline policies `owner` has now, with `name` put or replaced by `document`,
+    within `limit`. It is also called here, with none stored, so that a document over the limit on its own
+    is refused before it is parsed."""
+    def guard(existing: list[InlinePolicy]) -> None:
+        total = _size(document) + sum(_size(p.document) for p in existing if p.name != name)
+        if total > limit:
+            raise LimitExceeded(f"Maximum policy size of {limit} bytes exceeded for {owner}")
+    guard([])
+    return guard
+
+
+def _keys_within_quota(count: int) -> None:
+    if count >= MAX_KEYS_PER_USER:
+        raise LimitExceeded(f"Cannot exceed quota for AccessKeysPerUser: {MAX_KEYS_PER_USER}")
 
 
 def _trust_within_quota(document: str) -> None:
@@ -110,9 +122,9 @@ class IamService:
         p = _path(path)
         arn = self._user_arn(call, name, p)
         self._allow(call, "CreateUser", arn)
-        self._unique(name, [u.name for u in self._store.list_users(self._acct(call))], "user")
         return self._store.create_user(User(account_id=self._acct(call), name=name, user_id=ids.user_id(),
-                                            arn=arn, path=p, created_at=call.now))
+                                            arn=arn, path=p, created_at=call.now),
+                                       guard=lambda taken: self._unique(name, taken, "user"))
 
     def get_user(self, call: Call, name: str | None) -> User:
         return self._user(call, self._target_user(call, name), "GetUser")
@@ -131,12 +143,10 @@ class IamService:
     # --- access keys --------------------------------------------------------------------------
     def create_access_key(self, call: Call, user_name: str | None) -> tuple[AccessKey, Secret]:
         user = self._user(call, self._target_user(call, user_name), "CreateAccessKey")
-        if len(self._store.list_access_keys(user.account_id, user.name)) >= MAX_KEYS_PER_USER:
-            raise LimitExceeded(f"Cannot exceed quota for AccessKeysPerUser: {MAX_KEYS_PER_USER}")
         secret = Secret(ids.secret_access_key())
         key = AccessKey(access_key_id=ids.access_key_id(), account_id=user.account_id, user_name=user.name,
                         status="Active", created_at=call.now)
-        return self._store.create_access_key(key, secret), secret
+        return self._store.create_access_key(key, secret, guard=_keys_within_quota), secret
 
     def list_access_keys(self, call: Call, user_name: str | None, max_items: int | None = None,
                          marker: str | None = None) -> tuple[list[AccessKey], str | None]:
@@ -157,10 +167,10 @@ class IamService:
     # --- user policies ------------------------------------------------------------------------
     def put_user_policy(self, call: Call, user_name: str, name: str, document: str) -> None:
         user = self._user(call, user_name, "PutUserPolicy")
-        _within_total(self._store.list_user_policies(user.account_id, user.name), name, document,
-                      USER_POLICIES_MAX, f"user {user.name}")
+        within = _within_total(name, document, USER_POLICIES_MAX, f"user {user.name}")
         self._policies.get(document)  # MalformedPolicy on a bad document
-        self._store.put_user_policy(user.account_id, user.name, InlinePolicy(name=name, document=document))
+        self._store.put_user_policy(user.account_id, user.name, InlinePolicy(name=name, document=document),
+                                    guard=within)
 
     def get_user_policy(self, call: Call, user_name: str, name: str) -> InlinePolicy:
         user = self._user(call, user_name, "GetUserPolicy")
@@ -186,7 +196,6 @@ class IamService:
         p = _path(path)
         arn = self._role_arn(call, name, p)
         self._allow(call, "CreateRole", arn)
-        self._unique(name, [r.name for r in self._store.list_roles(self._acct(call))], "role")
         _trust_within_quota(trust)
         pins = policy_principals.resolve(self._store, self._policies.get(trust, "trust"))
         seconds = 3600 if max_session is None else max_session
@@ -195,7 +204,8 @@ class IamService:
         return self._store.create_role(Role(account_id=self._acct(call), name=name, role_id=ids.role_id(), arn=arn,
                                             path=p, trust_policy=trust, max_session_duration=seconds,
                                             description=description or "", created_at=call.now,
-                                            trust_principal_ids=pins))
+                                            trust_principal_ids=pins),
+                                       guard=lambda taken: self._unique(name, taken, "role"))
 
     def get_role(self, call: Call, name: str) -> Role:
         role = self._role(call, name, "GetRole")
@@ -220,10 +230,10 @@ class IamService:
 
     def put_role_policy(self, call: Call, role_name: str, name: str, document: str) -> None:
         role = self._role(call, role_name, "PutRolePolicy")
-        _within_total(self._store.list_role_policies(role.account_id, role.name), name, document,
-                      ROLE_POLICIES_MAX, f"role {role.name}")
+        within = _within_total(name, document, ROLE_POLICIES_MAX, f"role {role.name}")
         self._policies.get(document)
-        self._store.put_role_policy(role.account_id, role.name, InlinePolicy(name=name, document=document))
+        self._store.put_role_policy(role.account_id, role.name, InlinePolicy(name=name, document=document),
+                                    guard=within)
 
     def get_role_policy(self, call: Call, role_name: str, name: str) -> InlinePolicy:
         role = self._role(call, role_name, "GetRolePolicy")

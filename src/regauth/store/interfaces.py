@@ -8,11 +8,15 @@ Rules every implementation keeps:
 - Create methods raise `regauth.errors.Conflict` when the natural key exists.
 - Get methods return None when absent; delete methods return the deleted record or None
   (or raise `Conflict` where noted).
+- A `guard` given to a write is called inside the write's own transaction with what is stored now, and
+  raises (a domain error) to refuse the write. Guarded writes of the same records run one at a time, on
+  every node sharing the store: a rule that spans rows (a quota, names unique whatever their case, a
+  policy revision, a registry host one account owns) cannot be beaten by two concurrent requests.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from regauth.domain.principals import (
@@ -32,25 +36,31 @@ class Store(Protocol):
     def account_exists(self, account_id: str) -> bool: ...
 
     # --- IAM users and keys ---------------------------------------------------------------------
-    def create_user(self, user: User) -> User: ...
+    def create_user(self, user: User, guard: Callable[[list[str]], None] | None = None) -> User:
+        """`guard`: the names of the account's users."""
     def get_user(self, account_id: str, name: str) -> User | None: ...
     def list_users(self, account_id: str) -> list[User]: ...
     def delete_user(self, account_id: str, name: str) -> User | None:
         """Raises Conflict if the user still has access keys or inline policies (AWS DeleteConflict)."""
-    def create_access_key(self, key: AccessKey, secret: Secret) -> AccessKey: ...
+    def create_access_key(self, key: AccessKey, secret: Secret,
+                          guard: Callable[[int], None] | None = None) -> AccessKey:
+        """`guard`: how many access keys the user has."""
     def list_access_keys(self, account_id: str, user_name: str) -> list[AccessKey]: ...
     def update_access_key(self, account_id: str, user_name: str, access_key_id: str, status: str) -> AccessKey | None: ...
     def delete_access_key(self, account_id: str, user_name: str, access_key_id: str) -> AccessKey | None: ...
     def get_credential(self, access_key_id: str) -> Credential | None:
         """Long-term user key or STS session key, by id. The hot path: one indexed lookup."""
 
-    def put_user_policy(self, account_id: str, user_name: str, policy: InlinePolicy) -> None: ...
+    def put_user_policy(self, account_id: str, user_name: str, policy: InlinePolicy,
+                        guard: Callable[[list[InlinePolicy]], None] | None = None) -> None:
+        """`guard`: the user's inline policies."""
     def get_user_policy(self, account_id: str, user_name: str, name: str) -> InlinePolicy | None: ...
     def list_user_policies(self, account_id: str, user_name: str) -> list[InlinePolicy]: ...
     def delete_user_policy(self, account_id: str, user_name: str, name: str) -> InlinePolicy | None: ...
 
     # --- IAM roles ------------------------------------------------------------------------------
-    def create_role(self, role: Role) -> Role: ...
+    def create_role(self, role: Role, guard: Callable[[list[str]], None] | None = None) -> Role:
+        """`guard`: the names of the account's roles."""
     def get_role(self, account_id: str, name: str) -> Role | None: ...
     def list_roles(self, account_id: str) -> list[Role]:
         """Ordered by name."""
@@ -58,7 +68,9 @@ class Store(Protocol):
         """Raises Conflict if the role still has inline policies."""
     def update_role_trust_policy(self, account_id: str, name: str, document: str,
                                  principal_ids: tuple[tuple[str, str], ...] = ()) -> Role | None: ...
-    def put_role_policy(self, account_id: str, role_name: str, policy: InlinePolicy) -> None: ...
+    def put_role_policy(self, account_id: str, role_name: str, policy: InlinePolicy,
+                        guard: Callable[[list[InlinePolicy]], None] | None = None) -> None:
+        """`guard`: the role's inline policies."""
     def get_role_policy(self, account_id: str, role_name: str, name: str) -> InlinePolicy | None: ...
     def list_role_policies(self, account_id: str, role_name: str) -> list[InlinePolicy]: ...
     def delete_role_policy(self, account_id: str, role_name: str, name: str) -> InlinePolicy | None: ...
@@ -74,7 +86,9 @@ class Store(Protocol):
         """Ordered by name, names > after_name, at most `limit`."""
     def delete_domain(self, account_id: str, region: str, name: str) -> Domain | None:
         """Raises Conflict if repositories remain. Also deletes the domain policy and endpoints."""
-    def put_domain_policy(self, policy: DomainPolicy) -> DomainPolicy: ...
+    def put_domain_policy(self, policy: DomainPolicy,
+                          guard: Callable[[DomainPolicy | None], None] | None = None) -> DomainPolicy:
+        """`guard`: the domain's policy now, if any."""
     def get_domain_policy(self, account_id: str, region: str, domain_name: str) -> DomainPolicy | None: ...
     def delete_domain_policy(self, account_id: str, region: str, domain_name: str) -> DomainPolicy | None: ...
     def set_repository_endpoint(self, account_id: str, region: str, domain_name: str, fmt: str, template: str) -> None:
@@ -94,12 +108,16 @@ class Store(Protocol):
                               after_name: str | None) -> list[EcrRepository]:
         """Ordered by name, names > after_name, at most `limit`."""
     def delete_ecr_repository(self, account_id: str, region: str, name: str) -> EcrRepository | None: ...
-    def set_registry_endpoint(self, account_id: str, region: str, url: str) -> None:
-        """The registry URL (proxyEndpoint) for an account and region, set by the operator."""
+    def set_registry_endpoint(self, account_id: str, region: str, url: str,
+                              guard: Callable[[list[tuple[str, str]]], None] | None = None) -> None:
+        """The registry URL (proxyEndpoint) for an account and region, set by the operator.
+        `guard`: `list_registry_hosts()`."""
     def get_registry_endpoint(self, account_id: str, region: str) -> str | None: ...
 
     # --- Alibaba ACR ----------------------------------------------------------------------------
-    def create_acr_instance(self, instance: AcrInstance) -> AcrInstance: ...
+    def create_acr_instance(self, instance: AcrInstance,
+                            guard: Callable[[list[tuple[str, str]]], None] | None = None) -> AcrInstance:
+        """`guard`: `list_registry_hosts()`."""
     def get_acr_instance(self, instance_id: str) -> AcrInstance | None: ...
     def list_acr_instances(self, account_id: str) -> list[AcrInstance]: ...
     def delete_acr_instance(self, instance_id: str) -> AcrInstance | None:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import hashlib
 import threading
+from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
@@ -24,6 +25,7 @@ def map_integrity(resource_type: str, resource_id: str, *, parent: tuple[str, st
                                    catch=sa.exc.IntegrityError, orig=lambda exc: exc.orig)
 
 
+_ADVISORY_LOCK = sa.text("SELECT pg_advisory_xact_lock(:key)")
 _BUMP = t.generation.update().where(t.generation.c.id == 1).values(value=t.generation.c.value + 1)
 
 
@@ -83,6 +85,16 @@ class SqlBase:
                 yield conn
                 if bump:
                     conn.execute(_BUMP)
+
+    def _exclusive(self, conn: sa.Connection, *key: str) -> None:
+        """Inside a write transaction: wait until no other transaction holds `key`, and hold it until
+        this one ends. For a check that spans rows (a quota, names unique whatever their case, a host
+        one account owns): check and write under it and no concurrent writer slips between them.
+        PostgreSQL: a transaction-scoped advisory lock; SQLite: nothing more to do, its write
+        transactions (BEGIN IMMEDIATE) already run one at a time, across processes too."""
+        if self._dialect == "postgresql":
+            digest = hashlib.blake2b("\0".join(key).encode(), digest_size=8).digest()
+            conn.execute(_ADVISORY_LOCK, {"key": int.from_bytes(digest, "big", signed=True)})
 
     def generation(self) -> int:
         """The counter every cache-relevant write advances (one single-row read, every request):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import sqlalchemy as sa
 
 from regauth.domain.principals import Domain, DomainPolicy, Repository
@@ -84,12 +86,18 @@ class SqlCodeArtifactMixin(SqlBase):
         return rr.domain(row)
 
     # --- domain policy ------------------------------------------------------------------------
-    def put_domain_policy(self, policy: DomainPolicy) -> DomainPolicy:
+    def put_domain_policy(self, policy: DomainPolicy,
+                          guard: Callable[[DomainPolicy | None], None] | None = None) -> DomainPolicy:
         values = dict(account_id=policy.account_id, region=policy.region,
                       domain_name=policy.domain_name, document=policy.document,
                       revision=policy.revision, principal_ids=rr.principal_ids_text(policy.principal_ids))
+        key = (policy.account_id, policy.region, policy.domain_name)
         with map_integrity("domain_policy", policy.domain_name, parent=("domain", policy.domain_name)), \
                 self._write() as conn:
+            if guard is not None:
+                self._exclusive(conn, t.domain_policies.name, *key)
+                row = conn.execute(sa.select(t.domain_policies).where(_domain_key(t.domain_policies, *key))).first()
+                guard(rr.domain_policy(row) if row else None)
             self._upsert(conn, t.domain_policies, values, ["account_id", "region", "domain_name"])
         return policy
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import sqlalchemy as sa
 
 from regauth.domain.principals import AccessKey, Credential, InlinePolicy, Role, Session, User
@@ -41,8 +43,14 @@ _ROLE_POLICIES = _InlinePolicies(t.role_policies, "role_name", "role")
 
 class SqlIamMixin(SqlBase):
     # --- users ----------------------------------------------------------------------------------
-    def create_user(self, user: User) -> User:
+    def _names(self, conn: sa.Connection, table: sa.Table, account_id: str, guard: Callable[[list[str]], None]) -> None:
+        self._exclusive(conn, table.name, account_id)
+        guard(list(conn.execute(sa.select(table.c.name).where(table.c.account_id == account_id)).scalars()))
+
+    def create_user(self, user: User, guard: Callable[[list[str]], None] | None = None) -> User:
         with map_integrity("user", user.name), self._write() as conn:
+            if guard is not None:
+                self._names(conn, t.users, user.account_id, guard)
             conn.execute(t.users.insert().values(**rr.user_values(user)))
         return user
 
@@ -76,10 +84,16 @@ class SqlIamMixin(SqlBase):
         return rr.user(row)
 
     # --- access keys ----------------------------------------------------------------------------
-    def create_access_key(self, key: AccessKey, secret: Secret) -> AccessKey:
+    def create_access_key(self, key: AccessKey, secret: Secret,
+                          guard: Callable[[int], None] | None = None) -> AccessKey:
         sealed = self._box.seal(secret, rr.access_key_ad(key.access_key_id))
+        k = t.access_keys.c
         with map_integrity("access_key", key.access_key_id, parent=("user", key.user_name)), \
                 self._write() as conn:
+            if guard is not None:
+                self._exclusive(conn, "access_keys", key.account_id, key.user_name)
+                guard(conn.execute(sa.select(sa.func.count()).select_from(t.access_keys).where(
+                    k.account_id == key.account_id, k.user_name == key.user_name)).scalar_one())
             conn.execute(t.access_keys.insert().values(
                 access_key_id=key.access_key_id, account_id=key.account_id,
                 user_name=key.user_name, status=key.status, secret=sealed,
@@ -123,11 +137,16 @@ class SqlIamMixin(SqlBase):
         return rr.session_credential(access_key_id, row, self._box) if row else None
 
     # --- inline policies (users and roles) ------------------------------------------------------
-    def _put_policy(self, p: _InlinePolicies, account_id: str, owner: str, policy: InlinePolicy) -> None:
+    def _put_policy(self, p: _InlinePolicies, account_id: str, owner: str, policy: InlinePolicy,
+                    guard: Callable[[list[InlinePolicy]], None] | None) -> None:
         values = {"account_id": account_id, p.owner_col: owner, "policy_name": policy.name,
                   "document": policy.document}
         with map_integrity(f"{p.owner_type}_policy", policy.name, parent=(p.owner_type, owner)), \
                 self._write() as conn:
+            if guard is not None:
+                self._exclusive(conn, p.table.name, account_id, owner)
+                guard([rr.inline_policy(r) for r in conn.execute(sa.select(p.table).where(p.where(account_id, owner))
+                                                                 .order_by(p.table.c.policy_name))])
             self._upsert(conn, p.table, values, ["account_id", p.owner_col, "policy_name"])
 
     def _get_policy(self, p: _InlinePolicies, account_id: str, owner: str, name: str) -> InlinePolicy | None:
@@ -147,8 +166,9 @@ class SqlIamMixin(SqlBase):
                                .returning(p.table.c.policy_name, p.table.c.document)).first()
         return rr.inline_policy(row) if row else None
 
-    def put_user_policy(self, account_id: str, user_name: str, policy: InlinePolicy) -> None:
-        self._put_policy(_USER_POLICIES, account_id, user_name, policy)
+    def put_user_policy(self, account_id: str, user_name: str, policy: InlinePolicy,
+                        guard: Callable[[list[InlinePolicy]], None] | None = None) -> None:
+        self._put_policy(_USER_POLICIES, account_id, user_name, policy, guard)
 
     def get_user_policy(self, account_id: str, user_name: str, name: str) -> InlinePolicy | None:
         return self._get_policy(_USER_POLICIES, account_id, user_name, name)
@@ -159,8 +179,9 @@ class SqlIamMixin(SqlBase):
     def delete_user_policy(self, account_id: str, user_name: str, name: str) -> InlinePolicy | None:
         return self._delete_policy(_USER_POLICIES, account_id, user_name, name)
 
-    def put_role_policy(self, account_id: str, role_name: str, policy: InlinePolicy) -> None:
-        self._put_policy(_ROLE_POLICIES, account_id, role_name, policy)
+    def put_role_policy(self, account_id: str, role_name: str, policy: InlinePolicy,
+                        guard: Callable[[list[InlinePolicy]], None] | None = None) -> None:
+        self._put_policy(_ROLE_POLICIES, account_id, role_name, policy, guard)
 
     def get_role_policy(self, account_id: str, role_name: str, name: str) -> InlinePolicy | None:
         return self._get_policy(_ROLE_POLICIES, account_id, role_name, name)
@@ -172,8 +193,10 @@ class SqlIamMixin(SqlBase):
         return self._delete_policy(_ROLE_POLICIES, account_id, role_name, name)
 
     # --- roles ----------------------------------------------------------------------------------
-    def create_role(self, role: Role) -> Role:
+    def create_role(self, role: Role, guard: Callable[[list[str]], None] | None = None) -> Role:
         with map_integrity("role", role.name), self._write() as conn:
+            if guard is not None:
+                self._names(conn, t.roles, role.account_id, guard)
             conn.execute(t.roles.insert().values(**rr.role_values(role)))
         return role
 

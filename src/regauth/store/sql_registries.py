@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import sqlalchemy as sa
 
 from regauth.domain.principals import AcrInstance, EcrRepository
@@ -46,8 +48,15 @@ class SqlRegistriesMixin(SqlBase):
         return rr.ecr_repository(row) if row else None
 
     # --- ECR registry endpoint (proxyEndpoint) --------------------------------------------------
-    def set_registry_endpoint(self, account_id: str, region: str, url: str) -> None:
+    def _hosts(self, conn: sa.Connection, guard: Callable[[list[tuple[str, str]]], None]) -> None:
+        self._exclusive(conn, "registry hosts")       # one claim of a host at a time, in any account
+        guard(self._registry_hosts(conn))
+
+    def set_registry_endpoint(self, account_id: str, region: str, url: str,
+                              guard: Callable[[list[tuple[str, str]]], None] | None = None) -> None:
         with self._write() as conn:
+            if guard is not None:
+                self._hosts(conn, guard)
             self._upsert(conn, t.registry_endpoints,
                          {"account_id": account_id, "region": region, "url": url},
                          ["account_id", "region"])
@@ -59,8 +68,11 @@ class SqlRegistriesMixin(SqlBase):
                                                        r.region == region)).scalar()
 
     # --- Alibaba ACR instances --------------------------------------------------------------------
-    def create_acr_instance(self, instance: AcrInstance) -> AcrInstance:
+    def create_acr_instance(self, instance: AcrInstance,
+                            guard: Callable[[list[tuple[str, str]]], None] | None = None) -> AcrInstance:
         with map_integrity("acr_instance", instance.instance_id), self._write() as conn:
+            if guard is not None:
+                self._hosts(conn, guard)
             conn.execute(t.acr_instances.insert().values(**rr.acr_instance_values(instance)))
         return instance
 
@@ -78,10 +90,14 @@ class SqlRegistriesMixin(SqlBase):
         return rr.acr_instance(row) if row else None
 
     def list_registry_hosts(self) -> list[tuple[str, str]]:
-        r, a = t.registry_endpoints.c, t.acr_instances.c
         with self._read() as conn:
-            endpoints = conn.execute(sa.select(r.account_id, r.url)).all()
-            servers = conn.execute(sa.select(a.account_id, a.login_server)).all()
+            return self._registry_hosts(conn)
+
+    @staticmethod
+    def _registry_hosts(conn: sa.Connection) -> list[tuple[str, str]]:
+        r, a = t.registry_endpoints.c, t.acr_instances.c
+        endpoints = conn.execute(sa.select(r.account_id, r.url)).all()
+        servers = conn.execute(sa.select(a.account_id, a.login_server)).all()
         hosts = {(acct, url.split("://", 1)[-1].rstrip("/")) for acct, url in endpoints}
         return sorted(hosts | {(acct, server) for acct, server in servers})
 

@@ -11,6 +11,8 @@ generation counter, constraint violations mapped to the same `Conflict` / `NotFo
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from regauth.domain.principals import AccessKey, InlinePolicy, RegistryCa, SigningKey, User
 from regauth.domain.secret import Secret
 from regauth.store import row_records as rr
@@ -29,6 +31,10 @@ _PUT_USER_POLICY = ("INSERT INTO user_policies (account_id, user_name, policy_na
                     "ON CONFLICT (account_id, user_name, policy_name) DO UPDATE SET document = excluded.document")
 _ADD_ACCESS_KEY = ("INSERT INTO access_keys (access_key_id, account_id, user_name, status, secret, created_at) "
                    "VALUES (?, ?, ?, ?, ?, ?)")
+_USER_NAMES = "SELECT name FROM users WHERE account_id = ?"
+_USER_POLICIES = ("SELECT policy_name, document FROM user_policies WHERE account_id = ? AND user_name = ? "
+                  "ORDER BY policy_name")
+_KEY_COUNT = "SELECT count(*) FROM access_keys WHERE account_id = ? AND user_name = ?"
 _ADD_SIGNING_KEY = "INSERT INTO signing_keys (kid, secret, created_at, retired_at) VALUES (?, ?, ?, ?)"
 _ACTIVE_SIGNING_KEY = "SELECT kid FROM signing_keys WHERE retired_at IS NULL LIMIT 1"
 
@@ -61,20 +67,36 @@ class SqliteWrites:
         self._write(_ADD_ACCOUNT, (account_id, now))
 
     # --- IAM ----------------------------------------------------------------------------------------
-    def create_user(self, user: User) -> User:
-        with map_integrity("user", user.name):
-            self._write(_ADD_USER, rr.user_values(user))
+    # A guard is called inside the IMMEDIATE transaction (one writer at a time, across processes) with
+    # what is stored now, and raises to refuse the write: see `SqlStore`'s methods of the same names.
+    def create_user(self, user: User, guard: Callable[[list[str]], None] | None = None) -> User:
+        with map_integrity("user", user.name), self._direct.transaction() as conn:
+            if guard is not None:
+                guard([row[0] for row in conn.execute(_USER_NAMES, (user.account_id,)).fetchall()])
+            conn.execute(_ADD_USER, rr.user_values(user))
+            conn.execute(BUMP_SQL)
         return user
 
-    def put_user_policy(self, account_id: str, user_name: str, policy: InlinePolicy) -> None:
-        with map_integrity("user_policy", policy.name, parent=("user", user_name)):
-            self._write(_PUT_USER_POLICY, (account_id, user_name, policy.name, policy.document))
+    def put_user_policy(self, account_id: str, user_name: str, policy: InlinePolicy,
+                        guard: Callable[[list[InlinePolicy]], None] | None = None) -> None:
+        with map_integrity("user_policy", policy.name, parent=("user", user_name)), \
+                self._direct.transaction() as conn:
+            if guard is not None:
+                guard([InlinePolicy(name=name, document=document)
+                       for name, document in conn.execute(_USER_POLICIES, (account_id, user_name)).fetchall()])
+            conn.execute(_PUT_USER_POLICY, (account_id, user_name, policy.name, policy.document))
+            conn.execute(BUMP_SQL)
 
-    def create_access_key(self, key: AccessKey, secret: Secret) -> AccessKey:
+    def create_access_key(self, key: AccessKey, secret: Secret,
+                          guard: Callable[[int], None] | None = None) -> AccessKey:
         sealed = self._box.seal(secret, rr.access_key_ad(key.access_key_id))
-        with map_integrity("access_key", key.access_key_id, parent=("user", key.user_name)):
-            self._write(_ADD_ACCESS_KEY, (key.access_key_id, key.account_id, key.user_name, key.status, sealed,
-                                          key.created_at))
+        with map_integrity("access_key", key.access_key_id, parent=("user", key.user_name)), \
+                self._direct.transaction() as conn:
+            if guard is not None:
+                guard(conn.execute(_KEY_COUNT, (key.account_id, key.user_name)).fetchall()[0][0])
+            conn.execute(_ADD_ACCESS_KEY, (key.access_key_id, key.account_id, key.user_name, key.status, sealed,
+                                           key.created_at))
+            conn.execute(BUMP_SQL)
         return key
 
     # --- the registry CA (made by the first registry token request or `admin registry-ca`) ------------
