@@ -63,7 +63,9 @@ PG_CONNECT_BOUNDS = {"connect_timeout": 10, "keepalives": 1, "keepalives_idle": 
 
 def create_store_engine(database_url: str, *, create: bool = True) -> sa.Engine:
     """An Engine configured for regauth (pragmas, BEGIN handling, pool settings). No schema work.
-    `create=False`: a SQLite file that is missing is an error, never made (the store was opened)."""
+    `create=False`: a SQLite file that is missing is an error, never made (the store was opened).
+    Its errors never show a statement's parameters (`hide_parameters`): they hold sealed secrets and
+    token hashes, and a failed write is logged."""
     import sqlalchemy as sa
 
     from regauth.store.held_connection import RECYCLE_SECONDS
@@ -83,7 +85,7 @@ def create_store_engine(database_url: str, *, create: bool = True) -> sa.Engine:
         # URL sets it (libpq's own names)
         bounds = {k: v for k, v in PG_CONNECT_BOUNDS.items() if k not in url.query}
         return sa.create_engine(url, pool_pre_ping=False, pool_size=20, max_overflow=10,
-                                pool_recycle=RECYCLE_SECONDS, connect_args=bounds)
+                                pool_recycle=RECYCLE_SECONDS, connect_args=bounds, hide_parameters=True)
     raise ValueError(f"unsupported database URL scheme {url.drivername!r}: use sqlite:/// or postgresql://")
 
 
@@ -92,7 +94,7 @@ def _sqlite_engine(url: sa.URL, create: bool = True) -> sa.Engine:
 
     in_memory = url.database in (None, "", ":memory:")
     if in_memory:
-        engine = sa.create_engine(url, poolclass=sa.pool.StaticPool,
+        engine = sa.create_engine(url, poolclass=sa.pool.StaticPool, hide_parameters=True,
                                   connect_args={"check_same_thread": False})
     else:
         path = url.database
@@ -106,7 +108,7 @@ def _sqlite_engine(url: sa.URL, create: bool = True) -> sa.Engine:
             may_create[0] = False
             return conn
 
-        engine = sa.create_engine(url, creator=connect)
+        engine = sa.create_engine(url, creator=connect, hide_parameters=True)
 
     @sa.event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn, _record) -> None:
