@@ -80,6 +80,8 @@ class SqlBase:
         # One writer at a time inside this process: SQLite admits one writer anyway, and threads
         # queued on a lock wake as soon as it is free, where SQLite's busy handler would sleep.
         with self._write_lock, self._engine.connect() as conn:
+            if self._direct is not None:
+                self._direct.check_file()      # a store deleted or replaced under the server takes no write
             conn.execution_options(regauth_begin="BEGIN IMMEDIATE")
             with conn.begin():
                 yield conn

@@ -97,7 +97,7 @@ class SqliteDirect:
         committed when the block ends, rolled back if it raises."""
         conn = self._conn()
         with self._write_lock:
-            self._check_file()
+            self.check_file()
             conn.execute("BEGIN IMMEDIATE")
             try:
                 yield conn
@@ -138,10 +138,12 @@ class SqliteDirect:
                 self._file = _identity(self._path)
         return conn
 
-    def _check_file(self) -> None:
+    def check_file(self) -> None:
         """Refuse to commit once the database file was deleted or replaced under the server (a
         connection keeps writing to the unlinked file, which no restart or admin command reads):
-        those writes would vanish, and the tokens they record with them. One stat per commit."""
+        those writes would vanish, and the tokens they record with them. One stat per commit, here
+        and in `SqlStore`'s writes. (A file copied over the live one in place keeps its inode: SQLite
+        cannot tell, and the README says to restore with the server stopped.)"""
         if self._file is None or _identity(self._path) == self._file:
             return
         if not self._lost_logged:
