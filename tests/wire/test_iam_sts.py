@@ -573,3 +573,61 @@ def test_concurrent_requests_cannot_beat_a_quota_or_names_alike(regauth_server: 
     names = [base[:i] + base[i].swapcase() + base[i + 1:] for i in range(8)]     # 8 spellings of one name
     assert at_once(8, lambda c, i: c.create_user(UserName=names[i])) == ["EntityAlreadyExists"] * 7 + ["ok"]
     assert len([u for u in iam.list_users()["Users"] if u["UserName"].lower() == base.lower()]) == 1
+
+
+def test_only_json_white_space_is_free_in_a_policy_s_size(regauth_server: RegauthServer) -> None:
+    """IAM does not count white space against its quotas: JSON's (space, tab, line feed, carriage
+    return). A no-break space or U+0085 inside a string is content and counts; str.split() dropped
+    them, and 100,000 of them fit in a 2048-character quota."""
+    from botocore.exceptions import ClientError
+
+    iam, sts = regauth_server.client("iam"), regauth_server.client("sts")
+    padded = {"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Action": "s3:GetObject", "Resource": "*",
+                                                      "Condition": {"StringEquals": {"aws:username": "a"}}}]}
+
+    def pad(with_: str, n: int) -> str:
+        padded["Statement"][0]["Condition"]["StringEquals"]["aws:username"] = "a" + with_ * n
+        return json.dumps(padded, ensure_ascii=False)
+
+    def code(fn, **kw) -> str:
+        with pytest.raises(ClientError) as err:
+            fn(**kw)
+        return err.value.response["Error"]["Code"]
+
+    user = unique("padded")
+    iam.create_user(UserName=user)
+    assert code(iam.put_user_policy, UserName=user, PolicyName="p", PolicyDocument=pad("\u00a0", 3000)) == (
+        "LimitExceeded")
+    iam.put_user_policy(UserName=user, PolicyName="p", PolicyDocument=pad(" ", 3000))   # spaces are free
+    trust_doc = json.loads(trust(regauth_server.account_id))
+    trust_doc["Statement"][0]["Sid"] = "a" + "\u00a0" * 3000
+    assert code(iam.create_role, RoleName=unique("padded"),
+                AssumeRolePolicyDocument=json.dumps(trust_doc, ensure_ascii=False)) == "LimitExceeded"
+    role = unique("padded")
+    arn = iam.create_role(RoleName=role, AssumeRolePolicyDocument=trust(regauth_server.account_id))["Role"]["Arn"]
+    assert code(sts.assume_role, RoleArn=arn, RoleSessionName="padded", Policy=pad("\u0085", 3000)) == (
+        "PackedPolicyTooLarge")
+
+
+def test_a_permissions_boundary_or_tags_on_a_new_user_or_role_are_refused_not_ignored(
+        regauth_server: RegauthServer) -> None:
+    from botocore.exceptions import ClientError
+
+    iam = regauth_server.client("iam")
+    boundary = "arn:aws:iam::aws:policy/ReadOnlyAccess"
+    tags = [{"Key": "env", "Value": "prod"}]
+    trust_doc = trust(regauth_server.account_id)
+    for fn, kw in ((iam.create_user, {"UserName": unique("bounded"), "PermissionsBoundary": boundary}),
+                   (iam.create_user, {"UserName": unique("tagged"), "Tags": tags}),
+                   (iam.create_role, {"RoleName": unique("bounded"), "AssumeRolePolicyDocument": trust_doc,
+                                      "PermissionsBoundary": boundary}),
+                   (iam.create_role, {"RoleName": unique("tagged"), "AssumeRolePolicyDocument": trust_doc,
+                                      "Tags": tags})):
+        with pytest.raises(ClientError) as err:
+            fn(**kw)
+        e = err.value.response
+        assert (e["Error"]["Code"], e["ResponseMetadata"]["HTTPStatusCode"]) == ("ValidationError", 400)
+        assert "regauth does not support" in e["Error"]["Message"]
+        name = kw.get("UserName") or kw["RoleName"]
+        listed = iam.list_users()["Users"] if "UserName" in kw else iam.list_roles()["Roles"]
+        assert name not in [x.get("UserName") or x.get("RoleName") for x in listed]       # nothing created

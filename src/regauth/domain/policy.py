@@ -229,10 +229,20 @@ def parse_policy(document: str, *, kind: str = "identity") -> Policy:
     return _parse(document, kind)
 
 
+_JSON_WHITE_SPACE = str.maketrans("", "", " \t\n\r")
+
+
+def size_without_white_space(document: str) -> int:
+    """A policy's size as IAM counts it against its quotas: without JSON's white space (space, tab,
+    line feed, carriage return). Other spaces (U+00A0, U+0085: str.split() would drop them) are
+    content, inside a string, and count."""
+    return len(document.translate(_JSON_WHITE_SPACE))
+
+
 @functools.lru_cache(maxsize=1024)
 def _parse(document: str, kind: str) -> Policy:
     limit = SIZE_LIMITS[kind]
-    if len("".join(document.split())) > limit:
+    if size_without_white_space(document) > limit:
         raise MalformedPolicy(f"Cannot exceed quota for PolicySize: {limit}")
     data = _load_json(document)
     if not isinstance(data, dict) or not data.keys() <= _TOP_KEYS or not isinstance(data.get("Id", ""), str):

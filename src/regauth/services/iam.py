@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from regauth.domain import ids
+from regauth.domain.policy import size_without_white_space as _size
 from regauth.domain.principals import AccessKey, InlinePolicy, Role, User
 from regauth.domain.secret import Secret
 from regauth.errors import AccessDenied, Conflict, InvalidInput, LimitExceeded, NotFound
@@ -21,10 +22,6 @@ ROLE_POLICIES_MAX = 10240
 TRUST_POLICY_MAX = 2048
 
 
-def _size(document: str) -> int:
-    return len("".join(document.split()))
-
-
 def _within_total(name: str, document: str, limit: int, owner: str) -> Callable[[list[InlinePolicy]], None]:
     """The store's guard: the inline policies `owner` has now, with `name` put or replaced by `document`,
     within `limit`. It is also called here, with none stored, so that a document over the limit on its own
@@ -35,6 +32,14 @@ def _within_total(name: str, document: str, limit: int, owner: str) -> Callable[
             raise LimitExceeded(f"Maximum policy size of {limit} bytes exceeded for {owner}")
     guard([])
     return guard
+
+
+def _refuse(unsupported: tuple[str, ...], operation: str) -> None:
+    """A permissions boundary or tags are refused, never ignored: a boundary narrows the principal,
+    and a tag can be what a Deny's condition looks at; without them it would be wider than asked for."""
+    if unsupported:
+        raise InvalidInput(f"regauth does not support {', '.join(unsupported)} in {operation}; leave them out.",
+                           unsupported[0])
 
 
 def _keys_within_quota(count: int) -> None:
@@ -118,7 +123,9 @@ class IamService:
                                        "(names are not distinguished by case).")
 
     # --- users --------------------------------------------------------------------------------
-    def create_user(self, call: Call, name: str, path: str | None) -> User:
+    def create_user(self, call: Call, name: str, path: str | None, unsupported: tuple[str, ...] = ()) -> User:
+        """`unsupported`: parameters given that regauth does not implement (see `_refuse`)."""
+        _refuse(unsupported, "CreateUser")
         p = _path(path)
         arn = self._user_arn(call, name, p)
         self._allow(call, "CreateUser", arn)
@@ -192,7 +199,8 @@ class IamService:
 
     # --- roles --------------------------------------------------------------------------------
     def create_role(self, call: Call, name: str, trust: str, path: str | None, description: str | None,
-                    max_session: int | None) -> Role:
+                    max_session: int | None, unsupported: tuple[str, ...] = ()) -> Role:
+        _refuse(unsupported, "CreateRole")
         p = _path(path)
         arn = self._role_arn(call, name, p)
         self._allow(call, "CreateRole", arn)

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 
 from regauth.domain import ids
-from regauth.domain.policy import Decision, evaluate
+from regauth.domain.policy import Decision, evaluate, size_without_white_space
 from regauth.domain.principals import Role, Session
 from regauth.domain.secret import Secret
 from regauth.errors import AccessDenied, InvalidInput, PackedPolicyTooLarge
@@ -92,11 +92,11 @@ class StsService:
                                "assumed by role chaining.", "DurationSeconds")
         packed = None
         if policy is not None:
-            compact = "".join(policy.split())
-            if len(compact) > SESSION_POLICY_MAX:       # before parsing: a long one is too large, not malformed
+            size = size_without_white_space(policy)
+            if size > SESSION_POLICY_MAX:       # before parsing: a long one is too large, not malformed
                 raise PackedPolicyTooLarge("Packed size of the session policy exceeds the limit")
             self._policies.get(policy)  # MalformedPolicy on a bad document
-            packed = max(1, len(compact) * 100 // SESSION_POLICY_MAX)
+            packed = max(1, size * 100 // SESSION_POLICY_MAX)
         arn = f"arn:aws:sts::{role.account_id}:assumed-role/{role.name}/{session_name}"
         session = Session(access_key_id=ids.session_access_key_id(), account_id=role.account_id,
                           kind="assumed-role", source_name=role.name, session_name=session_name, arn=arn,

@@ -120,12 +120,21 @@ _ASSUME_ROLE_UNSUPPORTED = ("PolicyArns", "Tags", "TransitiveTagKeys", "SourceId
                             "ProvidedContexts")
 
 
+# CreateUser and CreateRole parameters regauth does not implement: refused, never ignored (a boundary
+# narrows the principal; a tag can be what a Deny's condition looks at)
+_CREATE_UNSUPPORTED = ("PermissionsBoundary", "Tags")
+
+
+def _given(p: dict[str, Any], names: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(name for name in names if p.get(name) not in (None, [], ""))
+
+
 def _mfa_given(p: dict[str, Any]) -> tuple[str, ...]:
     return tuple(name for name in ("SerialNumber", "TokenCode") if p.get(name) not in (None, ""))
 
 
 def _assume_role(s: Services, c: Call, p: dict[str, Any]) -> dict[str, Any]:
-    unsupported = tuple(name for name in _ASSUME_ROLE_UNSUPPORTED if p.get(name) not in (None, [], ""))
+    unsupported = _given(p, _ASSUME_ROLE_UNSUPPORTED)
     r = s.sts.assume_role(c, p["RoleArn"], p["RoleSessionName"], p.get("DurationSeconds"), p.get("Policy"),
                           p.get("ExternalId"), unsupported)
     out: dict[str, Any] = {"Credentials": _credentials(r.credentials),
@@ -196,7 +205,8 @@ def _list_role_policies(s: Services, c: Call, p: dict[str, Any]) -> dict[str, An
 
 
 IAM: dict[str, Handler] = {
-    "CreateUser": lambda s, c, p: {"User": _user(s.iam.create_user(c, p["UserName"], p.get("Path")))},
+    "CreateUser": lambda s, c, p: {"User": _user(s.iam.create_user(c, p["UserName"], p.get("Path"),
+                                                                   _given(p, _CREATE_UNSUPPORTED)))},
     "GetUser": lambda s, c, p: {"User": _user(s.iam.get_user(c, p.get("UserName")))},
     "ListUsers": _list_users,
     "DeleteUser": lambda s, c, p: _done(s.iam.delete_user(c, p["UserName"])),
@@ -212,7 +222,7 @@ IAM: dict[str, Handler] = {
     "DeleteUserPolicy": lambda s, c, p: _done(s.iam.delete_user_policy(c, p["UserName"], p["PolicyName"])),
     "CreateRole": lambda s, c, p: {"Role": _role(s.iam.create_role(
         c, p["RoleName"], p["AssumeRolePolicyDocument"], p.get("Path"), p.get("Description"),
-        p.get("MaxSessionDuration")))},
+        p.get("MaxSessionDuration"), _given(p, _CREATE_UNSUPPORTED)))},
     "GetRole": lambda s, c, p: {"Role": _role(s.iam.get_role(c, p["RoleName"]))},
     "ListRoles": _list_roles,
     "DeleteRole": lambda s, c, p: _done(s.iam.delete_role(c, p["RoleName"])),
