@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import secrets
 
 from regauth.domain.endpoints import repository_template_problem
@@ -20,24 +21,26 @@ SERVICE_NAME = "codeartifact.amazonaws.com"
 REPOSITORY_FORMATS = frozenset({"npm", "pypi", "maven", "nuget", "generic", "ruby", "swift", "cargo"})
 
 
-def token_lifetime(call: Call, duration: int | None) -> int:
-    """Seconds the token lives.
+def token_lifetime(call: Call, duration: int | None) -> tuple[int, float]:
+    """(seconds the token lives, as policies see `sts:DurationSeconds`; when it expires).
 
-    absent -> 12 h; 0 -> until the caller's temporary credentials expire, but never more than the
-    12 h maximum (GetSessionToken credentials live up to 36 h); for long-term keys, which never
-    expire, 0 means the 12 h default; 900..43200 as asked; anything else is refused.
+    absent -> 12 h; 0 -> when the caller's temporary credentials expire ("the same expiration"), but
+    never more than the 12 h maximum (GetSessionToken credentials live up to 36 h); for long-term keys,
+    which never expire, 0 means the 12 h default; 900..43200 as asked; anything else is refused.
     """
     if duration is None:
-        return DEFAULT_DURATION
+        return DEFAULT_DURATION, call.now + DEFAULT_DURATION
     if duration == 0:
         expires = call.caller.session_expires_at
         if expires is None:
-            return DEFAULT_DURATION
-        return min(MAX_DURATION, max(1, int(expires - call.now)))
+            return DEFAULT_DURATION, call.now + DEFAULT_DURATION
+        if expires - call.now >= MAX_DURATION:
+            return MAX_DURATION, call.now + MAX_DURATION
+        return max(1, math.ceil(expires - call.now)), expires
     if not MIN_DURATION <= duration <= MAX_DURATION:
         raise InvalidInput(f"1 validation error detected: Value '{duration}' at 'durationSeconds' failed to satisfy "
                            "constraint: Member must be 0 or between 900 and 43200", "durationSeconds")
-    return duration
+    return duration, call.now + duration
 
 
 class CodeArtifactService:
@@ -94,13 +97,13 @@ class CodeArtifactService:
 
     # --- GetAuthorizationToken ----------------------------------------------------------------
     def get_authorization_token(self, call: Call, domain: str, owner: str | None, duration: int | None) -> Issued:
-        seconds = token_lifetime(call, duration)
+        seconds, expires_at = token_lifetime(call, duration)
         d = self._domain(call, domain, owner, "GetAuthorizationToken")
         self._allow(call, "GetAuthorizationToken", d.arn, d)
         self._authz.require(call, "sts:GetServiceBearerToken", "*",
                             keys={"sts:AWSServiceName": SERVICE_NAME, "sts:DurationSeconds": seconds})
         return self._issuer.issue(call, kind="codeartifact", action="codeartifact:GetAuthorizationToken",
-                                  scope=d.arn, expires_at=call.now + seconds)
+                                  scope=d.arn, expires_at=expires_at)
 
     # --- domains ------------------------------------------------------------------------------
     def create_domain(self, call: Call, name: str, encryption_key: str | None) -> Domain:
