@@ -57,6 +57,11 @@ def test_revoke_a_principal_and_list_oldest_first(server: RegauthServer) -> None
     arn = f"arn:aws:iam::{server.account_id}:user/ci-{server.process.pid}"
     unknown = _cli(server, "revoke", "--principal-arn", arn)        # a typo would revoke nothing: refused
     assert unknown.returncode == 1 and "No user or role of this store has that ARN" in unknown.stderr
+    acct = server.account_id
+    for matches_no_token in (f"arn:aws:iam::{acct}:usr/admin", f"arn:aws:iam::{acct}:root",
+                             f"arn:aws:iam::{acct}:group/g", f"arn:aws:ecr:us-east-1:{acct}:repository/x"):
+        refused = _cli(server, "revoke", "--principal-arn", matches_no_token)
+        assert refused.returncode == 1 and "No user or role of this store has that ARN" in refused.stderr
     server.client("iam").create_user(UserName=f"ci-{server.process.pid}")
     first = _cli(server, "revoke", "--principal-arn", arn)
     assert first.returncode == 0, first.stderr

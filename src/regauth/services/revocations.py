@@ -98,10 +98,10 @@ class Revocations:
 
     def _known(self, principal_arn: str) -> bool:
         """A user, role or role session ARN whose user or role is in the store (path aside, as
-        revocations match), or any other ARN of an account the store holds."""
-        arn = parse_arn(principal_arn)
-        named = named_principal(self._store, arn)
-        return named[1] is not None if named is not None else self._store.account_exists(arn.account)
+        revocations match). Tokens are issued to users and role sessions only: any other ARN (an
+        account's root, a group, `usr/` for `user/`) would match none of them."""
+        named = named_principal(self._store, parse_arn(principal_arn))
+        return named is not None and named[1] is not None
 
     def list(self) -> list[Revocation]:
         """Every revocation, oldest first."""
