@@ -10,9 +10,11 @@ statement (atomic on its own), so one round trip too.
 A connection that fails is closed, never put back in the pool, and replaced; it is also replaced
 after `RECYCLE_SECONDS`, as the pool renews its own. A statement that fails on a connection held
 from before (PostgreSQL restarted, or an idle connection was cut) is sent once more on a new one:
-otherwise each held connection would cost a failed request after every database restart. The
-statements are a read and a batch insert whose rows have unique keys: if the first attempt did
-land, the second fails on those keys, and the batch is refused (never answered twice).
+otherwise each held connection would cost a failed request after every database restart. A read
+is simply read again. A write may have landed before the connection broke (committed, its answer
+lost): it names a query that finds it (`landed`), asked on the new connection first, and the
+write is sent again only when that finds nothing. Audit events have no unique key that would
+refuse a second copy: without the question, an audit-only batch was stored twice.
 """
 
 from __future__ import annotations
@@ -38,11 +40,13 @@ class HeldConnection:
     def read_one(self, sql: str) -> tuple[Any, ...] | None:
         return self._run(sql, None, fetch=True)
 
-    def execute(self, sql: str, params: Sequence[Any]) -> None:
-        """One statement, committed on its own (autocommit): all of it or none."""
-        self._run(sql, params, fetch=False)
+    def execute(self, sql: str, params: Sequence[Any], landed: tuple[str, Sequence[Any]]) -> None:
+        """One statement, committed on its own (autocommit): all of it or none. `landed`: a query
+        (and its parameters) that returns a row once the statement has been committed."""
+        self._run(sql, params, fetch=False, landed=landed)
 
-    def _run(self, sql: str, params: Sequence[Any] | None, *, fetch: bool) -> tuple[Any, ...] | None:
+    def _run(self, sql: str, params: Sequence[Any] | None, *, fetch: bool,
+             landed: tuple[str, Sequence[Any]] | None = None) -> tuple[Any, ...] | None:
         with self._lock:
             if self._conn is not None and time.monotonic() - self._opened > self._recycle:
                 self._drop()
@@ -53,8 +57,11 @@ class HeldConnection:
                 if not held or not _connection_lost(exc):
                     raise
             # The pool's idle connections died with this one (a restart): start a new pool, as
-            # SQLAlchemy does when it sees a disconnect itself, and send the statement once more
+            # SQLAlchemy does when it sees a disconnect itself, and send the statement once more,
+            # unless it is a write that landed before the connection broke
             self._engine.dispose()
+            if landed is not None and self._once(*landed, True) is not None:
+                return None
             return self._once(sql, params, fetch)
 
     def _once(self, sql: str, params: Sequence[Any] | None, fetch: bool) -> tuple[Any, ...] | None:

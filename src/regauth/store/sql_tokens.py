@@ -40,6 +40,19 @@ def _json_rows(columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> str:
     return _JSON.encode([dict(zip(columns, row)) for row in rows])
 
 
+_TOKEN_LANDED = "SELECT 1 FROM issued_tokens WHERE token_id = %s"
+_EVENT_LANDED = "SELECT 1 FROM audit_events WHERE at = %s AND request_id = %s AND action = %s LIMIT 1"
+
+
+def _landed(token_rows: list[tuple[Any, ...]], event_rows: list[tuple[Any, ...]]) -> tuple[str, tuple[Any, ...]]:
+    """A query that finds the batch once it is stored (one statement: all of it or none): its first
+    token by id, or its first event by time (ix_audit_events_at), request id and action."""
+    if token_rows:
+        return _TOKEN_LANDED, (token_rows[0][0],)
+    at, request_id, _, action = event_rows[0][:4]
+    return _EVENT_LANDED, (at, request_id, action)
+
+
 class SqlTokensMixin(SqlBase):
     # --- issued tokens ------------------------------------------------------------------------
     def record_issued_token(self, token: IssuedToken) -> None:
@@ -62,7 +75,8 @@ class SqlTokensMixin(SqlBase):
             return
         if self._held_writer is not None:
             self._held_writer.execute(_BATCH_SQL_PG, (_json_rows(rr.TOKEN_COLUMNS, token_rows),
-                                                      _json_rows(rr.EVENT_COLUMNS, event_rows)))
+                                                      _json_rows(rr.EVENT_COLUMNS, event_rows)),
+                                      landed=_landed(token_rows, event_rows))
             return
         with self._write(bump=False) as conn:
             token_sql, event_sql = rr.SQLITE_BATCH_SQL
