@@ -69,6 +69,8 @@ class SqlTokensMixin(SqlBase):
     def record_batch(self, tokens: Sequence[IssuedToken], events: Sequence[AuditEvent]) -> None:
         """All or none: on SQLite one transaction of two executemany statements straight on the
         DB-API; on PostgreSQL one statement for both tables (see `_BATCH_SQL_PG`)."""
+        if not tokens and not events:
+            return
         token_rows, event_rows = rr.batch_rows(tokens, events)
         if self._direct is not None:
             self._direct.insert_many([(rr.SQLITE_BATCH_SQL[0], token_rows), (rr.SQLITE_BATCH_SQL[1], event_rows)])
