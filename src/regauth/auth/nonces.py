@@ -7,6 +7,11 @@ acceptable longer), purges expired pairs as time moves on, and never grows past
 because forgetting a live pair would re-open a replay.
 
 Time is always passed in (`now`); the cache never reads a clock. Thread-safe.
+
+The cache is in memory, so it knows nothing of the nonces a previous process accepted: `since` (when
+it was made, the server's start) is the earliest signing time it can vouch for. A request stamped
+before it may have been accepted already, and is refused (`verify` in `acs.py`): a client signs each
+attempt afresh, while a request captured before a restart could otherwise be replayed after it.
 """
 
 from __future__ import annotations
@@ -23,9 +28,10 @@ class NonceCacheFull(Throttled):
 
 
 class NonceCache:
-    def __init__(self, window: float = 900.0, max_entries: int = 1_000_000) -> None:
+    def __init__(self, window: float = 900.0, max_entries: int = 1_000_000, since: float | None = None) -> None:
         if window <= 0 or max_entries <= 0:
             raise ValueError("window and max_entries must be positive")
+        self.since = since          # requests signed before this may have been accepted by another process
         self.window = float(window)
         self.max_entries = int(max_entries)
         self._expiry: dict[bytes, float] = {}          # digest -> expires at

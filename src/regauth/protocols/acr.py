@@ -20,6 +20,7 @@ table (`acr_errors.py`). Denials (authentication, permission, throttling) are au
 from __future__ import annotations
 
 import logging
+import math
 import re
 from urllib.parse import parse_qsl
 
@@ -109,7 +110,9 @@ class AcrDialect:
     def __init__(self, services: Services) -> None:
         self._s = services
         self._skew = float(services.settings.signature_window)
-        self._nonces = NonceCache(window=self._skew)
+        # requests stamped before the second this process started in: see `auth.nonces` (timestamps are
+        # whole seconds; a request signed earlier in that second is the one it cannot refuse)
+        self._nonces = NonceCache(window=self._skew, since=float(math.floor(services.clock.now())))
         if services.metrics is not None:   # a denial audits `cr:<the Action sent>`: others count as `other`
             services.metrics.know_actions([f"cr:{ACTION}"])
 

@@ -66,6 +66,8 @@ def to_wire(exc: Exception) -> WireError:
     if isinstance(exc, NotFound):
         code = "INSTANCE_NOT_EXIST" if exc.resource_type == "instance" else f"{exc.resource_type.upper()}_NOT_EXIST"
         return WireError(404, code, exc.message)
+    if isinstance(exc, RequestExpired) and exc.message.startswith(EXPIRED_MESSAGE):
+        return WireError(400, "InvalidTimeStamp.Expired", exc.message)     # and why, when acs says more
     for kind, status, code, message in _TABLE:
         if isinstance(exc, kind):
             retry = exc.retry_after * 1000 if isinstance(exc, Throttled) else None
