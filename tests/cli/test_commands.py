@@ -340,8 +340,9 @@ def test_login_keeps_secrets_of_config_files_out_of_its_errors_and_a_symlinked_p
 
 
 def test_login_pip_runs_pip_config_set(fresh_home: Cli, domain: str) -> None:
-    """pip's `config set` writes the user file (it reads PIP_CONFIG_FILE but never writes it), so HOME and
-    XDG_CONFIG_HOME are temporary; PIP_CONFIG_FILE points at a temp file too, so nothing else leaks in."""
+    """pip's `config set` writes the user file (PIP_CONFIG_FILE only when that file exists; a venv's site file
+    when that exists: test_login_pip_files.py), so HOME and XDG_CONFIG_HOME are temporary; PIP_CONFIG_FILE names
+    an absent temp file, so nothing else leaks in."""
     if Path(sys.prefix, "pip.conf").exists():
         pytest.fail(f"{sys.prefix}/pip.conf exists: `pip config set` would write to it")
     pip_env = {"PIP_CONFIG_FILE": str(fresh_home.home / "pip-env.conf")}

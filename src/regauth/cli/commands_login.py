@@ -41,8 +41,12 @@ PARAMS: tuple[Param, ...] = (
 )
 
 NOTES = ("Unlike `aws codeartifact login`, --dry-run redacts the token (****) unless --show-token is given.\n"
-         "pip runs `pip config set global.index-url ...` (pip's user configuration); twine writes ~/.pypirc\n"
-         "(mode 0600, merged with what is there); npm runs `npm config set` for the registry and _authToken.\n")
+         "pip runs `pip config set global.index-url ...`, which writes the token where pip chooses: its site\n"
+         "file (pip.conf in the sys.prefix of the environment whose pip runs, e.g. a venv) when that exists,\n"
+         "else the file PIP_CONFIG_FILE names when that exists, else the user's ~/.config/pip/pip.conf\n"
+         "(`pip config debug` lists them); regauth makes the file pip wrote mode 0600.\n"
+         "twine writes ~/.pypirc (mode 0600, merged with what is there); npm runs `npm config set` for the\n"
+         "registry and _authToken.\n")
 
 
 def validate(values: dict[str, Any]) -> None:
@@ -141,32 +145,48 @@ def expiry_message(expiration: datetime, now: datetime | None = None) -> str:
     return f"Login expires in {' and '.join(parts) or '0 minutes'} at {expiration.astimezone()}"
 
 
-def _tighten_pip_config() -> None:
-    """`pip config set` leaves the user's pip.conf, which now holds the token, as the umask makes it
-    (often world-readable): 0600, as the other tools' files are written (spec rule 12)."""
-    base = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
-    for path in (Path(base) / "pip" / "pip.conf", Path(os.path.expanduser("~")) / ".pip" / "pip.conf"):
+def _pip_wrote(stdout: str) -> list[Path]:
+    """The files `pip config set` says it wrote ("Writing to <file>", at pip's info level): the user file, the
+    site file of the environment whose pip ran (pip's choice when one exists), or PIP_CONFIG_FILE."""
+    return [Path(line[len("Writing to "):].strip()) for line in stdout.splitlines() if line.startswith("Writing to ")]
+
+
+def _tighten_pip_config(written: list[Path]) -> None:
+    """`pip config set` leaves the file it wrote, which now holds the token, as the umask made it or as
+    it was (a venv's pip.conf is often 0644): 0600, as the other tools' files are written (spec rule 12).
+    A symlink (dotfiles kept elsewhere): its target holds the token."""
+    if not written:             # a pip that does not say: the user files it would write
+        base = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
+        written = [Path(base) / "pip" / "pip.conf", Path(os.path.expanduser("~")) / ".pip" / "pip.conf"]
+        sys.stderr.write("pip did not say which configuration file it wrote: check with `pip config debug` that "
+                         "the one holding the token is readable by you alone\n")
+    for path in written:
         try:
-            if path.is_file() and not path.is_symlink():
-                os.chmod(path, 0o600)
-        except OSError:
-            pass
+            if path.exists():
+                os.chmod(path.resolve(), 0o600)
+        except OSError as exc:
+            sys.stderr.write(f"could not make {path} readable by you alone (mode 0600): {exc.strerror}; it holds "
+                             "the token\n")
 
 
-def _run_tool(tool: str, command: list[str], token: str, ignore_errors: bool = False) -> None:
+def _run_tool(tool: str, command: list[str], token: str, ignore_errors: bool = False) -> str:
+    """Runs `command`; its standard output. pip creates a missing file 0600 (umask 077) and says which file
+    it wrote however quiet its configuration asks it to be (PIP_QUIET=0 overrides a `quiet` there)."""
     # npm writes its argv (the token, for `npm config set ...:_authToken`) to a debug log file: none here
-    env = {**os.environ, "npm_config_logs_max": "0"} if tool == "npm" else None
+    env = {**os.environ, "npm_config_logs_max": "0"} if tool == "npm" else {**os.environ, "PIP_QUIET": "0"}
     try:
-        subprocess.run(command, capture_output=True, check=True, env=env)
+        done = subprocess.run(command, capture_output=True, check=True, env=env,
+                              umask=0o077 if tool == "pip" else -1)
     except FileNotFoundError:
         raise CliError(f"{command[0]} was not found. Please verify installation.", EXIT_OTHER) from None
     except subprocess.CalledProcessError as exc:
         if ignore_errors:
-            return
+            return ""
         shown = " ".join(command).replace(token, MASK)
         stderr = (exc.stderr or b"").decode("utf-8", "replace").replace(token, MASK)
         raise CliError(f"Command '{shown}' returned non-zero exit status {exc.returncode}. "
                        f"Stderr from command:\n{stderr}", EXIT_OTHER) from None
+    return done.stdout.decode("utf-8", "replace")
 
 
 def run(ctx: Context) -> int:
@@ -206,13 +226,13 @@ def run(ctx: Context) -> int:
             if dry_run:
                 sys.stdout.write(" ".join(command).replace(token, shown) + "\n\n")
             else:
-                _run_tool(tool, command, token, ignore_errors=any("always-auth" in a for a in command))
+                said = _run_tool(tool, command, token, ignore_errors=any("always-auth" in a for a in command))
+                if tool == "pip":
+                    _tighten_pip_config(_pip_wrote(said))
     if dry_run:
         if shown == MASK:
             sys.stderr.write("(the token is shown as ****; add --show-token to print it)\n")
         return 0
-    if tool == "pip":
-        _tighten_pip_config()
     sys.stdout.write(f"Successfully configured {tool} to use AWS CodeArtifact repository {endpoint} \n"
                      f"{expiry_message(expiration)}\n")
     return 0
