@@ -153,7 +153,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     step.add_argument("--finish", action="store_true", help="forget the certificates earlier rotations replaced "
                                                              "(once the JWTs they signed have expired)")
     rr_.add_argument("--force", action="store_true", help="with --finish: do not wait for those JWTs to expire")
-    rr_.set_defaults(run=_failing_cleanly(_rotate_registry_ca))
+    rr_.set_defaults(run=_failing_cleanly(_rotate_registry_ca), usage_error=rr_.error)
     rc = actions.add_parser("registry-ca", help="print the CA certificates (PEM) a registry trusts for regauth's "
                                                 "tokens",
                             description="Registry JWTs from regauth's token realm (GET /token) are signed by leaf\n"
@@ -402,6 +402,8 @@ def _rotate_registry_ca(args: argparse.Namespace) -> int:
     from regauth.services.registry_ca import RegistryCaRotation
 
     step = "prepare" if args.prepare else "activate" if args.activate else "finish"
+    if args.force and step != "finish":             # it skips the wait of --finish only: never silently dropped
+        args.usage_error(f"argument --force: only with --finish, not with --{step}")
 
     def act(s: Any) -> dict[str, object]:
         s.registry.ca_certificate()                          # there is an active CA to rotate from
