@@ -46,14 +46,16 @@ RESTARTED_MESSAGE = (EXPIRED_MESSAGE + " The request was signed before this serv
 class AcsClaim:
     scheme: str                 # RPC_V1 | ACS3
     access_key_id: str
-    params: Mapping[str, str]   # decoded parameters, without Signature (acs3: query + Action/Version); read-only
+    # decoded parameters, without Signature (acs3: query + Action/Version); read-only. Not in the repr, as
+    # the session token and the signature are not (a signature replays within the window)
+    params: Mapping[str, str] = field(repr=False)
     action: str
     version: str
     format: str                 # "JSON" | "XML"
     nonce: str
     timestamp: float            # epoch seconds
-    security_token: str | None
-    signature: str
+    security_token: str | None = field(repr=False)
+    signature: str = field(repr=False)
     # The request `parse` read this claim from (set by `parse` only; never copied by dataclasses.replace).
     _parsed_from: HttpRequest | None = field(default=None, init=False, repr=False, compare=False)
 

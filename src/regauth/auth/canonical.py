@@ -14,9 +14,11 @@ from regauth.records import record
 class HttpRequest:
     method: str                                  # "GET", "POST", ...
     path: str                                    # raw path as sent, still percent-encoded, no query
-    query: str                                   # raw query string as sent, without "?"
-    headers: tuple[tuple[str, str], ...]         # (name, value) in wire order, names as sent
-    body: bytes = b""
+    # none of these in the repr: they carry signatures, session tokens, passwords (presigned URLs,
+    # Authorization, X-Amz-Security-Token, a form body)
+    query: str = field(repr=False)               # raw query string as sent, without "?"
+    headers: tuple[tuple[str, str], ...] = field(repr=False)  # (name, value) in wire order, names as sent
+    body: bytes = field(default=b"", repr=False)
     source_ip: str = ""
     secure_transport: bool = False                # HTTPS as far as regauth can tell (a trusted proxy says so)
     # lower-cased name -> values in wire order; built once, on first use, then only read

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import field
+
 import base64
 
 from regauth.domain.arn import REGION_NAME
@@ -24,7 +26,7 @@ MAX_REGISTRY_IDS = 10
 
 @record
 class AuthorizationData:
-    authorization_token: str      # base64("AWS:" + password)
+    authorization_token: str = field(repr=False)      # base64("AWS:" + password)
     expires_at: float
     proxy_endpoint: str | None
 

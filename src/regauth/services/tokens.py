@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import field
+
 
 from regauth.domain import tokens
 from regauth.domain.keyring import Keyring
@@ -14,7 +16,7 @@ from regauth.store.interfaces import Store
 
 @record
 class Issued:
-    token: str
+    token: str = field(repr=False)          # a bearer token: never in a repr or a log
     token_id: str
     issued_at: int
     expires_at: float

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import field
+
 import logging
 import re
 from typing import Callable
@@ -48,7 +50,7 @@ _TARGET_PREFIXES = {"AmazonEC2ContainerRegistry_V20150921": "ecr", "SpencerFront
 class Response:
     status: int
     headers: list[tuple[str, str]]
-    body: bytes
+    body: bytes = field(repr=False)          # it may carry a token or a secret
     # Records to store before this answer may leave (see regauth.group_commit), and the answer to
     # send instead when they cannot be stored and the answer carries a token (`pending.required`).
     pending: Pending | None = None
