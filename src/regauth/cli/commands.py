@@ -26,7 +26,7 @@ from botocore.validate import ParamValidationError, validate_parameters
 
 from regauth.cli import commands_login
 from regauth.cli.commands_paging import Pages, Paging, paginate, paging_for
-from regauth.cli.commands_table import API_COMMANDS
+from regauth.cli.commands_table import API_COMMANDS, REFUSED_NOTE, REFUSED_PARAMS
 from regauth.cli.aws_client import (
     EXIT_OTHER, EXIT_PARAMETER, REDACTOR, CliError, aws_timestamp_parser, build_client, call, check_timeouts,
     disable_debug_logging, enable_debug_logging, log, make_session, parameter_validation, scoped_config,
@@ -89,7 +89,8 @@ class CommandSpec:
         if self.params is not None:
             return self.params
         paging = self.paging()
-        return params_from_shape(self.input_shape(), paging.manual if paging else ())
+        return params_from_shape(self.input_shape(), paging.manual if paging else (),
+                                 REFUSED_PARAMS.get((self.service, self.operation), ()), REFUSED_NOTE)
 
     def paging(self) -> Paging | None:
         """The operation's paginator when this command just calls the operation (as the AWS CLI's do)."""

@@ -160,11 +160,14 @@ def _kind(shape: Shape) -> str:
     return {"long": "integer", "integer": "integer", "boolean": "boolean"}.get(shape.type_name, "string")
 
 
-def params_from_shape(shape: StructureShape | None, hidden: tuple[str, ...] = ()) -> tuple[Param, ...]:
-    """The operation's input members as parameters; those named in `hidden` are accepted but undocumented."""
+def params_from_shape(shape: StructureShape | None, hidden: tuple[str, ...] = (), refused: tuple[str, ...] = (),
+                      refused_note: str = "") -> tuple[Param, ...]:
+    """The operation's input members as parameters; those named in `hidden` are accepted but undocumented, those
+    named in `refused` (the server refuses them) have `refused_note` before their documentation."""
     if shape is None:
         return ()
-    return tuple(Param(name, _kind(member), name in shape.required_members, doc_overview(member),
+    return tuple(Param(name, _kind(member), name in shape.required_members,
+                       f"{refused_note} {doc_overview(member)}" if name in refused else doc_overview(member),
                        hidden=name in hidden) for name, member in shape.members.items())
 
 

@@ -7,6 +7,18 @@ parameters come from the operation's input shape. commands.py turns the rows int
 from __future__ import annotations
 
 CA = "regauth codeartifact"
+
+# Parameters in the botocore model that regauth does not implement: the server answers a request that sets one
+# with a ValidationError rather than ignore it (protocols/aws/handlers.py; tests/cli keeps the two in step), and
+# each such option's help says so.
+REFUSED_PARAMS: dict[tuple[str, str], tuple[str, ...]] = {
+    ("sts", "AssumeRole"): ("PolicyArns", "Tags", "TransitiveTagKeys", "SourceIdentity", "SerialNumber", "TokenCode",
+                            "ProvidedContexts"),
+    ("sts", "GetSessionToken"): ("SerialNumber", "TokenCode"),
+    ("iam", "CreateUser"): ("PermissionsBoundary", "Tags"),
+    ("iam", "CreateRole"): ("PermissionsBoundary", "Tags"),
+}
+REFUSED_NOTE = "[regauth: not supported; the server refuses requests that set it]"
 _TRUST = ("'{\"Version\": \"2012-10-17\", \"Statement\": [{\"Effect\": \"Allow\", \"Principal\": {\"AWS\": "
           "\"arn:aws:iam::111122223333:root\"}, \"Action\": \"sts:AssumeRole\"}]}'")
 
