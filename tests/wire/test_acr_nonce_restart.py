@@ -44,7 +44,7 @@ def test_a_request_signed_before_a_restart_is_refused_after_it(tmp_path: Path, c
         assert status == 400, body
         error = json.loads(body)
         assert error["Code"] == "InvalidTimeStamp.Expired"
-        assert "signed before this server started" in error["Message"]
+        assert "stamped before this server started" in error["Message"]
         fresh = call(client, again.url.split("://", 1)[1], keys, instance)      # a client's new attempt
         assert_token(fresh, arn, keys, time.time() + 3600)
     finally:

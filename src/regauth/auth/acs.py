@@ -38,8 +38,8 @@ MAX_KEY_ID_LEN = 128
 MISMATCH_MESSAGE = "Specified signature is not matched with our calculation. server string to sign is:"
 EXPIRED_MESSAGE = "Specified time stamp or date value is expired."
 NONCE_MESSAGE = "Specified signature nonce was used already."
-RESTARTED_MESSAGE = (EXPIRED_MESSAGE + " The request was signed before this server started, so its nonce "
-                     "cannot be checked: sign it again.")
+RESTARTED_MESSAGE = (EXPIRED_MESSAGE + " The request is stamped before this server started (or before its "
+                     "clock was set back), so its nonce cannot be checked: sign it again.")
 
 
 @record
@@ -274,8 +274,8 @@ def verify(req: HttpRequest, claim: AcsClaim, secret: Secret, *, now: float, ske
     # any other claim is re-parsed from req and must be equal.
     if claim._parsed_from is not req and parse(req) != claim:
         raise ValueError("claim was not parsed from this request")
-    if abs(now - claim.timestamp) > skew:
-        raise RequestExpired(EXPIRED_MESSAGE)
+    if abs(now - claim.timestamp) > skew or claim.timestamp < nonces.latest - skew:
+        raise RequestExpired(EXPIRED_MESSAGE)         # the latter: the clock was set back past forgotten nonces
     if nonces.since is not None and claim.timestamp < nonces.since:
         raise RequestExpired(RESTARTED_MESSAGE)        # its nonce may have been used before the restart
     sts = string_to_sign(req, claim)

@@ -12,6 +12,10 @@ The cache is in memory, so it knows nothing of the nonces a previous process acc
 it was made, the server's start) is the earliest signing time it can vouch for. A request stamped
 before it may have been accepted already, and is refused (`verify` in `acs.py`): a client signs each
 attempt afresh, while a request captured before a restart could otherwise be replayed after it.
+
+Pairs are forgotten as the clock passes their expiry. A clock set back afterwards would make their
+requests current again, so `latest` (the latest time the cache was given) is kept too: a request
+stamped more than the window before it is refused, whatever the clock says now.
 """
 
 from __future__ import annotations
@@ -37,6 +41,12 @@ class NonceCache:
         self._expiry: dict[bytes, float] = {}          # digest -> expires at
         self._heap: list[tuple[float, bytes]] = []     # (expires at, digest); may hold stale items
         self._lock = threading.Lock()
+        self._latest = float("-inf")
+
+    @property
+    def latest(self) -> float:
+        """The latest `now` the cache was given (pairs older than that less the window may be forgotten)."""
+        return self._latest
 
     @staticmethod
     def _digest(key: str, nonce: str) -> bytes:
@@ -60,6 +70,8 @@ class NonceCache:
         digest = self._digest(key, nonce)
         expires = max(now + self.window, until if until is not None else now)
         with self._lock:
+            if now > self._latest:
+                self._latest = now
             self._purge(now)
             at = self._expiry.get(digest)
             if at is not None and at > now:
