@@ -24,6 +24,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Callable, Sequence
 
 from regauth.metrics import Metrics
+from regauth.services.audit import line
 from regauth.services.pending import Pending
 
 log = logging.getLogger("regauth.commit")
@@ -128,7 +129,7 @@ class GroupCommit:
             return [None] * len(units)
         except Exception as exc:  # noqa: BLE001 - find out whose records fail: one transaction each
             if len(units) == 1:
-                log.error("could not store a request's records", exc_info=exc)
+                _lost(units[0], exc)
                 self._failed()
                 return [exc]
         outcomes: list[BaseException | None] = []
@@ -137,7 +138,7 @@ class GroupCommit:
                 self._write([unit])
                 outcomes.append(None)
             except Exception as exc:  # noqa: BLE001 - reported to the request that owns it
-                log.error("could not store a request's records", exc_info=exc)
+                _lost(unit, exc)
                 self._failed()
                 outcomes.append(exc)
         return outcomes
@@ -146,6 +147,14 @@ class GroupCommit:
         """One request's records could not be stored (counted on the one thread that writes)."""
         if self._metrics is not None:
             self._metrics.audit_write_failures += 1
+
+
+def _lost(unit: Pending, exc: BaseException) -> None:
+    """A request's records could not be stored: its audit lines go to the log instead (at ERROR, so
+    whatever the log level), so that the trail of a denial answered anyway, or the request id of a
+    500, is not lost with them."""
+    lines = "".join(f"\n  not stored: {line(e)}" for e in unit.events)
+    log.error("could not store a request's records:%s", lines, exc_info=exc)
 
 
 def call_soon_threadsafe(loop: asyncio.AbstractEventLoop, fn: Callable[..., None], *args: object) -> None:

@@ -108,3 +108,17 @@ def test_commits_after_a_quiet_spell_still_go_through() -> None:
     asyncio.run(scenario())
     group.close()
     assert rec.stored == ["a", "b"]
+
+
+@pytest.mark.parametrize("on_loop", [True, False])
+def test_records_that_cannot_be_stored_leave_their_audit_lines_in_the_log(on_loop: bool, caplog) -> None:
+    """A denial is answered anyway and a token request gets a 500: the trail the store refused goes to
+    the log at ERROR, with the request ids, instead of being lost."""
+    group = GroupCommit(Recorder(), on_loop=on_loop)
+    with caplog.at_level("ERROR", logger="regauth.commit"):
+        outcomes = asyncio.run(_commit_all(group, ["bad-denied-1", "good-1"]))
+    group.close()
+    assert outcomes[0] is not None and outcomes[1] is None
+    text = caplog.text
+    assert "not stored: audit denied x:Y bad-denied-1 " in text
+    assert "good-1" not in text                      # stored on its own retry: not reported
