@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import stat
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
 from regauth.clock import SystemClock
 from regauth.config import Settings, SettingsError
 from regauth.services.container import Services, build_services
-from regauth.store.crypto import KEY_FILE_NAME, load_master_key
-from regauth.store.open import default_database_url, open_store
+from regauth.store.crypto import KEY_FILE_NAME, create_key_file, load_master_key
+from regauth.store.open import KEY_CHECK_META, default_database_url, open_store, sqlite_file
 
 
 @dataclass
@@ -43,8 +45,8 @@ def open_runtime(settings: Settings, *, existing: bool = False) -> Runtime:
         raise SettingsError(f"no regauth store at {where}: {_NOT_A_STORE}")
     db_file = Path(url.removeprefix("sqlite:///")) if url.startswith("sqlite:///") else None
     key_file = settings.data_dir / KEY_FILE_NAME
-    if not existing and db_file is not None and not db_file.exists() and key_file.is_file():
-        # the key is written only just before the store is: a key without its store means the store
+    if not existing and db_file is not None and not db_file.exists() and _holds_a_key(key_file):
+        # a first start that fails removes the key it made: a key without its store means the store
         # was deleted or moved, and a new empty one would silently refuse every token issued so far
         raise SettingsError(f"the store {db_file} is gone, but its master key is in {settings.data_dir}: restore "
                             f"the store, or remove {key_file} to start a new, empty one")
@@ -52,21 +54,67 @@ def open_runtime(settings: Settings, *, existing: bool = False) -> Runtime:
         raise SettingsError(f"no master key at {settings.data_dir / KEY_FILE_NAME} (nor REGAUTH_MASTER_KEY): the "
                             f"store's key is where its server keeps it; {_NOT_A_STORE}")
     data_dir = prepare_data_dir(settings.data_dir)
+    env_key = settings.master_key.reveal() if settings.master_key else None
+    created = False
     try:
-        master = load_master_key(data_dir, settings.master_key.reveal() if settings.master_key else None)
+        created = env_key is None and not existing and create_key_file(data_dir)
+        master = load_master_key(data_dir, env_key)
         store = open_store(url, master)
-    except Exception as exc:
-        problem = _open_problem(exc)
+    except BaseException as exc:
+        if created:
+            _discard_unused_key(key_file, url)
+        problem = _open_problem(exc) if isinstance(exc, Exception) else None
         if problem is None:
             raise
         raise SettingsError(problem) from None
-    if existing:
-        from regauth.services.bootstrap import ACCOUNT_META
+    try:
+        if existing:
+            from regauth.services.bootstrap import ACCOUNT_META
 
-        if store.get_meta(ACCOUNT_META) is None:
-            store.close()
-            raise SettingsError(f"this store has never been started by `regauth serve`: {_NOT_A_STORE}")
+            if store.get_meta(ACCOUNT_META) is None:
+                raise SettingsError(f"this store has never been started by `regauth serve`: {_NOT_A_STORE}")
+    except BaseException:
+        store.close()
+        raise
     return Runtime(settings=settings, services=build_services(settings, store, SystemClock()))
+
+
+def _holds_a_key(key_file: Path) -> bool:
+    """A key file with a key in it (an empty one, an earlier version's interrupted write, holds none)."""
+    try:
+        st = key_file.stat()
+    except OSError:
+        return False
+    return stat.S_ISREG(st.st_mode) and st.st_size > 0
+
+
+def _discard_unused_key(key_file: Path, url: str) -> None:
+    """The store could not be opened or created with the key this start has just made: remove it. Left
+    behind, it would stop every later start (a key without its store: "restore the store"), though no
+    store ever used it. It is kept when the SQLite store holds the key check all the same (a first start
+    beside this one that succeeded) or is busy with a writer that may be writing it. On PostgreSQL the
+    key check is the open's last write: the key would be lost only if that commit landed and its answer
+    did not (the connection broke in between)."""
+    path = sqlite_file(url)
+    if path is not None and _may_use_key(Path(path)):
+        return
+    try:
+        key_file.unlink()
+    except OSError:
+        pass
+
+
+def _may_use_key(db_file: Path) -> bool:
+    if not db_file.exists():
+        return False
+    try:
+        conn = sqlite3.connect(f"file:{quote(str(db_file.resolve()))}?mode=ro", uri=True, timeout=5.0)
+        try:
+            return bool(conn.execute('SELECT 1 FROM meta WHERE "key" = ?', (KEY_CHECK_META,)).fetchall())
+        finally:
+            conn.close()
+    except sqlite3.Error as exc:       # no schema yet, or not a database: no key of this start in it
+        return "locked" in str(exc) or "busy" in str(exc)
 
 
 def _open_problem(exc: Exception) -> str | None:

@@ -6,7 +6,8 @@ associated data naming the row the value belongs to (e.g. `access_key/AKIA...`),
 copied into another row does not decrypt.
 
 The master key comes from `REGAUTH_MASTER_KEY` (32 bytes as base64url or hex) or, when that is
-not set, from `<data_dir>/master.key`, which is created on first use with mode 0600.
+not set, from `<data_dir>/master.key`, which is created on first use with mode 0600, whole or not at
+all.
 Neither the key nor any plaintext ever appears in a repr or an error message.
 """
 
@@ -18,7 +19,7 @@ import os
 import re
 import secrets
 import stat
-import time
+import tempfile
 from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
@@ -115,24 +116,67 @@ def load_master_key(data_dir: Path, env_value: str | None) -> bytes:
     """
     if env_value is not None:
         return parse_master_key(env_value, ENV_VAR)
+    create_key_file(data_dir)
+    return _read_key_file(Path(data_dir) / KEY_FILE_NAME)
+
+
+def create_key_file(data_dir: Path) -> bool:
+    """Make `<data_dir>/master.key` unless it exists; True when this call made it.
+
+    The key is written whole or not at all: into a temporary file (0600) of the same directory,
+    flushed to disk, then linked in under its name, which never replaces a key another process made
+    meanwhile. A failed write (a full disk) leaves no key file behind. An empty key file (an earlier
+    version's interrupted write: no store can have used it) is replaced."""
     path = Path(data_dir) / KEY_FILE_NAME
-    if not path.exists():
-        _create_key_file(path)
-    return _read_key_file(path)
-
-
-def _create_key_file(path: Path) -> None:
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        pass
+    else:
+        if not (stat.S_ISREG(st.st_mode) and st.st_size == 0):
+            return False
+        path.unlink(missing_ok=True)
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+    text = base64.urlsafe_b64encode(secrets.token_bytes(KEY_BYTES)).decode("ascii").rstrip("=")
+    fd, temp = tempfile.mkstemp(prefix=f".{KEY_FILE_NAME}.", suffix=".tmp", dir=path.parent)
     try:
-        fd = os.open(path, flags, 0o600)
-    except FileExistsError:
-        return  # another process won the race; _read_key_file waits for its content
+        try:
+            os.fchmod(fd, 0o600)  # exact mode whatever the umask
+            data = memoryview((text + "\n").encode("ascii"))
+            while data:
+                data = data[os.write(fd, data):]
+            os.fsync(fd)
+        except OSError as exc:    # a full disk, say: name the file it was for
+            raise OSError(exc.errno, exc.strerror, str(path)) from None
+        finally:
+            os.close(fd)
+        try:
+            os.link(temp, path)
+        except FileExistsError:
+            return False          # another process won the race: its key is the one
+        except OSError:           # a file system without hard links: rename, which would replace
+            if path.exists():
+                return False
+            os.replace(temp, path)
+        _sync_directory(path.parent)
+        return True
+    finally:
+        try:
+            os.unlink(temp)
+        except FileNotFoundError:
+            pass
+
+
+def _sync_directory(directory: Path) -> None:
+    """The new name on disk too, so a crash right after the first start cannot lose the key."""
     try:
-        os.fchmod(fd, 0o600)  # exact mode whatever the umask
-        text = base64.urlsafe_b64encode(secrets.token_bytes(KEY_BYTES)).decode("ascii").rstrip("=")
-        os.write(fd, (text + "\n").encode("ascii"))
+        fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:
+        return
+    try:
         os.fsync(fd)
+    except OSError:
+        pass
     finally:
         os.close(fd)
 
@@ -146,10 +190,5 @@ def _read_key_file(path: Path) -> bytes:
             f"master key file {path} is accessible by group or others "
             f"(mode {stat.S_IMODE(st.st_mode):04o}); run `chmod 600 {path}` and start again"
         )
-    text = ""
-    for _ in range(50):  # a concurrent creator may not have written the key yet
-        text = path.read_text("ascii", errors="replace").strip()
-        if text:
-            break
-        time.sleep(0.02)
+    text = path.read_text("ascii", errors="replace").strip()     # written whole: see create_key_file
     return parse_master_key(text, f"master key file {path}")
