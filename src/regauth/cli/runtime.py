@@ -14,7 +14,7 @@ from regauth.clock import SystemClock
 from regauth.config import Settings, SettingsError
 from regauth.services.container import Services, build_services
 from regauth.store.crypto import KEY_FILE_NAME, create_key_file, load_master_key
-from regauth.store.open import KEY_CHECK_META, default_database_url, open_store, sqlite_file
+from regauth.store.open import KEY_CHECK_META, SchemaVersionError, default_database_url, open_store, sqlite_file
 
 
 @dataclass
@@ -36,9 +36,10 @@ _NOT_A_STORE = ("admin commands act on the store a server uses: start `regauth s
 def open_runtime(settings: Settings, *, existing: bool = False) -> Runtime:
     """Data dir, master key, store (migrated), services. Setup problems become SettingsError.
 
-    `existing` (admin commands): the store must be one `regauth serve` has started on. Otherwise a
-    revocation or a key rotation given with a mistyped --data-dir, or without the REGAUTH_DATABASE_URL
-    the servers use, would land in a new empty store that no server reads, and report success."""
+    `existing` (admin commands): the store must be one `regauth serve` has started on, at this regauth's
+    schema (admin commands never migrate: only `serve` does). Otherwise a revocation or a key rotation
+    given with a mistyped --data-dir, or without the REGAUTH_DATABASE_URL the servers use, would land
+    in a new empty store that no server reads, and report success."""
     url = settings.database_url or default_database_url(settings.data_dir)
     if existing and url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).is_file():
         where = settings.data_dir if not settings.database_url else "REGAUTH_DATABASE_URL"
@@ -59,10 +60,12 @@ def open_runtime(settings: Settings, *, existing: bool = False) -> Runtime:
     try:
         created = env_key is None and not existing and create_key_file(data_dir)
         master = load_master_key(data_dir, env_key)
-        store = open_store(url, master)
+        store = open_store(url, master, upgrade=not existing)
     except BaseException as exc:
         if created:
             _discard_unused_key(key_file, url)
+        if existing and isinstance(exc, SchemaVersionError) and not exc.revisions:    # no schema is made there
+            raise SettingsError(f"this store has never been started by `regauth serve`: {_NOT_A_STORE}") from None
         problem = _open_problem(exc) if isinstance(exc, Exception) else None
         if problem is None:
             raise

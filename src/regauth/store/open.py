@@ -148,8 +148,9 @@ def _alembic_config(connection: sa.Connection | None = None) -> Config:
 _REVISION_LINE = re.compile(r"^(revision|down_revision)\b[^=\n]*=\s*(.+?)\s*$", re.MULTILINE)
 
 
-def _head_in_files(versions: Path) -> str | None:
-    """The one head the migration files' `revision` / `down_revision` lines give, else None."""
+def _revisions_in_files(versions: Path) -> tuple[set[str], set[str]] | None:
+    """The revisions the migration files' `revision` lines give, and the parents their `down_revision`
+    lines name; None when a file says it unclearly."""
     revisions: set[str] = set()
     parents: set[str] = set()
     try:
@@ -162,7 +163,15 @@ def _head_in_files(versions: Path) -> str | None:
             parents.update(down if isinstance(down, (tuple, list)) else [down])
     except (KeyError, ValueError, SyntaxError):
         return None
-    heads = revisions - parents
+    return revisions, parents
+
+
+def _head_in_files(versions: Path) -> str | None:
+    """The one head the migration files' `revision` / `down_revision` lines give, else None."""
+    found = _revisions_in_files(versions)
+    if found is None:
+        return None
+    heads = found[0] - found[1]
     return heads.pop() if len(heads) == 1 else None
 
 
@@ -176,6 +185,45 @@ def head_revision() -> str:
     from alembic.script import ScriptDirectory
 
     return ScriptDirectory.from_config(_alembic_config()).get_current_head()
+
+
+@functools.cache
+def known_revisions() -> frozenset[str]:
+    """Every revision this regauth has a migration for (read from the files, as `head_revision`)."""
+    found = _revisions_in_files(MIGRATIONS_DIR / "versions")
+    if found is not None:
+        return frozenset(found[0])
+    from alembic.script import ScriptDirectory
+
+    return frozenset(s.revision for s in ScriptDirectory.from_config(_alembic_config()).walk_revisions())
+
+
+class SchemaVersionError(ValueError):
+    """The store's schema is one this regauth will not open as it is: newer than it knows (from a newer
+    regauth), or, for a command that must not migrate, older than its head or absent. The message
+    says what to do; `revisions` is what the store is stamped with."""
+
+    def __init__(self, message: str, revisions: tuple[str, ...]) -> None:
+        super().__init__(message)
+        self.revisions = revisions
+
+
+def check_schema_version(revisions: tuple[str, ...], head: str, *, upgrade: bool) -> None:
+    """Refuse a store stamped `revisions` that this regauth must not open: one at a revision it has no
+    migration for (a newer regauth upgraded it: Alembic could only fail, deep in a traceback), and,
+    unless `upgrade`, one that is not at `head` (admin commands never migrate: a newer `regauth
+    admin` run against an older server's store would upgrade it under that server, which then could
+    not start again)."""
+    newer = [revision for revision in revisions if revision not in known_revisions()]
+    if newer:
+        raise SchemaVersionError(f"the store's schema is at revision {', '.join(newer)}, newer than this regauth's "
+                                 f"{head}: upgrade regauth", revisions)
+    if upgrade or revisions == (head,):
+        return
+    if not revisions:
+        raise SchemaVersionError("the database holds no regauth store", revisions)
+    raise SchemaVersionError(f"the store is at schema {', '.join(revisions)}; start `regauth serve` of this "
+                             f"version to upgrade it (to {head}): admin commands do not migrate", revisions)
 
 
 def _database_revisions(conn: sa.Connection) -> tuple[str, ...]:
@@ -229,9 +277,10 @@ def _create_at_head(conn: sa.Connection, head: str) -> None:
     conn.execute(version.insert(), {"version_num": head})
 
 
-def migrate(engine: sa.Engine) -> None:
+def migrate(engine: sa.Engine, *, upgrade: bool = True) -> None:
     """Bring the schema to head, serialized across processes: an empty database is created at head
-    directly, an older one upgraded by Alembic, which loads only then."""
+    directly, an older one upgraded by Alembic, which loads only then. A schema newer than this
+    regauth's is refused; so is any other than head when not `upgrade` (`check_schema_version`)."""
     import sqlalchemy as sa
 
     head = head_revision()
@@ -244,6 +293,7 @@ def migrate(engine: sa.Engine) -> None:
             revisions = _database_revisions(conn)
             if revisions == (head,):
                 return
+            check_schema_version(revisions, head, upgrade=upgrade)
             if not revisions and _is_empty(conn):
                 _create_at_head(conn, head)
                 return
@@ -291,18 +341,19 @@ def _private_file(path: Path) -> None:
         pass
 
 
-def open_store(database_url: str, master_key: bytes) -> Store:
+def open_store(database_url: str, master_key: bytes, *, upgrade: bool = True) -> Store:
     """The store at `database_url`, migrated to head, its master key checked. A SQLite file whose
-    schema is at head opens without SQLAlchemy (`store.sqlite_store`)."""
+    schema is at head opens without SQLAlchemy (`store.sqlite_store`). Not `upgrade`: a store that is
+    not at head is refused (`SchemaVersionError`), never created or migrated."""
     box = SecretBox(master_key)
     path = sqlite_file(database_url)
     if path is not None:
-        return _open_sqlite_file(database_url, path, box)
+        return _open_sqlite_file(database_url, path, box, upgrade)
     from regauth.store.sql import SqlStore
 
     engine = create_store_engine(database_url)
     try:
-        migrate(engine)
+        migrate(engine, upgrade=upgrade)
         store = SqlStore(engine, box)
         _check_master_key(store, box)
     except BaseException:
@@ -311,13 +362,16 @@ def open_store(database_url: str, master_key: bytes) -> Store:
     return store
 
 
-def _open_sqlite_file(database_url: str, path: str, box: SecretBox) -> SqliteStore:
+def _open_sqlite_file(database_url: str, path: str, box: SecretBox, upgrade: bool = True) -> SqliteStore:
     _private_file(Path(path))
     store = SqliteStore(database_url, path, box)
     try:
         head = head_revision()
-        if (store.revisions() != (head,) or not store.in_wal_mode()) and not store.create_at_head(head):
-            migrate(store.engine)            # an older schema: SQLAlchemy and Alembic, once
+        revisions = store.revisions()
+        if revisions != (head,) or not store.in_wal_mode():
+            check_schema_version(revisions, head, upgrade=upgrade)
+            if upgrade and not store.create_at_head(head):
+                migrate(store.engine)        # an older schema: SQLAlchemy and Alembic, once
         _check_master_key(store, box)
     except BaseException:
         store.close()
