@@ -47,10 +47,55 @@ class Settings:
     registry_issuer: str = "regauth"            # `iss` of registry JWTs: the registry's auth.token.issuer
     registry_token_seconds: int = 300           # lifetime of registry JWTs (clients re-fetch after it)
     metrics: bool = True                        # GET /metrics (Prometheus text format) served
+    warnings: tuple[str, ...] = ()              # REGAUTH_* variables that are no setting, one line each
 
     def __repr__(self) -> str:  # keys never shown
         return (f"Settings(host={self.host!r}, port={self.port}, data_dir={str(self.data_dir)!r}, "
                 f"database={'postgresql' if self.database_url.startswith('postgres') else 'sqlite'})")
+
+
+# Every variable load_settings reads: any other REGAUTH_* name is a misspelling or another tool's.
+SETTING_NAMES = (
+    "REGAUTH_DATABASE_URL", "REGAUTH_DATA_DIR", "REGAUTH_ACCOUNT_ID", "REGAUTH_BOOTSTRAP_ACCESS_KEY_ID",
+    "REGAUTH_BOOTSTRAP_SECRET_ACCESS_KEY", "REGAUTH_MASTER_KEY", "REGAUTH_SIGNATURE_WINDOW_SECONDS",
+    "REGAUTH_RATE_LIMIT_PER_SECOND", "REGAUTH_RATE_LIMIT_BURST", "REGAUTH_REGISTRY_ENDPOINT",
+    "REGAUTH_REPOSITORY_ENDPOINT", "REGAUTH_TRUSTED_PROXIES", "REGAUTH_KEEP_ALIVE_SECONDS",
+    "REGAUTH_REQUEST_TIMEOUT_SECONDS", "REGAUTH_MAX_CONNECTIONS", "REGAUTH_REGISTRY_ISSUER",
+    "REGAUTH_REGISTRY_TOKEN_SECONDS", "REGAUTH_METRICS", "REGAUTH_LOG_LEVEL",
+)
+_PREFIX = "REGAUTH_"
+
+
+def _unknown_variables(env: Mapping[str, str]) -> tuple[str, ...]:
+    """A warning line for each REGAUTH_* variable (any case) that is no setting, naming the setting it
+    resembles. A near miss of a setting that is not set stops here: regauth would start without what
+    the operator meant (a misspelled REGAUTH_DATABASE_URL: a new, empty store and a new account)."""
+    suffixes = [name[len(_PREFIX):] for name in SETTING_NAMES]
+    lines = []
+    for name in sorted(env):
+        if not name.upper().startswith(_PREFIX) or name in SETTING_NAMES:
+            continue
+        import difflib      # only when there is a name to look up
+
+        close = difflib.get_close_matches(name[len(_PREFIX):].upper(), suffixes, n=1, cutoff=0.75)
+        meant = _PREFIX + close[0] if close else None
+        if meant is not None and not env.get(meant):
+            raise SettingsError(f"{name} is not a regauth setting: did you mean {meant}? (rename or unset it; "
+                                f"regauth would start without {meant})")
+        lines.append(f"{name} is not a regauth setting{f' (did you mean {meant}?)' if meant else ''}; ignored")
+    return tuple(lines)
+
+
+def _database_url(env: Mapping[str, str]) -> str:
+    url = env.get("REGAUTH_DATABASE_URL") or ""
+    scheme, sep, rest = url.partition("://")
+    if sep and scheme.split("+", 1)[0].strip().lower() == "sqlite":
+        path, _, query = rest.partition("?")
+        path = path[1:] if path.startswith("/") else path
+        if path in ("", ":memory:") or path.startswith("file::memory:") or "mode=memory" in query:
+            raise SettingsError("REGAUTH_DATABASE_URL names an in-memory SQLite database, lost when regauth stops "
+                                "with every key and token record: use sqlite:///path or postgresql://...")
+    return url
 
 
 _ACCOUNT = re.compile(r"^[0-9]{12}$")
@@ -117,15 +162,22 @@ def _on_off(env: Mapping[str, str], name: str, default: bool) -> bool:
 def load_settings(env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
     """Build Settings from REGAUTH_* variables; keyword overrides (from the CLI) win."""
     env = os.environ if env is None else env
+    warnings = _unknown_variables(env)
+    if overrides.get("data_dir") == "":
+        # Path("") is the current directory, which `serve` would take over (and make 0700)
+        raise SettingsError("--data-dir is empty: name a directory, or leave the option out "
+                            "(REGAUTH_DATA_DIR, else .regauth)")
     account = env.get("REGAUTH_ACCOUNT_ID") or None
     if account is not None and not _ACCOUNT.match(account):
         raise SettingsError("REGAUTH_ACCOUNT_ID must be 12 digits")
     akid = env.get("REGAUTH_BOOTSTRAP_ACCESS_KEY_ID") or None
     secret = env.get("REGAUTH_BOOTSTRAP_SECRET_ACCESS_KEY") or None
     if (akid is None) != (secret is None):
-        raise SettingsError("set both REGAUTH_BOOTSTRAP_ACCESS_KEY_ID and REGAUTH_BOOTSTRAP_SECRET_ACCESS_KEY, or neither")
+        raise SettingsError("set both REGAUTH_BOOTSTRAP_ACCESS_KEY_ID and REGAUTH_BOOTSTRAP_SECRET_ACCESS_KEY, "
+                            "or neither")
     if akid is not None and not _AKID.match(akid):
-        raise SettingsError("REGAUTH_BOOTSTRAP_ACCESS_KEY_ID must look like AKIA followed by 16 upper-case letters or digits")
+        raise SettingsError("REGAUTH_BOOTSTRAP_ACCESS_KEY_ID must look like AKIA followed by 16 upper-case "
+                            "letters or digits")
     if secret is not None and not (16 <= len(secret) <= 128):
         raise SettingsError("REGAUTH_BOOTSTRAP_SECRET_ACCESS_KEY must be 16 to 128 characters")
     endpoint = (env.get("REGAUTH_REPOSITORY_ENDPOINT") or DEFAULT_REPOSITORY_ENDPOINT).strip()
@@ -145,7 +197,7 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: object) -> 
         raise SettingsError(f"REGAUTH_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}")
     values: dict[str, object] = dict(
         data_dir=Path(env.get("REGAUTH_DATA_DIR") or ".regauth"),
-        database_url=env.get("REGAUTH_DATABASE_URL") or "",
+        database_url=_database_url(env),
         account_id=account,
         bootstrap_access_key_id=akid,
         bootstrap_secret=Secret(secret) if secret else None,
@@ -163,6 +215,7 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: object) -> 
         registry_issuer=_issuer(env, "REGAUTH_REGISTRY_ISSUER"),
         registry_token_seconds=_int(env, "REGAUTH_REGISTRY_TOKEN_SECONDS", 300, 60, 3600),
         metrics=_on_off(env, "REGAUTH_METRICS", True),
+        warnings=warnings,
     )
     values.update({k: v for k, v in overrides.items() if v is not None})
     if "data_dir" in overrides and overrides["data_dir"] is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import sqlite3
 import stat
@@ -16,6 +17,8 @@ from regauth.services.container import Services, build_services
 from regauth.store.crypto import KEY_FILE_NAME, create_key_file, load_master_key
 from regauth.store.open import KEY_CHECK_META, SchemaVersionError, default_database_url, open_store, sqlite_file
 
+log = logging.getLogger("regauth.config")
+
 
 @dataclass
 class Runtime:
@@ -23,9 +26,19 @@ class Runtime:
     services: Services
 
 
-def prepare_data_dir(path: Path) -> Path:
-    path.mkdir(parents=True, exist_ok=True)
-    os.chmod(path, 0o700)
+def prepare_data_dir(path: Path, *, existing: bool = False) -> Path:
+    """The data dir, made if missing (not for `existing`: admin commands use the one a server made),
+    and made 0700 if group or others may use it. A mode that is private already is left alone: a data
+    dir on a read-only mount cannot be changed, and the admin commands that only read must work there;
+    for them a change that fails is left at that."""
+    if not existing:
+        path.mkdir(parents=True, exist_ok=True)
+    try:
+        if stat.S_IMODE(path.stat().st_mode) & 0o077:
+            os.chmod(path, 0o700)
+    except OSError:
+        if not existing:
+            raise
     return path
 
 
@@ -40,6 +53,11 @@ def open_runtime(settings: Settings, *, existing: bool = False) -> Runtime:
     schema (admin commands never migrate: only `serve` does). Otherwise a revocation or a key rotation
     given with a mistyped --data-dir, or without the REGAUTH_DATABASE_URL the servers use, would land
     in a new empty store that no server reads, and report success."""
+    for line in settings.warnings:
+        if existing:
+            print(f"regauth: warning: {line}", file=sys.stderr)
+        else:
+            log.warning("%s", line)
     url = settings.database_url or default_database_url(settings.data_dir)
     if existing and url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).is_file():
         where = settings.data_dir if not settings.database_url else "REGAUTH_DATABASE_URL"
@@ -54,7 +72,7 @@ def open_runtime(settings: Settings, *, existing: bool = False) -> Runtime:
     if existing and settings.master_key is None and not key_file.is_file():
         raise SettingsError(f"no master key at {settings.data_dir / KEY_FILE_NAME} (nor REGAUTH_MASTER_KEY): the "
                             f"store's key is where its server keeps it; {_NOT_A_STORE}")
-    data_dir = prepare_data_dir(settings.data_dir)
+    data_dir = prepare_data_dir(settings.data_dir, existing=existing)
     env_key = settings.master_key.reveal() if settings.master_key else None
     created = False
     try:
