@@ -16,6 +16,7 @@ from regauth.config import Settings, SettingsError
 from regauth.services.container import Services, build_services
 from regauth.store.crypto import KEY_FILE_NAME, create_key_file, load_master_key
 from regauth.store.open import KEY_CHECK_META, SchemaVersionError, default_database_url, open_store, sqlite_file
+from regauth.store.sqlite_direct import connect_file
 
 log = logging.getLogger("regauth.config")
 
@@ -94,6 +95,8 @@ def open_runtime(settings: Settings, *, existing: bool = False) -> Runtime:
 
             if store.get_meta(ACCOUNT_META) is None:
                 raise SettingsError(f"this store has never been started by `regauth serve`: {_NOT_A_STORE}")
+        elif (path := sqlite_file(url)) is not None:
+            _check_writable(path)
     except BaseException:
         store.close()
         raise
@@ -136,6 +139,27 @@ def _may_use_key(db_file: Path) -> bool:
             conn.close()
     except sqlite3.Error as exc:       # no schema yet, or not a database: no key of this start in it
         return "locked" in str(exc) or "busy" in str(exc)
+
+
+def _check_writable(path: str) -> None:
+    """`serve` must be able to write its SQLite store (a file opened read-only by SQLite's fallback, say
+    mode 0400, answered every token request with a 500 after a start that looked fine). A write that
+    changes nothing, rolled back: well under a millisecond."""
+    conn = None
+    try:
+        conn = connect_file(path, create=False, isolation_level=None)
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute("UPDATE meta SET value = value WHERE 0")
+        conn.execute("ROLLBACK")
+    except sqlite3.Error as exc:
+        if "locked" in str(exc) or "busy" in str(exc):    # another writer, for more than 5 s: not ours to judge
+            return
+        raise SettingsError(f"the store {path} cannot be written ({_first_line(str(exc))}): `regauth serve` "
+                            f"writes every token it issues there; check the file's owner and mode, and its "
+                            f"directory's") from None
+    finally:
+        if conn is not None:
+            conn.close()
 
 
 def _open_problem(exc: Exception) -> str | None:
