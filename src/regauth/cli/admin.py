@@ -383,9 +383,18 @@ def _registry_ca(args: argparse.Namespace) -> int:
     from regauth.services.registry_ca import RegistryCaRotation
 
     services = open_runtime(load_settings(data_dir=args.data_dir)).services
+    made = services.store.get_registry_ca() is None
     services.registry.ca_certificate()                       # the first CA is made on first use
+    if made:                                                 # here, by the operator: audited as rotations are
+        _audit_operator(services, "regauth:CreateRegistryCa", _ca_fingerprint(services))
     print(RegistryCaRotation(services.store, services.clock, services.auditor).state().bundle(), end="")
     return 0
+
+
+def _ca_fingerprint(services: Any) -> str:
+    from regauth.services.registry_ca import fingerprint
+
+    return fingerprint(services.registry.ca_certificate())
 
 
 def _cert_json(pem: str) -> dict[str, object]:

@@ -17,6 +17,7 @@ from regauth.errors import (
     AccessDenied, AuthError, IncompleteSignature, InternalFailure, MissingAuthentication, RegauthError, Throttled,
     UnknownOperation,
 )
+from regauth.protocols.aws.changes import change_event, is_change
 from regauth.protocols.aws.errors import to_wire
 from regauth.protocols.aws.handlers import TABLES
 from regauth.protocols.aws.models import AwsModels
@@ -119,6 +120,8 @@ class AwsDialect:
             if handler is None:
                 raise UnknownOperation(f"Operation {operation} is not supported by regauth")
             result = handler(self._s, call, params)
+            if is_change(operation):            # credentials issued, a user, key, policy... written
+                pending.audited(change_event(call, f"{service}:{operation}", params, result))
             status, headers, body = serialize_result(spec, operation, result, request_id)
             if not pending:
                 return Response(status, headers, body)
