@@ -67,10 +67,10 @@ def _compact(value: Any) -> bytes:
 
 
 class _Leaf:
-    __slots__ = ("key", "head", "not_after")
+    __slots__ = ("key", "head", "not_before", "not_after")
 
-    def __init__(self, key: ec.EllipticCurvePrivateKey, x5c: str, not_after: float) -> None:
-        self.key, self.not_after = key, not_after
+    def __init__(self, key: ec.EllipticCurvePrivateKey, x5c: str, not_before: float, not_after: float) -> None:
+        self.key, self.not_before, self.not_after = key, not_before, not_after
         # the JWS header is the same for every token the leaf signs: encoded once
         self.head = _b64url(_compact({"alg": "ES256", "typ": "JWT", "x5c": [x5c]}))
 
@@ -98,11 +98,11 @@ class RegistrySigner:
 
     def _current_leaf(self, now: float) -> _Leaf:
         leaf = self._leaf
-        if leaf is not None and now < leaf.not_after - LEAF_RENEW_SECONDS:
+        if leaf is not None and _usable(leaf, now):
             return leaf
         with self._lock:
             leaf = self._leaf
-            if leaf is None or now >= leaf.not_after - LEAF_RENEW_SECONDS:
+            if leaf is None or not _usable(leaf, now):
                 leaf = self._leaf = self._new_leaf(now)
         return leaf
 
@@ -123,7 +123,8 @@ class RegistrySigner:
                 .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(self._ca_key.public_key()),
                                critical=False)
                 .sign(self._ca_key, hashes.SHA256()))
-        return _Leaf(key, base64.b64encode(cert.public_bytes(serialization.Encoding.DER)).decode(), not_after)
+        return _Leaf(key, base64.b64encode(cert.public_bytes(serialization.Encoding.DER)).decode(),
+                     _utc(now - BACKDATE_SECONDS).timestamp(), not_after)
 
     def token(self, *, issuer: str, audience: str, subject: str, access: list[dict[str, Any]], now: float,
               lifetime: int, token_id: str) -> str:
@@ -138,6 +139,13 @@ class RegistrySigner:
         signing_input = f"{leaf.head}.{_b64url(json.dumps(claims, separators=(',', ':')).encode())}"
         r, s = decode_dss_signature(leaf.key.sign(signing_input.encode(), ec.ECDSA(hashes.SHA256())))
         return f"{signing_input}.{_b64url(r.to_bytes(32, 'big') + s.to_bytes(32, 'big'))}"
+
+
+def _usable(leaf: _Leaf, now: float) -> bool:
+    """Has a day left, and began at least BACKDATE_SECONDS before `now`. A leaf made while the clock
+    ran ahead (stepped back since) would be "not yet valid" to every registry until the clock caught
+    up: it is replaced, as one near its end is."""
+    return leaf.not_before <= now - BACKDATE_SECONDS and now < leaf.not_after - LEAF_RENEW_SECONDS
 
 
 def registry_claims(*, issuer: str, audience: str, subject: str, access: list[dict[str, Any]], now: float,
