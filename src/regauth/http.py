@@ -44,6 +44,7 @@ from regauth.protocols.verify import PackageVerifier
 from regauth.services.container import Services
 
 access_log = logging.getLogger("regauth.access")
+_REQUEST_ID_HEADERS = frozenset({"x-amzn-requestid", "x-acs-request-id", "x-request-id"})
 log = logging.getLogger("regauth.http")
 
 Answer = Callable[[Response], None]
@@ -303,7 +304,9 @@ class Front:
         if self.metrics is not None:
             self.metrics.http_requests[(route, response.status)] += 1
         if access_log.isEnabledFor(logging.DEBUG):  # per-request lines cost a lock each: opt-in
-            access_log.debug("%s %s %s %s", req.source_ip, req.method, req.path, response.status)
+            # the request id joins the line to the audit trail and to what the client reports
+            rid = next((v for n, v in response.headers if n.lower() in _REQUEST_ID_HEADERS), "-")
+            access_log.debug("%s %s %s %s %s", req.source_ip, req.method, req.path, response.status, rid)
 
     def client_ip(self, peer: str, headers: Sequence[tuple[str, str]]) -> str:
         """The address regauth audits and matches aws:SourceIp against (see `client_address`)."""
