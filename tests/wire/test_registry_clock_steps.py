@@ -4,11 +4,13 @@ admin commands keep the real time): a real docker-registry (CNCF distribution) c
 from __future__ import annotations
 
 import base64
+import json
 import shutil
 import subprocess
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 
@@ -41,6 +43,12 @@ def get(url: str, user: str, secret: str, **headers: str) -> tuple[int, bytes]:
         return e.code, e.read()
 
 
+def audit(shift: ShiftedServer, limit: int = 20) -> list[dict]:
+    out = regauth_cli("admin", "audit", "--limit", str(limit), data_dir=shift.server.data_dir)
+    assert out.returncode == 0, out.stderr
+    return [json.loads(line) for line in out.stdout.splitlines()]
+
+
 class Setup:
     def __init__(self, shift: ShiftedServer, registry: Distribution, work: Path) -> None:
         self.shift, self.registry, self.work = shift, registry, work
@@ -57,6 +65,28 @@ class Setup:
         return subprocess.run([exe, "copy", "--dest-tls-verify=false", "--dest-creds", f"AWS:{password}", source,
                                f"docker://{self.registry.host}/{unique('team/app')}:v1"], capture_output=True,
                               text=True, timeout=120, env=skopeo_env(self.work / "home"))
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
+    base = tmp_path_factory.mktemp("clock-steps")
+    shift = shifted(base / "data")
+    try:
+        ca = regauth_cli("admin", "registry-ca", data_dir=shift.server.data_dir)   # made at the real time
+        assert ca.returncode == 0, ca.stderr
+        (base / "ca.pem").write_text(ca.stdout)
+        registry = start_distribution(base / "registry", realm=f"{shift.server.url}/token", service="{host}",
+                                      issuer="regauth", bundle=base / "ca.pem")
+        try:
+            out = regauth_cli("admin", "set-registry-endpoint", "--account-id", shift.server.account_id,
+                              "--region", REGION, "--url", registry.url, data_dir=shift.server.data_dir)
+            assert out.returncode == 0, out.stderr
+            yield Setup(shift, registry, base / "work")
+        finally:
+            registry.stop()
+    finally:
+        shift.shift(0)
+        shift.server.stop()
 
 
 def test_a_leaf_made_while_the_clock_ran_ahead_is_replaced_once_it_is_fixed(tmp_path: Path) -> None:
@@ -86,3 +116,29 @@ def test_a_leaf_made_while_the_clock_ran_ahead_is_replaced_once_it_is_fixed(tmp_
         if registry is not None:
             registry.stop()
         shift.server.stop()
+
+
+def test_a_genuine_token_from_the_future_is_refused_under_its_principal_and_id(setup: Setup) -> None:
+    """A token whose `iat` is more than 60 s after the server's now (the clock stepped back by two
+    minutes) is refused at the realm and the verifier, and the refusal is audited under the token's
+    principal and id: the token is genuine. It was audited with neither."""
+    server, shift = setup.server, setup.shift
+    domain = unique("future")
+    server.client("codeartifact").create_domain(domain=domain)
+    shift.shift(0)
+    password = setup.ecr_password()
+    ca_token = server.client("codeartifact").get_authorization_token(domain=domain)["authorizationToken"]
+    token_ids = {json.loads(base64.urlsafe_b64decode(t.split(".")[1] + "==="))["jti"] for t in (password, ca_token)}
+    try:
+        shift.shift(-120)
+        status, body = get(f"{server.url}/token?service={setup.registry.host}", "AWS", password)
+        assert status == 401 and json.loads(body)["errors"][0]["message"] == "invalid username or password"
+        status, body = get(f"{server.url}/auth/verify?domain={domain}&domain-owner={server.account_id}"
+                           f"&region={REGION}&repository=any-repo", "aws", ca_token, **{"X-Original-Method": "GET"})
+        assert status == 401 and body == b"invalid username or password\n"
+    finally:
+        shift.shift(0)
+    refusals = [e for e in audit(setup.shift) if e["outcome"] == "denied" and e["detail"] == "not yet valid"]
+    assert {e["action"] for e in refusals} == {"registry:GetToken", "package:GET"}
+    assert {e["token_id"] for e in refusals} == token_ids
+    assert all(e["principal_arn"] == f"arn:aws:iam::{server.account_id}:user/admin" for e in refusals)

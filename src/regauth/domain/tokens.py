@@ -52,6 +52,15 @@ class TokenExpired(InvalidToken):
         self.claims = claims
 
 
+class TokenNotYetValid(InvalidToken):
+    """A genuine token (its MAC checked) issued more than the leeway after `now` (a clock stepped back,
+    or a node far behind the one that minted it); `claims` say whose it was."""
+
+    def __init__(self, claims: "TokenClaims") -> None:
+        super().__init__("not yet valid")
+        self.claims = claims
+
+
 @record
 class TokenClaims:
     kind: str
@@ -140,5 +149,5 @@ def verify(keyring: Keyring, token: str, *, now: float, kind: str | None = None)
     if now >= claims.expires_at + LEEWAY_SECONDS:
         raise TokenExpired(claims)
     if now + LEEWAY_SECONDS < claims.issued_at:
-        raise InvalidToken("not yet valid")
+        raise TokenNotYetValid(claims)
     return claims

@@ -117,6 +117,8 @@ class RegistryAccess:
             claims = tokens.verify(self._keyring, token, now=now)
         except tokens.TokenExpired as exc:   # genuine but past its time: the client is told so, and who it was
             raise BadToken("expired", exc.claims.principal_arn, exc.claims.token_id, expired=True) from None
+        except tokens.TokenNotYetValid as exc:    # genuine, issued "later" than now: audited as whose it was
+            raise BadToken(exc.reason, exc.claims.principal_arn, exc.claims.token_id) from None
         except tokens.InvalidToken as exc:
             raise BadToken(exc.reason) from None
         if claims.kind not in kinds:
