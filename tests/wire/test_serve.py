@@ -284,8 +284,12 @@ def test_a_restarted_server_issues_every_token_without_loading_the_sql_layer(tmp
         assert any("regauth.audit" in line and "allowed" in line for line in server.output)
 
         iam = server.client("iam", keys)
-        iam.create_user(UserName="after-restart")     # a write: the SQL layer, once
+        iam.create_user(UserName="after-restart")     # plain SQL too (store.sqlite_writes), guard and all
         new = iam.create_access_key(UserName="after-restart")["AccessKey"]
+        assert not any(SQL_LAYER_LOADED in line for line in server.output)
+        iam.create_role(RoleName="after-restart", AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Principal": {"AWS": "131313131313"}, "Action": "sts:AssumeRole"}]}))
+        # a write of another kind: the SQL layer, once
         deadline = time.monotonic() + 10
         while not any(SQL_LAYER_LOADED in line for line in server.output) and time.monotonic() < deadline:
             time.sleep(0.05)
