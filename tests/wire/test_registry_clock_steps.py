@@ -142,3 +142,27 @@ def test_a_genuine_token_from_the_future_is_refused_under_its_principal_and_id(s
     assert {e["action"] for e in refusals} == {"registry:GetToken", "package:GET"}
     assert {e["token_id"] for e in refusals} == token_ids
     assert all(e["principal_arn"] == f"arn:aws:iam::{server.account_id}:user/admin" for e in refusals)
+
+
+def test_a_jwt_asked_for_within_the_token_s_expiry_leeway_lives_one_second(setup: Setup) -> None:
+    """The 60 s leeway past a token's expiry is for clocks that differ (a node ahead of the one that
+    minted it must not refuse it early), so the realm still grants then; the JWT cannot end before it
+    begins, so it lives 1 s, not the token's remaining (negative) life (docs/decisions.md)."""
+    server, shift = setup.server, setup.shift
+    shift.shift(0)
+    password = setup.ecr_password()
+    expires = json.loads(base64.urlsafe_b64decode(password.split(".")[1] + "==="))["exp"]
+    issued = json.loads(base64.urlsafe_b64decode(password.split(".")[1] + "==="))["iat"]
+    try:
+        shift.shift(expires - issued + 30)        # 30 s past the token's expiry, by the server's clock
+        status, body = get(f"{server.url}/token?service={setup.registry.host}", "AWS", password)
+        assert status == 200, body
+        jwt = json.loads(body)["token"]
+        claims = json.loads(base64.urlsafe_b64decode(jwt.split(".")[1] + "==="))
+        assert json.loads(body)["expires_in"] == 1 and claims["exp"] - claims["iat"] == 1
+        assert claims["exp"] > expires          # it ends after the token, at most 61 s after it
+        shift.shift(expires - issued + 61)         # past the leeway: "token expired"
+        status, body = get(f"{server.url}/token?service={setup.registry.host}", "AWS", password)
+        assert status == 401 and json.loads(body)["errors"][0]["message"] == "token expired"
+    finally:
+        shift.shift(0)
