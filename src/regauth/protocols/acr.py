@@ -14,7 +14,8 @@ shared/spec/alibaba-acr-and-paws.md). Order of the checks:
 
 Formats: success in claim.format (Format parameter; RPC v1 defaults to XML, ACS3 to JSON);
 errors per acs.error_format(req) (the format a success would have: Format, else XML for RPC, JSON for ACS3). One error
-table (`acr_errors.py`). Denials (authentication, permission, throttling) are audited here.
+table (`acr_errors.py`). Denials (authentication, permission, throttling, an instance the caller cannot
+see: INSTANCE_NOT_EXIST) are audited here.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from regauth.auth.canonical import HttpRequest
 from regauth.auth.nonces import NonceCache
 from regauth.domain import ids
 from regauth.domain.principals import AuditEvent, Credential
-from regauth.errors import (AccessDenied, AuthError, InvalidInput, MissingAuthentication, RegauthError,
+from regauth.errors import (AccessDenied, AuthError, InvalidInput, MissingAuthentication, NotFound, RegauthError,
                             SignatureMismatch, Throttled, UnknownAccessKey, UnknownOperation, UnsupportedOperation)
 from regauth.protocols.acr_errors import (NOT_FOUND_KEY, MissingSecurityToken, SecurityTokenMismatch, WireError,
                                           to_wire)
@@ -160,7 +161,9 @@ class AcrDialect:
             if isinstance(exc, SignatureMismatch) and claim is not None and claim.security_token:
                 exc = _without_token(exc, claim.security_token)
             pending = Pending()         # nothing a failed call recorded is kept, only its denial
-            denial = isinstance(exc, (AuthError, AccessDenied, Throttled))
+            # an instance the caller cannot see (unknown, or another account's: answered alike) is
+            # audited as a denial too, as CodeArtifact's AccessDenied for another account's domain is
+            denial = isinstance(exc, (AuthError, AccessDenied, Throttled)) or _no_such_instance(exc)
             flood = None if principal or not denial else self._s.limiter.take_unauthenticated(
                 req.source_ip, self._s.clock.now())
             if flood is not None:
@@ -216,6 +219,10 @@ class AcrDialect:
         return AuditEvent(at=self._s.clock.now(), request_id=request_id, principal_arn=principal, action=action,
                           resource=getattr(exc, "resource", ""), outcome="denied", source_ip=req.source_ip,
                           detail=f"{type(exc).__name__} {detail}".strip())
+
+
+def _no_such_instance(exc: Exception) -> bool:
+    return isinstance(exc, NotFound) and exc.resource_type == "instance"
 
 
 def _without_token(exc: SignatureMismatch, token: str) -> SignatureMismatch:

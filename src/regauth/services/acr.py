@@ -9,7 +9,8 @@ Rules (the adapter in `protocols/acr.py` only parses and serializes):
   2. the instance must exist in the caller's account (else NotFound("instance", id) ->
      INSTANCE_NOT_EXIST). ACR has no resource policies, so another account's instance could only
      be refused; answering as for a missing one tells a caller of another account nothing about it
-     (a 403 naming its ARN would give away that it exists, its account and its region);
+     (a 403 naming its ARN would give away that it exists, its account and its region). Either is
+     audited as a denial (`resource` the id asked for), so instance ids are not probed unseen;
   3. `cr:GetAuthorizationToken` on `acs:cr:<region>:<account>:instance/<id>`, evaluated in the
      instance's region (AccessDenied -> Forbidden.RAM);
   4. RegionId, when given, must equal the instance's region (else InvalidInput). The real service
@@ -128,7 +129,9 @@ class AcrService:
             raise InvalidInput(f"ExpiresInHours must be between {MIN_HOURS} and {MAX_HOURS}.", "ExpiresInHours")
         instance = self._store.get_acr_instance(instance_id)
         if instance is None or instance.account_id != call.caller.account_id:
-            raise NotFound("instance", instance_id, f"The instance {instance_id} does not exist.")
+            missing = NotFound("instance", instance_id, f"The instance {instance_id} does not exist.")
+            missing.resource = instance_id      # type: ignore[attr-defined]  # the denial's, for the audit trail
+            raise missing
         arn = instance_arn(instance)
         call = call.in_region(instance.region)
         self._authz.require(call, ACTION, arn, resource_account=instance.account_id)
