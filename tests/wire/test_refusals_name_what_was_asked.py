@@ -1,10 +1,14 @@
 """Refusals in the audit trail name what was asked for (README, Operations: "a refusal before that names
-what was asked for"): the ACR instance id behind an INSTANCE_NOT_EXIST, which is audited as a denial
-like CodeArtifact's equivalent."""
+what was asked for"): the realm's `service` and scopes, and the ACR instance id behind an
+INSTANCE_NOT_EXIST, which is audited as a denial like CodeArtifact's equivalent."""
 
 from __future__ import annotations
 
 import json
+import time
+import urllib.error
+import urllib.request
+from urllib.parse import urlencode
 
 import pytest
 
@@ -20,6 +24,38 @@ def audit_event(server: RegauthServer, request_id: str) -> dict:
     found = [e for e in map(json.loads, out.stdout.splitlines()) if e["request_id"].lower() == request_id.lower()]
     assert len(found) == 1, out.stdout
     return found[0]
+
+
+def logged(server: RegauthServer, before: int, marker: str) -> list[str]:
+    """Server output lines after the first `before` holding `marker`, once one has come (another thread
+    reads the output)."""
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and not any(marker in line for line in server.output[before:]):
+        time.sleep(0.05)
+    return [line for line in server.output[before:] if marker in line]
+
+
+def test_a_realm_refusal_names_the_service_and_scopes_asked_for(regauth_server: RegauthServer) -> None:
+    server = regauth_server
+    data = server.client("ecr").get_authorization_token()["authorizationData"][0]
+    service = f"{unique('other')}.local x\nFORGED"      # a host no token opens; a space and a newline too
+    query = urlencode([("service", service), ("scope", "repository:team/app:pull,push"),
+                       ("scope", "registry:catalog:*")])
+    req = urllib.request.Request(f"{server.url}/token?{query}",
+                                 headers={"Authorization": "Basic " + data["authorizationToken"]})
+    before = len(server.output)
+    with pytest.raises(urllib.error.HTTPError) as err:
+        urllib.request.urlopen(req, timeout=10)
+    assert err.value.code == 401
+    request_id = err.value.headers["x-request-id"]
+    event = audit_event(server, request_id)
+    assert event["outcome"] == "denied" and event["action"] == "registry:GetToken"
+    assert event["resource"] == service
+    assert event["detail"].endswith(" scope=repository:team/app:pull,push scope=registry:catalog:*")
+    assert event["principal_arn"].endswith(":user/admin") and event["token_id"]
+    line = logged(server, before, f"audit denied registry:GetToken {request_id}")
+    assert len(line) == 1 and f"resource={json.dumps(service)} " in line[0]    # one field, newline escaped
+    assert not any(x.startswith("FORGED") for x in server.output[before:])
 
 
 def test_instance_not_exist_is_audited_as_a_denial(regauth_server: RegauthServer) -> None:

@@ -46,6 +46,7 @@ class RegistryRealm:
 
     def handle(self, req: HttpRequest) -> Response:
         request_id = ids.request_id()
+        asked: tuple[str, list[str]] = ("", [])        # the service and scopes asked for, for a refusal's audit
         try:
             self._s.begin_request()
             if req.method not in ("GET", "HEAD"):      # no OAuth2 POST: regauth hands out no refresh tokens
@@ -56,16 +57,17 @@ class RegistryRealm:
             services = [v for k, v in params if k == "service"]
             if len(services) > 1:
                 raise InvalidInput("one service parameter at most", "service")
+            asked = (services[0] if services else "", [v for k, v in params if k == "scope"])
             found = basic.credentials(req.header("authorization"))
             if found is None or found[0] is None:
                 raise MissingAuthentication("credentials are required")
             pending = Pending()
             jwt, lifetime, issued = self._s.registry.realm_token(
-                found[0], found[1], services[0] if services else "", [v for k, v in params if k == "scope"],
+                found[0], found[1], *asked,
                 source_ip=req.source_ip, request_id=request_id, pending=pending,
                 secure_transport=req.secure_transport)
         except RegauthError as exc:
-            return self._refused(req, exc, request_id)
+            return self._refused(req, exc, request_id, *asked)
         except Exception:  # noqa: BLE001 - the one place a fault becomes a 500
             log.exception("internal error serving registry token request %s", request_id)
             return self.error(RuntimeError(), request_id)
@@ -74,7 +76,10 @@ class RegistryRealm:
         return Response(200, [_JSON, _NO_STORE, ("x-request-id", request_id)], body, pending,
                         lambda: self.error(RuntimeError(), request_id))
 
-    def _refused(self, req: HttpRequest, exc: RegauthError, request_id: str) -> Response:
+    def _refused(self, req: HttpRequest, exc: RegauthError, request_id: str, service: str,
+                 scopes: list[str]) -> Response:
+        """The error, audited: under the token's principal and id when it was genuine, with the service
+        asked for as `resource` (as a grant has it) and the scopes asked for after the reason."""
         if not isinstance(exc, (AuthError, Throttled)):
             return self.error(exc, request_id)
         if not getattr(exc, "principal_arn", ""):
@@ -89,9 +94,9 @@ class RegistryRealm:
         pending = Pending()
         pending.audited(AuditEvent(at=self._s.clock.now(), request_id=request_id,
                                    principal_arn=getattr(exc, "principal_arn", ""),
-                                   action="registry:GetToken", resource="", outcome="denied",
+                                   action="registry:GetToken", resource=service[:256], outcome="denied",
                                    source_ip=req.source_ip, token_id=getattr(exc, "token_id", ""),
-                                   detail=reason[:256]))
+                                   detail=" ".join([reason[:256], *(f"scope={s}" for s in scopes)])[:1024]))
         return Response(response.status, response.headers, response.body, pending)
 
     def error(self, exc: Exception, request_id: str | None = None) -> Response:
