@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 from urllib.parse import parse_qsl
 
 from regauth.auth import basic
@@ -45,6 +46,32 @@ log = logging.getLogger("regauth.registry")
 PATH = "/auth/verify"
 MAX_QUERY = 4096
 _TEXT = ("content-type", "text/plain; charset=utf-8")
+
+
+NOTICE_SECONDS = 60.0       # a misconfiguration message is logged at most once per this long (each message)
+_NOTICE_KINDS = 16          # messages told apart; any others share one allowance
+
+
+class _Notices:
+    """ERROR lines about the verifier's configuration, at most one per NOTICE_SECONDS for each message,
+    the next one saying how many were left out. They must stay visible (nginx answers 500 until the
+    config is fixed), but any client can send a request that earns one: `GET /auth/verify?x=1`
+    repeated gave an ERROR line each. Thread-safe; a clock stepped back starts a new minute."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._seen: dict[str, tuple[float, int]] = {}    # message: (when last logged, left out since)
+
+    def error(self, now: float, request_id: str, message: str) -> None:
+        with self._lock:
+            key = message if message in self._seen or len(self._seen) < _NOTICE_KINDS else ""
+            last, left_out = self._seen.get(key, (None, 0))
+            if last is not None and 0 <= now - last < NOTICE_SECONDS:
+                self._seen[key] = (last, left_out + 1)
+                return
+            self._seen[key] = (now, 0)
+        more = f" ({left_out} more since the last such line, not logged)" if left_out else ""
+        log.error("verify request %s: %s%s", request_id, message, more)
 
 
 _INDEX_PARAMS = {   # the verifier URL's parameters: (required, pattern)
@@ -91,6 +118,7 @@ def _original_method(req: HttpRequest) -> str:
 class PackageVerifier:
     def __init__(self, services: Services) -> None:
         self._s = services
+        self._notices = _Notices()
         if services.metrics is not None:   # the method comes from a header: others count as `other`
             services.metrics.know_actions(f"package:{m}" for m in ("GET", "HEAD", "OPTIONS", "POST", "PUT",
                                                                    "PATCH", "DELETE"))
@@ -138,7 +166,8 @@ class PackageVerifier:
             return self.error(RuntimeError(), request_id)
 
     def error(self, exc: Exception, request_id: str | None = None) -> Response:
-        headers = [_TEXT, ("x-request-id", request_id or ids.request_id())]
+        request_id = request_id or ids.request_id()
+        headers = [_TEXT, ("x-request-id", request_id)]
         if isinstance(exc, AuthError):
             headers.append(("www-authenticate", 'Basic realm="regauth"'))
             message = exc.message if isinstance(exc, BadToken) else "invalid username or password"
@@ -146,7 +175,7 @@ class PackageVerifier:
         if isinstance(exc, (AccessDenied, NotFound)):
             return Response(403, headers, b"forbidden\n")
         if isinstance(exc, InvalidInput):
-            log.error("verify request %s: %s", request_id, exc.message)
+            self._notices.error(self._s.clock.now(), request_id, exc.message)
             return Response(400, headers, exc.message.encode() + b"\n")
         return Response(500, headers, b"internal error\n")
 
