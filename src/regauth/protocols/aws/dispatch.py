@@ -77,6 +77,10 @@ def guess_service(req: HttpRequest) -> str:
     return "iam" if ("Version", "2010-05-08") in parse_qsl(form) else "sts"
 
 
+# the operations whose success is audited as a change (one set lookup on every request)
+_CHANGES = frozenset(op for ops in TABLES.values() for op in ops if is_change(op))
+
+
 def _denial(exc: Exception) -> bool:
     return isinstance(exc, (AuthError, AccessDenied, Throttled))
 
@@ -120,7 +124,7 @@ class AwsDialect:
             if handler is None:
                 raise UnknownOperation(f"Operation {operation} is not supported by regauth")
             result = handler(self._s, call, params)
-            if is_change(operation):            # credentials issued, a user, key, policy... written
+            if operation in _CHANGES:           # credentials issued, a user, key, policy... written
                 pending.audited(change_event(call, f"{service}:{operation}", params, result))
             status, headers, body = serialize_result(spec, operation, result, request_id)
             if not pending:
