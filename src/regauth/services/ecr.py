@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import field
-
 import base64
+from dataclasses import field
 
 from regauth.domain.arn import REGION_NAME
 from regauth.domain.endpoints import registry_host, registry_url_problem, template_account

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import field
 
-
 from regauth.domain import tokens
 from regauth.domain.keyring import Keyring
 from regauth.domain.principals import AuditEvent, IssuedToken

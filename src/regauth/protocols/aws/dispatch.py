@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import field
-
 import logging
 import re
+from dataclasses import field
 from typing import Callable
 from urllib.parse import parse_qsl, unquote
 
@@ -77,6 +76,21 @@ def guess_service(req: HttpRequest) -> str:
     return "iam" if ("Version", "2010-05-08") in parse_qsl(form) else "sts"
 
 
+def _named_operation(service: str, req: HttpRequest) -> str:
+    """The operation a request names (its X-Amz-Target or Action parameter), read without parsing it,
+    for the audit of a request throttled before it was parsed; '' unless `service` implements it (the
+    metrics' actions stay a fixed set)."""
+    target = req.header("x-amz-target")
+    if target:
+        name = target.rpartition(".")[2]
+    else:
+        form = req.query
+        if req.body and "x-www-form-urlencoded" in (req.header("content-type") or ""):
+            form = form + "&" + req.body[:4096].decode("latin-1")
+        name = next((v for k, v in parse_qsl(form) if k == "Action"), "")
+    return name if name in TABLES.get(service, {}) else ""
+
+
 # the operations whose success is audited as a change (one set lookup on every request)
 _CHANGES = frozenset(op for ops in TABLES.values() for op in ops if is_change(op))
 
@@ -139,6 +153,8 @@ class AwsDialect:
             if flood is not None:
                 exc = flood               # answered as throttled, and not audited one by one
             elif _denial(exc) and getattr(exc, "audited", True):
+                if not operation and isinstance(exc, Throttled):    # refused before the request was parsed
+                    operation = _named_operation(service, req)
                 pending.audited(self._denial_event(req, request_id, caller_arn, f"{service}:{operation or '?'}",
                                                    exc, key_id))
             response = self.error(service, exc, request_id)
