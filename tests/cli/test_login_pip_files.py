@@ -87,3 +87,22 @@ def test_login_help_says_where_pip_puts_the_token(home: Cli) -> None:
     assert "pip's user configuration" not in flat
     assert "site file (pip.conf in the sys.prefix of the environment whose pip runs" in flat
     assert "PIP_CONFIG_FILE" in flat and "regauth makes the file pip wrote mode 0600" in flat
+
+
+def test_only_a_regular_file_pip_names_is_made_0600(tmp_path) -> None:
+    """PIP_CONFIG_FILE=/dev/null is pip's way to read no configuration: pip then says it wrote there,
+    and a device (or a pipe) must keep its mode (as root, /dev/null made 0600 broke every other user)."""
+    import os
+    import stat
+
+    from regauth.cli.commands_login import _tighten_pip_config
+
+    fifo = tmp_path / "not-a-file"
+    os.mkfifo(fifo, 0o666)
+    os.chmod(fifo, 0o666)
+    regular = tmp_path / "pip.conf"
+    regular.write_text("[global]\n")
+    os.chmod(regular, 0o644)
+    _tighten_pip_config([fifo, regular])
+    assert stat.S_IMODE(os.stat(fifo).st_mode) == 0o666
+    assert stat.S_IMODE(os.stat(regular).st_mode) == 0o600

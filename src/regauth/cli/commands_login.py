@@ -162,8 +162,9 @@ def _tighten_pip_config(written: list[Path]) -> None:
                          "the one holding the token is readable by you alone\n")
     for path in written:
         try:
-            if path.exists():
-                os.chmod(path.resolve(), 0o600)
+            target = path.resolve()
+            if target.is_file():        # a regular file: not /dev/null (PIP_CONFIG_FILE=/dev/null reads none)
+                os.chmod(target, 0o600)
         except OSError as exc:
             sys.stderr.write(f"could not make {path} readable by you alone (mode 0600): {exc.strerror}; it holds "
                              "the token\n")
