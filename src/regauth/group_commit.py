@@ -23,6 +23,7 @@ import logging
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Callable, Sequence
 
+from regauth.log_lines import LogLines
 from regauth.metrics import Metrics
 from regauth.services.audit import line
 from regauth.services.pending import Pending
@@ -153,8 +154,9 @@ def _lost(unit: Pending, exc: BaseException) -> None:
     """A request's records could not be stored: its audit lines go to the log instead (at ERROR, so
     whatever the log level), so that the trail of a denial answered anyway, or the request id of a
     500, is not lost with them."""
-    lines = "".join(f"\n  not stored: {line(e)}" for e in unit.events)
-    log.error("could not store a request's records:%s", lines, exc_info=exc)
+    log.error("could not store a request's records", exc_info=exc)
+    if unit.events:         # a line each, prefixed as records of their own (the traceback's record cannot)
+        log.error(LogLines([f"not stored: {line(e)}" for e in unit.events]))
 
 
 def call_soon_threadsafe(loop: asyncio.AbstractEventLoop, fn: Callable[..., None], *args: object) -> None:

@@ -294,7 +294,9 @@ class Front:
                     assert response.failed is not None, "a dialect answering with a token says what to send instead"
                     final = response.failed()
                 else:
-                    log.error("could not record the audit trail of a denied request (answered anyway)")
+                    # a denial, or a change already made: answered; its lines are logged as not stored
+                    log.error("could not record the audit trail of request %s (answered anyway)",
+                              pending.events[0].request_id if pending.events else "-")
             self._answered(route, req, final, answer)
         self._commits.submit(pending, then)
 

@@ -5,6 +5,9 @@ policy document. Reads are not."""
 from __future__ import annotations
 
 import json
+import time
+
+import pytest
 
 from tests.fixtures.server import RegauthServer, regauth_cli, unique
 
@@ -75,5 +78,44 @@ def test_the_registry_ca_made_by_the_operator_is_audited_once(tmp_path) -> None:
             assert proc.returncode == 0 and "BEGIN CERTIFICATE" in proc.stdout, proc.stderr
         made = [e for e in audit(server) if e["action"] == "regauth:CreateRegistryCa"]
         assert len(made) == 1 and len(made[0]["resource"].split(":")) == 32     # the CA's SHA-256 fingerprint
+    finally:
+        server.stop()
+
+
+def test_sts_credentials_are_not_handed_out_unless_their_audit_event_is_stored(tmp_path) -> None:
+    """As a token is not: the store refusing the event (a trigger here) turns AssumeRole into a 500,
+    while an IAM change, already made, is answered; both leave their audit line in the log."""
+    import sqlite3
+
+    from botocore.exceptions import ClientError
+
+    from tests.fixtures.server import start_server
+
+    server = start_server(tmp_path / "d")
+    try:
+        iam, sts = server.client("iam"), server.client("sts")
+        role = iam.create_role(RoleName="audited", AssumeRolePolicyDocument=json.dumps({
+            "Version": "2012-10-17", "Statement": [
+                {"Effect": "Allow", "Principal": {"AWS": server.account_id}, "Action": "sts:AssumeRole"}]}))["Role"]
+        db = sqlite3.connect(server.data_dir / "regauth.db")
+        db.execute("CREATE TRIGGER refuse BEFORE INSERT ON audit_events WHEN NEW.action IN "
+                   "('sts:AssumeRole', 'iam:CreateUser') BEGIN SELECT RAISE(ABORT, 'refused by the test'); END")
+        db.commit()
+        db.close()
+        with pytest.raises(ClientError) as err:
+            sts.assume_role(RoleArn=role["Arn"], RoleSessionName="unaudited")
+        assert err.value.response["ResponseMetadata"]["HTTPStatusCode"] == 500
+        rid = err.value.response["ResponseMetadata"]["RequestId"]
+        created = iam.create_user(UserName="made-anyway")["ResponseMetadata"]["RequestId"]
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and not all(
+                any(f"not stored: audit allowed {action} {request_id}" in line for line in server.output)
+                for action, request_id in (("sts:AssumeRole", rid), ("iam:CreateUser", created))):
+            time.sleep(0.05)
+        text = "\n".join(server.output)
+        assert any("ERROR" in line and "regauth.commit not stored: audit allowed sts:AssumeRole " + rid in line
+                   for line in server.output)                   # a line of its own, with the log's prefix
+        assert f"not stored: audit allowed iam:CreateUser {created}" in text
+        assert f"could not record the audit trail of request {created} (answered anyway)" in text
     finally:
         server.stop()

@@ -27,17 +27,22 @@ def is_change(operation: str) -> bool:
     return operation.startswith(_CHANGING) or operation in _EXTRA
 
 
+# issue credentials: their audit event must be stored before they are handed out, as a token's is
+CREDENTIALS = frozenset({"AssumeRole", "GetSessionToken"})
+
+
 def change_event(call: Call, action: str, params: dict[str, Any], result: Any) -> AuditEvent:
-    """The event of a successful change: resource the ARN the result names (a user, a role, an assumed
-    role, a domain, a repository) or else the caller's; detail what the request named, and the key id
-    of credentials it issued."""
+    """The event of a successful change: resource the ARN the result names (a user or role created, an
+    assumed role, a domain, a repository), the caller's for its own session credentials, else none
+    (`-`: the names are in detail); detail what the request named, and the key id it issued."""
     named = [f"{name}={_cut(params[name])}" for name in _NAMED if params.get(name) not in (None, "")]
     key = _issued_key(result)
     if key:
         named.append(f"key={key}")
+    resource = _result_arn(result) or (call.caller.arn if isinstance(result, dict) and "Credentials" in result
+                                       else "")
     return AuditEvent(at=call.now, request_id=call.request_id, principal_arn=call.caller.arn, action=action,
-                      resource=_result_arn(result) or call.caller.arn, outcome="allowed", source_ip=call.source_ip,
-                      detail=" ".join(named))
+                      resource=resource, outcome="allowed", source_ip=call.source_ip, detail=" ".join(named))
 
 
 def _cut(value: Any) -> str:
@@ -50,7 +55,7 @@ def _result_arn(result: Any) -> str:
         return ""
     for value in result.values():
         if isinstance(value, dict):
-            arn = value.get("Arn") or value.get("arn")
+            arn = value.get("Arn") or value.get("arn") or value.get("repositoryArn")     # ECR's own name
             if isinstance(arn, str):
                 return arn
     return ""

@@ -16,7 +16,7 @@ from regauth.errors import (
     AccessDenied, AuthError, IncompleteSignature, InternalFailure, MissingAuthentication, RegauthError, Throttled,
     UnknownOperation,
 )
-from regauth.protocols.aws.changes import change_event, is_change
+from regauth.protocols.aws.changes import CREDENTIALS, change_event, is_change
 from regauth.protocols.aws.errors import to_wire
 from regauth.protocols.aws.handlers import TABLES
 from regauth.protocols.aws.models import AwsModels
@@ -140,6 +140,8 @@ class AwsDialect:
             result = handler(self._s, call, params)
             if operation in _CHANGES:           # credentials issued, a user, key, policy... written
                 pending.audited(change_event(call, f"{service}:{operation}", params, result))
+                if operation in CREDENTIALS:     # bearer credentials, as a token: not sent unless audited
+                    pending.require()
             status, headers, body = serialize_result(spec, operation, result, request_id)
             if not pending:
                 return Response(status, headers, body)
