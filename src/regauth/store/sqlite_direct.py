@@ -169,8 +169,10 @@ def connect_file(path: str, *, create: bool, **kwargs: Any) -> sqlite3.Connectio
     store (SQLite creates a missing file by default)."""
     if create:
         return sqlite3.connect(path, check_same_thread=False, **kwargs)
-    return sqlite3.connect(f"file:{quote(os.path.abspath(path))}?mode=rw", uri=True, check_same_thread=False,
-                           **kwargs)
+    # absolute, but not normalized: `a/link/../x.db` is where the kernel (and SQLite) find it, past the
+    # symlink, where os.path.abspath would drop `link/..` as text and name another file
+    full = path if os.path.isabs(path) else os.path.join(os.getcwd(), path)
+    return sqlite3.connect(f"file:{quote(full)}?mode=rw", uri=True, check_same_thread=False, **kwargs)
 
 
 def _identity(path: str) -> tuple[int, int] | None:
