@@ -66,6 +66,17 @@ SETTING_NAMES = (
 _PREFIX = "REGAUTH_"
 
 
+# names people give the settings that difflib does not find close enough (an abbreviation, a synonym)
+_ALIASES = {
+    **dict.fromkeys(("DB", "DB_URL", "DB_URI", "DB_DSN", "DSN", "DATABASE", "DATABASE_URI", "DATABASE_DSN",
+                     "POSTGRES_URL", "POSTGRES_URI", "POSTGRES_DSN", "POSTGRESQL_URL", "PG_URL", "PG_URI", "PG_DSN",
+                     "SQLITE_URL", "STORE", "STORE_URL"), "DATABASE_URL"),
+    **dict.fromkeys(("DATA_DIRECTORY", "DATADIR", "DIR", "HOME", "STATE_DIR"), "DATA_DIR"),
+    **dict.fromkeys(("KEY", "MASTERKEY", "ENCRYPTION_KEY"), "MASTER_KEY"),
+    **dict.fromkeys(("ACCOUNT", "ACCOUNTID", "AWS_ACCOUNT_ID"), "ACCOUNT_ID"),
+}
+
+
 def _unknown_variables(env: Mapping[str, str]) -> tuple[str, ...]:
     """A warning line for each REGAUTH_* variable (any case) that is no setting, naming the setting it
     resembles. A near miss of a setting that is not set stops here: regauth would start without what
@@ -77,8 +88,10 @@ def _unknown_variables(env: Mapping[str, str]) -> tuple[str, ...]:
             continue
         import difflib      # only when there is a name to look up
 
-        close = difflib.get_close_matches(name[len(_PREFIX):].upper(), suffixes, n=1, cutoff=0.75)
-        meant = _PREFIX + close[0] if close else None
+        suffix = name[len(_PREFIX):].upper()
+        setting = _ALIASES.get(suffix) or next(iter(difflib.get_close_matches(suffix, suffixes, n=1, cutoff=0.75)),
+                                               None)
+        meant = _PREFIX + setting if setting else None
         if meant is not None and not env.get(meant):
             raise SettingsError(f"{name} is not a regauth setting: did you mean {meant}? (rename or unset it; "
                                 f"regauth would start without {meant})")

@@ -82,6 +82,11 @@ def test_a_misspelled_setting_that_is_not_set_stops_serve_and_admin(tmp_path: Pa
     message = one_line(serve_once(tmp_path / "d", {"REGAUTH_REGISTRY_TOKEN_SECOND": "600"}))
     assert "did you mean REGAUTH_REGISTRY_TOKEN_SECONDS?" in message
     assert "did you mean REGAUTH_DATABASE_URL?" in one_line(admin("list-revocations", data=tmp_path, env=env))
+    for alias, meant in (("REGAUTH_DB_URL", "REGAUTH_DATABASE_URL"), ("REGAUTH_POSTGRES_URL", "REGAUTH_DATABASE_URL"),
+                         ("REGAUTH_DATA_DIRECTORY", "REGAUTH_DATA_DIR")):      # abbreviations difflib misses
+        message = one_line(serve_once(tmp_path / "d", {alias: "x"}))
+        assert f"{alias} is not a regauth setting: did you mean {meant}?" in message
+        assert not (tmp_path / "d").exists()
 
 
 def test_other_unknown_variables_are_warned_about_once_each(tmp_path: Path) -> None:
