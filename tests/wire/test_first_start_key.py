@@ -67,3 +67,21 @@ def test_a_key_a_sqlite_store_already_uses_is_never_discarded(tmp_path: Path) ->
     (data / "other.db").write_bytes(b"")            # a store file holding nothing yet: the key goes
     _discard_unused_key(data / "master.key", f"sqlite:///{data}/other.db")
     assert not (data / "master.key").exists()
+
+
+def test_a_key_is_kept_only_for_a_store_whose_check_it_opens(tmp_path: Path) -> None:
+    """A first start pointed at another server's SQLite store (its own key elsewhere) that fails, here
+    on a schema newer than this regauth: the key it made is not that store's and goes; left behind,
+    the next start would fail on "the master key does not match"."""
+    import sqlite3
+
+    other = tmp_path / "other"
+    start_server(other).stop()                      # a store written with other/master.key
+    db = sqlite3.connect(other / "regauth.db")
+    db.execute("UPDATE alembic_version SET version_num = '0099'")
+    db.commit()
+    db.close()
+    data = tmp_path / "d"
+    failed = serve_once(data, {"REGAUTH_DATABASE_URL": f"sqlite:///{other}/regauth.db"})
+    assert "newer than this regauth" in one_line(failed)
+    assert not (data / "master.key").exists()

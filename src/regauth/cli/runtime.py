@@ -15,7 +15,8 @@ from regauth.clock import SystemClock
 from regauth.config import Settings, SettingsError
 from regauth.services.container import Services, build_services
 from regauth.store.crypto import KEY_FILE_NAME, create_key_file, load_master_key
-from regauth.store.open import KEY_CHECK_META, SchemaVersionError, default_database_url, open_store, sqlite_file
+from regauth.store.open import (KEY_CHECK_META, SchemaVersionError, default_database_url, open_store,
+                                opens_key_check, sqlite_file)
 from regauth.store.sqlite_direct import connect_file
 
 log = logging.getLogger("regauth.config")
@@ -120,7 +121,7 @@ def _discard_unused_key(key_file: Path, url: str) -> None:
     key check is the open's last write: the key would be lost only if that commit landed and its answer
     did not (the connection broke in between)."""
     path = sqlite_file(url)
-    if path is not None and _may_use_key(Path(path)):
+    if path is not None and _may_use_key(Path(path), key_file):
         return
     try:
         key_file.unlink()
@@ -128,17 +129,25 @@ def _discard_unused_key(key_file: Path, url: str) -> None:
         pass
 
 
-def _may_use_key(db_file: Path) -> bool:
+def _may_use_key(db_file: Path, key_file: Path) -> bool:
+    """The SQLite store holds a key check written with this key (a first start beside this one that
+    succeeded with it), or is busy with a writer that may be writing it."""
     if not db_file.exists():
         return False
     try:
         conn = sqlite3.connect(f"file:{quote(str(db_file.resolve()))}?mode=ro", uri=True, timeout=5.0)
         try:
-            return bool(conn.execute('SELECT 1 FROM meta WHERE "key" = ?', (KEY_CHECK_META,)).fetchall())
+            rows = conn.execute('SELECT value FROM meta WHERE "key" = ?', (KEY_CHECK_META,)).fetchall()
         finally:
             conn.close()
     except sqlite3.Error as exc:       # no schema yet, or not a database: no key of this start in it
         return "locked" in str(exc) or "busy" in str(exc)
+    if not rows:
+        return False
+    try:
+        return opens_key_check(rows[0][0], load_master_key(key_file.parent, None))
+    except Exception:  # noqa: BLE001 - the key cannot be read back: keep it rather than guess
+        return True
 
 
 def _check_writable(path: str) -> None:

@@ -316,6 +316,15 @@ def _check_master_key(store: Store, box: SecretBox) -> None:
         ) from None
 
 
+def opens_key_check(stored: str, master_key: bytes) -> bool:
+    """Whether the key check a store holds (its KEY_CHECK_META value) was written with `master_key`."""
+    try:
+        SecretBox(master_key).decrypt(stored, _KEY_CHECK_AD)
+    except SecretBoxError:
+        return False
+    return True
+
+
 def sqlite_file(database_url: str) -> str | None:
     """The file of a plain `sqlite:///path` URL; None for any other URL (in memory, a driver or query
     options, escapes: whatever SQLAlchemy might read otherwise), which then opens through it."""
