@@ -27,7 +27,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "(see README).")
     p.add_argument("--host", default=None, help="address to bind (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=None, help="port to bind; 0 picks a free one (default 8080)")
-    p.add_argument("--data-dir", default=None, help="where the SQLite store and master key live (default .regauth)")
+    p.add_argument("--data-dir", default=None, help="where the SQLite store and master key live (default: REGAUTH_DATA_DIR, "
+                   "else .regauth)")
     p.set_defaults(run=run)
 
 

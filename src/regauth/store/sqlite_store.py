@@ -3,10 +3,10 @@
 Importing SQLAlchemy is most of a start: about 0.2-0.3 s of the 0.45-0.6 s from spawn to the first
 answer on the bench machine. What a start and a token request read is a dozen indexed lookups, which
 `sqlite_reads` answers in plain SQL; what a first start writes (the schema, `sqlite_schema`; the
-master-key check, the first signing key and the bootstrap account, `sqlite_writes`) is plain SQL
-too, and the group commit and the generation counter go straight to `sqlite_direct`. Everything
-else (admin writes: IAM, STS sessions, domains, instances; admin listings; migrations of an older
-schema) goes to a `SqlStore` built on first use, which shares the same held connections and write
+master-key check, the first signing key and the bootstrap account, `sqlite_writes`, whose user,
+inline user policy and access key writes also serve IAM's) is plain SQL too, and the group commit
+and the generation counter go straight to `sqlite_direct`. Everything else (other writes: roles,
+STS sessions, domains, instances; admin listings; migrations of an older schema) goes to a `SqlStore` built on first use, which shares the same held connections and write
 lock. So a server that only issues tokens never loads SQLAlchemy, and one that is also administered
 loads it once, on the first such call (and logs it at debug level).
 

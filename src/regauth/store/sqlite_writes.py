@@ -1,7 +1,9 @@
 """The writes a first start makes on a SQLite file, in plain SQL: the master-key check, the keyring's
 first key and the bootstrap account (account, user `admin`, its policy, its access key, two meta
-rows); and the registry CA, which the first registry token request makes. With `sqlite_schema` creating the tables, a first start, like a restart, never loads
-SQLAlchemy (see `store.sqlite_store`).
+rows); and the registry CA, which the first registry token request makes. With `sqlite_schema` creating
+the tables, a first start, like a restart, never loads SQLAlchemy (see `store.sqlite_store`). The
+user, inline user policy and access key writes serve IAM's CreateUser, PutUserPolicy and
+CreateAccessKey too, with their guards (`store.interfaces`).
 
 Each method does what the `SqlStore` method of the same name does, on the thread's held connection
 (`sqlite_direct`) under the store's write lock: one IMMEDIATE transaction that also advances the
