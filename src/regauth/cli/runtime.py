@@ -9,7 +9,7 @@ import stat
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 from regauth.clock import SystemClock
 from regauth.config import Settings, SettingsError
@@ -89,7 +89,7 @@ def open_runtime(settings: Settings, *, existing: bool = False) -> Runtime:
         problem = _open_problem(exc) if isinstance(exc, Exception) else None
         if problem is None:
             raise
-        raise SettingsError(problem) from None
+        raise SettingsError(_scrub(problem, url)) from None
     try:
         if existing:
             from regauth.services.bootstrap import ACCOUNT_META
@@ -98,6 +98,8 @@ def open_runtime(settings: Settings, *, existing: bool = False) -> Runtime:
                 raise SettingsError(f"this store has never been started by `regauth serve`: {_NOT_A_STORE}")
         elif (path := sqlite_file(url)) is not None:
             _check_writable(path)
+        elif url.startswith("postgres"):
+            _check_writable_postgresql(store, url)
     except BaseException:
         store.close()
         raise
@@ -180,11 +182,39 @@ def _open_problem(exc: Exception) -> str | None:
     if "sqlalchemy" in sys.modules:            # loaded only if the store needed it
         from sqlalchemy import exc as sa_exc
 
-        if isinstance(exc, sa_exc.OperationalError):
+        if isinstance(exc, sa_exc.DBAPIError):     # refused by the database: a privilege, a URL option...
             return f"cannot open the store: {_first_line(str(exc.orig)) if exc.orig else type(exc).__name__}"
         if isinstance(exc, sa_exc.ArgumentError):
             return "REGAUTH_DATABASE_URL is not a valid database URL (sqlite:///path or postgresql://...)"
     return None
+
+
+def _scrub(message: str, url: str) -> str:
+    """`message` without the URL's password, or any part of it: a password with an unescaped `@` is
+    split by the URL's parser, and the driver names its second part as the host it could not find."""
+    scheme, sep, rest = url.partition("://")
+    userinfo = rest[:rest.rfind("@", 0, rest.find("/") if "/" in rest else len(rest))] if sep else ""
+    password = userinfo.partition(":")[2]
+    parts = {password, *password.split("@"), unquote(password), *unquote(password).split("@")}
+    for part in sorted(parts, key=len, reverse=True):
+        if len(part) >= 3:
+            message = message.replace(part, "***")
+    return message
+
+
+def _check_writable_postgresql(store: object, url: str) -> None:
+    """As `_check_writable`, for PostgreSQL: a database (or role) set read-only
+    (`default_transaction_read_only`, a standby) answered every token request with a 500."""
+    import sqlalchemy as sa
+
+    try:
+        with store.engine.connect() as conn:  # type: ignore[attr-defined]
+            conn.execute(sa.text("UPDATE meta SET value = value WHERE false"))
+            conn.rollback()
+    except sa.exc.DBAPIError as exc:            # the caller closes the store
+        reason = _first_line(str(exc.orig)) if exc.orig else type(exc).__name__
+        raise SettingsError(_scrub(f"the store cannot be written ({reason}): `regauth serve` writes every token "
+                                   "it issues there; check the database's and the role's settings", url)) from None
 
 
 def _first_line(text: str) -> str:
