@@ -5,29 +5,15 @@ under one generation, the second sees the first. In process, on a real SQLite st
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
-from regauth.clock import FixedClock
-from regauth.config import Settings
 from regauth.domain.principals import Caller
 from regauth.errors import Conflict, LimitExceeded
-from regauth.services.bootstrap import ADMIN_USER, create_account
-from regauth.services.container import Services, build_services
+from regauth.services.bootstrap import ADMIN_USER
+from regauth.services.container import Services
 from regauth.services.context import Call
-from regauth.store.open import open_store
-
-T0 = 1_800_000_000.0
-ACCT = "123456789012"
-
-
-@pytest.fixture
-def services(tmp_path: Path) -> Services:
-    store = open_store(f"sqlite:///{tmp_path}/regauth.db", bytes(range(32)))
-    services = build_services(Settings(data_dir=tmp_path), store, FixedClock(T0))
-    create_account(store, services.clock, ACCT)
-    return services
+from tests.services.test_registry_principal import ACCT, T0, services  # noqa: F401 - the fixture
 
 
 def admin_call(services: Services) -> Call:
