@@ -23,6 +23,7 @@ import logging
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Callable, Sequence
 
+from regauth.faults import log_fault
 from regauth.log_lines import LogLines
 from regauth.metrics import Metrics
 from regauth.services.audit import line
@@ -154,7 +155,7 @@ def _lost(unit: Pending, exc: BaseException) -> None:
     """A request's records could not be stored: its audit lines go to the log instead (at ERROR, so
     whatever the log level), so that the trail of a denial answered anyway, or the request id of a
     500, is not lost with them."""
-    log.error("could not store a request's records", exc_info=exc)
+    log_fault(log, exc, "could not store a request's records")
     if unit.events:         # a line each, prefixed as records of their own (the traceback's record cannot)
         log.error(LogLines([f"not stored: {line(e)}" for e in unit.events]))
 

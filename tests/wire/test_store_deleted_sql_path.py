@@ -35,5 +35,8 @@ def test_writes_through_sqlalchemy_fail_once_the_store_is_deleted(tmp_path: Path
             assert err.value.response["ResponseMetadata"]["HTTPStatusCode"] == 500
         assert any("was deleted or replaced while the server ran" in line for line in server.output)
         assert not (tmp_path / "d" / "regauth.db").exists()
+        # each failed request is one line saying the store is unavailable, not a traceback
+        assert any("the store is unavailable: the database file" in line for line in server.output)
+        assert not any("Traceback" in line for line in server.output), "\n".join(server.output)
     finally:
         server.stop()

@@ -33,6 +33,7 @@ from regauth.domain import ids
 from regauth.domain.principals import AuditEvent, Credential
 from regauth.errors import (AccessDenied, AuthError, InvalidInput, MissingAuthentication, NotFound, RegauthError,
                             SignatureMismatch, Throttled, UnknownAccessKey, UnknownOperation, UnsupportedOperation)
+from regauth.faults import log_fault
 from regauth.protocols.acr_errors import (NOT_FOUND_KEY, MissingSecurityToken, SecurityTokenMismatch, WireError,
                                           to_wire)
 from regauth.protocols.aws.dispatch import Response
@@ -174,8 +175,8 @@ class AcrDialect:
                 log.error("internal error serving ACR request %s", request_id, exc_info=exc)
             response = self.error(req, exc, request_id)
             return Response(response.status, response.headers, response.body, pending or None)
-        except Exception:  # noqa: BLE001 - the one place a fault becomes a generic 500
-            log.exception("internal error serving ACR request %s", request_id)
+        except Exception as exc:  # noqa: BLE001 - the one place a fault becomes a generic 500
+            log_fault(log, exc, "internal error serving ACR request %s", request_id)
             return self.error(req, RuntimeError(), request_id)
 
     def reject(self, req: HttpRequest, exc: RegauthError) -> Response:

@@ -26,6 +26,7 @@ from regauth.auth.canonical import HttpRequest
 from regauth.domain import ids
 from regauth.domain.principals import AuditEvent
 from regauth.errors import AuthError, BadToken, InvalidInput, MissingAuthentication, RegauthError, Throttled
+from regauth.faults import log_fault
 from regauth.protocols.aws.dispatch import Response
 from regauth.services.container import Services
 from regauth.services.pending import Pending
@@ -68,8 +69,8 @@ class RegistryRealm:
                 secure_transport=req.secure_transport)
         except RegauthError as exc:
             return self._refused(req, exc, request_id, *asked)
-        except Exception:  # noqa: BLE001 - the one place a fault becomes a 500
-            log.exception("internal error serving registry token request %s", request_id)
+        except Exception as exc:  # noqa: BLE001 - the one place a fault becomes a 500
+            log_fault(log, exc, "internal error serving registry token request %s", request_id)
             return self.error(RuntimeError(), request_id)
         body = json.dumps({"token": jwt, "access_token": jwt, "expires_in": lifetime,
                            "issued_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(issued))}).encode()

@@ -36,6 +36,7 @@ from regauth.domain.arn import REGION_NAME
 from regauth.domain.principals import AuditEvent
 from regauth.errors import (AccessDenied, AuthError, BadToken, InvalidInput, MissingAuthentication, NotFound,
                             RegauthError)
+from regauth.faults import log_fault
 from regauth.protocols.aws.dispatch import Response
 from regauth.services.container import Services
 from regauth.services.pending import Pending
@@ -161,8 +162,8 @@ class PackageVerifier:
                     detail=reason[:256]))
                 return Response(response.status, response.headers, response.body, pending)
             return response
-        except Exception:  # noqa: BLE001 - the one place a fault becomes a 500
-            log.exception("internal error serving verify request %s", request_id)
+        except Exception as exc:  # noqa: BLE001 - the one place a fault becomes a 500
+            log_fault(log, exc, "internal error serving verify request %s", request_id)
             return self.error(RuntimeError(), request_id)
 
     def error(self, exc: Exception, request_id: str | None = None) -> Response:

@@ -16,6 +16,7 @@ from regauth.errors import (
     AccessDenied, AuthError, IncompleteSignature, InternalFailure, MissingAuthentication, RegauthError, Throttled,
     UnknownOperation,
 )
+from regauth.faults import log_fault
 from regauth.protocols.aws.changes import CREDENTIALS, change_event, is_change
 from regauth.protocols.aws.errors import to_wire
 from regauth.protocols.aws.handlers import TABLES
@@ -161,9 +162,9 @@ class AwsDialect:
                                                    exc, key_id))
             response = self.error(service, exc, request_id)
             return Response(response.status, response.headers, response.body, pending or None)
-        except Exception:  # noqa: BLE001 - the one place a fault becomes a generic 500
+        except Exception as exc:  # noqa: BLE001 - the one place a fault becomes a generic 500
             service = service or guess_service(req)
-            log.exception("internal error serving %s request %s", service, request_id)
+            log_fault(log, exc, "internal error serving %s request %s", service, request_id)
             return self.error(service, InternalFailure("internal error"), request_id)
 
     def error(self, service: str, exc: Exception, request_id: str | None = None) -> Response:
