@@ -11,19 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli.test_commands import Cli
-from tests.fixtures.server import RegauthServer, unique
+from tests.cli.test_commands import Cli, domain  # noqa: F401 - the fixture: a domain with a repository "repo"
+from tests.fixtures.server import RegauthServer
 
 pytestmark = pytest.mark.wire
-
-
-@pytest.fixture(scope="module")
-def domain(regauth_server: RegauthServer) -> str:
-    name = unique("pipconf")
-    ca = regauth_server.client("codeartifact")
-    ca.create_domain(domain=name)
-    ca.create_repository(domain=name, repository="repo")
-    return name
 
 
 @pytest.fixture
