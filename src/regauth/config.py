@@ -43,6 +43,7 @@ class Settings:
     trusted_proxies: str = ""                   # addresses/networks whose X-Forwarded-For is believed
     keep_alive_seconds: int = 5                 # an idle client connection is closed after this
     request_timeout_seconds: int = 30           # a request must arrive whole within this
+    database_timeout_seconds: int = 30          # PostgreSQL answers each statement within this, or it fails
     max_connections: int = 0                    # client connections open at once; 0: what descriptors allow
     registry_issuer: str = "regauth"            # `iss` of registry JWTs: the registry's auth.token.issuer
     registry_token_seconds: int = 300           # lifetime of registry JWTs (clients re-fetch after it)
@@ -61,7 +62,7 @@ SETTING_NAMES = (
     "REGAUTH_RATE_LIMIT_PER_SECOND", "REGAUTH_RATE_LIMIT_BURST", "REGAUTH_REGISTRY_ENDPOINT",
     "REGAUTH_REPOSITORY_ENDPOINT", "REGAUTH_TRUSTED_PROXIES", "REGAUTH_KEEP_ALIVE_SECONDS",
     "REGAUTH_REQUEST_TIMEOUT_SECONDS", "REGAUTH_MAX_CONNECTIONS", "REGAUTH_REGISTRY_ISSUER",
-    "REGAUTH_REGISTRY_TOKEN_SECONDS", "REGAUTH_METRICS", "REGAUTH_LOG_LEVEL",
+    "REGAUTH_REGISTRY_TOKEN_SECONDS", "REGAUTH_METRICS", "REGAUTH_LOG_LEVEL", "REGAUTH_DATABASE_TIMEOUT_SECONDS",
 )
 _PREFIX = "REGAUTH_"
 
@@ -224,6 +225,7 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: object) -> 
         trusted_proxies=_networks(env, "REGAUTH_TRUSTED_PROXIES"),
         keep_alive_seconds=_int(env, "REGAUTH_KEEP_ALIVE_SECONDS", 5, 1, 3600),
         request_timeout_seconds=_int(env, "REGAUTH_REQUEST_TIMEOUT_SECONDS", 30, 1, 3600),
+        database_timeout_seconds=_int(env, "REGAUTH_DATABASE_TIMEOUT_SECONDS", 30, 1, 3600),
         max_connections=_int(env, "REGAUTH_MAX_CONNECTIONS", 0, 0, 10_000_000),
         registry_issuer=_issuer(env, "REGAUTH_REGISTRY_ISSUER"),
         registry_token_seconds=_int(env, "REGAUTH_REGISTRY_TOKEN_SECONDS", 300, 60, 3600),

@@ -14,7 +14,9 @@ otherwise each held connection would cost a failed request after every database 
 is simply read again. A write may have landed before the connection broke (committed, its answer
 lost): it names a query that finds it (`landed`), asked on the new connection first, and the
 write is sent again only when that finds nothing. Audit events have no unique key that would
-refuse a second copy: without the question, an audit-only batch was stored twice.
+refuse a second copy: without the question, an audit-only batch was stored twice. A statement
+whose answer did not come in time (`store.answer_deadline`) is not sent again: the server is
+there but stuck, and would keep the request as long once more.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
+
+from regauth.store.answer_deadline import no_answer
 
 RECYCLE_SECONDS = 1800            # the pool's own `pool_recycle` (store.open) uses the same
 
@@ -98,9 +102,11 @@ class HeldConnection:
 
 
 def _connection_lost(exc: Exception) -> bool:
-    """Whether `exc` says the connection is gone (not that the statement was refused)."""
+    """Whether `exc` says the connection is gone (not that the statement was refused, nor that the
+    server, alive, did not answer in time: sent again, it would wait as long once more)."""
     try:
         import psycopg
     except ImportError:             # pragma: no cover - only PostgreSQL holds connections
         return False
-    return isinstance(exc, psycopg.OperationalError) and not isinstance(exc, psycopg.errors.QueryCanceled)
+    return (isinstance(exc, psycopg.OperationalError) and not isinstance(exc, psycopg.errors.QueryCanceled)
+            and not no_answer(exc))

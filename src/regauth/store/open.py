@@ -28,6 +28,7 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from regauth.store.answer_deadline import AnswerDeadline
 from regauth.store.crypto import SecretBox, SecretBoxError
 from regauth.store.interfaces import Store
 from regauth.store.sqlite_direct import connect_file, switch_to_wal
@@ -61,9 +62,11 @@ PG_CONNECT_BOUNDS = {"connect_timeout": 10, "keepalives": 1, "keepalives_idle": 
                      "keepalives_count": 3, "tcp_user_timeout": 30_000}
 
 
-def create_store_engine(database_url: str, *, create: bool = True) -> sa.Engine:
+def create_store_engine(database_url: str, *, create: bool = True,
+                        deadline: AnswerDeadline | None = None) -> sa.Engine:
     """An Engine configured for regauth (pragmas, BEGIN handling, pool settings). No schema work.
     `create=False`: a SQLite file that is missing is an error, never made (the store was opened).
+    `deadline`: PostgreSQL connections wait for each answer at most its `seconds` (store.answer_deadline).
     Its errors never show a statement's parameters (`hide_parameters`): they hold sealed secrets and
     token hashes, and a failed write is logged."""
     import sqlalchemy as sa
@@ -84,8 +87,15 @@ def create_store_engine(database_url: str, *, create: bool = True) -> sa.Engine:
         # them: bounded connects, TCP keepalives and a bound on unacknowledged data, each unless the
         # URL sets it (libpq's own names)
         bounds = {k: v for k, v in PG_CONNECT_BOUNDS.items() if k not in url.query}
-        return sa.create_engine(url, pool_pre_ping=False, pool_size=20, max_overflow=10,
-                                pool_recycle=RECYCLE_SECONDS, connect_args=bounds, hide_parameters=True)
+        engine = sa.create_engine(url, pool_pre_ping=False, pool_size=20, max_overflow=10,
+                                  pool_recycle=RECYCLE_SECONDS, connect_args=bounds, hide_parameters=True)
+        if deadline is not None:
+            bounded = deadline.connection_class()
+
+            @sa.event.listens_for(engine, "do_connect")
+            def _connect(_dialect: Any, _record: Any, cargs: Any, cparams: Any) -> Any:
+                return bounded.connect(*cargs, **cparams)     # what the dialect's own connect calls
+        return engine
     raise ValueError(f"unsupported database URL scheme {url.drivername!r}: use sqlite:/// or postgresql://")
 
 
@@ -350,19 +360,23 @@ def _private_file(path: Path) -> None:
         pass
 
 
-def open_store(database_url: str, master_key: bytes, *, upgrade: bool = True) -> Store:
+def open_store(database_url: str, master_key: bytes, *, upgrade: bool = True,
+               answer_within: float | None = None) -> Store:
     """The store at `database_url`, migrated to head, its master key checked. A SQLite file whose
     schema is at head opens without SQLAlchemy (`store.sqlite_store`). Not `upgrade`: a store that is
-    not at head is refused (`SchemaVersionError`), never created or migrated."""
+    not at head is refused (`SchemaVersionError`), never created or migrated. `answer_within`: once
+    migrated, a PostgreSQL store's statements wait at most this many seconds for their answer."""
     box = SecretBox(master_key)
     path = sqlite_file(database_url)
     if path is not None:
         return _open_sqlite_file(database_url, path, box, upgrade)
     from regauth.store.sql import SqlStore
 
-    engine = create_store_engine(database_url)
+    deadline = AnswerDeadline()
+    engine = create_store_engine(database_url, deadline=deadline)
     try:
         migrate(engine, upgrade=upgrade)
+        deadline.seconds = answer_within          # a migration's statements may run long
         store = SqlStore(engine, box)
         _check_master_key(store, box)
     except BaseException:

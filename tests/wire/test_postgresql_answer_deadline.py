@@ -1,0 +1,116 @@
+"""`serve` on PostgreSQL: a database that is alive but gives no answer (its processes stopped, as a
+frozen host or a paused container; a statement waiting on a lock held elsewhere) fails the request
+after REGAUTH_DATABASE_TIMEOUT_SECONDS, in the dialect's own envelope and with one log line, instead
+of holding it (and every request behind it) for as long as the database stays stuck. Once the database
+answers again, so does regauth."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from botocore.exceptions import ClientError
+
+from tests.fixtures.postgres import PostgresServer, create_database, start_postgres
+from tests.fixtures.server import RegauthServer, start_server
+from tests.wire.serve_runs import one_line, serve_once
+
+pytestmark = pytest.mark.postgres
+
+DEADLINE = 2
+NO_ANSWER = f"the store is unavailable: PostgreSQL gave no answer within {DEADLINE} s"
+
+
+@pytest.fixture
+def own_postgres() -> Iterator[PostgresServer]:
+    """A PostgreSQL server of this test's own: it is going to be stopped."""
+    server = start_postgres()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def _serve(data_dir: Path, url: str) -> RegauthServer:
+    return start_server(data_dir, {"REGAUTH_DATABASE_URL": url, "REGAUTH_DATABASE_TIMEOUT_SECONDS": str(DEADLINE)})
+
+
+def _processes(pg: PostgresServer) -> list[int]:
+    postmaster = int((pg.data / "postmaster.pid").read_text().split()[0])
+    children = subprocess.run(["pgrep", "-P", str(postmaster)], capture_output=True, text=True).stdout.split()
+    return [postmaster, *map(int, children)]
+
+
+def _fails_in_envelope(call, code: str) -> ClientError:
+    """The call fails with a 500 in its dialect's envelope; a read timeout (the request held while the
+    database is stuck: the client gives up long after the deadline) fails the test."""
+    with pytest.raises(ClientError) as info:
+        call()
+    err = info.value.response
+    assert err["ResponseMetadata"]["HTTPStatusCode"] == 500, err
+    assert err["Error"]["Code"] == code, err
+    return info.value
+
+
+def _log_lines(server: RegauthServer, needle: str) -> list[str]:
+    return [line for line in server.output if needle in line]
+
+
+def test_a_stopped_database_fails_requests_and_serving_resumes_with_it(tmp_path: Path,
+                                                                        own_postgres: PostgresServer) -> None:
+    server = _serve(tmp_path / "d", create_database(own_postgres.url))
+    try:
+        ecr = server.client("ecr", read_timeout=60, connect_timeout=5)
+        ecr.get_authorization_token()
+        frozen = _processes(own_postgres)
+        for pid in frozen:
+            os.kill(pid, signal.SIGSTOP)
+        try:
+            _fails_in_envelope(ecr.get_authorization_token, "ServerException")
+            _fails_in_envelope(ecr.get_authorization_token, "ServerException")    # on a new connection too
+        finally:
+            for pid in frozen:
+                os.kill(pid, signal.SIGCONT)
+        assert ecr.get_authorization_token()["authorizationData"][0]["authorizationToken"]
+        time.sleep(0.2)
+        lines = _log_lines(server, "the store is unavailable")
+        assert lines and all("ecr request" in line for line in lines), lines
+        assert any(NO_ANSWER in line for line in lines), lines
+        assert not _log_lines(server, "Traceback")
+    finally:
+        server.stop()
+
+
+def test_a_statement_held_by_a_lock_fails_after_the_deadline(tmp_path: Path, fresh_postgres_url: str) -> None:
+    """The token's records wait on a lock another session holds: the request is answered, as a failure
+    (no token handed out), and the next one after the lock is released gets its token. The same for a
+    write that goes through a transaction of its own (IAM CreateUser)."""
+    server = _serve(tmp_path / "d", fresh_postgres_url)
+    try:
+        ecr = server.client("ecr", read_timeout=60, connect_timeout=5)
+        iam = server.client("iam", read_timeout=60, connect_timeout=5)
+        ecr.get_authorization_token()
+        with psycopg.connect(fresh_postgres_url) as holder:
+            holder.execute("LOCK TABLE issued_tokens, users IN ACCESS EXCLUSIVE MODE")
+            _fails_in_envelope(ecr.get_authorization_token, "ServerException")
+            _fails_in_envelope(lambda: iam.create_user(UserName="held-by-a-lock"), "InternalFailure")
+            holder.rollback()
+        assert ecr.get_authorization_token()["authorizationData"][0]["authorizationToken"]
+        assert iam.create_user(UserName="after-the-lock")["User"]["UserName"] == "after-the-lock"
+        time.sleep(0.2)
+        assert len(_log_lines(server, NO_ANSWER)) == 2, server.output[-10:]
+        assert not _log_lines(server, "Traceback")
+    finally:
+        server.stop()
+
+
+@pytest.mark.parametrize("value", ["0", "3601", "ten"])
+def test_the_deadline_is_bounded(tmp_path: Path, value: str) -> None:
+    message = one_line(serve_once(tmp_path / "d", {"REGAUTH_DATABASE_TIMEOUT_SECONDS": value}))
+    assert "REGAUTH_DATABASE_TIMEOUT_SECONDS" in message
