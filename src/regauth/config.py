@@ -44,6 +44,7 @@ class Settings:
     keep_alive_seconds: int = 5                 # an idle client connection is closed after this
     request_timeout_seconds: int = 30           # a request must arrive whole within this
     database_timeout_seconds: int = 30          # PostgreSQL answers each statement within this, or it fails
+    database_connections: int = 0               # PostgreSQL connections per node; 0: 20 kept, 30 at a peak
     max_connections: int = 0                    # client connections open at once; 0: what descriptors allow
     registry_issuer: str = "regauth"            # `iss` of registry JWTs: the registry's auth.token.issuer
     registry_token_seconds: int = 300           # lifetime of registry JWTs (clients re-fetch after it)
@@ -55,6 +56,17 @@ class Settings:
                 f"database={'postgresql' if self.database_url.startswith('postgres') else 'sqlite'})")
 
 
+# REGAUTH_DATABASE_CONNECTIONS: a node's two held connections (store.held_connection), one for each
+# request thread (each takes one at a time) and one to spare
+MIN_DATABASE_CONNECTIONS = 4
+DEFAULT_REQUEST_THREADS = 16       # PostgreSQL: 20 connections kept, 10 more at a peak
+
+
+def request_threads(database_connections: int) -> int:
+    """How many threads serve requests on PostgreSQL, for REGAUTH_DATABASE_CONNECTIONS (0: unset)."""
+    return database_connections - 3 if database_connections else DEFAULT_REQUEST_THREADS
+
+
 # Every variable load_settings reads: any other REGAUTH_* name is a misspelling or another tool's.
 SETTING_NAMES = (
     "REGAUTH_DATABASE_URL", "REGAUTH_DATA_DIR", "REGAUTH_ACCOUNT_ID", "REGAUTH_BOOTSTRAP_ACCESS_KEY_ID",
@@ -63,6 +75,7 @@ SETTING_NAMES = (
     "REGAUTH_REPOSITORY_ENDPOINT", "REGAUTH_TRUSTED_PROXIES", "REGAUTH_KEEP_ALIVE_SECONDS",
     "REGAUTH_REQUEST_TIMEOUT_SECONDS", "REGAUTH_MAX_CONNECTIONS", "REGAUTH_REGISTRY_ISSUER",
     "REGAUTH_REGISTRY_TOKEN_SECONDS", "REGAUTH_METRICS", "REGAUTH_LOG_LEVEL", "REGAUTH_DATABASE_TIMEOUT_SECONDS",
+    "REGAUTH_DATABASE_CONNECTIONS",
 )
 _PREFIX = "REGAUTH_"
 
@@ -226,6 +239,7 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: object) -> 
         keep_alive_seconds=_int(env, "REGAUTH_KEEP_ALIVE_SECONDS", 5, 1, 3600),
         request_timeout_seconds=_int(env, "REGAUTH_REQUEST_TIMEOUT_SECONDS", 30, 1, 3600),
         database_timeout_seconds=_int(env, "REGAUTH_DATABASE_TIMEOUT_SECONDS", 30, 1, 3600),
+        database_connections=_int(env, "REGAUTH_DATABASE_CONNECTIONS", 0, MIN_DATABASE_CONNECTIONS, 1000),
         max_connections=_int(env, "REGAUTH_MAX_CONNECTIONS", 0, 0, 10_000_000),
         registry_issuer=_issuer(env, "REGAUTH_REGISTRY_ISSUER"),
         registry_token_seconds=_int(env, "REGAUTH_REGISTRY_TOKEN_SECONDS", 300, 60, 3600),

@@ -81,7 +81,8 @@ def open_runtime(settings: Settings, *, existing: bool = False) -> Runtime:
         created = env_key is None and not existing and create_key_file(data_dir)
         master = load_master_key(data_dir, env_key)
         store = open_store(url, master, upgrade=not existing,
-                           answer_within=None if existing else settings.database_timeout_seconds)
+                           answer_within=None if existing else settings.database_timeout_seconds,
+                           connections=settings.database_connections)
     except BaseException as exc:
         if created:
             _discard_unused_key(key_file, url)

@@ -13,7 +13,7 @@ import time
 
 from typing import IO, TYPE_CHECKING
 
-from regauth.config import Settings, SettingsError, load_settings
+from regauth.config import Settings, SettingsError, load_settings, request_threads
 from regauth.log_lines import LogLines
 
 if TYPE_CHECKING:
@@ -165,7 +165,8 @@ def _ready_server(args: argparse.Namespace) -> Server:
     shown = f"[{host}]" if ":" in host else host
     url = f"http://{shown}:{port}"
     raise_open_file_limit()             # the connection budget follows the raised limit
-    server = Server(Front(runtime.services), sock, keep_alive=settings.keep_alive_seconds,
+    threads = request_threads(settings.database_connections)
+    server = Server(Front(runtime.services, workers=threads), sock, keep_alive=settings.keep_alive_seconds,
                     request_timeout=settings.request_timeout_seconds, max_connections=settings.max_connections)
     print(_banner(url, boot, settings), flush=True)
     return server

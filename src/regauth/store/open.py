@@ -62,11 +62,13 @@ PG_CONNECT_BOUNDS = {"connect_timeout": 10, "keepalives": 1, "keepalives_idle": 
                      "keepalives_count": 3, "tcp_user_timeout": 30_000}
 
 
-def create_store_engine(database_url: str, *, create: bool = True,
-                        deadline: AnswerDeadline | None = None) -> sa.Engine:
+def create_store_engine(database_url: str, *, create: bool = True, deadline: AnswerDeadline | None = None,
+                        connections: int = 0) -> sa.Engine:
     """An Engine configured for regauth (pragmas, BEGIN handling, pool settings). No schema work.
     `create=False`: a SQLite file that is missing is an error, never made (the store was opened).
     `deadline`: PostgreSQL connections wait for each answer at most its `seconds` (store.answer_deadline).
+    `connections`: at most this many PostgreSQL connections (REGAUTH_DATABASE_CONNECTIONS), none made
+    past it; 0: 20 kept open and 10 more at a peak.
     Its errors never show a statement's parameters (`hide_parameters`): they hold sealed secrets and
     token hashes, and a failed write is logged."""
     import sqlalchemy as sa
@@ -87,7 +89,8 @@ def create_store_engine(database_url: str, *, create: bool = True,
         # them: bounded connects, TCP keepalives and a bound on unacknowledged data, each unless the
         # URL sets it (libpq's own names)
         bounds = {k: v for k, v in PG_CONNECT_BOUNDS.items() if k not in url.query}
-        engine = sa.create_engine(url, pool_pre_ping=False, pool_size=20, max_overflow=10,
+        engine = sa.create_engine(url, pool_pre_ping=False, pool_size=connections or 20,
+                                  max_overflow=0 if connections else 10,
                                   pool_recycle=RECYCLE_SECONDS, connect_args=bounds, hide_parameters=True)
         if deadline is not None:
             bounded = deadline.connection_class()
@@ -361,11 +364,12 @@ def _private_file(path: Path) -> None:
 
 
 def open_store(database_url: str, master_key: bytes, *, upgrade: bool = True,
-               answer_within: float | None = None) -> Store:
+               answer_within: float | None = None, connections: int = 0) -> Store:
     """The store at `database_url`, migrated to head, its master key checked. A SQLite file whose
     schema is at head opens without SQLAlchemy (`store.sqlite_store`). Not `upgrade`: a store that is
     not at head is refused (`SchemaVersionError`), never created or migrated. `answer_within`: once
-    migrated, a PostgreSQL store's statements wait at most this many seconds for their answer."""
+    migrated, a PostgreSQL store's statements wait at most this many seconds for their answer.
+    `connections`: a PostgreSQL store's bound on its connections (`create_store_engine`)."""
     box = SecretBox(master_key)
     path = sqlite_file(database_url)
     if path is not None:
@@ -373,7 +377,7 @@ def open_store(database_url: str, master_key: bytes, *, upgrade: bool = True,
     from regauth.store.sql import SqlStore
 
     deadline = AnswerDeadline()
-    engine = create_store_engine(database_url, deadline=deadline)
+    engine = create_store_engine(database_url, deadline=deadline, connections=connections)
     try:
         migrate(engine, upgrade=upgrade)
         deadline.seconds = answer_within          # a migration's statements may run long
