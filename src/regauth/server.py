@@ -167,6 +167,7 @@ class Connection(asyncio.Protocol):
         self._write_paused = False
         self._in_message = False
         self._closing = False          # no more requests are taken; close once the answers are out
+        self._finishing = False        # shut down while a request was arriving: it is read to its end
         self._held: bytes | None = None     # bytes read but not yet parsed (too many answers owed)
         self._held_scheduled = False
         self._eof = False
@@ -198,7 +199,7 @@ class Connection(asyncio.Protocol):
         self._parser = None  # type: ignore[assignment]
 
     def data_received(self, data: bytes) -> None:
-        if not self._closing:
+        if not self._closing or self._finishing:
             self._feed(data)
 
     def _feed(self, data: bytes) -> None:
@@ -249,7 +250,7 @@ class Connection(asyncio.Protocol):
         return True                    # keep the write side open for the answers owed
 
     def _after_eof(self) -> None:
-        self._in_message = False       # a request cut short will never be whole: dropped
+        self._in_message = self._finishing = False      # a request cut short will never be whole: dropped
         self._stop_taking()            # the client sent all it will; answer what is in hand
 
     def pause_writing(self) -> None:
@@ -335,10 +336,11 @@ class Connection(asyncio.Protocol):
     def on_message_complete(self) -> None:
         self._in_message = False
         self._deadline = None
-        if self._closing:
+        if self._closing and not self._finishing:
             return
+        finishing, self._finishing = self._finishing, False
         parser = self._parser
-        keep_alive = parser.should_keep_alive() and parser.get_http_version() == "1.1"
+        keep_alive = not finishing and parser.should_keep_alive() and parser.get_http_version() == "1.1"
         req = self._request(b"".join(self._body) if len(self._body) != 1 else self._body[0])
         if req is None:
             return
@@ -429,7 +431,8 @@ class Connection(asyncio.Protocol):
         transport = self._transport
         if transport is None or transport.is_closing() or self._lingering:
             return
-        want = not self._closing and not self._write_paused and len(self._answers) < MAX_PIPELINED
+        want = ((not self._closing or (self._finishing and self._in_message)) and not self._write_paused
+                and len(self._answers) < MAX_PIPELINED)
         if want and self._held is not None:         # parse what is kept before reading more
             if not self._held_scheduled:
                 self._held_scheduled = True
@@ -497,9 +500,11 @@ class Connection(asyncio.Protocol):
             self._transport.abort()
 
     def shutdown(self) -> None:
-        """Stop taking requests; close once the answers in hand are out."""
-        if self._in_message:
-            self._in_message = False                # a half-read request is dropped
+        """Stop taking requests; close once the answers in hand are out. A request that has begun to
+        arrive is read to its end and answered too (with the connection's close), as nginx and Go's
+        net/http do at a graceful stop: a client uploading its request during a rolling restart
+        would otherwise see its connection closed under it. The server's grace bounds the wait."""
+        self._finishing = self._in_message
         if self._lingering and self._transport is not None:
             self._lingering = False                 # the server is going: no more draining
             self._transport.close()

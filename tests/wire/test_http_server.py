@@ -337,6 +337,36 @@ def test_shutdown_closes_idle_connections_and_exits(tmp_path: Path) -> None:
         srv.stop()
 
 
+def test_a_request_arriving_at_shutdown_is_read_to_its_end_and_answered(tmp_path: Path) -> None:
+    """SIGTERM while one request's body and another's headers are still on their way: both are
+    answered (as at a graceful stop of nginx or Go's net/http), each with the connection's close;
+    an idle connection is closed; then the process exits 0."""
+    srv = start_server(tmp_path / "data", server_env())
+    try:
+        whole = sts_post()
+        with connect(srv) as body_due, connect(srv) as head_due, connect(srv) as idle:
+            body_due.sendall(whole[:-10])
+            head_due.sendall(whole[:20])
+            idle.sendall(HEALTH)
+            assert Reader(idle).response()[0] == 200
+            time.sleep(0.2)                     # both partial requests are in the server's hands
+            srv.process.terminate()
+            assert Reader(idle).closed(within=5)
+            time.sleep(0.3)
+            assert srv.process.poll() is None   # waiting for the requests it has begun to read
+            body_due.sendall(whole[-10:])
+            head_due.sendall(whole[20:])
+            for s in (body_due, head_due):
+                r = Reader(s)
+                status, headers, body = r.response()
+                assert status == 403 and b"<ErrorResponse" in body, (status, body[:200])
+                assert headers["connection"] == "close"
+                assert r.closed()
+        assert srv.process.wait(timeout=10) == 0
+    finally:
+        srv.stop()
+
+
 def test_a_request_cut_short_by_the_client_closes_the_connection_at_once(server: RegauthServer) -> None:
     with connect(server) as s:
         s.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nonly part")
