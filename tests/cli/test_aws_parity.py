@@ -288,7 +288,11 @@ def test_auto_prompt_from_the_profile(fresh_home: Cli) -> None:
 
 
 def test_operation_help_word_prints_help(cli: Cli) -> None:
-    for argv in ((*CA_GAT, "help"), (*CA_GAT, "--domain", "x", "help"), ("sts", "help")):
+    """Also where an option the operation requires is missing (ACR's --instance-id), and for the
+    commands that are not AWS-style (the README: `regauth <command> --help` (or `... help`))."""
+    for argv in ((*CA_GAT, "help"), (*CA_GAT, "--domain", "x", "help"), ("sts", "help"),
+                 ("cr", "get-authorization-token", "help"), ("cr", "get-login-password", "--region", "r", "help"),
+                 ("help",), ("serve", "help"), ("admin", "help"), ("admin", "revoke", "help")):
         proc = subprocess.run([*REGAUTH, *argv], capture_output=True, text=True, cwd=REPO, timeout=60,
                               env=cli.env(None))
         assert proc.returncode == 0 and proc.stdout.startswith("usage: regauth "), (argv, proc.stderr)

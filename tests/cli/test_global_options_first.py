@@ -28,6 +28,9 @@ E = "http://127.0.0.1:8080"
     (["--endpoint-url", E, "sts", "--version"], ["--version"]),
     (["sts", "help"], ["sts", "--help"]),
     (["--region", "r", "iam", "help"], ["iam", "--help"]),
+    (["help"], ["--help"]),
+    (["admin", "help"], ["admin", "--help"]),
+    (["admin", "audit", "help"], ["admin", "audit", "--help"]),
 ])
 def test_options_move_after_the_operation(argv: list[str], expected: list[str]) -> None:
     assert hoist_global_options(argv) == expected
@@ -38,6 +41,7 @@ def test_options_move_after_the_operation(argv: list[str], expected: list[str]) 
     ["--version"], ["--help"], ["--endpoint-url", E],           # no command: argparse answers
     ["--endpoint-url", E, "serve"], ["--endpoint-url", E, "admin", "audit"],   # not AWS-style commands
     ["--no-such-option", "ecr", "get-login-password"],           # argparse says what is wrong
+    ["serve", "--data-dir", "help"], ["admin", "audit", "--limit", "help"],    # a value, not the word
 ])
 def test_everything_else_is_left_alone(argv: list[str]) -> None:
     assert hoist_global_options(argv) == argv

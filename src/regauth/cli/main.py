@@ -36,7 +36,12 @@ def hoist_global_options(argv: list[str]) -> list[str]:
     get-login-password`, `regauth sts --query Account get-caller-identity`. Those written before the operation
     move after it, where each operation's parser reads them; `--version` among them prints the version, as
     `aws --endpoint-url URL --version` does, and `regauth <service> help` is `--help`. Anything else (an unknown
-    option first, no service command, serve and admin) is left for argparse to answer as before."""
+    option first, no service command, serve and admin) is left for argparse to answer as before. `help` as
+    the last word of `regauth help`, `regauth serve help`, `regauth admin help` and `regauth admin <command>
+    help` is `--help` too."""
+    if argv and argv[-1] == "help" and (len(argv) == 1 or len(argv) == 2 and argv[0] in ("serve", "admin")
+                                        or len(argv) == 3 and argv[0] == "admin" and not argv[1].startswith("-")):
+        return [*argv[:-1], "--help"]
     if not argv or argv[0] in ("serve", "admin"):      # theirs are not AWS options; serve loads nothing more
         return argv
     from regauth.cli.commands import _GROUP_HELP
