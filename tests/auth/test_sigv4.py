@@ -203,6 +203,19 @@ def test_presigned_query_request_verifies_until_it_expires() -> None:
         sigv4.verify(req, claim, Secret(SECRET), now=ts - 901)
 
 
+def test_a_presigned_request_lives_no_longer_than_the_signature_window() -> None:
+    """X-Amz-Expires up to a week is accepted as a value, but the request is honoured only within the
+    window (900 s here), as STS does for a presigned GetCallerIdentity."""
+    req, ts = botocore_signed("GET", f"{ENDPOINT}/?Action=GetCallerIdentity&Version=2011-06-15",
+                              service="sts", presign_expires=604800)
+    claim = parse_ok(req)
+    sigv4.verify(req, claim, Secret(SECRET), now=ts + 900)
+    with pytest.raises(RequestExpired, match=r"\+ 900 s is earlier"):
+        sigv4.verify(req, claim, Secret(SECRET), now=ts + 901)
+    with pytest.raises(RequestExpired):
+        sigv4.verify(req, claim, Secret(SECRET), now=ts + 6 * 86400)
+
+
 @pytest.mark.parametrize("expires", [0, 604801])
 def test_presigned_expires_out_of_range_is_rejected(expires: int) -> None:
     req, ts = botocore_signed("GET", f"{ENDPOINT}/?Action=GetCallerIdentity&Version=2011-06-15",

@@ -417,13 +417,18 @@ def verify(req: HttpRequest, claim: SigV4Claim, secret: Secret, *, now: float,
 
 
 def _check_time(claim: SigV4Claim, now: float, skew: float) -> None:
+    """A presigned request lives X-Amz-Expires seconds, but never longer than the signature window
+    (REGAUTH_SIGNATURE_WINDOW_SECONDS, 15 min by default), as STS honours a presigned
+    GetCallerIdentity for 15 minutes whatever it says: every operation here mints or changes
+    credentials, and a week-long URL leaked from a proxy's log would do so for a week."""
     if claim.presigned:
         if claim.expires is None or not 1 <= claim.expires <= MAX_PRESIGN_EXPIRES:
             raise IncompleteSignature(
                 f"X-Amz-Expires must be between 1 and {MAX_PRESIGN_EXPIRES} seconds.")
-        if now > claim.timestamp + claim.expires:
+        lives = min(claim.expires, int(skew))
+        if now > claim.timestamp + lives:
             raise RequestExpired(
-                f"Request has expired: {claim.amz_date} + {claim.expires} s is earlier than "
+                f"Request has expired: {claim.amz_date} + {lives} s is earlier than "
                 f"{_format_epoch(now)}.")
     elif now - claim.timestamp > skew:
         raise RequestExpired(
