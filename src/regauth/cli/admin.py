@@ -28,7 +28,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     ca.add_argument("--account-id", default=None, help="12 digits; random when omitted")
     ca.set_defaults(run=_failing_cleanly(_create_account))
     au = actions.add_parser("audit", help="print recent audit events as JSON lines (newest first)")
-    au.add_argument("--limit", type=_bounded(1, 1_000_000), default=50, help="at most this many events (1-1000000)")
+    au.add_argument("--limit", type=_bounded(1, 1_000_000), default=50, help="at most this many events (1-1000000; default 50)")
     au.add_argument("--principal", default=None, help="only events of this principal ARN")
     au.set_defaults(run=_failing_cleanly(_audit))
     ci = actions.add_parser("create-acr-instance", help="create an Alibaba ACR instance and print it as JSON")
