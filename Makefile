@@ -1,22 +1,33 @@
 # regauth: two commands on a fresh machine.
-#   make run   - set up and start the server on an embedded SQLite store
-#   make test  - set up (Python and Debian packages) and run every test
+#   make run    - set up and start the server on an embedded SQLite store in the data dir (.regauth/)
+#   make test   - set up (Python and Debian packages) and run every test
+#   make setup  - only the venv (.venv): pip, regauth and its runtime and test dependencies at the versions of
+#                 constraints.txt (scripts/refresh-constraints.sh moves them); a Debian python3 without ensurepip
+#                 gets python3.X-venv first (as root or through sudo)
+#   make clean  - removes the venv and pytest's cache; keeps the data dir
+#   make destroy-data-and-master-key - deletes the data dir: the store and its master.key, so every account,
+#                 access key, signing key and audit record, for good. Nothing else removes it.
+# HOST, PORT and DATA are read from the command line only (make run PORT=9000), never from the environment:
+# a HOST or PORT a shell exports for something else (a PaaS, a devcontainer) does not move or expose the server.
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
-HOST   ?= 127.0.0.1
-PORT   ?= 8080
-DATA   ?= .regauth
+PIN    := constraints.txt
+PIP    := $(BIN)/pip install --quiet --disable-pip-version-check -c $(PIN)
+HOST   := 127.0.0.1
+PORT   := 8080
+DATA   := .regauth
 
-.PHONY: setup system-deps run test bench bench-instructions clean
+.PHONY: setup system-deps run test bench bench-instructions clean destroy-data-and-master-key
 
 NODE_STAMP := tests/node/node_modules/.installed
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(PIN)
+	./scripts/system-deps.sh --venv $(PYTHON)
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(PIP) --upgrade pip
+	$(PIP) --build-constraint $(PIN) -e '.[test]'
 	touch $(STAMP)
 
 $(NODE_STAMP): tests/node/package.json tests/node/package-lock.json
@@ -43,5 +54,12 @@ bench-instructions: $(STAMP)
 	bash bench/setup.sh --debian-only
 	$(BIN)/python bench/instructions.py $(BENCH_ARGS)
 
+# The data dir is no cache: its regauth.db and master.key are every account, key and audit record
+# (the only copy, unless backed up). clean leaves it; deleting it takes a target no one types by accident.
 clean:
-	rm -rf $(VENV) .regauth .pytest_cache
+	rm -rf $(VENV) .pytest_cache
+	@if [ -d $(DATA) ]; then echo "kept $(DATA)/ (make destroy-data-and-master-key deletes it)"; fi
+
+destroy-data-and-master-key:
+	@echo "deleting $(DATA)/: the store and its master.key (every account, access key, signing key, audit record)"
+	rm -rf $(DATA)
