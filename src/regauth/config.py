@@ -125,8 +125,10 @@ def _database_url(env: Mapping[str, str]) -> str:
     return url
 
 
-_ACCOUNT = re.compile(r"^[0-9]{12}$")
-_AKID = re.compile(r"^AKIA[A-Z0-9]{16}$")
+# these and _ISSUER are used with fullmatch: `$` also matches before a final "\n", and a value read from
+# a file (a Kubernetes secret made with --from-file keeps the file's last newline) must be refused, not kept
+_ACCOUNT = re.compile(r"[0-9]{12}")
+_AKID = re.compile(r"AKIA[A-Z0-9]{16}")
 
 
 def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
@@ -156,12 +158,12 @@ def _networks(env: Mapping[str, str], name: str) -> str:
     return ",".join(items)
 
 
-_ISSUER = re.compile(r"^[\x21-\x7e]{1,128}$")
+_ISSUER = re.compile(r"[\x21-\x7e]{1,128}")
 
 
 def _issuer(env: Mapping[str, str], name: str) -> str:
     raw = env.get(name) or "regauth"
-    if not _ISSUER.match(raw):
+    if not _ISSUER.fullmatch(raw):
         raise SettingsError(f"{name} must be 1 to 128 printable characters without spaces")
     return raw
 
@@ -195,14 +197,14 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: object) -> 
         raise SettingsError("--data-dir is empty: name a directory, or leave the option out "
                             "(REGAUTH_DATA_DIR, else .regauth)")
     account = env.get("REGAUTH_ACCOUNT_ID") or None
-    if account is not None and not _ACCOUNT.match(account):
+    if account is not None and not _ACCOUNT.fullmatch(account):
         raise SettingsError("REGAUTH_ACCOUNT_ID must be 12 digits")
     akid = env.get("REGAUTH_BOOTSTRAP_ACCESS_KEY_ID") or None
     secret = env.get("REGAUTH_BOOTSTRAP_SECRET_ACCESS_KEY") or None
     if (akid is None) != (secret is None):
         raise SettingsError("set both REGAUTH_BOOTSTRAP_ACCESS_KEY_ID and REGAUTH_BOOTSTRAP_SECRET_ACCESS_KEY, "
                             "or neither")
-    if akid is not None and not _AKID.match(akid):
+    if akid is not None and not _AKID.fullmatch(akid):
         raise SettingsError("REGAUTH_BOOTSTRAP_ACCESS_KEY_ID must look like AKIA followed by 16 upper-case "
                             "letters or digits")
     if secret is not None and not (16 <= len(secret) <= 128):

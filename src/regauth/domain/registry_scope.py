@@ -23,8 +23,9 @@ KNOWN_ACTIONS = ("pull", "push", "delete", "*")
 _LABEL = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
 _DOMAIN = rf"{_LABEL}(?:\.{_LABEL})*(?::[0-9]+)?"
 _COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*"
-_REPOSITORY = re.compile(rf"^(?:{_DOMAIN}/)?{_COMPONENT}(?:/{_COMPONENT})*$")
-_TYPE = re.compile(r"^([a-z0-9]+)(?:\([a-z0-9]+\))?$")
+# both used with fullmatch: `$` also matches before a final "\n", which `team/app%0A` would have passed
+_REPOSITORY = re.compile(rf"(?:{_DOMAIN}/)?{_COMPONENT}(?:/{_COMPONENT})*")
+_TYPE = re.compile(r"([a-z0-9]+)(?:\([a-z0-9]+\))?")
 
 
 @record
@@ -50,10 +51,10 @@ def parse_scopes(values: list[str]) -> list[Scope]:
         if first <= 0 or last == first:
             raise InvalidInput("a scope is type:name:actions", "scope")
         kind_text, name, actions_text = item[:first], item[first + 1:last], item[last + 1:]
-        kind = _TYPE.match(kind_text)
+        kind = _TYPE.fullmatch(kind_text)
         if kind is None or not name or len(name) > MAX_NAME_LENGTH:
             raise InvalidInput("a scope is type:name:actions", "scope")
-        if kind.group(1) == "repository" and not _REPOSITORY.match(name):
+        if kind.group(1) == "repository" and not _REPOSITORY.fullmatch(name):
             raise InvalidInput("a repository name is lower-case letters, digits and separators", "scope")
         actions = merged.setdefault((kind.group(1), name), [])
         for action in actions_text.split(","):

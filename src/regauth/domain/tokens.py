@@ -31,7 +31,8 @@ from regauth.records import record
 
 PREFIXES = {"codeartifact": "rgca_", "ecr": "rgecr_", "ecr-public": "rgecp_", "acr": "rgacr_"}
 _KIND_BY_PREFIX = {v: k for k, v in PREFIXES.items()}
-_SHAPE = re.compile(r"^(rg[a-z]+_)([A-Za-z0-9]{1,32})\.([A-Za-z0-9_-]{1,2048})\.([A-Za-z0-9_-]{43})$")
+# used with fullmatch: `$` would also match before a final "\n", passing a token followed by a newline
+_SHAPE = re.compile(r"(rg[a-z]+_)([A-Za-z0-9]{1,32})\.([A-Za-z0-9_-]{1,2048})\.([A-Za-z0-9_-]{43})")
 LEEWAY_SECONDS = 60
 MAX_TOKEN_LENGTH = 2200
 
@@ -119,7 +120,7 @@ def verify(keyring: Keyring, token: str, *, now: float, kind: str | None = None)
     """Check shape, MAC (constant time), kind and expiry. No database read."""
     if len(token) > MAX_TOKEN_LENGTH:
         raise InvalidToken("too long")
-    m = _SHAPE.match(token)
+    m = _SHAPE.fullmatch(token)
     if m is None:
         raise InvalidToken("malformed")
     prefix, kid, body, mac = m.groups()

@@ -49,12 +49,13 @@ MIN_HOURS, MAX_HOURS = 1, 24
 MAX_INSTANCE_ID = 128
 
 _ID_ALPHABET = string.ascii_lowercase + string.digits
-_INSTANCE_ID = re.compile(r"^cri-[a-z0-9]{4,64}$")
-_ACCOUNT = re.compile(r"^[0-9]{12}$")
-_REGION = re.compile(r"^[a-z]{2,}(-[a-z0-9]+){1,4}$")
-_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}[a-z0-9]$")
-_LOGIN_SERVER = re.compile(r"^(?=.{1,253}(:|$))[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*"
-                           r"(:[0-9]{1,5})?$")
+# all used with fullmatch (`$` also matches before a final "\n"; a login server's length check ends at `\Z`)
+_INSTANCE_ID = re.compile(r"cri-[a-z0-9]{4,64}")
+_ACCOUNT = re.compile(r"[0-9]{12}")
+_REGION = re.compile(r"[a-z]{2,}(-[a-z0-9]+){1,4}")
+_NAME = re.compile(r"[a-z0-9][a-z0-9-]{1,62}[a-z0-9]")
+_LOGIN_SERVER = re.compile(r"(?=.{1,253}(:|\Z))[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*"
+                           r"(:[0-9]{1,5})?")
 
 
 def new_instance_id() -> str:
@@ -78,19 +79,19 @@ class AcrService:
     def create_instance(self, account_id: str, region: str, name: str, login_server: str,
                         instance_id: str | None = None) -> AcrInstance:
         """Raises InvalidInput on a malformed value, NotFound for an unknown account, Conflict on a taken id."""
-        if not _ACCOUNT.match(account_id):
+        if not _ACCOUNT.fullmatch(account_id):
             raise InvalidInput("The account id must be 12 digits.", "AccountId")
-        if not _REGION.match(region):
+        if not _REGION.fullmatch(region):
             raise InvalidInput("The region must look like cn-hangzhou (lowercase letters, digits, hyphens).",
                                "RegionId")
-        if not _NAME.match(name):
+        if not _NAME.fullmatch(name):
             raise InvalidInput("The instance name must be 3-64 lowercase letters, digits or hyphens, "
                                "starting and ending with a letter or digit.", "InstanceName")
         server = login_server.lower()
         port = server.rpartition(":")[2] if ":" in server else "443"
-        if not _LOGIN_SERVER.match(server) or not 1 <= int(port) <= 65535:
+        if not _LOGIN_SERVER.fullmatch(server) or not 1 <= int(port) <= 65535:
             raise InvalidInput("The login server must be host[:port].", "LoginServer")
-        if instance_id is not None and not _INSTANCE_ID.match(instance_id):
+        if instance_id is not None and not _INSTANCE_ID.fullmatch(instance_id):
             raise InvalidInput("The instance id must be cri- followed by 4-64 lowercase letters or digits.",
                                "InstanceId")
         if not self._store.account_exists(account_id):

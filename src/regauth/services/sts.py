@@ -15,7 +15,7 @@ from regauth.services.authz import Authorizer, PolicyCache, denied
 from regauth.services.context import Call
 from regauth.store.interfaces import Store
 
-_ROLE_ARN = re.compile(r"^arn:aws:iam::([0-9]{12}):role/(?:[\x21-\x7e]*/)?([\w+=,.@-]{1,64})$")
+_ROLE_ARN = re.compile(r"arn:aws:iam::([0-9]{12}):role/(?:[\x21-\x7e]*/)?([\w+=,.@-]{1,64})")  # fullmatch: not `$`
 SESSION_POLICY_MAX = 2048
 ROLE_CHAINING_MAX = 3600
 
@@ -106,7 +106,7 @@ class StsService:
         return AssumedRole(credentials=creds, assumed_role_id=session.user_id, arn=arn, packed_policy_size=packed)
 
     def _role(self, role_arn: str) -> Role | None:
-        m = _ROLE_ARN.match(role_arn)
+        m = _ROLE_ARN.fullmatch(role_arn)
         if m is None:
             raise InvalidInput(f"{role_arn} is invalid", "RoleArn")
         role = self._store.get_role(m.group(1), m.group(2))

@@ -232,7 +232,7 @@ def compile_java_pattern(pattern: str) -> re.Pattern[str]:
 class Route:
     method: str
     operation: str
-    regex: re.Pattern[str]                      # over the raw (still %-encoded) path
+    regex: re.Pattern[str]                      # fullmatched over the raw (still %-encoded) path
     labels: tuple[str, ...]                     # label names in template order
     query_literals: tuple[tuple[str, str | None], ...]   # "?foo" / "?foo=bar" parts of requestUri
     specificity: tuple[int, int, int]
@@ -244,7 +244,7 @@ def _compile_route(method: str, operation: str, request_uri: str) -> Route:
     for part in filter(None, query.split("&")):
         k, eq, v = part.partition("=")
         literals.append((k, v if eq else None))
-    regex, labels, literal_chars, greedy = ["^"], [], 0, 0
+    regex, labels, literal_chars, greedy = [], [], 0, 0
     for token in re.split(r"(\{[^}]+\})", path):
         if token.startswith("{") and token.endswith("}"):
             name = token[1:-1]
@@ -258,7 +258,6 @@ def _compile_route(method: str, operation: str, request_uri: str) -> Route:
         else:
             literal_chars += len(token)
             regex.append(re.escape(token))
-    regex.append("$")
     return Route(method, operation, re.compile("".join(regex)), tuple(labels), tuple(literals),
                  (literal_chars, len(literals), -greedy))
 
@@ -466,7 +465,7 @@ class ServiceSpec:
         for k in range(1, max(len(segments), 2)):
             candidate = "/" + "/".join(segments[k:])
             for route in routes:
-                m = route.regex.match(candidate)
+                m = route.regex.fullmatch(candidate)   # not `^...$`: `$` passes a final "\n"
                 if m and _query_has(query, route.query_literals):
                     try:
                         labels = {n: unquote(v, errors="strict") for n, v in zip(route.labels, m.groups())}
