@@ -62,3 +62,10 @@ def test_anything_parses_or_is_refused_as_input(values: list[str]) -> None:
         return
     for scope in scopes:
         assert ":" not in scope.type and scope.name and set(scope.actions) <= {"pull", "push", "delete", "*"}
+
+
+def test_a_name_too_long_is_refused_saying_so() -> None:
+    """Its shape is right; its length is not (the message named the shape)."""
+    assert parse_scopes([f"repository:{'a' * 255}:pull"])[0].name == "a" * 255
+    with pytest.raises(InvalidInput, match="at most 255 characters"):
+        parse_scopes([f"repository:{'a' * 256}:pull"])

@@ -52,8 +52,10 @@ def parse_scopes(values: list[str]) -> list[Scope]:
             raise InvalidInput("a scope is type:name:actions", "scope")
         kind_text, name, actions_text = item[:first], item[first + 1:last], item[last + 1:]
         kind = _TYPE.fullmatch(kind_text)
-        if kind is None or not name or len(name) > MAX_NAME_LENGTH:
+        if kind is None or not name:
             raise InvalidInput("a scope is type:name:actions", "scope")
+        if len(name) > MAX_NAME_LENGTH:
+            raise InvalidInput(f"a name is at most {MAX_NAME_LENGTH} characters", "scope")
         if kind.group(1) == "repository" and not _REPOSITORY.fullmatch(name):
             raise InvalidInput("a repository name is lower-case letters, digits and separators", "scope")
         actions = merged.setdefault((kind.group(1), name), [])
