@@ -37,7 +37,8 @@ venv_deps() {
   has_ensurepip "$py" && return 0
   pkg="$("$py" -c 'import sys; print("python%d.%d-venv" % sys.version_info[:2])')"
   if ! dpkg-query -S "$(realpath "$exe")" >/dev/null 2>&1; then
-    echo "system-deps: $exe has no ensurepip, which venv needs, and is not Debian's; add it, or use make PYTHON=..." >&2
+    echo "system-deps: $exe has no ensurepip (venv needs it) and is not Debian's:" \
+      "reinstall it with ensurepip, or name another: make PYTHON=/usr/bin/python3" >&2
     exit 1
   fi
   apt_install "$pkg"
@@ -56,8 +57,8 @@ need=()
 dpkg -s awscli >/dev/null 2>&1 || need+=(awscli)                       # AWS CLI v2 (Debian build)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)  # PostgreSQL server for store tests
 command -v npm >/dev/null 2>&1 || need+=(npm)                             # installs @alicloud/pop-core for the tests
-command -v faketime >/dev/null 2>&1 || need+=(faketime)                   # shifted clocks: stale dates, expired sessions
-command -v docker-registry >/dev/null 2>&1 || need+=(docker-registry)     # distribution 2.8: our /token realm's consumer
+command -v faketime >/dev/null 2>&1 || need+=(faketime)                   # shifted clocks: old dates, expired sessions
+command -v docker-registry >/dev/null 2>&1 || need+=(docker-registry)     # distribution 2.8: our /token realm's user
 command -v skopeo >/dev/null 2>&1 || need+=(skopeo)                       # container client: push/pull against it
 PATH="$PATH:/usr/sbin:/sbin" command -v nginx >/dev/null 2>&1 || need+=(nginx)  # auth_request front for pypiserver
 
