@@ -8,6 +8,11 @@ Type errors are CANNOT_PARSE here; every constraint botocore leaves to the serve
 AND max, pattern, enum) is checked by `ServiceSpec.violations` and raised here with the AWS
 wording: `1 validation error detected: Value 'x' at 'domain' failed to satisfy constraint: ...`.
 
+The query string is read as the SigV4 verifier reads it (%XX escapes only, '+' is a plus), a
+form-encoded body as a form ('+' is a space). A parameter read as one value may be given once: the
+canonical query is sorted, so the order of a key's values is not signed (query protocol: any key,
+query string and body together; rest-json: the querystring members that are not lists).
+
 Only regauth errors leave this module: Unparseable (CANNOT_PARSE), InvalidInput (FIELD_VALIDATION_FAILED),
 MissingParameter, UnknownOperation.
 
@@ -217,7 +222,29 @@ class _Node:
         self.children: dict[str, _Node] = {}
 
 
+def _query_pairs(text: str) -> list[tuple[str, str]]:
+    """The query string's pairs decoded as the signature verifier decodes them
+    (`sigv4_canonical.query_pairs`): %XX escapes only, a '+' is a plus. Read as a form (a '+' as a
+    space), `a+b` would verify as the signed `a%2Bb` and be stored as `a b`."""
+    if not text:
+        return []
+    encoded = "%" in text           # else unquote would return its argument
+    pairs = []
+    for part in text.split("&"):
+        if part:
+            name, _, value = part.partition("=")
+            if encoded:
+                try:
+                    name, value = unquote(name, errors="strict"), unquote(value, errors="strict")
+                except UnicodeDecodeError:
+                    raise Unparseable("Cannot parse the query string") from None
+            pairs.append((name, value))
+    return pairs
+
+
 def _form_pairs(text: str) -> list[tuple[str, str]]:
+    """A form-encoded body's pairs: a '+' is a space (botocore's urlencode writes a space as '+', a
+    plus as %2B); the body's bytes are signed as they are, so no reading of them is unsigned."""
     if not text:
         return []
     if "%" not in text and "+" not in text:     # nothing to decode: parse_qsl's pairs, directly
@@ -234,20 +261,22 @@ def _form_pairs(text: str) -> list[tuple[str, str]]:
 
 
 def _parse_query_protocol(spec: ServiceSpec, req: HttpRequest) -> tuple[_Plan, dict]:
-    pairs = _form_pairs(req.query)
+    pairs = _query_pairs(req.query)
     if req.body:
         try:
             body = req.body.decode("utf-8")
         except UnicodeDecodeError:
             raise Unparseable("Cannot parse the request body") from None
         pairs += _form_pairs(body)
-    first: dict[str, str] = {}      # the first value of each exact key (the tree keeps that one too)
+    given: dict[str, str] = {}      # each exact key's one value
     for key, value in pairs:
-        first.setdefault(key, value)
-    action_name = first.get("Action")
+        given[key] = value
+    if len(given) != len(pairs):    # a key given twice
+        raise _given_twice(pairs)
+    action_name = given.get("Action")
     if not action_name:
         raise MissingAction("The request must contain the parameter Action.", field="Action")
-    version_name = first.get("Version")
+    version_name = given.get("Version")
     plan = _plan(spec, action_name)
     if plan is None or version_name != spec.api_version:
         raise UnknownOperation(f"Could not find operation {action_name[:_ECHO_MAX]} for version "
@@ -257,9 +286,22 @@ def _parse_query_protocol(spec: ServiceSpec, req: HttpRequest) -> tuple[_Plan, d
     if not shape:
         return plan, {}
     if plan.flat:
-        return plan, {name: _from_text(member, first[wire], _lc(name), "iso8601")
-                      for name, member, _, wire in plan.members if wire in first}
+        return plan, {name: _from_text(member, given[wire], _lc(name), "iso8601")
+                      for name, member, _, wire in plan.members if wire in given}
     return plan, _from_query(shape, _tree(pairs), "", True) or {}
+
+
+def _given_twice(pairs: list[tuple[str, str]]) -> Unparseable:
+    """A key given more than once is refused wherever it is: the signature does not fix the order of
+    a query string's values (the canonical query is sorted), so which one is 'first' is anyone's
+    choice. A signed body's order is signed, but one rule is simpler to trust than two."""
+    seen: set[str] = set()
+    for key, _ in pairs:
+        if key in seen:
+            break
+        seen.add(key)
+    count = sum(1 for k, _ in pairs if k == key)
+    return _cannot_parse(key[:_ECHO_MAX], f"one value, not {count}")
 
 
 def _tree(pairs: list[tuple[str, str]]) -> _Node:
@@ -432,11 +474,14 @@ def _parse_rest_json(spec: ServiceSpec, req: HttpRequest) -> tuple[_Plan, dict]:
     for name, member, loc, wire in plan.members:
         value: Any = None
         if loc == "querystring":
-            if query.get(wire) and member.type_name == "list":
+            values = query.get(wire)
+            if values and member.type_name == "list":
                 value = [_from_text(member.member, v, f"{name}.{i}.member", "iso8601")
-                         for i, v in enumerate(query[wire], 1)]
-            elif query.get(wire) and member.type_name != "map":
-                value = _from_text(member, query[wire][0], name, "iso8601")
+                         for i, v in enumerate(values, 1)]
+            elif values and member.type_name != "map":
+                if len(values) > 1:     # the signature does not fix their order: which is first is unsigned
+                    raise _cannot_parse(name, f"one '{wire}' parameter, not {len(values)}")
+                value = _from_text(member, values[0], name, "iso8601")
         elif loc == "uri":
             if wire in labels:
                 value = _from_text(member, labels[wire], name, "iso8601")
