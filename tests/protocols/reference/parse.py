@@ -78,7 +78,21 @@ class _Node:
         self.children: dict[str, _Node] = {}
 
 
+def _query_pairs(text: str) -> list[tuple[str, str]]:
+    """A query string is read as the SigV4 verifier reads it: %XX escapes only, '+' is a plus."""
+    pairs = []
+    for part in text.split("&"):
+        if part:
+            k, _, v = part.partition("=")
+            try:
+                pairs.append((unquote(k, errors="strict"), unquote(v, errors="strict")))
+            except UnicodeDecodeError:
+                raise Unparseable("Cannot parse the query string") from None
+    return pairs
+
+
 def _form_pairs(text: str) -> list[tuple[str, str]]:
+    """A form-encoded body: '+' is a space."""
     try:
         return parse_qsl(text, keep_blank_values=True, encoding="utf-8", errors="strict")
     except (UnicodeDecodeError, ValueError):
@@ -86,13 +100,18 @@ def _form_pairs(text: str) -> list[tuple[str, str]]:
 
 
 def _parse_query_protocol(spec: ServiceSpec, req: HttpRequest) -> tuple[OperationModel, dict]:
-    pairs = _form_pairs(req.query)
+    pairs = _query_pairs(req.query)
     if req.body:
         try:
             body = req.body.decode("utf-8")
         except UnicodeDecodeError:
             raise Unparseable("Cannot parse the request body") from None
         pairs += _form_pairs(body)
+    seen: set[str] = set()
+    for key, _ in pairs:        # a key given twice: the order of its values is not signed
+        if key in seen:
+            raise _cannot_parse(key[:_ECHO_MAX], f"one value, not {sum(k == key for k, _ in pairs)}")
+        seen.add(key)
     root = _Node()
     for key, value in pairs:
         node = root
@@ -267,6 +286,8 @@ def _parse_rest_json(spec: ServiceSpec, req: HttpRequest) -> tuple[OperationMode
             value = [_from_text(member.member, v, f"{name}.{i}.member", "iso8601")
                      for i, v in enumerate(query[wire], 1)]
         elif loc == "querystring" and query.get(wire) and member.type_name != "map":
+            if len(query[wire]) > 1:
+                raise _cannot_parse(name, f"one '{wire}' parameter, not {len(query[wire])}")
             value = _from_text(member, query[wire][0], name, "iso8601")
         elif loc == "header" and req.header(wire) is not None and member.type_name != "list":
             value = _from_text(member, req.header(wire) or "", name, "rfc822")
