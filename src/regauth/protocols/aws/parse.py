@@ -446,6 +446,8 @@ def _from_json(shape: Shape, value: Any, path: str, top: bool = False) -> Any:
 # --- rest-json (CodeArtifact) --------------------------------------------------------------------
 
 def _rest_query(raw: str) -> dict[str, list[str]]:
+    """Decoded as `_query_pairs` decodes, straight into lists: going through its pairs cost 0.5 % of a
+    CodeArtifact token request's instructions."""
     out: dict[str, list[str]] = {}
     encoded = "%" in raw            # else unquote would return its argument
     for part in raw.split("&"):
