@@ -13,7 +13,10 @@ Two ways to run the writes:
 
 If a transaction fails, its requests' records are retried one request at a time, so one bad record
 fails only its own request; each request whose records still fail is counted
-(`regauth_audit_write_failures_total`, regauth.metrics).
+(`regauth_audit_write_failures_total`, regauth.metrics). Not when the store itself failed (down,
+out of connections, no answer in time: `faults.outage`): a record is not at fault then, and each
+retry would meet the same outage, one after another (with a database that gives no answer, a
+timeout each: the last of 8 requests waited 45 s for a 5 s timeout).
 """
 
 from __future__ import annotations
@@ -23,11 +26,12 @@ import logging
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Callable, Sequence
 
-from regauth.faults import log_fault
+from regauth.faults import log_fault, outage
 from regauth.log_lines import LogLines
 from regauth.metrics import Metrics
 from regauth.services.audit import line
 from regauth.services.pending import Pending
+from regauth.store.answer_deadline import no_answer
 
 log = logging.getLogger("regauth.commit")
 
@@ -130,10 +134,11 @@ class GroupCommit:
             self._write(units)
             return [None] * len(units)
         except Exception as exc:  # noqa: BLE001 - find out whose records fail: one transaction each
-            if len(units) == 1:
-                _lost(units[0], exc)
-                self._failed()
-                return [exc]
+            if len(units) == 1 or outage(exc) is not None:
+                for unit in units:
+                    _lost(unit, exc)
+                    self._failed()
+                return [exc] * len(units)
         outcomes: list[BaseException | None] = []
         for unit in units:
             try:
@@ -156,8 +161,11 @@ def _lost(unit: Pending, exc: BaseException) -> None:
     whatever the log level), so that the trail of a denial answered anyway, or the request id of a
     500, is not lost with them."""
     log_fault(log, exc, "could not store a request's records")
+    # A statement cut for want of an answer is cancelled, but a server that was stopped may still run
+    # it when it resumes, before it sees the cancel: not known, rather than not, stored.
+    prefix = "not known to be stored" if no_answer(exc) else "not stored"
     if unit.events:         # a line each, prefixed as records of their own (the traceback's record cannot)
-        log.error(LogLines([f"not stored: {line(e)}" for e in unit.events]))
+        log.error(LogLines([f"{prefix}: {line(e)}" for e in unit.events]))
 
 
 def call_soon_threadsafe(loop: asyncio.AbstractEventLoop, fn: Callable[..., None], *args: object) -> None:

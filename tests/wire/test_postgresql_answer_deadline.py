@@ -11,6 +11,7 @@ import signal
 import subprocess
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import psycopg
@@ -18,7 +19,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from tests.fixtures.postgres import PostgresServer, create_database, start_postgres
-from tests.fixtures.server import RegauthServer, start_server
+from tests.fixtures.server import Keys, RegauthServer, start_server
 from tests.wire.serve_runs import one_line, serve_once
 
 pytestmark = pytest.mark.postgres
@@ -55,6 +56,13 @@ def _fails_in_envelope(call, code: str) -> ClientError:
     err = info.value.response
     assert err["ResponseMetadata"]["HTTPStatusCode"] == 500, err
     assert err["Error"]["Code"] == code, err
+    return info.value
+
+
+def _denied(call) -> ClientError:
+    with pytest.raises(ClientError) as info:
+        call()
+    assert info.value.response["Error"]["Code"] == "AccessDeniedException", info.value.response
     return info.value
 
 
@@ -106,6 +114,47 @@ def test_a_statement_held_by_a_lock_fails_after_the_deadline(tmp_path: Path, fre
         time.sleep(0.2)
         assert len(_log_lines(server, NO_ANSWER)) == 2, server.output[-10:]
         assert not _log_lines(server, "Traceback")
+    finally:
+        server.stop()
+
+
+def _waiting_on_a_lock(url: str, holder_pid: int) -> int:
+    """The database's sessions, other than the holder's, waiting on a lock now."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        (n,), = conn.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                             "AND wait_event_type = 'Lock' AND pid <> %s", (holder_pid,)).fetchall()
+    return n
+
+
+def test_a_statement_cut_by_the_deadline_is_cancelled_not_left_to_run(tmp_path: Path,
+                                                                      fresh_postgres_url: str) -> None:
+    """Four requests at once, their records (a denial's audit events: no unique key) waiting on a lock:
+    each is answered (a denial is, stored or not) once the deadline cuts the statement, which is
+    cancelled on the server: no session is left waiting on the lock, and once the lock goes nothing
+    of theirs is stored, neither late nor twice (their batch is not retried request by request)."""
+    server = _serve(tmp_path / "d", fresh_postgres_url)
+    try:
+        iam = server.client("iam")
+        iam.create_user(UserName="nopriv")
+        key = iam.create_access_key(UserName="nopriv")["AccessKey"]
+        keys = Keys(key["AccessKeyId"], key["SecretAccessKey"])
+        ecr = server.client("ecr", keys, read_timeout=60, connect_timeout=5)
+        with psycopg.connect(fresh_postgres_url) as holder:
+            holder.execute("LOCK TABLE audit_events IN ACCESS EXCLUSIVE MODE")
+            with ThreadPoolExecutor(4) as pool:
+                denials = list(pool.map(lambda _: _denied(ecr.get_authorization_token), range(4)))
+            request_ids = [d.response["ResponseMetadata"]["RequestId"] for d in denials]
+            deadline = time.monotonic() + 10
+            while _waiting_on_a_lock(fresh_postgres_url, holder.info.backend_pid) and time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert _waiting_on_a_lock(fresh_postgres_url, holder.info.backend_pid) == 0
+            holder.rollback()
+        time.sleep(0.5)
+        with psycopg.connect(fresh_postgres_url) as conn:
+            (stored,), = conn.execute("SELECT count(*) FROM audit_events WHERE request_id = ANY(%s)",
+                                      (request_ids,)).fetchall()
+        assert stored == 0
+        assert len(_log_lines(server, "not known to be stored: audit denied ecr:GetAuthorizationToken")) == 4
     finally:
         server.stop()
 

@@ -8,9 +8,9 @@ needed the store: clients saw their read timeouts, never an answer.
 
 Each PostgreSQL connection of an engine made with a deadline waits at most `seconds` for each answer
 (psycopg's `Connection.wait`, through which every exchange goes: statement, fetch, commit). Past it a
-watchdog thread shuts the connection's socket down: the wait ends as a lost connection does, in an
-`OperationalError`, the connection is dropped (SQLAlchemy invalidates it, `held_connection` replaces
-it) and the request fails as in any store outage. The deadline is off (`seconds` None) until the
+watchdog thread has the statement cancelled on the server and the connection's socket shut down
+(`_shut`): the wait ends in an `OperationalError`, the connection is closed (SQLAlchemy drops it,
+`held_connection` replaces it) and the request fails as in any store outage. The deadline is off (`seconds` None) until the
 serving process has migrated its store: a migration may run long statements.
 """
 
@@ -22,6 +22,9 @@ import socket
 import threading
 import time
 from typing import Any
+
+
+CANCEL_SECONDS = 2.0       # how long the cancel of a late statement may take before its socket is shut down
 
 
 class AnswerDeadline:
@@ -56,6 +59,12 @@ class AnswerDeadline:
                     return super().wait(*args, **kwargs)
                 except psycopg.OperationalError:
                     if deadline._end(key):
+                        # cancelled, its socket about to be shut down: closed now, so that SQLAlchemy
+                        # drops it (a cancelled connection looks healthy) and no one takes it again
+                        try:
+                            self.close()
+                        except Exception:  # noqa: BLE001 - broken already: closed is what is wanted
+                            pass
                         exc = psycopg.OperationalError(
                             f"PostgreSQL gave no answer within {seconds:g} s (REGAUTH_DATABASE_TIMEOUT_SECONDS): "
                             "the connection was closed")
@@ -105,23 +114,49 @@ class AnswerDeadline:
                 self._wake.wait(timeout=max(0.05, min(pending) - now) if pending else None)
 
 
+def _shut(conn: Any) -> None:
+    """End the connection's pending wait: the statement cancelled on the server, then the socket shut
+    down both ways (the descriptor stays open, psycopg closes it with the connection).
+
+    Without the cancel, a statement waiting on a lock went on waiting in its server session after
+    its request had failed, and ran once the lock was released: each cut statement left a session
+    behind (one node exhausted `max_connections`), and records logged as not stored were stored.
+    The cancel is libpq's non-blocking one (libpq 17, psycopg 3.2), bounded by CANCEL_SECONDS: a
+    stopped server never answers it, and the blocking one holds the interpreter's lock meanwhile (the
+    whole process stopped with the database). Without it, the socket is shut down alone. Both run on
+    a thread of their own; the socket is a duplicate taken now, so it is this connection's whatever
+    becomes of the descriptor number meanwhile."""
+    try:
+        sock = socket.socket(fileno=os.dup(conn.pgconn.socket))
+    except Exception:       # noqa: BLE001 - already closed: nothing is waiting on it
+        return
+    threading.Thread(target=_cancel_then_shut, args=(conn, sock), name="regauth-db-cancel", daemon=True).start()
+
+
+def _cancel_then_shut(conn: Any, sock: socket.socket) -> None:
+    try:
+        if _can_cancel_safely():
+            try:
+                conn.cancel_safe(timeout=CANCEL_SECONDS)
+            except Exception:   # noqa: BLE001 - not delivered in time, or refused: the socket goes anyway
+                pass
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+    finally:
+        sock.close()
+
+
+def _can_cancel_safely() -> bool:
+    try:
+        from psycopg import capabilities
+        return bool(capabilities.has_cancel_safe())
+    except Exception:       # noqa: BLE001 - psycopg before 3.2, or libpq before 17
+        return False
+
+
 def no_answer(exc: BaseException) -> bool:
     """Whether `exc` (or the driver's error SQLAlchemy wrapped in it) is a wait this deadline cut."""
     return bool(getattr(exc, "regauth_no_answer", False) or getattr(getattr(exc, "orig", None), "regauth_no_answer",
                                                                     False))
-
-
-def _shut(conn: Any) -> None:
-    """End the connection's pending wait: its socket shut down both ways (the descriptor stays open,
-    psycopg closes it with the connection)."""
-    try:
-        fd = conn.pgconn.socket
-        sock = socket.socket(fileno=os.dup(fd))
-    except Exception:       # noqa: BLE001 - already closed: nothing is waiting on it
-        return
-    try:
-        sock.shutdown(socket.SHUT_RDWR)
-    except OSError:
-        pass
-    finally:
-        sock.close()
