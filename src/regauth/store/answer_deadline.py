@@ -10,8 +10,8 @@ Each PostgreSQL connection of an engine made with a deadline waits at most `seco
 (psycopg's `Connection.wait`, through which every exchange goes: statement, fetch, commit). Past it a
 watchdog thread has the statement cancelled on the server and the connection's socket shut down
 (`_shut`): the wait ends in an `OperationalError`, the connection is closed (SQLAlchemy drops it,
-`held_connection` replaces it) and the request fails as in any store outage. The deadline is off (`seconds` None) until the
-serving process has migrated its store: a migration may run long statements.
+`held_connection` replaces it) and the request fails as in any store outage. The deadline is off
+(`seconds` None) until the serving process has migrated its store: a migration may run long statements.
 """
 
 from __future__ import annotations
