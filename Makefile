@@ -61,5 +61,6 @@ clean:
 	@if [ -d $(DATA) ]; then echo "kept $(DATA)/ (make destroy-data-and-master-key deletes it)"; fi
 
 destroy-data-and-master-key:
+	@test -n "$(strip $(DATA))" || { echo "DATA is empty: name the data dir to delete" >&2; exit 2; }
 	@echo "deleting $(DATA)/: the store and its master.key (every account, access key, signing key, audit record)"
-	rm -rf $(DATA)
+	rm -rf -- "$(DATA)"

@@ -68,6 +68,13 @@ def test_only_the_target_that_says_so_deletes_the_data_dir(tmp_path):
     assert "master.key" in out.stdout
 
 
+def test_the_destroying_target_refuses_an_empty_data_dir(tmp_path):
+    tree = _tree_with_data(tmp_path)
+    out = _make("-f", str(ROOT / "Makefile"), "destroy-data-and-master-key", "DATA=", cwd=tree)
+    assert out.returncode != 0 and "DATA is empty" in out.stderr
+    assert "deleting" not in out.stdout and (tree / ".regauth/master.key").exists()
+
+
 def test_the_venv_is_installed_from_the_constraints():
     out = _make("-n", "-B", "setup")          # -B: the venv's recipe, as on a machine that has none
     assert out.returncode == 0, out.stderr
