@@ -292,8 +292,14 @@ def test_operation_help_word_prints_help(cli: Cli) -> None:
     commands that are not AWS-style (the README: `regauth <command> --help` (or `... help`))."""
     for argv in ((*CA_GAT, "help"), (*CA_GAT, "--domain", "x", "help"), ("sts", "help"),
                  ("cr", "get-authorization-token", "help"), ("cr", "get-login-password", "--region", "r", "help"),
-                 ("help",), ("serve", "help"), ("admin", "help"), ("admin", "revoke", "help")):
+                 ("help",), ("serve", "help"), ("admin", "help"), ("admin", "revoke", "help"),
+                 ("admin", "audit", "--limit", "5", "help"), ("serve", "--port", "0", "help"),
+                 ("admin", "revoke", "--reason", "x", "help")):
         proc = subprocess.run([*REGAUTH, *argv], capture_output=True, text=True, cwd=REPO, timeout=60,
                               env=cli.env(None))
         assert proc.returncode == 0 and proc.stdout.startswith("usage: regauth "), (argv, proc.stderr)
     assert "--cli-auto-prompt asks on stderr for each parameter" in cli.ok(*CA_GAT, "help", endpoint=False)
+    # `help` as an option's value is that value: the command says what is wrong with it, as before
+    proc = subprocess.run([*REGAUTH, "admin", "audit", "--limit", "help"], capture_output=True, text=True, cwd=REPO,
+                          timeout=60, env=cli.env(None))
+    assert proc.returncode == 2 and "not a whole number: 'help'" in proc.stderr and not proc.stdout, proc.stderr

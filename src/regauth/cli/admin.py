@@ -11,6 +11,7 @@ import sys
 import re
 from typing import TYPE_CHECKING, Any, Callable
 
+from regauth.cli.help_word import HelpWordParser
 from regauth.config import Settings, load_settings
 from regauth.domain.principals import AcrInstance, Revocation
 from regauth.errors import RegauthError
@@ -23,12 +24,13 @@ if TYPE_CHECKING:
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("admin", help="operate on the store directly (accounts, audit, instances, endpoints, "
                                      "revocations, signing keys, pruning)")
-    actions = p.add_subparsers(dest="admin_command", required=True, metavar="COMMAND")
+    actions = p.add_subparsers(dest="admin_command", required=True, metavar="COMMAND", parser_class=HelpWordParser)
     ca = actions.add_parser("create-account", help="create an account with an admin user and print its keys once")
     ca.add_argument("--account-id", default=None, help="12 digits; random when omitted")
     ca.set_defaults(run=_failing_cleanly(_create_account))
     au = actions.add_parser("audit", help="print recent audit events as JSON lines (newest first)")
-    au.add_argument("--limit", type=_bounded(1, 1_000_000), default=50, help="at most this many events (1-1000000; default 50)")
+    au.add_argument("--limit", type=_bounded(1, 1_000_000), default=50,
+                    help="at most this many events (1-1000000; default 50)")
     au.add_argument("--principal", default=None, help="only events of this principal ARN")
     au.set_defaults(run=_failing_cleanly(_audit))
     ci = actions.add_parser("create-acr-instance", help="create an Alibaba ACR instance and print it as JSON")

@@ -19,55 +19,27 @@ from botocore.model import OperationModel, ServiceModel, Shape, StructureShape
 from regauth import __version__
 from regauth.cli.aws_client import EXIT_PARAMETER, CliError, GlobalOptions
 from regauth.cli.commands_input import json_param, read_paramfile
+from regauth.cli.help_word import HelpWordParser
 from regauth.cli.output import COLOR_CHOICES, OUTPUT_FORMATS
 
 SKELETON_CHOICES = ("input", "output", "yaml-input")
 
 
-class AwsArgumentParser(argparse.ArgumentParser):
+class AwsArgumentParser(HelpWordParser):
     """An argparse parser that exits 252 on bad parameters (AWS CLI v2) and rejects unknown options itself; a
     word `help` among the options prints the help, as `aws <service> <operation> help` does."""
 
-    _probing = False
-
     def error(self, message: str) -> NoReturn:
         if self._probing:
-            raise _Probe(message)
+            super().error(message)
         self.print_usage(sys.stderr)
         self.exit(EXIT_PARAMETER, f"{self.prog}: error: {message}\n")
 
     def parse_known_args(self, args: Any = None, namespace: Any = None) -> Any:
-        if args is not None and "help" in args and self._asks_for_help(list(args)):
-            self.print_help()           # before the check of required options: `cr get-login-password help`
-            self.exit(0)
         parsed, extras = super().parse_known_args(args, namespace)
-        if "help" in extras:
-            self.print_help()
-            self.exit(0)
         if extras:
             self.error("unrecognized arguments: " + " ".join(extras))
         return parsed, extras
-
-
-    def _asks_for_help(self, args: list[str]) -> bool:
-        """Whether `help` is among the words that are no option's value, whatever else is wrong or missing."""
-        required = [a for a in self._actions if a.required]
-        for action in required:
-            action.required = False
-        self._probing = True
-        try:
-            _, extras = super().parse_known_args(args, argparse.Namespace())
-        except _Probe:
-            return False
-        finally:
-            self._probing = False
-            for action in required:
-                action.required = True
-        return "help" in extras
-
-
-class _Probe(Exception):
-    """An error met while `AwsArgumentParser._asks_for_help` looks: it is answered by the real parse."""
 
 
 def exit_252_on_error(parser: argparse.ArgumentParser) -> None:

@@ -7,6 +7,7 @@ import sys
 
 from regauth import __version__
 from regauth.cli import serve
+from regauth.cli.help_word import HelpWordParser
 from regauth.config import SettingsError
 
 
@@ -20,7 +21,7 @@ def build_parser(serve_only: bool = False) -> argparse.ArgumentParser:
         epilog="Examples:\n  regauth serve --port 8080\n  regauth admin create-account\n",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"regauth {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=HelpWordParser)
     serve.register(sub)
     if not serve_only:
         from regauth.cli import admin, commands, cr
