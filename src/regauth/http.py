@@ -28,6 +28,7 @@ import asyncio
 import ipaddress
 import logging
 import threading
+import time
 from contextlib import contextmanager, nullcontext
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Callable, Iterator, Sequence
@@ -48,6 +49,7 @@ _REQUEST_ID_HEADERS = frozenset({"x-amzn-requestid", "x-acs-request-id", "x-requ
 log = logging.getLogger("regauth.http")
 
 Answer = Callable[[Response], None]
+UNSTARTED_LINE_SECONDS = 10.0      # the least time between two lines about requests failed unstarted
 Dialect = AwsDialect | AcrDialect | RegistryRealm | PackageVerifier
 
 
@@ -189,6 +191,11 @@ class Front:
         self._proxies = _networks(services.settings.trusted_proxies)
         self._on_loop = services.store.embedded if on_loop is None else on_loop
         self._pool = None if self._on_loop else ThreadPoolExecutor(max_workers=workers, thread_name_prefix="regauth")
+        # a request that has waited this long for a thread is answered unstarted (see _handle_all)
+        self._longest_wait = float(services.settings.database_timeout_seconds)
+        self._unstarted_lock = threading.Lock()
+        self._unstarted = 0                     # requests failed unstarted since the last line said so
+        self._unstarted_said = -UNSTARTED_LINE_SECONDS
         self._commits = GroupCommit(services.auditor.commit, on_loop=self._on_loop, metrics=services.metrics)
         self._batch: list[tuple[Dialect, HttpRequest, Answer]] = []   # taken this turn, for the pool
         self._batch_handle: asyncio.Handle | None = None
@@ -267,7 +274,8 @@ class Front:
                 except Exception:  # noqa: BLE001 - one request's fault must not keep the others waiting
                     log.exception("could not answer a request")
         try:
-            work = self._pool.submit(self._handle_all, [(d, r) for d, r, _ in batch])  # type: ignore[union-attr]
+            work = self._pool.submit(self._handle_all, [(d, r) for d, r, _ in batch],  # type: ignore[union-attr]
+                                     time.monotonic())
         except RuntimeError as exc:       # shut down
             fut: Future[list[Response]] = Future()
             fut.set_exception(exc)
@@ -275,9 +283,39 @@ class Front:
             return
         work.add_done_callback(lambda f: call_soon_threadsafe(loop, handled, f))
 
-    def _handle_all(self, batch: list[tuple[Dialect, HttpRequest]]) -> list[Response]:
+    def _handle_all(self, batch: list[tuple[Dialect, HttpRequest]], taken: float) -> list[Response]:
+        """Handle a batch in order, on a worker thread. A request that has waited longer than
+        REGAUTH_DATABASE_TIMEOUT_SECONDS since it was `taken` (behind requests held by a database
+        that gives no answer: each of those may wait up to that long, or a new connection's
+        connect_timeout) is not started: it is answered as a failure at once, in its dialect's
+        envelope, rather than after its own wait, by which time its client has likely given up (with
+        four connections, one thread: the 8th of 8 requests waited 70 s). Its records were never
+        made, so nothing is lost; see `_say_unstarted` for the log."""
+        responses: list[Response] = []
+        unstarted = 0
         with self._per_batch.batch() if self._per_batch is not None else nullcontext():
-            return [dialect.handle(req) for dialect, req in batch]
+            for dialect, req in batch:
+                if time.monotonic() - taken > self._longest_wait:
+                    unstarted += 1
+                    responses.append(dialect.reject(req, InternalFailure("internal error")))
+                else:
+                    responses.append(dialect.handle(req))
+        if unstarted:
+            self._say_unstarted(unstarted)
+        return responses
+
+    def _say_unstarted(self, n: int) -> None:
+        """One line at once, then at most one every UNSTARTED_LINE_SECONDS with the count since the last:
+        a stuck database under load fails hundreds of requests a second this way."""
+        with self._unstarted_lock:
+            self._unstarted += n
+            now = time.monotonic()
+            if now - self._unstarted_said < UNSTARTED_LINE_SECONDS:
+                return
+            n, self._unstarted, self._unstarted_said = self._unstarted, 0, now
+        log.error("%d request(s) waited more than %g s for a request thread (REGAUTH_DATABASE_TIMEOUT_SECONDS:"
+                  " the database is slow or gives no answer) and were failed without being started", n,
+                  self._longest_wait)
 
     def _stored(self, dialect: Dialect, response: Response, answer: Answer, req: HttpRequest) -> None:
         """Answer once the response's records are stored; a token whose records failed is never sent."""

@@ -7,6 +7,7 @@ answers again, so does regauth."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import time
@@ -155,6 +156,44 @@ def test_a_statement_cut_by_the_deadline_is_cancelled_not_left_to_run(tmp_path: 
                                       (request_ids,)).fetchall()
         assert stored == 0
         assert len(_log_lines(server, "not known to be stored: audit denied ecr:GetAuthorizationToken")) == 4
+    finally:
+        server.stop()
+
+
+def test_requests_queued_behind_a_stopped_database_are_failed_unstarted(tmp_path: Path,
+                                                                        own_postgres: PostgresServer) -> None:
+    """One request thread (four connections), the database stopped, eight requests at once: each
+    started request waits for the deadline or a new connection's connect_timeout, one after the other,
+    so without a bound the eighth waited for all seven before it. A request that has waited longer than
+    the deadline for the thread is answered at once, unstarted, in its envelope, and one line says so;
+    every request is answered and the database, once back, serves the next."""
+    url = create_database(own_postgres.url) + f"?connect_timeout={DEADLINE}"
+    server = start_server(tmp_path / "d", {"REGAUTH_DATABASE_URL": url, "REGAUTH_DATABASE_CONNECTIONS": "4",
+                                           "REGAUTH_DATABASE_TIMEOUT_SECONDS": str(DEADLINE)})
+    try:
+        ecr = server.client("ecr", read_timeout=120, connect_timeout=5)
+        ecr.get_authorization_token()
+        frozen = _processes(own_postgres)
+        for pid in frozen:
+            os.kill(pid, signal.SIGSTOP)
+        try:
+            with ThreadPoolExecutor(8) as pool:
+                fail = lambda _: _fails_in_envelope(ecr.get_authorization_token, "ServerException")  # noqa: E731
+                first = pool.submit(fail, 0)
+                time.sleep(0.2)     # it holds the thread: at least the deadline, then the cancel's wait
+                rest = pool.map(fail, range(7))        # submitted now, behind it
+                failures = [first.result(), *rest]
+        finally:
+            for pid in frozen:
+                os.kill(pid, signal.SIGCONT)
+        assert len(failures) == 8
+        assert ecr.get_authorization_token()["authorizationData"][0]["authorizationToken"]
+        time.sleep(0.2)
+        unstarted = _log_lines(server, "were failed without being started")
+        assert len(unstarted) == 1, server.output[-12:]     # one line at once, the rest summed up later
+        assert re.search(r"regauth.http \d+ request\(s\) waited more than 2 s", unstarted[0]), unstarted
+        assert _log_lines(server, NO_ANSWER), server.output[-12:]
+        assert not _log_lines(server, "Traceback")
     finally:
         server.stop()
 
