@@ -37,6 +37,7 @@ from regauth import metrics
 from regauth.auth.canonical import HttpRequest
 from regauth.errors import InternalFailure, InvalidInput
 from regauth.group_commit import GroupCommit, call_soon_threadsafe
+from regauth.notices import Notices
 from regauth.protocols.acr import AcrDialect
 from regauth.protocols.aws.dispatch import AwsDialect, Response
 from regauth.protocols import registry_token, verify
@@ -193,9 +194,7 @@ class Front:
         self._pool = None if self._on_loop else ThreadPoolExecutor(max_workers=workers, thread_name_prefix="regauth")
         # a request that has waited this long for a thread is answered unstarted (see _handle_all)
         self._longest_wait = float(services.settings.database_timeout_seconds)
-        self._unstarted_lock = threading.Lock()
-        self._unstarted = 0                     # requests failed unstarted since the last line said so
-        self._unstarted_said = -UNSTARTED_LINE_SECONDS
+        self._unstarted = Notices(log, UNSTARTED_LINE_SECONDS, time.monotonic)
         self._commits = GroupCommit(services.auditor.commit, on_loop=self._on_loop, metrics=services.metrics)
         self._batch: list[tuple[Dialect, HttpRequest, Answer]] = []   # taken this turn, for the pool
         self._batch_handle: asyncio.Handle | None = None
@@ -290,32 +289,19 @@ class Front:
         connect_timeout) is not started: it is answered as a failure at once, in its dialect's
         envelope, rather than after its own wait, by which time its client has likely given up (with
         four connections, one thread: the 8th of 8 requests waited 70 s). Its records were never
-        made, so nothing is lost; see `_say_unstarted` for the log."""
+        made, so nothing is lost. Logged as `regauth.notices` does: one line at once, then one every
+        UNSTARTED_LINE_SECONDS at most, with the count left out."""
         responses: list[Response] = []
-        unstarted = 0
         with self._per_batch.batch() if self._per_batch is not None else nullcontext():
             for dialect, req in batch:
                 if time.monotonic() - taken > self._longest_wait:
-                    unstarted += 1
+                    self._unstarted.error(f"a request waited more than {self._longest_wait:g} s for a request thread"
+                                          " (REGAUTH_DATABASE_TIMEOUT_SECONDS: the database is slow or gives no"
+                                          " answer) and was failed without being started")
                     responses.append(dialect.reject(req, InternalFailure("internal error")))
                 else:
                     responses.append(dialect.handle(req))
-        if unstarted:
-            self._say_unstarted(unstarted)
         return responses
-
-    def _say_unstarted(self, n: int) -> None:
-        """One line at once, then at most one every UNSTARTED_LINE_SECONDS with the count since the last:
-        a stuck database under load fails hundreds of requests a second this way."""
-        with self._unstarted_lock:
-            self._unstarted += n
-            now = time.monotonic()
-            if now - self._unstarted_said < UNSTARTED_LINE_SECONDS:
-                return
-            n, self._unstarted, self._unstarted_said = self._unstarted, 0, now
-        log.error("%d request(s) waited more than %g s for a request thread (REGAUTH_DATABASE_TIMEOUT_SECONDS:"
-                  " the database is slow or gives no answer) and were failed without being started", n,
-                  self._longest_wait)
 
     def _stored(self, dialect: Dialect, response: Response, answer: Answer, req: HttpRequest) -> None:
         """Answer once the response's records are stored; a token whose records failed is never sent."""

@@ -47,6 +47,7 @@ from email.utils import formatdate
 
 import httptools
 
+from regauth import notices
 from regauth.auth.canonical import HttpRequest
 from regauth.http import Front
 from regauth.protocols.aws.dispatch import Response
@@ -684,6 +685,7 @@ class Server:
             now = self.loop.time()
             for conn in list(self.connections):
                 conn.expire(now)
+            notices.flush_all()     # counts of ERROR lines left out, once their window ends
 
     def _on_signal(self) -> None:
         self._signals += 1

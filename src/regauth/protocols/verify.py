@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import logging
 import re
-import threading
 from urllib.parse import parse_qsl
 
 from regauth.auth import basic
@@ -37,6 +36,7 @@ from regauth.domain.principals import AuditEvent
 from regauth.errors import (AccessDenied, AuthError, BadToken, InvalidInput, MissingAuthentication, NotFound,
                             RegauthError)
 from regauth.faults import log_fault
+from regauth.notices import Notices
 from regauth.protocols.aws.dispatch import Response
 from regauth.services.container import Services
 from regauth.services.pending import Pending
@@ -49,30 +49,7 @@ MAX_QUERY = 4096
 _TEXT = ("content-type", "text/plain; charset=utf-8")
 
 
-NOTICE_SECONDS = 60.0       # a misconfiguration message is logged at most once per this long (each message)
-_NOTICE_KINDS = 16          # messages told apart; any others share one allowance
-
-
-class _Notices:
-    """ERROR lines about the verifier's configuration, at most one per NOTICE_SECONDS for each message,
-    the next one saying how many were left out. They must stay visible (nginx answers 500 until the
-    config is fixed), but any client can send a request that earns one: `GET /auth/verify?x=1`
-    repeated gave an ERROR line each. Thread-safe; a clock stepped back starts a new minute."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._seen: dict[str, tuple[float, int]] = {}    # message: (when last logged, left out since)
-
-    def error(self, now: float, request_id: str, message: str) -> None:
-        with self._lock:
-            key = message if message in self._seen or len(self._seen) < _NOTICE_KINDS else ""
-            last, left_out = self._seen.get(key, (None, 0))
-            if last is not None and 0 <= now - last < NOTICE_SECONDS:
-                self._seen[key] = (last, left_out + 1)
-                return
-            self._seen[key] = (now, 0)
-        more = f" ({left_out} more since the last such line, not logged)" if left_out else ""
-        log.error("verify request %s: %s%s", request_id, message, more)
+NOTICE_SECONDS = 60.0       # a misconfiguration message is logged at most once per this long (regauth.notices)
 
 
 _INDEX_PARAMS = {   # the verifier URL's parameters: (required, pattern)
@@ -119,7 +96,7 @@ def _original_method(req: HttpRequest) -> str:
 class PackageVerifier:
     def __init__(self, services: Services) -> None:
         self._s = services
-        self._notices = _Notices()
+        self._notices = Notices(log, NOTICE_SECONDS, lambda: self._s.clock.now())
         if services.metrics is not None:   # the method comes from a header: others count as `other`
             services.metrics.know_actions(f"package:{m}" for m in ("GET", "HEAD", "OPTIONS", "POST", "PUT",
                                                                    "PATCH", "DELETE"))
@@ -176,7 +153,7 @@ class PackageVerifier:
         if isinstance(exc, (AccessDenied, NotFound)):
             return Response(403, headers, b"forbidden\n")
         if isinstance(exc, InvalidInput):
-            self._notices.error(self._s.clock.now(), request_id, exc.message)
+            self._notices.error(exc.message, f"verify request {request_id}: ")
             return Response(400, headers, exc.message.encode() + b"\n")
         return Response(500, headers, b"internal error\n")
 
