@@ -108,6 +108,11 @@ def test_a_token_the_store_has_no_record_of_can_still_be_revoked(server: Regauth
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["Subject"] == token_id
     assert realm() == 401
+    # a token from a regauth older than 2026-11-23 (ids without the time prefix), still valid after an upgrade
+    legacy = "0t7og-Gyvqo444o71rZiGsI-Yev9Jk6t"
+    done = _cli(server, "revoke", "--token-id", legacy, "--unindexed")
+    assert done.returncode == 0, done.stderr
+    assert legacy in [r["Subject"] for r in json.loads(_cli(server, "list-revocations").stdout)["Revocations"]]
     secretish = _cli(server, "revoke", "--token-id", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", "--unindexed")
     assert secretish.returncode != 0 and "not shaped like a token id" in secretish.stderr
     assert "wJalrXUtnFEMI" not in secretish.stderr

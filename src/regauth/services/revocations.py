@@ -33,8 +33,10 @@ PRINCIPAL = "principal"
 REVOKE_TOKEN = "regauth:RevokeToken"
 REVOKE_PRINCIPAL = "regauth:RevokePrincipal"
 MAX_REASON = 512
-_TOKEN_ID = re.compile(r"[0-9a-f]{14}[A-Za-z0-9_-]{32}")   # domain.tokens.new_token_id
-MAX_TOKEN_ID = 128          # ids are 46 characters; a longer value is likely a token pasted by mistake
+# domain.tokens.new_token_id; before 2026-11-23 (011ae42) ids had no time prefix, and such tokens, from an
+# upgraded store, still verify until they expire
+_TOKEN_ID = re.compile(r"(?:[0-9a-f]{14})?[A-Za-z0-9_-]{32}")
+MAX_TOKEN_ID = 128          # ids are 46 characters (32 before); a longer value is likely a token pasted by mistake
 
 
 class Revocations:
@@ -68,7 +70,8 @@ class Revocations:
                                               f"revokes it anyway.")
         if issued is None and not _TOKEN_ID.fullmatch(token_id):
             raise InvalidInput("That is not shaped like a token id (14 hex digits, then 32 base64url characters; "
-                               "not repeated here).", "token_id")
+                               "32 base64url characters alone for a token issued by a regauth older than "
+                               "2026-11-23; not repeated here).", "token_id")
         now = self._clock.now()
         stored = self._revoke(Revocation(kind=TOKEN, subject=token_id, not_before=now, created_at=now,
                                          reason=reason))
