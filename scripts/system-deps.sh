@@ -56,6 +56,7 @@ fi
 need=()
 dpkg -s awscli >/dev/null 2>&1 || need+=(awscli)                       # AWS CLI v2 (Debian build)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)  # PostgreSQL server for store tests
+PATH="$PATH:/usr/sbin:/sbin" command -v pgbouncer >/dev/null 2>&1 || need+=(pgbouncer)  # pooler in front of it
 command -v npm >/dev/null 2>&1 || need+=(npm)                             # installs @alicloud/pop-core for the tests
 command -v faketime >/dev/null 2>&1 || need+=(faketime)                   # shifted clocks: old dates, expired sessions
 command -v docker-registry >/dev/null 2>&1 || need+=(docker-registry)     # distribution 2.8: our /token realm's user
