@@ -47,6 +47,10 @@ def test_only_what_has_no_effect_left_is_deleted(store) -> None:
     # a 24-hour token revoked as it was issued, 24 h and 30 s ago: still accepted for its leeway, so
     # its revocation must stay (pruning it would let the token in again)
     store.add_revocation(Revocation("token", "leeway", NOW - 24 * HOUR - 30, NOW - 24 * HOUR - 30))
+    # a principal revoked 24 h and 90 s ago: a 24-hour token issued by a node whose clock ran a minute
+    # ahead may still be accepted, and the revocation covers it (`revocations.CLOCK_MARGIN`)
+    margin = f"arn:aws:iam::{ACCT}:user/margin"
+    store.add_revocation(Revocation("principal", margin, NOW - 24 * HOUR - 90, NOW - 24 * HOUR - 90))
 
     done = Pruner(store, FixedClock(NOW), Auditor(store)).run()
 
@@ -56,7 +60,8 @@ def test_only_what_has_no_effect_left_is_deleted(store) -> None:
     assert [tid for tid in tokens if store.get_issued_token(tid)] == ["in-its-leeway", "expiring"]
     assert [akid for akid in sessions if store.get_credential(akid)] == ["ASIA0000000000000002",
                                                                          "ASIA0000000000000003"]
-    assert [r.subject for r in store.list_revocations()] == ["leeway", f"arn:aws:iam::{ACCT}:user/new"]
+    assert [r.subject for r in store.list_revocations()] == [margin, "leeway", f"arn:aws:iam::{ACCT}:user/new"]
+    assert done.revocations_before == NOW - TOKEN_LIFETIME_BOUND - 60 - 60
     event = store.list_audit_events(limit=1)[0]
     assert (event.action, event.outcome, event.principal_arn) == (PRUNE, "allowed", "")
     assert event.detail == "issued_tokens=2 sessions=1 revocations=2 signing_keys=0 audit_events=0"

@@ -13,7 +13,7 @@ from regauth.domain.principals import IssuedToken, Revocation
 from regauth.errors import InvalidInput, NotFound
 from regauth.services.audit import Auditor
 from regauth.services.cache import CachingStore
-from regauth.services.revocations import Revocations
+from regauth.services.revocations import CLOCK_MARGIN, Revocations
 from regauth.store.open import open_store
 from tests.fixtures.counting import Counting
 
@@ -93,7 +93,8 @@ def test_a_whole_token_given_as_the_id_is_refused_without_repeating_it(inner, cl
     assert svc.list() == []
 
 
-def test_a_principal_revocation_refuses_tokens_issued_up_to_its_second(inner, clock):
+def test_a_principal_revocation_refuses_tokens_issued_up_to_a_minute_after_it(inner, clock):
+    """The minute covers nodes whose clocks run ahead of the one that revoked (see `revoked`)."""
     svc, cache = service(inner, clock)
     rev = svc.revoke_principal(ALICE, "laptop lost")
     assert rev == Revocation("principal", ALICE, T0, T0, "laptop lost")
@@ -101,7 +102,8 @@ def test_a_principal_revocation_refuses_tokens_issued_up_to_its_second(inner, cl
     second = int(T0)                                                  # iat is whole seconds, rounded down
     assert svc.revoked("any-id", ALICE, second - 3600) is True         # long before
     assert svc.revoked("any-id", ALICE, second) is True                # same second, before the revocation
-    assert svc.revoked("any-id", ALICE, second + 1) is False           # issued after it
+    assert svc.revoked("any-id", ALICE, second + 60) is True           # by a clock up to a minute ahead
+    assert svc.revoked("any-id", ALICE, second + 61) is False          # issued after it
     assert svc.revoked("any-id", BOB, second - 3600) is False          # another principal
     assert svc.revoked("any-id", f"{ALICE}2", second) is False         # exact ARN, not a prefix
 
@@ -126,15 +128,15 @@ def test_a_principal_is_one_whatever_the_path_its_arn_is_written_with(inner, clo
 
 
 def test_the_boundary_on_a_whole_second_refuses_that_second(inner):
-    """issued_at <= not_before: a revocation at exactly 100.0 refuses a token with iat 100, whose
-    minting could have been on either side of it (see `Revocations.revoked`)."""
+    """issued_at <= not_before + the margin: a revocation at exactly 100.0 refuses a token with iat 160,
+    whose minting could have been on either side of that (see `Revocations.revoked`)."""
     whole = 1_795_000_100.0
     svc, cache = service(inner, FixedClock(whole))
     svc.revoke_principal(ALICE)
     cache.begin_request()
-    assert svc.revoked("t", ALICE, int(whole)) is True
-    assert svc.revoked("t", ALICE, int(whole) + 1) is False
-    assert svc.revoked("t", ALICE, whole - 0.25) is True           # a float issued_at compares the same way
+    assert svc.revoked("t", ALICE, int(whole) + CLOCK_MARGIN) is True
+    assert svc.revoked("t", ALICE, int(whole) + CLOCK_MARGIN + 1) is False
+    assert svc.revoked("t", ALICE, whole + CLOCK_MARGIN - 0.25) is True   # a float issued_at compares the same way
 
 
 def test_a_principal_revoked_again_moves_not_before_forward(inner, clock):

@@ -16,7 +16,7 @@ import pytest
 
 from tests.fixtures.clock import ShiftedServer, libfaketime
 from tests.fixtures.registries import Distribution, make_oci_image, skopeo_env, start_distribution
-from tests.fixtures.server import regauth_cli, require_program, server_env, start_server, unique
+from tests.fixtures.server import new_user, regauth_cli, require_program, server_env, start_server, unique
 
 pytestmark = pytest.mark.wire
 REGION = "us-east-1"
@@ -166,3 +166,36 @@ def test_a_jwt_asked_for_within_the_token_s_expiry_leeway_lives_one_second(setup
         assert status == 401 and json.loads(body)["errors"][0]["message"] == "token expired"
     finally:
         shift.shift(0)
+
+
+def test_a_principal_revocation_covers_tokens_a_node_running_ahead_issued_before_it(setup: Setup) -> None:
+    """Nodes' clocks differ (a token is accepted up to 60 s ahead of the clock where it is used): a token
+    issued by a node running 30 s ahead, its principal revoked a moment later on the real clock, has an
+    `iat` past the revocation's time. It was taken for a later token and stayed valid until it expired;
+    the revocation now reaches a minute past its time, so it is refused, at the realm and the verifier."""
+    server, shift = setup.server, setup.shift
+    domain = unique("ahead")
+    server.client("codeartifact").create_domain(domain=domain)
+    server.client("codeartifact").create_repository(domain=domain, repository="any-repo")
+    keys = new_user(server, {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": ["ecr:*", "codeartifact:*", "sts:GetServiceBearerToken"], "Resource": "*"}]})
+    name = server.client("sts", keys).get_caller_identity()["Arn"]
+    try:
+        shift.shift(30)
+        data = server.client("ecr", keys).get_authorization_token()["authorizationData"][0]
+        ca_token = server.client("codeartifact", keys).get_authorization_token(
+            domain=domain, domainOwner=server.account_id)["authorizationToken"]
+    finally:
+        shift.shift(0)
+    password = base64.b64decode(data["authorizationToken"]).decode().split(":", 1)[1]
+
+    def uses() -> tuple[int, int]:
+        realm = get(f"{server.url}/token?service={setup.registry.host}", "AWS", password)[0]
+        verifier = get(f"{server.url}/auth/verify?domain={domain}&domain-owner={server.account_id}"
+                       f"&region={REGION}&repository=any-repo", "aws", ca_token, **{"X-Original-Method": "GET"})[0]
+        return realm, verifier
+
+    assert uses() == (200, 200)
+    out = regauth_cli("admin", "revoke", "--principal-arn", name, data_dir=server.data_dir)   # the real clock
+    assert out.returncode == 0, out.stderr
+    assert uses() == (401, 401)

@@ -9,8 +9,9 @@ What goes, at the moment `now` of the run:
   whatever the session has left), and the registry realm and the auth_request verifier rebuild a
   token's principal from its session (`RegistryAccess.caller_of`); a session pruned while one of its
   tokens lives would make that token fail (closed, but a surprise);
-- revocations whose `not_before` is more than ACCEPTED_BOUND ago: a revocation refuses only tokens
-  issued before its `not_before`, and those are past their expiry and its leeway;
+- revocations whose `not_before` is more than ACCEPTED_BOUND + `revocations.CLOCK_MARGIN` ago: a
+  revocation refuses only tokens issued before its `not_before` (a principal's, up to CLOCK_MARGIN
+  after it: nodes' clocks differ), and those are past their expiry and its leeway;
 - signing keys retired more than ACCEPTED_BOUND ago (`admin rotate-signing-key`): a retired key
   signs nothing, so every token it signed is past its expiry and leeway by then.
 The audit trail is pruned only when the operator names a retention (`audit_days`): events older than
@@ -31,6 +32,7 @@ from regauth.domain import ids, tokens
 from regauth.domain.principals import AuditEvent
 from regauth.errors import InvalidInput
 from regauth.services import acr, codeartifact, ecr
+from regauth.services import revocations as revocations_svc
 from regauth.services.audit import Auditor
 from regauth.store.interfaces import Store
 
@@ -72,14 +74,15 @@ class Pruner:
         now = self._clock.now()
         older = now - ACCEPTED_BOUND
         expired = now - tokens.LEEWAY_SECONDS        # past its expiry and its leeway: refused everywhere
-        revocations = self._store.prune_revocations(older)
+        revoked_before = older - revocations_svc.CLOCK_MARGIN
+        revocations = self._store.prune_revocations(revoked_before)
         keys = self._store.prune_signing_keys(older)
         sessions = self._drain(self._store.prune_sessions, older, "sessions", progress)
         issued = self._drain(self._store.prune_issued_tokens, expired, "issued tokens", progress)
         audit_before = None if audit_days is None else now - audit_days * 86400.0
         audit = 0 if audit_before is None else self._drain(self._store.prune_audit_events, audit_before,
                                                            "audit events", progress)
-        done = Pruned(now, issued, sessions, revocations, keys, audit, expired, older, older, audit_before)
+        done = Pruned(now, issued, sessions, revocations, keys, audit, expired, older, revoked_before, audit_before)
         event = AuditEvent(at=now, request_id=ids.request_id(), principal_arn="", action=PRUNE, resource="",
                            outcome="allowed", source_ip="",
                            detail=f"issued_tokens={issued} sessions={sessions} revocations={revocations} "

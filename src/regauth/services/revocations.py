@@ -21,6 +21,7 @@ from collections.abc import Sequence
 
 from regauth.clock import Clock
 from regauth.domain import ids
+from regauth.domain import tokens as tokens_domain
 from regauth.domain.arn import is_arn, parse_arn
 from regauth.domain.principals import AuditEvent, Revocation
 from regauth.errors import InvalidInput, NotFound
@@ -33,6 +34,9 @@ PRINCIPAL = "principal"
 REVOKE_TOKEN = "regauth:RevokeToken"
 REVOKE_PRINCIPAL = "regauth:RevokePrincipal"
 MAX_REASON = 512
+# how far past its time a principal revocation reaches: the clock difference between nodes that
+# token checks allow (see `Revocations.revoked`)
+CLOCK_MARGIN = tokens_domain.LEEWAY_SECONDS
 # domain.tokens.new_token_id; before 2026-11-23 (011ae42) ids had no time prefix, and such tokens, from an
 # upgraded store, still verify until they expire
 _TOKEN_ID = re.compile(r"(?:[0-9a-f]{14})?[A-Za-z0-9_-]{32}")
@@ -80,7 +84,8 @@ class Revocations:
         return stored
 
     def revoke_principal(self, principal_arn: str, reason: str = "", *, unknown_ok: bool = True) -> Revocation:
-        """Refuse every token of `principal_arn` issued up to now (see `revoked` for the boundary).
+        """Refuse every token of `principal_arn` issued up to now, and in the next CLOCK_MARGIN seconds
+        (see `revoked` for why).
         Tokens issued to it later are accepted: to keep a principal out, also remove its keys or
         permissions. Raises InvalidInput when `principal_arn` is not an ARN; unless `unknown_ok`,
         NotFound when it names no user or role of the store (a typo would revoke nothing, and a
@@ -112,16 +117,18 @@ class Revocations:
 
     # --- on use -----------------------------------------------------------------------------------
     def revoked(self, token_id: str, principal_arn: str, issued_at: float) -> bool:
-        """True when the token must be refused: its id is revoked, or its principal was revoked at or
-        after the second it was issued in.
+        """True when the token must be refused: its id is revoked, or its principal was revoked no
+        earlier than CLOCK_MARGIN seconds before the token was issued.
 
-        The boundary is `issued_at <= not_before`, not `<`: `issued_at` is the token's `iat`, whole
-        seconds rounded down, while `not_before` is the revocation's exact time. Every token minted
-        before the revocation has iat <= its minting time < not_before, so `<` would already refuse
-        those on one clock; `<=` also refuses a token whose iat is the very second the revocation
-        names when it falls on a whole second, and so covers a minting node whose clock runs ahead
-        of the revoking one by less than that margin. The cost is a token minted in that same second
-        after the revocation: refused, and the caller asks again a second later."""
+        A token's `iat` is read off the clock of the node that minted it, a revocation's `not_before`
+        off the clock of the host that ran `admin revoke`: the two differ. Tokens are accepted up to
+        `tokens.LEEWAY_SECONDS` ahead of the clock where they are used, so nodes may run that far
+        apart, and a node running ahead mints tokens with an `iat` past `not_before`: compared as
+        they are (`iat <= not_before`), a revocation missed the tokens such a node issued in the
+        seconds before it, and they stayed valid everywhere until they expired. So a principal
+        revocation also covers the tokens issued in the CLOCK_MARGIN after it (on any node's clock):
+        refused, like those before, and the caller asks again a minute later, when its new token is
+        past the margin. `iat` is whole seconds, rounded down; `<=` keeps the same second in."""
         rows = self._store.list_revocations()
         source, tokens, principals = self._index
         if rows is not source:
@@ -131,8 +138,8 @@ class Revocations:
             return True
         if not principals:
             return False
-        not_before = principals.get(principal_key(principal_arn))
-        return not_before is not None and issued_at <= not_before
+        covers = principals.get(principal_key(principal_arn))
+        return covers is not None and issued_at <= covers
 
     # --- helpers ----------------------------------------------------------------------------------
     def _revoke(self, rev: Revocation) -> Revocation:
@@ -165,12 +172,13 @@ def principal_key(arn: str) -> str:
 
 
 def _build_index(rows: Sequence[Revocation]) -> tuple[frozenset[str], dict[str, float]]:
+    """(revoked token ids, principal key -> the last `iat` its revocations refuse)."""
     tokens = frozenset(r.subject for r in rows if r.kind == TOKEN)
     principals: dict[str, float] = {}
     for r in rows:
         subject = principal_key(r.subject)
-        if r.kind == PRINCIPAL and r.not_before > principals.get(subject, float("-inf")):
-            principals[subject] = r.not_before
+        if r.kind == PRINCIPAL and r.not_before + CLOCK_MARGIN > principals.get(subject, float("-inf")):
+            principals[subject] = r.not_before + CLOCK_MARGIN
     return tokens, principals
 
 
