@@ -85,3 +85,36 @@ def test_an_account_id_that_is_not_the_store_s_stops_a_later_start(store) -> Non
     with pytest.raises(SettingsError, match="REGAUTH_ACCOUNT_ID 111122223333 is not this store's bootstrap account"):
         bootstrap(other, store, FixedClock(T0 + 60))
     assert bootstrap(Settings(), store, FixedClock(T0 + 120)).account_id == "777788889999"   # unset: fine
+
+
+def test_configured_keys_past_the_quota_stop_the_start(store) -> None:
+    """Each node or restart configured with another bootstrap key adds it, and earlier ones stay
+    active: past IAM's two keys a user, the start stops and says which to delete (a fourth node's key
+    made four active admin keys, and CreateAccessKey for admin then failed on the quota)."""
+    def configured(n: int) -> Settings:
+        return Settings(account_id="777788889999", bootstrap_access_key_id=f"AKIAEXAMPLEBOOT0000{n}",
+                        bootstrap_secret=Secret(f"configured-secret-configured-secret-000{n}"))
+
+    bootstrap(configured(1), store, FixedClock(T0))
+    bootstrap(configured(2), store, FixedClock(T0 + 60))
+    with pytest.raises(SettingsError) as ei:
+        bootstrap(configured(3), store, FixedClock(T0 + 120))
+    assert "AKIAEXAMPLEBOOT00003" in str(ei.value) and "aws iam delete-access-key" in str(ei.value)
+    assert "configured-secret" not in str(ei.value)
+    assert [k.access_key_id for k in store.list_access_keys("777788889999", ADMIN_USER)] == [
+        "AKIAEXAMPLEBOOT00001", "AKIAEXAMPLEBOOT00002"]
+    assert bootstrap(configured(1), store, FixedClock(T0 + 180)).access_key_id == "AKIAEXAMPLEBOOT00001"  # stored
+
+
+def test_nodes_starting_together_with_three_configured_keys_keep_to_the_quota(store) -> None:
+    def start(s, n: int) -> str:
+        settings = Settings(account_id="777788889999", bootstrap_access_key_id=f"AKIAEXAMPLEBOOT0001{n}",
+                            bootstrap_secret=Secret(f"configured-secret-configured-secret-001{n}"))
+        try:
+            return bootstrap(settings, s, FixedClock(T0)).access_key_id
+        except SettingsError:
+            return "stopped"
+
+    results = on_stores_at_once(store, KEY, 3, lambda i, s: start(s, i))
+    assert sorted(results).count("stopped") == 1
+    assert len(store.list_access_keys("777788889999", ADMIN_USER)) == 2

@@ -74,15 +74,37 @@ _OTHER_SECRET = ("The access key {key_id} of REGAUTH_BOOTSTRAP_ACCESS_KEY_ID is 
                  "iam delete-access-key` and restart, or configure the stored secret).")
 
 
+_FULL = ("The access key {key_id} of REGAUTH_BOOTSTRAP_ACCESS_KEY_ID is not stored, and the admin user has "
+         "{count} access keys already (IAM's quota is {quota} a user; nodes or restarts configured with other "
+         "keys added them): delete the one no longer used with `aws iam delete-access-key --user-name admin "
+         "--access-key-id ...` and restart, or configure a stored key.")
+
+
 def _given_key(store: Store, acct: str, key_id: str, secret: Secret, now: float) -> None:
-    """The configured admin key (REGAUTH_BOOTSTRAP_*), unless it is stored already with that secret."""
-    try:
-        store.create_access_key(AccessKey(access_key_id=key_id, account_id=acct, user_name=ADMIN_USER,
-                                          status="Active", created_at=now), secret)
-    except Conflict:
+    """The configured admin key (REGAUTH_BOOTSTRAP_*), unless it is stored already with that secret.
+
+    Within IAM's quota of access keys a user: each node or restart configured with another key adds it,
+    and the earlier ones stay active (they may be in use), so past the quota the start stops and says
+    which key to delete, as CreateAccessKey would refuse a third key."""
+    from regauth.services.iam import MAX_KEYS_PER_USER    # here: a restart with its key stored never needs it
+
+    def within_quota(count: int) -> None:
+        if count >= MAX_KEYS_PER_USER:
+            raise SettingsError(_FULL.format(key_id=key_id, count=count, quota=MAX_KEYS_PER_USER))
+
+    def check_stored() -> None:
         stored = store.get_credential(key_id)
         if stored is None or not hmac.compare_digest(stored.secret.reveal().encode(), secret.reveal().encode()):
             raise SettingsError(_OTHER_SECRET.format(key_id=key_id)) from None
+
+    if store.get_credential(key_id) is not None:      # stored already: its secret decides, not the quota
+        check_stored()
+        return
+    try:
+        store.create_access_key(AccessKey(access_key_id=key_id, account_id=acct, user_name=ADMIN_USER,
+                                          status="Active", created_at=now), secret, guard=within_quota)
+    except Conflict:                                  # another node stored it a moment ago
+        check_stored()
 
 
 def bootstrap(settings: Settings, store: Store, clock: Clock) -> BootstrapResult:
