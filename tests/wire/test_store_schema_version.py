@@ -79,8 +79,11 @@ def test_admin_commands_never_migrate_a_store_serve_of_this_version_upgrades_it(
         message = one_line(admin(*args, data=data, env=env))
         assert "the store is at schema 0003; start `regauth serve` of this version to upgrade it" in message
     assert _revision(url) == "0003"
-    start_server(data, env).stop()                # serve migrates, as it always did
+    server = start_server(data, env)              # serve migrates, as it always did, and says so
+    server.stop()
     assert _revision(url) == head_revision()
+    said = [line for line in server.output if "upgraded the store's schema" in line]
+    assert len(said) == 1 and f"from revision 0003 to {head_revision()}" in said[0], server.output[-5:]
     assert admin("list-revocations", data=data, env=env).returncode == 0
 
 

@@ -408,6 +408,10 @@ def migrate(engine: sa.Engine, *, upgrade: bool = True) -> None:
             from alembic import command
 
             command.upgrade(_alembic_config(conn), "head")
+            # said: nothing else shows that the store changed, and a regauth older than this one
+            # cannot open it from now on (a backup taken before can)
+            log.warning("upgraded the store's schema from revision %s to %s (a regauth older than this one "
+                        "cannot open it now)", ", ".join(revisions) or "none", head)
 
 
 def _check_master_key(store: Store, box: SecretBox) -> None:
