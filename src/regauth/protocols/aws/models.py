@@ -236,6 +236,7 @@ class Route:
     labels: tuple[str, ...]                     # label names in template order
     query_literals: tuple[tuple[str, str | None], ...]   # "?foo" / "?foo=bar" parts of requestUri
     specificity: tuple[int, int, int]
+    slashes: int | None = None                  # '/'s of every path it matches; None: a {x+} label
 
 
 def _compile_route(method: str, operation: str, request_uri: str) -> Route:
@@ -259,7 +260,14 @@ def _compile_route(method: str, operation: str, request_uri: str) -> Route:
             literal_chars += len(token)
             regex.append(re.escape(token))
     return Route(method, operation, re.compile("".join(regex)), tuple(labels), tuple(literals),
-                 (literal_chars, len(literals), -greedy))
+                 (literal_chars, len(literals), -greedy), None if greedy else path.count("/"))
+
+
+def _deepest(routes: list[Route]) -> int | None:
+    """The most '/'s a path any of `routes` matches can have, or None when a `{x+}` label (which
+    matches '/'s) leaves it unbounded: `ServiceSpec.route` tries no longer suffix than that."""
+    counts = [r.slashes for r in routes]
+    return None if None in counts else max(counts)
 
 
 def _query_has(query: dict[str, list[str]], literals: tuple[tuple[str, str | None], ...]) -> bool:
@@ -410,6 +418,7 @@ class ServiceSpec:
     api_version: str
     _patterns: dict[str, re.Pattern[str]] = field(default_factory=dict, repr=False)
     _routes: dict[str, list[Route]] = field(default_factory=dict, repr=False)
+    _depths: dict[str, int | None] = field(default_factory=dict, repr=False)   # `_deepest` per method
     _errors: dict[str, Shape] = field(default_factory=dict, repr=False)
 
     @property
@@ -456,13 +465,19 @@ class ServiceSpec:
 
         An endpoint path prefix is tolerated: leading segments are dropped one at a time and the
         first suffix that matches a route wins (so an exact match always beats a prefixed one).
+        A route without a `{x+}` label matches paths of one number of '/'s only, so suffixes with
+        more '/'s than any route's are skipped unbuilt: trying them all cost time quadratic in the
+        path's length (seconds for a 60 KB path, before any authorization) and matched nothing.
         """
-        routes = self._routes.get(method.upper())
+        method = method.upper()
+        routes = self._routes.get(method)
         if not routes:
             return None
         path = raw_path or "/"
         segments = path.split("/")
-        for k in range(1, max(len(segments), 2)):
+        deepest = self._depths[method]
+        first = 1 if deepest is None else max(1, len(segments) - deepest)
+        for k in range(first, max(len(segments), 2)):
             candidate = "/" + "/".join(segments[k:])
             for route in routes:
                 m = route.regex.fullmatch(candidate)   # not `^...$`: `$` passes a final "\n"
@@ -560,8 +575,9 @@ class AwsModels:
                 http = model.operation_model(name).http
                 spec._routes.setdefault(http["method"].upper(), []).append(
                     _compile_route(http["method"].upper(), name, http["requestUri"]))
-        for routes in spec._routes.values():
+        for method, routes in spec._routes.items():
             routes.sort(key=lambda r: r.specificity, reverse=True)
+            spec._depths[method] = _deepest(routes)
         # Patterns are compiled when a value is first checked against them (`ServiceSpec.pattern`):
         # compiling all of a model's took most of its load, which the first request waits for.
         for shape in model.error_shapes:
