@@ -98,6 +98,9 @@ CALLS = [
     ("get_acr_instance", ("cri-abc",), True), ("get_acr_instance", ("cri-none",), False),
     ("list_acr_instances", (ACCT,), True), ("list_acr_instances", (OTHER,), False),
     ("list_signing_keys", (), True),
+    # the start's check of what older versions let in, and the realm's host owners (once per generation)
+    ("list_account_ids", (), True), ("list_registry_endpoints", (), True), ("list_registry_hosts", (), True),
+    ("list_repository_endpoints", (), True),
     ("list_revocations", (), True), ("get_registry_ca", (), True),
     ("generation", (), True),
 ]

@@ -201,11 +201,17 @@ def open_runtime(settings: Settings) -> Runtime:
     return _open(settings, existing=True)
 
 
+def _check_account_id(account_id: str | None) -> None:
+    """Every command taking --account-id refuses one that is not 12 digits, as create-account does, before
+    the store is opened: set-registry-endpoint and the others used to take any text, which no ARN holds."""
+    if account_id is not None and not re.fullmatch(r"[0-9]{12}", account_id):
+        raise SystemExit("regauth: --account-id must be 12 digits (an account id is part of every ARN of the account)")
+
+
 def _create_account(args: argparse.Namespace) -> int:
     from regauth.services.bootstrap import create_account
 
-    if args.account_id is not None and not re.fullmatch(r"[0-9]{12}", args.account_id):
-        raise SystemExit("regauth: --account-id must be 12 digits (an account id is part of every ARN of the account)")
+    _check_account_id(args.account_id)
     settings = load_settings(data_dir=args.data_dir)
     rt = open_runtime(settings)
     if args.account_id and rt.services.store.account_exists(args.account_id):
@@ -285,12 +291,14 @@ def _audit_operator(services: Any, action: str, resource: str) -> None:
 
 
 def _create_acr_instance(args: argparse.Namespace) -> int:
+    _check_account_id(args.account_id)
     return _store_command(args, lambda s: _instance_json(s.acr.create_instance(
         args.account_id, args.region, args.name, args.login_server, args.instance_id)),
         ("regauth:CreateAcrInstance", lambda out: f"{out['InstanceId']} {out['LoginServer']}"))
 
 
 def _list_acr_instances(args: argparse.Namespace) -> int:
+    _check_account_id(args.account_id)
     return _store_command(args, lambda s: {"Instances": [_instance_json(i)
                                                          for i in s.acr.list_instances(args.account_id)]})
 
@@ -301,6 +309,7 @@ def _delete_acr_instance(args: argparse.Namespace) -> int:
 
 
 def _set_registry_endpoint(args: argparse.Namespace) -> int:
+    _check_account_id(args.account_id)
     return _store_command(args, lambda s: {"AccountId": args.account_id, "RegionId": args.region,
                                            "ProxyEndpoint": s.ecr.set_registry_endpoint(args.account_id,
                                                                                         args.region, args.url)},
@@ -309,6 +318,7 @@ def _set_registry_endpoint(args: argparse.Namespace) -> int:
 
 
 def _set_repository_endpoint(args: argparse.Namespace) -> int:
+    _check_account_id(args.account_id)
     return _store_command(args, lambda s: {
         "Domain": args.domain, "Format": args.format, "Template": args.template,
         "Example": s.codeartifact.set_endpoint(args.account_id, args.region, args.domain, args.format,

@@ -151,6 +151,7 @@ def _ready_server(args: argparse.Namespace) -> Server:
     from regauth.cli.runtime import open_runtime   # the server's imports load only for `serve`
     from regauth.http import Front
     from regauth.server import Server, raise_open_file_limit
+    from regauth.services import legacy_data
     from regauth.services.bootstrap import bootstrap
 
     settings = load_settings(host=args.host, port=args.port, data_dir=args.data_dir)
@@ -161,6 +162,9 @@ def _ready_server(args: argparse.Namespace) -> Server:
     runtime = open_runtime(settings)
     boot = bootstrap(settings, runtime.services.store, runtime.services.clock)
     runtime.services.begin_request()    # the cache takes the generation (its listeners run) now, not on request 1
+    # rows an older regauth let in that today's admin commands refuse: an ERROR each, naming the fix;
+    # the request path is safe with them (it refuses to use them), so the server starts all the same
+    legacy_data.log_problems(runtime.services.store, runtime.services.ecr)
     host, port = sock.getsockname()[:2]
     shown = f"[{host}]" if ":" in host else host
     url = f"http://{shown}:{port}"

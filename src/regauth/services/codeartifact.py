@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import logging
 import math
 import secrets
+import time
 
 from regauth.domain.endpoints import repository_template_problem
 from regauth.domain.policy import Decision, Policy
 from regauth.domain.principals import Domain, DomainPolicy, Repository
 from regauth.errors import Conflict, InvalidInput, NotFound
+from regauth.notices import Notices
 from regauth.services import paging, policy_principals
 from regauth.services.authz import Authorizer, PolicyCache, denied
 from regauth.services.context import Call
+from regauth.services.ecr import MAX_CHECKED, NOTICE_SECONDS, redacted
 from regauth.services.tokens import Issued, TokenIssuer
 from regauth.store.interfaces import Store
 
@@ -19,6 +23,8 @@ DEFAULT_DURATION = 43200
 MIN_DURATION, MAX_DURATION = 900, 43200
 SERVICE_NAME = "codeartifact.amazonaws.com"
 REPOSITORY_FORMATS = frozenset({"npm", "pypi", "maven", "nuget", "generic", "ruby", "swift", "cargo"})
+
+log = logging.getLogger("regauth.codeartifact")
 
 
 def token_lifetime(call: Call, duration: int | None) -> tuple[int, float]:
@@ -43,6 +49,15 @@ def token_lifetime(call: Call, duration: int | None) -> tuple[int, float]:
     return duration, call.now + duration
 
 
+def legacy_template_line(account_id: str, region: str, domain: str, fmt: str, template: str, problem: str) -> str:
+    """The ERROR line for a stored endpoint template today's checks refuse (its credentials redacted)."""
+    return (f"the endpoint template stored for domain {domain} of account {account_id} in {region}, format {fmt} "
+            f"({redacted(template)}), {problem}: an older regauth accepted it; it is not handed out "
+            f"(GetRepositoryEndpoint gives REGAUTH_REPOSITORY_ENDPOINT's instead). Set one with `regauth admin "
+            f"set-repository-endpoint --account-id {account_id} --region {region} --domain {domain} --format {fmt} "
+            f"--template URL`")
+
+
 class CodeArtifactService:
     def __init__(self, store: Store, authz: Authorizer, policies: PolicyCache, issuer: TokenIssuer,
                  endpoint_template: str) -> None:
@@ -51,6 +66,9 @@ class CodeArtifactService:
         self._policies = policies
         self._issuer = issuer
         self._endpoint_template = endpoint_template
+        self._fit: set[str] = set()                # stored endpoint templates that pass today's checks
+        self._refused: dict[str, str] = {}         # those that do not: why
+        self._notices = Notices(log, NOTICE_SECONDS, time.monotonic)
 
     # --- lookups and checks -------------------------------------------------------------------
     def domain_arn(self, call: Call, owner: str, name: str) -> str:
@@ -192,8 +210,31 @@ class CodeArtifactService:
         d = self._domain(call, domain, owner, "GetRepositoryEndpoint", name)
         self._allow(call, "GetRepositoryEndpoint", self.repository_arn(d, name), d)
         repo = self._repository(call, d, name)
-        template = self._store.get_repository_endpoint(d.account_id, d.region, d.name, fmt) or self._endpoint_template
+        template = self._store.get_repository_endpoint(d.account_id, d.region, d.name, fmt)
+        if not template or not (template in self._fit or self._fits(d, fmt, template)):
+            template = self._endpoint_template
         return render_endpoint(template, domain=d, repository=repo.name, fmt=fmt)
+
+    def _fits(self, domain: Domain, fmt: str, template: str) -> bool:
+        """Does a stored endpoint template pass today's checks? One an older regauth stored with a user
+        and password (handed to every caller, and written out by `codeartifact login`) or a query is
+        never handed out: the repository gets the default template's endpoint, as if none were set,
+        and the log an ERROR naming the fix (at most once a minute per value: regauth.notices). Each
+        stored value is checked once per process, not per request."""
+        problem = self._refused.get(template)
+        if problem is None:
+            problem = repository_template_problem(template)
+            if problem is None:
+                if len(self._fit) >= MAX_CHECKED:
+                    self._fit.clear()
+                self._fit.add(template)
+                return True
+            if len(self._refused) >= MAX_CHECKED:
+                self._refused.clear()
+            self._refused[template] = problem
+        self._notices.error(legacy_template_line(domain.account_id, domain.region, domain.name, fmt, template,
+                                                 problem))
+        return False
 
     def set_endpoint(self, account_id: str, region: str, domain: str, fmt: str, template: str) -> str:
         """Operator setting: where repositories of one domain and format are served. Returns an example."""

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import base64
+import logging
+import time
 from dataclasses import field
 
 from regauth.domain.arn import REGION_NAME
 from regauth.domain.endpoints import registry_host, registry_url_problem, template_account
 from regauth.domain.principals import EcrRepository
 from regauth.errors import Conflict, InvalidInput, NotFound, UnsupportedOperation
+from regauth.notices import Notices
 from regauth.records import record
 from regauth.services import paging
 from regauth.services.authz import Authorizer
@@ -21,6 +24,10 @@ PUBLIC_REGION = "us-east-1"
 PUBLIC_SERVICE_NAME = "ecr-public.amazonaws.com"
 DEFAULT_REGISTRY = "https://{account}.dkr.ecr.{region}.amazonaws.com"
 MAX_REGISTRY_IDS = 10
+MAX_CHECKED = 4096               # stored endpoints remembered as checked (a set's worth; cleared past it)
+NOTICE_SECONDS = 60.0            # an ERROR line per refused stored endpoint at most this often
+
+log = logging.getLogger("regauth.ecr")
 
 
 @record
@@ -36,17 +43,42 @@ def docker_credential(password: str) -> str:
     return base64.b64encode(f"AWS:{password}".encode()).decode()
 
 
-def foreign_host_owner(hosts: list[tuple[str, str]], template: str, account_id: str, host: str) -> str | None:
-    """Another account whose registry `host` is (host[:port], any case): a registry endpoint or ACR
-    login server the operator set for it (`hosts`: the store's `list_registry_hosts()`), or its host
-    under the registry URL template (whether or not that account exists yet). None when the host is
-    free for `account_id`."""
+def host_owners(hosts: list[tuple[str, str]], template: str, host: str) -> set[str]:
+    """The accounts whose registry `host` is (host[:port], any case): those the operator set a registry
+    endpoint or ACR login server on it for (`hosts`: the store's `list_registry_hosts()`), and the one
+    whose host it is under the registry URL template (whether or not that account exists yet). Today's
+    writes keep this to one account; a store written by an older regauth may hold more."""
     host = host.lower()
-    owners = {a for a, h in hosts if h.lower() == host and a != account_id}
+    owners = {a for a, h in hosts if h.lower() == host}
     by_template = template_account(template, host)
-    if by_template is not None and by_template != account_id:
+    if by_template is not None:
         owners.add(by_template)
+    return owners
+
+
+def foreign_host_owner(hosts: list[tuple[str, str]], template: str, account_id: str, host: str) -> str | None:
+    """Another account whose registry `host` is (`host_owners`); None when the host is free for
+    `account_id`."""
+    owners = host_owners(hosts, template, host) - {account_id}
     return min(owners) if owners else None
+
+
+def redacted(url: str) -> str:
+    """`url` with whatever stands before its last '@' after the scheme (a user, a password: even one
+    holding '/' or '@') replaced by ***: stored URLs are named in the log, their credentials never."""
+    at = url.rfind("@")
+    if at < 0:
+        return url
+    start = url.find("://") + 3 if "://" in url[:at] else 0
+    return f"{url[:start]}***{url[at:]}"
+
+
+def legacy_endpoint_line(account_id: str, region: str, url: str, problem: str) -> str:
+    """The ERROR line for a stored registry endpoint today's checks refuse (its credentials redacted)."""
+    return (f"the registry endpoint stored for account {account_id} in {region} ({redacted(url)}) {problem}: an "
+            f"older regauth accepted it; it is not handed out (ECR gives the registry URL template's instead). "
+            f"Set one with `regauth admin set-registry-endpoint --account-id {account_id} --region {region} "
+            f"--url https://HOST[:PORT]`")
 
 
 class EcrService:
@@ -56,10 +88,44 @@ class EcrService:
         self._authz = authz
         self._issuer = issuer
         self._template = registry_template
+        self._fit: set[str] = set()                # stored endpoints that pass today's checks
+        self._refused: dict[str, str] = {}         # those that do not: why
+        self._notices = Notices(log, NOTICE_SECONDS, time.monotonic)
+
+    def host_owners(self, hosts: list[tuple[str, str]], host: str) -> set[str]:
+        """`host_owners` under this server's registry URL template."""
+        return host_owners(hosts, self._template, host)
 
     def registry_url(self, account_id: str, region: str) -> str:
+        """The registry URL of an account in a region: the endpoint the operator set, or the template's.
+
+        An endpoint an older regauth stored that today's `set_registry_endpoint` refuses (a user and
+        password, a path: every caller was handed them) is never handed out: the account gets the
+        template's URL, as if none were set, and the log an ERROR naming the fix (the server's start
+        lists them too, `services.legacy_data`). So GetAuthorizationToken keeps working, and the realm
+        and the repository URIs follow the same URL. Each stored value is checked once per process (the
+        hot path pays a set lookup), not per request."""
         configured = self._store.get_registry_endpoint(account_id, region)
-        return configured or self._template.format(account=account_id, region=region)
+        if configured and (configured in self._fit or self._fits(account_id, region, configured)):
+            return configured
+        return self._template.format(account=account_id, region=region)
+
+    def _fits(self, account_id: str, region: str, url: str) -> bool:
+        """Does a stored endpoint pass today's checks? Remembered either way; a refusal is logged
+        (at most once a minute per value and account: regauth.notices)."""
+        problem = self._refused.get(url)
+        if problem is None:
+            problem = registry_url_problem(url)
+            if problem is None:
+                if len(self._fit) >= MAX_CHECKED:
+                    self._fit.clear()
+                self._fit.add(url)
+                return True
+            if len(self._refused) >= MAX_CHECKED:
+                self._refused.clear()
+            self._refused[url] = problem
+        self._notices.error(legacy_endpoint_line(account_id, region, url, problem))
+        return False
 
     def set_registry_endpoint(self, account_id: str, region: str, url: str) -> str:
         """Operator setting: the registry URL returned as proxyEndpoint (no trailing slash)."""

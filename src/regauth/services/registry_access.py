@@ -8,7 +8,11 @@ Realm (CNCF distribution, `GET /token`): the client logs in with `AWS:<ECR token
 temporary user and token). The realm's `service` must be a registry the token may open, by its
 host as regauth hands it out: an ECR `proxyEndpoint` in the token's region (the principal's account
 or the one the token was requested for), or the login server of an ACR instance of the principal's
-account ("any registry your principal has access to", as the token APIs say; see `_registry_of`).
+account ("any registry your principal has access to", as the token APIs say; see `_registries_of`).
+A host that is the registry of more than one account (which today's admin commands refuse, and an
+older regauth let through) opens nothing, for any of them: each account's tokens would open the
+others' repositories. The realm answers as for a host it does not know and logs an ERROR naming the
+accounts and the fix.
 Each requested scope is answered with the actions the
 principal may take now (a granted subset, possibly empty), in an ES256 JWT the registry checks
 offline.
@@ -31,7 +35,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import TYPE_CHECKING, Any, Callable, Iterator
+import time
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 
 from regauth.domain import tokens
 from regauth.domain.arn import InvalidArn, parse_arn
@@ -41,6 +46,7 @@ from regauth.domain.policy import Decision
 from regauth.domain.principals import AuditEvent, Caller, RegistryCa
 from regauth.domain.registry_scope import Scope, parse_scopes
 from regauth.errors import AccessDenied, BadToken, InvalidInput, NotFound, Throttled, UnknownAccessKey
+from regauth.notices import Notices
 from regauth.services.acr import TEMP_USERNAME, instance_arn
 from regauth.services.authn import Authenticator
 from regauth.services.authz import Authorizer, role_arn_of
@@ -65,6 +71,30 @@ ACR_ACTIONS = {"pull": "cr:PullRepository", "push": "cr:PushRepository", "delete
 # COPY, MKCOL... on a file-serving index) needs PublishPackageVersion: unknown means write
 READ_METHODS = frozenset({"GET", "HEAD"})
 PACKAGE_USER = "aws"
+NOTICE_SECONDS = 60.0       # the ERROR line about a host shared by accounts, at most once a minute per host
+
+
+class _HostOwners:
+    """Which accounts each registry host belongs to (`ecr.host_owners`: the rule the admin commands
+    keep when they write), for the realm. The store's hosts (`list_registry_hosts`: every endpoint and
+    login server of every account, a short table) are read once, on first use, and each host's answer
+    is kept: the realm pays a dict lookup. One is made per generation (`RegistryAccess`); one a thread
+    fills after the generation moved is no longer the one in use, so what it read cannot outlive a write."""
+
+    def __init__(self, read: Callable[[], list[tuple[str, str]]],
+                 rule: Callable[[list[tuple[str, str]], str], set[str]]) -> None:
+        self._read = read
+        self._rule = rule
+        self._hosts: list[tuple[str, str]] | None = None
+        self._owners: dict[str, tuple[str, ...]] = {}     # only hosts a token's registry URL matched
+
+    def of(self, host: str) -> tuple[str, ...]:
+        owners = self._owners.get(host)
+        if owners is None:
+            if self._hosts is None:
+                self._hosts = self._read()
+            owners = self._owners[host] = tuple(sorted(self._rule(self._hosts, host)))
+        return owners
 
 
 class RegistryAccess:
@@ -86,6 +116,19 @@ class RegistryAccess:
         self._signer: RegistrySigner | None = None
         self._signer_ca: RegistryCa | None = None      # the store's CA object the signer was last checked with
         self._signer_lock = threading.Lock()
+        self._host_owners = self._new_host_owners()
+        # kept until the generation moves when the store says so (the request-path cache), else read per use
+        on_change = getattr(store, "on_change", None)
+        self._keep_host_owners = on_change is not None
+        if on_change is not None:
+            on_change(self._forget_host_owners)
+        self._notices = Notices(log, NOTICE_SECONDS, time.monotonic)
+
+    def _new_host_owners(self) -> _HostOwners:
+        return _HostOwners(self._store.list_registry_hosts, self._ecr.host_owners)
+
+    def _forget_host_owners(self) -> None:
+        self._host_owners = self._new_host_owners()
 
     # --- the CA ---------------------------------------------------------------------------------
     def signer(self) -> "RegistrySigner":
@@ -228,21 +271,37 @@ class RegistryAccess:
         nothing, as ECR has no repository policies here), an ACR token any instance of the principal's
         account, in any region, that its principal may get a token for (`cr:GetAuthorizationToken`
         on the instance: "only instances to which the STS token is scoped", seed 004; checked by the
-        caller). What each scope gets is then the principal's policies' answer."""
+        caller). What each scope gets is then the principal's policies' answer.
+
+        A host that is also another account's registry (`_shared`) opens nothing."""
         host = service.lower()                               # host names: case does not matter
         if claims.kind == "ecr":
             region = parse_arn(claims.scope).region
             for account in dict.fromkeys((claims.account_id, parse_arn(claims.scope).account)):
                 if registry_host(self._ecr.registry_url(account, region)).lower() == host:
+                    if self._shared(host, account):
+                        return
                     yield (region, account, lambda name, account=account:
                            f"arn:aws:ecr:{region}:{account}:repository/{name}", ECR_ACTIONS, None)
                     return
         else:
             for instance in self._store.list_acr_instances(claims.account_id):
                 if instance.login_server.lower() == host:
+                    if self._shared(host, instance.account_id):
+                        return
                     iid, region, account = instance.instance_id, instance.region, instance.account_id
                     yield (region, account, lambda name, iid=iid, region=region, account=account:
                            f"acs:cr:{region}:{account}:repository/{iid}/{name}", ACR_ACTIONS, instance_arn(instance))
+
+    def _shared(self, host: str, account: str) -> bool:
+        """Is `host`, a registry of `account`, another account's registry too? Only a store an older
+        regauth wrote holds such a host (`set-registry-endpoint` and `create-acr-instance` refuse one
+        now): it fails closed, for every account, until the operator gives each a host of its own."""
+        owners = (self._host_owners if self._keep_host_owners else self._new_host_owners()).of(host)
+        if owners == (account,) or not owners:         # its own (or no one's: an id the template cannot hold)
+            return False
+        self._notices.error(shared_host_line(host, owners))
+        return True
 
     def _granted(self, call: Call, scope: Scope, registry: str, repository_arn: Callable[[str], str],
                  actions: dict[str, str]) -> list[str] | None:
@@ -291,3 +350,12 @@ class RegistryAccess:
 def _granted_text(access: dict[str, Any]) -> str:
     return f"{access['type']}:{access['name']}:{','.join(access['actions']) or '-'}"
 
+
+def shared_host_line(host: str, accounts: Sequence[str]) -> str:
+    """The ERROR line for a registry host more than one account claims (`accounts`: each, described)."""
+    return (f"the registry host {host} is claimed by more than one account, which an older regauth allowed: "
+            f"{', '.join(accounts)}. The token realm opens nothing there for any of them (each one's tokens would "
+            f"open the others' repositories). Give each but one a host of its own: `regauth admin "
+            f"set-registry-endpoint --account-id ID --region REGION --url https://HOST[:PORT]` for a registry "
+            f"endpoint; for an ACR instance, `regauth admin delete-acr-instance --instance-id ID`, then "
+            f"`create-acr-instance` with a --login-server of its own")

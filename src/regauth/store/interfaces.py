@@ -34,6 +34,8 @@ class Store(Protocol):
         """Store `value` unless `key` has one; returns what is stored (first writer wins)."""
     def ensure_account(self, account_id: str, now: float) -> None: ...
     def account_exists(self, account_id: str) -> bool: ...
+    def list_account_ids(self) -> list[str]:
+        """Every account's id, ordered (start-up checks: not the request path)."""
 
     # --- IAM users and keys ---------------------------------------------------------------------
     def create_user(self, user: User, guard: Callable[[list[str]], None] | None = None) -> User:
@@ -94,6 +96,9 @@ class Store(Protocol):
     def set_repository_endpoint(self, account_id: str, region: str, domain_name: str, fmt: str, template: str) -> None:
         """Per-domain, per-format endpoint template (see services.codeartifact)."""
     def get_repository_endpoint(self, account_id: str, region: str, domain_name: str, fmt: str) -> str | None: ...
+    def list_repository_endpoints(self) -> list[tuple[str, str, str, str, str]]:
+        """(account id, region, domain, format, template) of every repository endpoint set, ordered
+        (start-up checks: not the request path)."""
 
     def create_repository(self, repo: Repository) -> Repository: ...
     def get_repository(self, account_id: str, region: str, domain_name: str, name: str) -> Repository | None: ...
@@ -113,6 +118,9 @@ class Store(Protocol):
         """The registry URL (proxyEndpoint) for an account and region, set by the operator.
         `guard`: `list_registry_hosts()`."""
     def get_registry_endpoint(self, account_id: str, region: str) -> str | None: ...
+    def list_registry_endpoints(self) -> list[tuple[str, str, str]]:
+        """(account id, region, URL) of every registry endpoint set, ordered (start-up checks: not the
+        request path)."""
 
     # --- Alibaba ACR ----------------------------------------------------------------------------
     def create_acr_instance(self, instance: AcrInstance,
@@ -124,7 +132,8 @@ class Store(Protocol):
         """What was deleted, or None."""
     def list_registry_hosts(self) -> list[tuple[str, str]]:
         """(account id, host[:port]) of every registry the operator set: each ECR registry endpoint's
-        host and each ACR instance's login server, of every account (admin checks, not the request path)."""
+        host and each ACR instance's login server, of every account. For admin checks, and for the
+        token realm once per generation (`services.registry_access`), not per request."""
 
     # --- tokens, audit, keyring -----------------------------------------------------------------
     def record_issued_token(self, token: IssuedToken) -> None: ...

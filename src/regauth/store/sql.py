@@ -59,3 +59,7 @@ class SqlStore(SqlIamMixin, SqlCodeArtifactMixin, SqlRegistriesMixin, SqlTokensM
         with self._read() as conn:
             return conn.execute(sa.select(t.accounts.c.account_id)
                                 .where(t.accounts.c.account_id == account_id)).first() is not None
+
+    def list_account_ids(self) -> list[str]:
+        with self._read() as conn:
+            return list(conn.execute(sa.select(t.accounts.c.account_id).order_by(t.accounts.c.account_id)).scalars())

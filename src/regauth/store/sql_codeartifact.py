@@ -131,6 +131,13 @@ class SqlCodeArtifactMixin(SqlBase):
             return conn.execute(sa.select(e.c.template).where(
                 _domain_key(e, account_id, region, domain_name), e.c.format == fmt)).scalar()
 
+    def list_repository_endpoints(self) -> list[tuple[str, str, str, str, str]]:
+        e = t.repository_endpoints.c
+        with self._read() as conn:
+            rows = conn.execute(sa.select(e.account_id, e.region, e.domain_name, e.format, e.template)
+                                .order_by(e.account_id, e.region, e.domain_name, e.format)).all()
+        return [tuple(row) for row in rows]
+
     # --- repositories ---------------------------------------------------------------------------
     def create_repository(self, repo: Repository) -> Repository:
         with map_integrity("repository", repo.name, parent=("domain", repo.domain_name)), \

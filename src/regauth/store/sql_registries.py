@@ -10,6 +10,7 @@ from regauth.domain.principals import AcrInstance, EcrRepository
 from regauth.store import row_records as rr
 from regauth.store import schema as t
 from regauth.store.sql_base import SqlBase, map_integrity
+from regauth.store.sqlite_reads import registry_hosts
 
 
 def _ecr_where(account_id: str, region: str, name: str):
@@ -67,6 +68,12 @@ class SqlRegistriesMixin(SqlBase):
             return conn.execute(sa.select(r.url).where(r.account_id == account_id,
                                                        r.region == region)).scalar()
 
+    def list_registry_endpoints(self) -> list[tuple[str, str, str]]:
+        r = t.registry_endpoints.c
+        with self._read() as conn:
+            rows = conn.execute(sa.select(r.account_id, r.region, r.url).order_by(r.account_id, r.region)).all()
+        return [tuple(row) for row in rows]
+
     # --- Alibaba ACR instances --------------------------------------------------------------------
     def create_acr_instance(self, instance: AcrInstance,
                             guard: Callable[[list[tuple[str, str]]], None] | None = None) -> AcrInstance:
@@ -98,8 +105,7 @@ class SqlRegistriesMixin(SqlBase):
         r, a = t.registry_endpoints.c, t.acr_instances.c
         endpoints = conn.execute(sa.select(r.account_id, r.url)).all()
         servers = conn.execute(sa.select(a.account_id, a.login_server)).all()
-        hosts = {(acct, url.split("://", 1)[-1].rstrip("/")) for acct, url in endpoints}
-        return sorted(hosts | {(acct, server) for acct, server in servers})
+        return registry_hosts([tuple(e) for e in endpoints], [tuple(s) for s in servers])
 
     def list_acr_instances(self, account_id: str) -> list[AcrInstance]:
         a = t.acr_instances.c

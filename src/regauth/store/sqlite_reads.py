@@ -3,7 +3,9 @@
 A restart reads the schema revision, the master-key check, the bootstrap account and the keyring;
 a token request reads the caller's key, identity and policies, a domain or an instance, an endpoint;
 the registry side (token realm, auth_request verifier) reads the revocation list, the registry CA and
-the instances of an ACR token's account.
+the instances of an ACR token's account, and every registry host once per generation; a start also
+checks the few tables of operator-set rows an older regauth may have filled with what it now refuses
+(`services.legacy_data`).
 These are a dozen indexed single-table lookups. Written here as SQL text on the thread's held
 connection (`sqlite_direct`), they need no SQLAlchemy: loading it is most of a restart (about 0.3 s
 of 0.45 s on the bench machine), so a server that only issues tokens never loads it (see
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import functools
 from collections import namedtuple
+from collections.abc import Iterable
 from typing import Any
 
 from regauth.domain.principals import (
@@ -60,6 +63,13 @@ _ACR_INSTANCES = ("SELECT instance_id, account_id, region, name, login_server, c
                   "WHERE account_id = ? ORDER BY name, instance_id")
 _SIGNING_KEYS = "SELECT kid, secret, created_at, retired_at FROM signing_keys ORDER BY created_at, kid"
 _ACCOUNT = "SELECT account_id FROM accounts WHERE account_id = ?"
+# start-up checks and the realm's host owners (once per generation): whole tables, operator-set and short
+_ACCOUNT_IDS = "SELECT account_id FROM accounts ORDER BY account_id"
+_REGISTRY_ENDPOINTS = "SELECT account_id, region, url FROM ecr_registry_endpoints ORDER BY account_id, region"
+_REGISTRY_HOSTS = ("SELECT 'endpoint', account_id, url FROM ecr_registry_endpoints "
+                   "UNION ALL SELECT 'instance', account_id, login_server FROM acr_instances")
+_REPOSITORY_ENDPOINTS = ("SELECT account_id, region, domain_name, format, template "
+                         "FROM codeartifact_repository_endpoints ORDER BY account_id, region, domain_name, format")
 _REVOCATIONS = ("SELECT kind, subject, not_before, created_at, reason FROM revocations "
                 "ORDER BY created_at, kind, subject")
 
@@ -112,6 +122,9 @@ class SqliteReads:
     def account_exists(self, account_id: str) -> bool:
         return self._scalar(_ACCOUNT, (account_id,)) is not None
 
+    def list_account_ids(self) -> list[str]:
+        return [row[0] for row in self._direct.read_rows(_ACCOUNT_IDS)[1]]
+
     # --- IAM ----------------------------------------------------------------------------------------
     def get_credential(self, access_key_id: str) -> Credential | None:
         row = self._first(_ACCESS_KEY, (access_key_id,))
@@ -146,6 +159,9 @@ class SqliteReads:
     def get_repository_endpoint(self, account_id: str, region: str, domain_name: str, fmt: str) -> str | None:
         return self._scalar(_REPOSITORY_ENDPOINT, (account_id, region, domain_name, fmt))
 
+    def list_repository_endpoints(self) -> list[tuple[str, str, str, str, str]]:
+        return [tuple(row) for row in self._direct.read_rows(_REPOSITORY_ENDPOINTS)[1]]
+
     def get_repository(self, account_id: str, region: str, domain_name: str, name: str) -> Repository | None:
         row = self._first(_REPOSITORY, (account_id, region, domain_name, name))
         return rr.repository(row) if row else None
@@ -153,6 +169,14 @@ class SqliteReads:
     # --- ECR and ACR --------------------------------------------------------------------------------
     def get_registry_endpoint(self, account_id: str, region: str) -> str | None:
         return self._scalar(_REGISTRY_ENDPOINT, (account_id, region))
+
+    def list_registry_endpoints(self) -> list[tuple[str, str, str]]:
+        return [tuple(row) for row in self._direct.read_rows(_REGISTRY_ENDPOINTS)[1]]
+
+    def list_registry_hosts(self) -> list[tuple[str, str]]:
+        rows = self._direct.read_rows(_REGISTRY_HOSTS)[1]
+        return registry_hosts([(a, url) for kind, a, url in rows if kind == "endpoint"],
+                              [(a, server) for kind, a, server in rows if kind == "instance"])
 
     def get_acr_instance(self, instance_id: str) -> AcrInstance | None:
         row = self._first(_ACR_INSTANCE, (instance_id,))
@@ -172,6 +196,12 @@ class SqliteReads:
     def get_registry_ca(self) -> RegistryCa | None:
         text = self._scalar(_META, (rr.REGISTRY_CA_META,))
         return rr.registry_ca(text, self._box) if text is not None else None
+
+
+def registry_hosts(endpoints: Iterable[tuple[str, str]], servers: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
+    """`Store.list_registry_hosts` from (account, registry endpoint URL) and (account, ACR login server)."""
+    hosts = {(account, url.split("://", 1)[-1].rstrip("/")) for account, url in endpoints}
+    return sorted(hosts | {(account, server) for account, server in servers})
 
 
 def generation_value(row: tuple[Any, ...] | None) -> int:
