@@ -70,7 +70,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     rv = actions.add_parser("revoke", help="refuse one issued token, or every token a principal was issued so far",
                             description="Takes effect on the next use of the token wherever regauth checks it\n"
                                         "(registry token realm, auth_request verifier), on every node. Revoking\n"
-                                        "a principal refuses the tokens issued to it up to now, not later ones.",
+                                        "a principal refuses the tokens issued to it up to now, and in the\n"
+                                        "minute after (nodes' clocks may differ by that much), not later ones.",
                             epilog="examples:\n"
                                    "  regauth admin revoke --token-id 0660f69db0226fpPwSshjjWFCBp9v0ylkTQOUzveNC7d4T "
                                    "--reason 'pasted in a CI log'\n"
@@ -94,8 +95,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                                         "  - index entries of expired tokens (the audit trail keeps them);\n"
                                         "  - STS sessions expired more than 24 hours ago (a token issued with\n"
                                         "    temporary credentials can outlive them by up to that long);\n"
-                                        "  - revocations made more than 24 hours ago (every token they refuse has\n"
-                                        "    expired);\n"
+                                        "  - revocations made more than 24 hours and a minute ago (every token\n"
+                                        "    they refuse has expired);\n"
                                         "  - signing keys retired more than 24 hours ago (rotate-signing-key);\n"
                                         "  - with --audit-days N, audit events older than N days (kept otherwise).\n"
                                         "Each bound also waits out the tokens' 60-second expiry leeway: nothing\n"
