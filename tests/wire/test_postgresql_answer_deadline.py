@@ -198,6 +198,72 @@ def test_requests_queued_behind_a_stopped_database_are_failed_unstarted(tmp_path
         server.stop()
 
 
+def _backend_state(url: str, pid: int) -> tuple[str, str]:
+    with psycopg.connect(url, autocommit=True) as conn:
+        row = conn.execute("SELECT coalesce(state, ''), coalesce(wait_event_type, '') FROM pg_stat_activity "
+                           "WHERE pid = %s", (pid,)).fetchone()
+    return (row[0], row[1]) if row else ("gone", "")
+
+
+def _wait_for(predicate, what: str, seconds: float = 20) -> None:
+    deadline = time.monotonic() + seconds
+    while not predicate():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.05)
+
+
+def test_a_frozen_node_holding_a_write_lock_is_ended_by_the_database(tmp_path: Path, fresh_postgres_url: str) -> None:
+    """Node A is stopped (SIGSTOP) inside a CreateUser transaction, after it took the account's advisory
+    lock: its session sits idle in the transaction, holding the lock. Node B's CreateUser in that account
+    waited on it until B's own deadline cut it (a 500), and so would every such write until A resumed.
+    PostgreSQL now ends A's session once it has been idle that long (A's REGAUTH_DATABASE_TIMEOUT_SECONDS),
+    which frees the lock: B's write goes through."""
+    a = start_server(tmp_path / "a", {"REGAUTH_DATABASE_URL": fresh_postgres_url,
+                                      "REGAUTH_DATABASE_TIMEOUT_SECONDS": str(DEADLINE)})
+    key = (tmp_path / "a" / "master.key").read_text().strip()
+    b = start_server(tmp_path / "b", {"REGAUTH_DATABASE_URL": fresh_postgres_url, "REGAUTH_MASTER_KEY": key,
+                                      "REGAUTH_DATABASE_TIMEOUT_SECONDS": "60"})
+    stopped = False
+    try:
+        iam_a = a.client("iam", read_timeout=120, connect_timeout=5)
+        iam_b = b.client("iam", a.admin, read_timeout=120, connect_timeout=5)
+        iam_a.create_user(UserName="warm-up")
+        with psycopg.connect(fresh_postgres_url) as holder, ThreadPoolExecutor(1) as pool:
+            # the write's last statement (the generation's bump, after the advisory lock and the insert)
+            # waits on this; reads of the table do not
+            holder.execute("LOCK TABLE generation IN EXCLUSIVE MODE")
+            stuck = pool.submit(lambda: iam_a.create_user(UserName="frozen-in-its-write"))
+            waiting: list[int] = []
+
+            def a_waits_on_the_table() -> bool:
+                with psycopg.connect(fresh_postgres_url, autocommit=True) as watcher:
+                    rows = watcher.execute("SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                                           "AND wait_event_type = 'Lock' AND pid <> %s",
+                                           (holder.info.backend_pid,)).fetchall()
+                waiting[:] = [r[0] for r in rows]
+                return len(waiting) == 1
+
+            _wait_for(a_waits_on_the_table, "node A's INSERT never waited on the table lock")
+            os.kill(a.process.pid, signal.SIGSTOP)
+            stopped = True
+            holder.rollback()           # A's INSERT completes on the server; A, stopped, cannot commit
+            _wait_for(lambda: _backend_state(fresh_postgres_url, waiting[0])[0] != "active",
+                      "node A's session never went idle")
+            assert iam_b.create_user(UserName="after-the-freeze")["User"]["UserName"] == "after-the-freeze"
+            assert _backend_state(fresh_postgres_url, waiting[0])[0] == "gone"
+            os.kill(a.process.pid, signal.SIGCONT)
+            stopped = False
+            with pytest.raises(ClientError):           # its transaction was ended under it
+                stuck.result(timeout=60)
+        names = {u["UserName"] for u in iam_b.list_users()["Users"]}
+        assert "after-the-freeze" in names and "frozen-in-its-write" not in names
+    finally:
+        if stopped:
+            os.kill(a.process.pid, signal.SIGCONT)
+        a.stop()
+        b.stop()
+
+
 @pytest.mark.parametrize("value", ["0", "3601", "ten"])
 def test_the_deadline_is_bounded(tmp_path: Path, value: str) -> None:
     message = one_line(serve_once(tmp_path / "d", {"REGAUTH_DATABASE_TIMEOUT_SECONDS": value}))

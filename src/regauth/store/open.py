@@ -474,13 +474,14 @@ def open_store(database_url: str, master_key: bytes, *, upgrade: bool = True,
     if path is not None:
         return _open_sqlite_file(database_url, path, box, upgrade)
     from regauth.store.sql import SqlStore
+    from regauth.store.sql_base import LOCK_IDLE_SECONDS
 
     deadline = AnswerDeadline()
     engine = create_store_engine(database_url, deadline=deadline, connections=connections)
     try:
         migrate(engine, upgrade=upgrade)
         deadline.seconds = answer_within          # a migration's statements may run long
-        store = SqlStore(engine, box)
+        store = SqlStore(engine, box, lock_idle_seconds=answer_within or LOCK_IDLE_SECONDS)
         _check_master_key(store, box)
     except BaseException:
         engine.dispose()

@@ -20,6 +20,7 @@ import sqlalchemy as sa
 
 from regauth.store import schema as t
 from regauth.store.crypto import SecretBox
+from regauth.store.sql_base import LOCK_IDLE_SECONDS
 from regauth.store.sql_codeartifact import SqlCodeArtifactMixin
 from regauth.store.sql_iam import SqlIamMixin
 from regauth.store.sql_pruning import SqlPruningMixin
@@ -31,8 +32,9 @@ from regauth.store.sqlite_direct import SqliteDirect
 
 class SqlStore(SqlIamMixin, SqlCodeArtifactMixin, SqlRegistriesMixin, SqlTokensMixin, SqlRevocationsMixin,
                SqlPruningMixin):
-    def __init__(self, engine: sa.Engine, box: SecretBox, *, direct: SqliteDirect | None = None) -> None:
-        super().__init__(engine, box, direct=direct)
+    def __init__(self, engine: sa.Engine, box: SecretBox, *, direct: SqliteDirect | None = None,
+                 lock_idle_seconds: float = LOCK_IDLE_SECONDS) -> None:
+        super().__init__(engine, box, direct=direct, lock_idle_seconds=lock_idle_seconds)
 
     # --- meta -----------------------------------------------------------------------------------
     def get_meta(self, key: str) -> str | None:

@@ -25,14 +25,26 @@ def map_integrity(resource_type: str, resource_id: str, *, parent: tuple[str, st
                                    catch=sa.exc.IntegrityError, orig=lambda exc: exc.orig)
 
 
-_ADVISORY_LOCK = sa.text("SELECT pg_advisory_xact_lock(:key)")
+# A transaction-scoped advisory lock, and a bound on how long its transaction may then sit idle on the
+# server (set for this transaction only: nothing leaks to the next user of the session, as through
+# PgBouncer's transaction mode). regauth never idles in a transaction for more than the moment between
+# two statements, unless its process is frozen (SIGSTOP, a paused host or container, a Ctrl-Z'd admin
+# command): then the lock it holds would stop every other node's writes of its kind until it resumed.
+# PostgreSQL ends such a session instead, which frees the lock; the frozen process's transaction fails.
+_ADVISORY_LOCK = sa.text("SELECT set_config('idle_in_transaction_session_timeout', :idle, true), "
+                         "pg_advisory_xact_lock(:key)")
+LOCK_IDLE_SECONDS = 30.0    # unless the store is opened with another (serve: REGAUTH_DATABASE_TIMEOUT_SECONDS)
 _BUMP = t.generation.update().where(t.generation.c.id == 1).values(value=t.generation.c.value + 1)
 
 
 class SqlBase:
-    def __init__(self, engine: sa.Engine, box: SecretBox, *, direct: SqliteDirect | None = None) -> None:
-        """`direct`: the held SQLite connections to share (with `store.sqlite_store`), and their write lock."""
+    def __init__(self, engine: sa.Engine, box: SecretBox, *, direct: SqliteDirect | None = None,
+                 lock_idle_seconds: float = LOCK_IDLE_SECONDS) -> None:
+        """`direct`: the held SQLite connections to share (with `store.sqlite_store`), and their write lock.
+        `lock_idle_seconds`: PostgreSQL ends a session of this store's idle this long in a transaction
+        that took an advisory lock (`_advisory_lock`)."""
         self._engine = engine
+        self._lock_idle = f"{max(1, round(lock_idle_seconds * 1000))}ms"
         self._box = box
         self._dialect = engine.dialect.name
         database = engine.url.database
@@ -96,7 +108,12 @@ class SqlBase:
         transactions (BEGIN IMMEDIATE) already run one at a time, across processes too."""
         if self._dialect == "postgresql":
             digest = hashlib.blake2b("\0".join(key).encode(), digest_size=8).digest()
-            conn.execute(_ADVISORY_LOCK, {"key": int.from_bytes(digest, "big", signed=True)})
+            self._advisory_lock(conn, int.from_bytes(digest, "big", signed=True))
+
+    def _advisory_lock(self, conn: sa.Connection, key: int) -> None:
+        """PostgreSQL, inside a write transaction: take the advisory lock `key` until the transaction
+        ends, which PostgreSQL ends itself should this process stop between statements (`_ADVISORY_LOCK`)."""
+        conn.execute(_ADVISORY_LOCK, {"key": key, "idle": self._lock_idle})
 
     def generation(self) -> int:
         """The counter every cache-relevant write advances (one single-row read, every request):

@@ -90,7 +90,7 @@ class SqlRevocationsMixin(SqlBase):
         False, and nothing changed, when no CA is prepared."""
         with self._write() as conn:
             if self._dialect == "postgresql":
-                conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": REGISTRY_CA_LOCK_ID})
+                self._advisory_lock(conn, REGISTRY_CA_LOCK_ID)
             nxt, active = _meta(conn, rr.REGISTRY_CA_NEXT_META), _meta(conn, rr.REGISTRY_CA_META)
             if nxt is None:
                 return False

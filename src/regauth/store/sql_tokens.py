@@ -123,7 +123,7 @@ class SqlTokensMixin(SqlBase):
         k = t.signing_keys.c
         with map_integrity("signing_key", key.kid), self._write() as conn:
             if self._dialect == "postgresql":
-                conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": KEYRING_LOCK_ID})
+                self._advisory_lock(conn, KEYRING_LOCK_ID)
             if conn.execute(sa.select(k.kid).where(k.retired_at.is_(None)).limit(1)).first() is not None:
                 return False
             conn.execute(t.signing_keys.insert().values(
