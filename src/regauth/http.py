@@ -33,7 +33,7 @@ from contextlib import contextmanager, nullcontext
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Callable, Iterator, Sequence
 
-from regauth import metrics
+from regauth import faults, metrics
 from regauth.auth.canonical import HttpRequest
 from regauth.errors import InternalFailure, InvalidInput
 from regauth.group_commit import GroupCommit, call_soon_threadsafe
@@ -284,17 +284,21 @@ class Front:
 
     def _handle_all(self, batch: list[tuple[Dialect, HttpRequest]], taken: float) -> list[Response]:
         """Handle a batch in order, on a worker thread. A request that has waited longer than
-        REGAUTH_DATABASE_TIMEOUT_SECONDS since it was `taken` (behind requests held by a database
-        that gives no answer: each of those may wait up to that long, or a new connection's
-        connect_timeout) is not started: it is answered as a failure at once, in its dialect's
-        envelope, rather than after its own wait, by which time its client has likely given up (with
-        four connections, one thread: the 8th of 8 requests waited 70 s). Its records were never
-        made, so nothing is lost. Logged as `regauth.notices` does: one line at once, then one every
-        UNSTARTED_LINE_SECONDS at most, with the count left out."""
+        REGAUTH_DATABASE_TIMEOUT_SECONDS since it was `taken` while the store is failing (its outage
+        seen since the request was taken, or within that long before) is not started: it is answered
+        as a failure at once, in its dialect's envelope, rather than after a wait of its own behind
+        requests held by a database that gives no answer (each may wait up to that long, or a new
+        connection's connect_timeout), by which time its client has likely given up (with four
+        connections, one thread: the 8th of 8 requests waited 70 s). Its records were never made, so
+        nothing is lost. A healthy store that is merely busy fails nothing: fewer threads cost
+        throughput, never a request (under a burst of IAM writes, requests waited over a second for
+        their turn behind their batch's). Logged as `regauth.notices` does: one line at once, then
+        one every UNSTARTED_LINE_SECONDS at most, with the count left out."""
         responses: list[Response] = []
         with self._per_batch.batch() if self._per_batch is not None else nullcontext():
             for dialect, req in batch:
-                if time.monotonic() - taken > self._longest_wait:
+                if (time.monotonic() - taken > self._longest_wait
+                        and faults.outage_since(taken - self._longest_wait)):
                     self._unstarted.error(f"a request waited more than {self._longest_wait:g} s for a request thread"
                                           " (REGAUTH_DATABASE_TIMEOUT_SECONDS: the database is slow or gives no"
                                           " answer) and was failed without being started")

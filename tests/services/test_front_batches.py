@@ -76,3 +76,41 @@ def test_one_turn_is_one_batch_under_one_generation_read(tmp_path: Path, fresh_p
         assert len(reads) == 2
     finally:
         front.close()
+
+
+def test_a_busy_healthy_store_fails_no_request_however_long_it_waits(tmp_path: Path, fresh_postgres_url: str) -> None:
+    """One worker thread, REGAUTH_DATABASE_TIMEOUT_SECONDS of 1, four turns handed over at once, each
+    turn's generation read taking 0.6 s: the last turn waits 1.8 s for the thread, longer than the
+    deadline, but the store is slow, not failing (no outage seen). It was failed unstarted (a 500) by
+    the bound meant for a database that gives no answer; fewer threads must cost throughput only."""
+    import time
+
+    store = open_store(fresh_postgres_url, KEY)
+    generation = store.generation
+
+    def slow() -> int:
+        time.sleep(0.6)
+        return generation()
+    store.generation = slow                    # type: ignore[method-assign]
+    clock = SystemClock()
+    services = build_services(Settings(data_dir=tmp_path, database_timeout_seconds=1), store, clock)
+    admin = create_account(store, clock, ACCT)
+    assert admin.secret is not None
+    akid, secret = admin.access_key_id, admin.secret.reveal()
+    front = Front(services, workers=1)
+
+    async def turns() -> list[Response]:
+        loop = asyncio.get_running_loop()
+        answers = []
+        for _ in range(4):                     # a turn each: four batches, one after another on one thread
+            answer = loop.create_future()
+            answers.append(answer)
+            front.serve(_ecr_request(akid, secret), False, answer.set_result)
+            front.served()
+            await asyncio.sleep(0)
+        return list(await asyncio.wait_for(asyncio.gather(*answers), 60))
+
+    try:
+        assert [a.status for a in asyncio.run(turns())] == [200, 200, 200, 200]
+    finally:
+        front.close()
