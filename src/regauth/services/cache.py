@@ -18,6 +18,10 @@ from typing import Any, Callable
 from regauth.store.interfaces import Store
 
 MAX_ENTRIES = 50_000
+# The keys are texts a client chose (a key id, a domain name...), misses kept too: bounded in characters as
+# well as in entries. No stored name comes near MAX_KEY_TEXT; a longer one is read from the store each time.
+MAX_KEY_TEXT = 512              # the texts of one key together
+MAX_KEY_TEXTS = 4_000_000       # of all keys together (up to 4 bytes a character)
 _CACHED = frozenset({
     "get_credential", "get_user", "get_role", "list_user_policies", "list_role_policies", "get_domain",
     "get_domain_policy", "get_repository", "get_repository_endpoint", "get_registry_endpoint", "get_acr_instance",
@@ -37,6 +41,7 @@ class CachingStore:
         self._lock = threading.Lock()
         self._generation = -1
         self._entries: dict[tuple[Any, ...], Any] = {}
+        self._texts = 0                      # characters in the keys of `_entries`
         self._local = threading.local()      # the generation the current request started under
         self._listeners: list[Callable[[], None]] = []
 
@@ -62,7 +67,7 @@ class CachingStore:
         if current != self._generation:
             with self._lock:
                 if current > self._generation:
-                    self._entries = {}
+                    self._entries, self._texts = {}, 0
                     for listener in self._listeners:
                         listener()
                     self._generation = current
@@ -78,11 +83,15 @@ class CachingStore:
             except KeyError:
                 pass
             value = method(*args)
+            texts = _texts(args)
+            if texts > MAX_KEY_TEXT:
+                return value
             with self._lock:
                 if seen == self._generation:
-                    if len(self._entries) >= MAX_ENTRIES:
-                        self._entries = {}
+                    if len(self._entries) >= MAX_ENTRIES or self._texts + texts > MAX_KEY_TEXTS:
+                        self._entries, self._texts = {}, 0
                     self._entries[key] = value
+                    self._texts += texts
             return value
         return read
 
@@ -95,3 +104,8 @@ class CachingStore:
 
     def __repr__(self) -> str:
         return f"CachingStore({self._store!r})"
+
+
+def _texts(args: tuple[Any, ...]) -> int:
+    """The characters of a read's text arguments (what its cache key holds beyond a few pointers)."""
+    return sum(len(a) for a in args if isinstance(a, str))
