@@ -118,3 +118,35 @@ def test_nodes_starting_together_with_three_configured_keys_keep_to_the_quota(st
     results = on_stores_at_once(store, KEY, 3, lambda i, s: start(s, i))
     assert sorted(results).count("stopped") == 1
     assert len(store.list_access_keys("777788889999", ADMIN_USER)) == 2
+
+
+def test_a_configured_key_of_another_user_stops_the_start(store) -> None:
+    """The configured key is in the store, with the configured secret, but it is user ci's: it was taken
+    as the admin's, and a later start's banner named ci's key as the admin's."""
+    from regauth.domain.principals import User
+
+    bootstrap(GIVEN, store, FixedClock(T0))
+    store.create_user(User(account_id="777788889999", name="ci", user_id="AIDAEXAMPLECI0000001",
+                           arn="arn:aws:iam::777788889999:user/ci", path="/", created_at=T0))
+    store.create_access_key(AccessKey("AKIAEXAMPLECIKEY0001", "777788889999", "ci", "Active", T0),
+                            Secret("ci-secret-ci-secret-ci-secret-ci-000001"))
+    ci = Settings(account_id="777788889999", bootstrap_access_key_id="AKIAEXAMPLECIKEY0001",
+                  bootstrap_secret=Secret("ci-secret-ci-secret-ci-secret-ci-000001"))
+    with pytest.raises(SettingsError) as ei:
+        bootstrap(ci, store, FixedClock(T0 + 60))
+    assert "another principal's" in str(ei.value) and "ci-secret" not in str(ei.value)
+    assert bootstrap(GIVEN, store, FixedClock(T0 + 120)).access_key_id == GIVEN.bootstrap_access_key_id
+
+
+def test_a_deleted_configured_key_comes_back_with_a_warning(store, caplog: pytest.LogCaptureFixture) -> None:
+    """Deleting the configured key and restarting with it still configured adds it again (the way to
+    change its secret), and says so: an operator deleting a leaked key was not told it came back."""
+    bootstrap(GIVEN, store, FixedClock(T0))
+    store.delete_access_key("777788889999", ADMIN_USER, GIVEN.bootstrap_access_key_id)
+    with caplog.at_level("WARNING", logger="regauth.bootstrap"):
+        assert bootstrap(GIVEN, store, FixedClock(T0 + 60)).access_key_id == GIVEN.bootstrap_access_key_id
+    assert any("added the access key AKIAEXAMPLEBOOT00001" in m for m in caplog.messages), caplog.messages
+    with caplog.at_level("WARNING", logger="regauth.bootstrap"):
+        caplog.clear()
+        bootstrap(GIVEN, store, FixedClock(T0 + 120))     # stored now: nothing said
+    assert not caplog.messages

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import hmac
+import logging
 from dataclasses import dataclass
 
 from regauth.clock import Clock
 from regauth.config import Settings, SettingsError
 from regauth.domain import ids
-from regauth.domain.principals import AccessKey, InlinePolicy, User
+from regauth.domain.principals import AccessKey, Credential, InlinePolicy, User
 from regauth.domain.secret import Secret
 from regauth.errors import Conflict
 from regauth.store.interfaces import Store
@@ -16,6 +17,7 @@ from regauth.store.interfaces import Store
 ADMIN_POLICY = '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}'
 ADMIN_USER = "admin"
 ACCOUNT_META, KEY_META = "bootstrap_account", "bootstrap_access_key_id"
+log = logging.getLogger("regauth.bootstrap")
 
 
 @dataclass(frozen=True)
@@ -74,13 +76,28 @@ _OTHER_SECRET = ("The access key {key_id} of REGAUTH_BOOTSTRAP_ACCESS_KEY_ID is 
                  "iam delete-access-key` and restart, or configure the stored secret).")
 
 
+_NOT_ADMINS = ("The access key {key_id} of REGAUTH_BOOTSTRAP_ACCESS_KEY_ID is stored, but as another principal's "
+               "than the bootstrap account's admin ({account}:user/admin): configure an admin key, or unset both "
+               "REGAUTH_BOOTSTRAP_* settings.")
+
+
+def _stored_as_admins(stored: Credential, acct: str, key_id: str, secret: Secret) -> None:
+    """A configured key found in the store must be the admin's, with the configured secret: a key of
+    another user (or a session's) would be reported as the admin's, and a later start's banner would
+    name it so."""
+    if not hmac.compare_digest(stored.secret.reveal().encode(), secret.reveal().encode()):
+        raise SettingsError(_OTHER_SECRET.format(key_id=key_id))      # never start as if it were in use
+    if stored.session is not None or stored.user_name != ADMIN_USER or stored.account_id != acct:
+        raise SettingsError(_NOT_ADMINS.format(key_id=key_id, account=acct))
+
+
 _FULL = ("The access key {key_id} of REGAUTH_BOOTSTRAP_ACCESS_KEY_ID is not stored, and the admin user has "
          "{count} access keys already (IAM's quota is {quota} a user; nodes or restarts configured with other "
          "keys added them): delete the one no longer used with `aws iam delete-access-key --user-name admin "
          "--access-key-id ...` and restart, or configure a stored key.")
 
 
-def _given_key(store: Store, acct: str, key_id: str, secret: Secret, now: float) -> None:
+def _given_key(store: Store, acct: str, key_id: str, secret: Secret, now: float, added_later: bool = False) -> None:
     """The configured admin key (REGAUTH_BOOTSTRAP_*), unless it is stored already with that secret.
 
     Within IAM's quota of access keys a user: each node or restart configured with another key adds it,
@@ -94,8 +111,9 @@ def _given_key(store: Store, acct: str, key_id: str, secret: Secret, now: float)
 
     def check_stored() -> None:
         stored = store.get_credential(key_id)
-        if stored is None or not hmac.compare_digest(stored.secret.reveal().encode(), secret.reveal().encode()):
+        if stored is None:
             raise SettingsError(_OTHER_SECRET.format(key_id=key_id)) from None
+        _stored_as_admins(stored, acct, key_id, secret)
 
     if store.get_credential(key_id) is not None:      # stored already: its secret decides, not the quota
         check_stored()
@@ -105,6 +123,11 @@ def _given_key(store: Store, acct: str, key_id: str, secret: Secret, now: float)
                                           status="Active", created_at=now), secret, guard=within_quota)
     except Conflict:                                  # another node stored it a moment ago
         check_stored()
+        return
+    if added_later:
+        log.warning("added the access key %s of REGAUTH_BOOTSTRAP_ACCESS_KEY_ID to the admin user (not in the "
+                    "store: configured after the first start, or deleted since; delete it again only once "
+                    "the setting no longer names it)", key_id)
 
 
 def bootstrap(settings: Settings, store: Store, clock: Clock) -> BootstrapResult:
@@ -122,10 +145,10 @@ def bootstrap(settings: Settings, store: Store, clock: Clock) -> BootstrapResult
     if existing is not None and key is not None:
         if given[0] and given[1] is not None:
             stored = store.get_credential(given[0])      # a read: a restart loads no SQL layer for this
-            if stored is None:
-                _given_key(store, existing, given[0], given[1], now)     # a key configured after the first start
-            elif not hmac.compare_digest(stored.secret.reveal().encode(), given[1].reveal().encode()):
-                raise SettingsError(_OTHER_SECRET.format(key_id=given[0]))   # never start as if it were in use
+            if stored is None:                          # configured after the first start, or deleted since
+                _given_key(store, existing, given[0], given[1], now, added_later=True)
+            else:
+                _stored_as_admins(stored, existing, given[0], given[1])
             if key != given[0]:
                 store.set_meta(KEY_META, given[0])
                 key = given[0]
