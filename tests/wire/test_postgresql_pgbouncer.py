@@ -119,8 +119,9 @@ def test_statement_pool_mode_is_refused_at_start(tmp_path: Path, postgres_url: s
                        "session")
 
 
+@pytest.mark.parametrize("given_in", ["url", "PGOPTIONS"])
 def test_url_options_a_pooler_drops_are_refused_at_start(tmp_path: Path, postgres_url: str,
-                                                         fresh_postgres_url: str) -> None:
+                                                         fresh_postgres_url: str, given_in: str) -> None:
     """PgBouncer refuses `options` unless told to ignore them; ignored, a search_path given there never
     reached the server, and regauth created a new, empty store in the public schema beside the one in
     the schema named."""
@@ -128,11 +129,16 @@ def test_url_options_a_pooler_drops_are_refused_at_start(tmp_path: Path, postgre
         conn.execute("CREATE SCHEMA regauth")
     bouncer = start_pgbouncer(postgres_url, "transaction", ignore_startup_parameters="options")
     try:
-        url = bouncer.url_for(fresh_postgres_url) + "?options=-csearch_path%3Dregauth"
-        message = one_line(serve_once(tmp_path / "d", {"REGAUTH_DATABASE_URL": url}))
+        url = bouncer.url_for(fresh_postgres_url)
+        if given_in == "url":
+            env = {"REGAUTH_DATABASE_URL": url + "?options=-csearch_path%3Dregauth"}
+        else:                   # libpq's own variable, which regauth's driver reads too
+            env = {"REGAUTH_DATABASE_URL": url, "PGOPTIONS": "-c search_path=regauth"}
+        message = one_line(serve_once(tmp_path / "d", env))
     finally:
         bouncer.stop()
-    assert message.startswith("regauth: REGAUTH_DATABASE_URL's options (search_path) did not reach PostgreSQL: "
+    source = "REGAUTH_DATABASE_URL's options" if given_in == "url" else "PGOPTIONS"
+    assert message.startswith(f"regauth: {source} (search_path) did not reach PostgreSQL: "
                               "the connection pooler in front of it drops them"), message
     with psycopg.connect(fresh_postgres_url) as conn:
         assert conn.execute("SELECT table_schema, table_name FROM information_schema.tables "

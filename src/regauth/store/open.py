@@ -26,6 +26,7 @@ from __future__ import annotations
 import ast
 import functools
 import logging
+import os
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -102,7 +103,10 @@ def create_store_engine(database_url: str, *, create: bool = True, deadline: Ans
             def _connect(_dialect: Any, _record: Any, cargs: Any, cparams: Any) -> Any:
                 return bounded.connect(*cargs, **cparams)     # what the dialect's own connect calls
         options = url.query.get("options")
-        pooled = PoolerCheck(options if isinstance(options, str) else None)
+        if isinstance(options, str):
+            pooled = PoolerCheck(options, "REGAUTH_DATABASE_URL's options")
+        else:       # libpq takes PGOPTIONS when the URL names none
+            pooled = PoolerCheck(os.environ.get("PGOPTIONS") or None, "PGOPTIONS")
         sa.event.listen(engine, "connect", pooled.check, insert=True)
         return engine
     raise ValueError(f"unsupported database URL scheme {url.drivername!r}: use sqlite:/// or postgresql://")
@@ -138,8 +142,9 @@ class PoolerCheck:
     reach the server (PgBouncer drops them when `ignore_startup_parameters` names `options`): with a
     dropped search_path, regauth found no store and created a new, empty one in another schema."""
 
-    def __init__(self, options: str | None) -> None:
+    def __init__(self, options: str | None, source: str = "REGAUTH_DATABASE_URL's options") -> None:
         self._options = options
+        self._source = source             # where `options` came from, as a refusal names it
         self._told = False
 
     def check(self, dbapi_conn: Any, _record: Any) -> None:
@@ -152,10 +157,10 @@ class PoolerCheck:
                                   "transaction or session") from None
             raise
         if dropped:
-            raise PoolerError(f"REGAUTH_DATABASE_URL's options ({', '.join(dropped)}) did not reach PostgreSQL: "
+            raise PoolerError(f"{self._source} ({', '.join(dropped)}) did not reach PostgreSQL: "
                               "the connection pooler in front of it drops them (PgBouncer's "
                               "ignore_startup_parameters); set them on the role instead (ALTER ROLE ... SET ...) "
-                              "and remove them from the URL")
+                              f"and remove them from {'the URL' if self._source != 'PGOPTIONS' else 'PGOPTIONS'}")
         if pooled and not self._told:
             self._told = True
             log.info("PostgreSQL is reached through a connection pooler: statements are not prepared on the "
