@@ -67,7 +67,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     rp.add_argument("--format", required=True, choices=sorted(REPOSITORY_FORMATS))
     rp.add_argument("--template", required=True)
     rp.set_defaults(run=_failing_cleanly(_set_repository_endpoint))
-    rv = actions.add_parser("revoke", help="refuse one issued token, or every token a principal was issued so far (and for a minute)",
+    rv = actions.add_parser("revoke", help="refuse one issued token, or every token a principal was issued so far "
+                                           "(and for a minute)",
                             description="Takes effect on the next use of the token wherever regauth checks it\n"
                                         "(registry token realm, auth_request verifier), on every node. Revoking\n"
                                         "a principal refuses the tokens issued to it up to now, and in the\n"
