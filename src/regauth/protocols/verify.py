@@ -20,6 +20,11 @@ The token must be for that domain (its scope). Answers, which nginx turns into t
     anything else                                   500 (likewise)
 
 Every refusal is in the audit trail; an allowed request is not (an index answers many per install).
+A flood of refusals is not, one by one: those of no principal (no, bad or unknown credentials) spend
+their source address's bucket, those of a genuine token its principal's bucket of refusals
+(`RegistryAccess.check_package_access`); past it they are answered alike, 401 or 403 (not 429: nginx
+would make it a 500), audited once a second, and counted in an ERROR line at most once a minute a
+principal (`REFUSALS_LINE`).
 """
 
 from __future__ import annotations
@@ -50,6 +55,8 @@ _TEXT = ("content-type", "text/plain; charset=utf-8")
 
 
 NOTICE_SECONDS = 60.0       # a misconfiguration message is logged at most once per this long (regauth.notices)
+REFUSALS_LINE = ("refusals of {principal} at the package verifier past its rate limit: answered alike, "
+                 "audited once a second")
 
 
 _INDEX_PARAMS = {   # the verifier URL's parameters: (required, pattern)
@@ -97,6 +104,8 @@ class PackageVerifier:
     def __init__(self, services: Services) -> None:
         self._s = services
         self._notices = Notices(log, NOTICE_SECONDS, lambda: self._s.clock.now())
+        # its own: principals' lines must not crowd the misconfiguration messages out of their kinds
+        self._flood_notices = Notices(log, NOTICE_SECONDS, lambda: self._s.clock.now())
         if services.metrics is not None:   # the method comes from a header: others count as `other`
             services.metrics.know_actions(f"package:{m}" for m in ("GET", "HEAD", "OPTIONS", "POST", "PUT",
                                                                    "PATCH", "DELETE"))
@@ -128,8 +137,13 @@ class PackageVerifier:
             if (response.status == 401 and not getattr(exc, "principal_arn", "")
                     and self._s.limiter.take_unauthenticated(req.source_ip, self._s.clock.now()) is not None):
                 return response    # a flood without credentials: still 401 (nginx makes a 429 a 500), unaudited
+            if not getattr(exc, "audited", True):   # past its principal's bucket of refusals, this second
+                self._flood_notices.error(REFUSALS_LINE.format(principal=getattr(exc, "principal_arn", "")[:256]))
+                return response
             if response.status in (401, 403):
                 reason = getattr(exc, "reason", "") or type(exc).__name__
+                if getattr(exc, "throttled", False):
+                    reason = f"{reason[:200]} (throttled: refusals audited once a second)"
                 log.info("package request refused (%s): %s %s", request_id, response.status, reason)
                 pending = Pending()
                 pending.audited(AuditEvent(

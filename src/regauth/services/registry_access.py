@@ -29,6 +29,16 @@ Verifier (`GET /auth/verify`, nginx `auth_request` in front of a package index):
 `aws:<CodeArtifact token>` (Basic) or the token as a Bearer. Reads need
 `codeartifact:ReadFromRepository` on the repository, writes (POST, PUT, PATCH, DELETE)
 `codeartifact:PublishPackageVersion`, evaluated like the API calls (domain policy included).
+
+Refusals of a genuine token (one that names its principal) are audited under that principal, so
+the bucket of their source address does not hold them. Those of a token that cannot be used (revoked,
+expired, of another kind or user name; at the verifier every refusal, a missing permission included)
+spend a bucket of their own, one per principal (`REFUSALS`), not the one its accepted requests spend:
+anyone holding a revoked or expired token (an old `~/.docker/config.json`, a CI log) could otherwise
+keep its principal throttled for good. (The realm's later refusals, a principal gone or a registry the
+token does not open, spend the principal's own bucket, as the grant they could have been would.) Past
+the bucket the realm answers 429, and the verifier, which must answer 401 or 403 (nginx turns anything
+else into a 500), answers alike; either way such refusals are audited once a second, not one by one.
 """
 
 from __future__ import annotations
@@ -45,7 +55,8 @@ from regauth.domain.keyring import Keyring
 from regauth.domain.policy import Decision
 from regauth.domain.principals import AuditEvent, Caller, RegistryCa
 from regauth.domain.registry_scope import Scope, parse_scopes
-from regauth.errors import AccessDenied, BadToken, InvalidInput, NotFound, Throttled, UnknownAccessKey
+from regauth.errors import (AccessDenied, BadToken, InvalidInput, NotFound, RegauthError, Throttled,
+                            UnknownAccessKey)
 from regauth.notices import Notices
 from regauth.services.acr import TEMP_USERNAME, instance_arn
 from regauth.services.authn import Authenticator
@@ -72,6 +83,10 @@ ACR_ACTIONS = {"pull": "cr:PullRepository", "push": "cr:PushRepository", "delete
 READ_METHODS = frozenset({"GET", "HEAD"})
 PACKAGE_USER = "aws"
 NOTICE_SECONDS = 60.0       # the ERROR line about a host shared by accounts, at most once a minute per host
+# the rate limiter's key of a principal's bucket of refused requests (principals' own keys are ARNs: no clash)
+REFUSALS = "refused "
+OLD_SESSION_TOKEN = ("a token an older regauth version issued to temporary credentials, without the claims "
+                     "needed to find its session: the client must ask for a new token")
 
 
 class _HostOwners:
@@ -170,6 +185,19 @@ class RegistryAccess:
             raise BadToken(f"token {claims.token_id} is revoked", claims.principal_arn, claims.token_id)
         return claims
 
+    def _spend_refusal(self, exc: RegauthError, now: float) -> Throttled | None:
+        """Charge a refusal of a genuine token to its principal's bucket of refusals (`REFUSALS`); past
+        it, the Throttled that says so (`audited`: the first of its second). None for a token that
+        names no principal: the protocol charges those to their source address."""
+        principal = getattr(exc, "principal_arn", "")
+        if self._limiter is None or not principal:
+            return None
+        try:
+            self._limiter.take(REFUSALS + principal, now)
+        except Throttled as throttled:
+            return throttled
+        return None
+
     def _principal(self, claims: tokens.TokenClaims) -> Caller:
         """`caller_of`, refused when the principal's role was revoked (a session's tokens go with it)."""
         caller = self.caller_of(claims)
@@ -194,6 +222,8 @@ class RegistryAccess:
             arn = parse_arn(claims.principal_arn)
         except InvalidArn:
             raise BadToken("the token's principal is not an ARN", claims.principal_arn, claims.token_id) from None
+        if arn.service == "sts":     # a session's token minted before tokens carried "akid": which one is unknown
+            raise BadToken(OLD_SESSION_TOKEN, claims.principal_arn, claims.token_id)
         if arn.service != "iam" or not arn.resource.startswith("user/") or arn.account != claims.account_id:
             raise BadToken("the token's principal is not a user", claims.principal_arn, claims.token_id)
         user = self._store.get_user(arn.account, arn.resource.rsplit("/", 1)[-1])
@@ -218,10 +248,19 @@ class RegistryAccess:
             raise InvalidInput("the service parameter is required", "service")
         scopes = parse_scopes(scope_values)
         now = self._now()
-        claims = self._claims(password, REALM_KINDS, now)
-        if username != REALM_USERS[claims.kind]:
-            raise BadToken(f"the user name does not go with a {claims.kind} token", claims.principal_arn,
-                           claims.token_id)
+        try:
+            claims = self._claims(password, REALM_KINDS, now)
+            if username != REALM_USERS[claims.kind]:
+                raise BadToken(f"the user name does not go with a {claims.kind} token", claims.principal_arn,
+                               claims.token_id)
+        except BadToken as exc:
+            throttled = self._spend_refusal(exc, now)
+            if throttled is None:
+                raise
+            # 429 TOOMANYREQUESTS, audited (once a second) under the token's principal, saying what it was
+            throttled.principal_arn, throttled.token_id = exc.principal_arn, exc.token_id  # type: ignore[attr-defined]
+            throttled.reason = f"Throttled ({exc.reason[:200]})"                           # type: ignore[attr-defined]
+            raise throttled from None
         if self._limiter is not None:          # the principal's own bucket, shared with its API calls
             try:
                 self._limiter.take(claims.principal_arn, now)
@@ -326,23 +365,30 @@ class RegistryAccess:
         """The token's principal ARN when the token may do `method` on `repository` of the index's
         domain (`owner`'s `domain` in `region`), which must be the token's own domain;
         BadToken (401), or AccessDenied or NotFound (403 both, carrying `principal_arn` and
-        `token_id`), otherwise."""
+        `token_id`), otherwise. A refusal past the principal's bucket of refusals (`_spend_refusal`) is
+        raised alike, marked `throttled`, and `audited` False but for the first of its second."""
         now = self._now()
-        claims = self._claims(token, ("codeartifact",), now)
-        if username is not None and username != PACKAGE_USER:
-            raise BadToken(f"the user name is not {PACKAGE_USER!r}", claims.principal_arn, claims.token_id)
-        scope = parse_arn(claims.scope)
-        if (scope.account, scope.region, scope.resource) != (owner, region, f"domain/{domain}"):
-            raise BadToken(f"the token is for {claims.scope[:160]}, not domain {domain} of {owner} in {region}",
-                           claims.principal_arn, claims.token_id)
-        call = Call(caller=self._principal(claims), region=scope.region, now=now, source_ip=source_ip,
-                    request_id=request_id, secure_transport=secure_transport)
-        action = "ReadFromRepository" if method.upper() in READ_METHODS else "PublishPackageVersion"
         try:
-            self._codeartifact.authorize_repository_use(call, owner, domain, repository, action)
-        except (AccessDenied, NotFound) as exc:
-            exc.principal_arn = claims.principal_arn  # type: ignore[attr-defined]  # for the audit trail
-            exc.token_id = claims.token_id            # type: ignore[attr-defined]
+            claims = self._claims(token, ("codeartifact",), now)
+            if username is not None and username != PACKAGE_USER:
+                raise BadToken(f"the user name is not {PACKAGE_USER!r}", claims.principal_arn, claims.token_id)
+            scope = parse_arn(claims.scope)
+            if (scope.account, scope.region, scope.resource) != (owner, region, f"domain/{domain}"):
+                raise BadToken(f"the token is for {claims.scope[:160]}, not domain {domain} of {owner} in {region}",
+                               claims.principal_arn, claims.token_id)
+            call = Call(caller=self._principal(claims), region=scope.region, now=now, source_ip=source_ip,
+                        request_id=request_id, secure_transport=secure_transport)
+            action = "ReadFromRepository" if method.upper() in READ_METHODS else "PublishPackageVersion"
+            try:
+                self._codeartifact.authorize_repository_use(call, owner, domain, repository, action)
+            except (AccessDenied, NotFound) as exc:
+                exc.principal_arn = claims.principal_arn  # type: ignore[attr-defined]  # for the audit trail
+                exc.token_id = claims.token_id            # type: ignore[attr-defined]
+                raise
+        except (BadToken, AccessDenied, NotFound) as exc:
+            throttled = self._spend_refusal(exc, now)
+            if throttled is not None:      # answered alike: the verifier's answers are 401 and 403 only
+                exc.throttled, exc.audited = True, throttled.audited    # type: ignore[attr-defined]
             raise
         return claims.principal_arn
 
