@@ -27,6 +27,8 @@ regauth needs:
   connections wait in the listen queue and accepting resumes once one closes (or after
   `ACCEPT_RETRY_SECONDS`), with at most one log line a minute (asyncio's own accept loop logged every
   failed accept, thousands a second, and rescheduled itself once per failure: CPython gh-151615);
+- what any client can make the log say (a malformed request, a request too slow) is said at most
+  once a minute per message, with the count left out (regauth.notices);
 - graceful shutdown on SIGTERM/SIGINT: stop listening, finish the requests in hand, close idle
   connections (a second signal closes everything at once).
 """
@@ -65,8 +67,12 @@ LINGER_SECONDS = 2.0                # after refusing a request, how long what th
 ACCEPT_BATCH = 64                   # connections taken per readiness of the listening socket
 ACCEPT_RETRY_SECONDS = 0.5          # after accept() found no descriptor (or buffer) left
 FD_RESERVE = 64                     # descriptors kept for the store, its WAL, logs and accept itself
-NOTICE_SECONDS = 60.0               # at most one log line per this long about refused accepts
+NOTICE_SECONDS = 60.0               # at most one log line per this long about refused accepts (and per kind below)
 _OUT_OF_RESOURCES = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
+
+# A line any client can earn (a malformed request, one too slow): at most one a minute per message, with
+# the count left out (regauth.notices; the client named is the first of the minute's).
+_NOTICES = notices.Notices(log, NOTICE_SECONDS, time.monotonic, level=logging.INFO)
 
 _STATUS = {s.value: f"HTTP/1.1 {s.value} {s.phrase}\r\n".encode() for s in http.HTTPStatus}
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
@@ -222,13 +228,13 @@ class Connection(asyncio.Protocol):
                 if isinstance(exc.__context__, _HeadTooLarge):
                     self._refuse(431, "Request header fields too large")
                 elif isinstance(exc.__context__, _BadHost):
-                    log.info("malformed HTTP request from %s: %s", self._peer, exc.__context__)
+                    _NOTICES.say(f"malformed HTTP request: {exc.__context__}", f"client {self._peer}: ")
                     self._refuse(400, "Invalid HTTP request")
                 else:                      # a fault of ours while taking the request
                     log.error("could not take a request", exc_info=exc)
                     self._refuse(500, "Internal Server Error")
             except httptools.HttpParserError as exc:
-                log.info("malformed HTTP request from %s: %s", self._peer, exc)
+                _NOTICES.say(f"malformed HTTP request: {exc}", f"client {self._peer}: ")
                 self._refuse(400, "Invalid HTTP request")
             if self._closing:
                 return
@@ -299,7 +305,8 @@ class Connection(asyncio.Protocol):
             elif size == 4 and name.lower() == b"host":
                 hosts += 1
         if hosts != 1 and (hosts or self._parser.get_http_version() != "1.0"):
-            raise _BadHost(f"{hosts} Host headers")     # RFC 9112 3.2: exactly one in HTTP/1.1
+            # RFC 9112 3.2: exactly one in HTTP/1.1
+            raise _BadHost("more than one Host header" if hosts else "no Host header")
         self._headers = tuple([(n.decode("latin-1"), v.decode("latin-1")) for n, v in self._raw_headers])
         if length is not None and length > self._front.max_body_bytes:
             self._too_large = True
@@ -462,8 +469,8 @@ class Connection(asyncio.Protocol):
             self._close()
             return
         if self._in_message:
-            log.info("closing a connection from %s: a request took over %.0f s to arrive", self._peer,
-                     self._server.request_timeout)
+            _NOTICES.say(f"closing a connection: a request took over {self._server.request_timeout:.0f} s to arrive",
+                         f"client {self._peer}: ")
             self._in_message = False
             self._refuse(408, "Request timeout")
         elif not self._answers:

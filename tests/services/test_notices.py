@@ -66,3 +66,26 @@ def test_a_clock_stepped_back_starts_a_window_and_many_messages_share_one(lines:
     now[0] += 120
     notices.flush()
     assert lines[4:] == ["(other messages) (1 more since the last such line, not logged)"]
+
+
+def test_a_level_other_than_error_is_kept_for_the_line_and_the_count() -> None:
+    # the HTTP server's line about each malformed request is INFO: rate limited, it stays INFO
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler(logging.DEBUG)
+    handler.emit = records.append  # type: ignore[method-assign]
+    logger = logging.getLogger("test.notices.info")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        now = [1000.0]
+        notices = Notices(logger, 60, lambda: now[0], level=logging.INFO)
+        notices.say("malformed HTTP request: Invalid method encountered", "client 192.0.2.1: ")
+        notices.say("malformed HTTP request: Invalid method encountered", "client 192.0.2.2: ")
+        now[0] += 61
+        flush_all()
+    finally:
+        logger.removeHandler(handler)
+    assert [(r.levelno, r.getMessage()) for r in records] == [
+        (logging.INFO, "client 192.0.2.1: malformed HTTP request: Invalid method encountered"),
+        (logging.INFO, "malformed HTTP request: Invalid method encountered"
+                       " (1 more since the last such line, not logged)")]
