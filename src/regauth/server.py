@@ -236,13 +236,13 @@ class Connection(asyncio.Protocol):
             except httptools.HttpParserError as exc:
                 _NOTICES.say(f"malformed HTTP request: {exc}", f"client {self._peer}: ")
                 self._refuse(400, "Invalid HTTP request")
-            if self._closing:
+            if self._closing and not self._finishing:     # at shutdown, the request begun is read to its end
                 return
 
     def _feed_held(self) -> None:
         self._held_scheduled = False
         data, self._held = self._held, None
-        if data is not None and not self._closing:
+        if data is not None and (not self._closing or self._finishing):
             self._feed(data)
         if self._eof and self._held is None:
             self._after_eof()
@@ -423,6 +423,7 @@ class Connection(asyncio.Protocol):
         metrics = self._front.metrics
         if metrics is not None:
             metrics.http_requests[("server", status)] += 1
+        self._finishing = False         # nothing more is read
         slot = _Slot()
         slot.data, slot.close, slot.linger = _plain(status, message, close=True), True, True
         self._answers.append(slot)

@@ -367,6 +367,27 @@ def test_a_request_arriving_at_shutdown_is_read_to_its_end_and_answered(tmp_path
         srv.stop()
 
 
+def test_a_large_body_arriving_at_shutdown_is_read_whole(tmp_path: Path) -> None:
+    """Each read at shutdown is parsed whole: only its first 4 KiB slice was, the rest dropped, so a
+    body of more than a few KiB still on its way at SIGTERM never completed (cut at the grace's end)."""
+    srv = start_server(tmp_path / "data", server_env())
+    try:
+        whole = sts_post(STS_UNSIGNED + b"&Pad=" + b"x" * 300_000)
+        with connect(srv) as s:
+            s.sendall(whole[:1000])
+            time.sleep(0.2)                     # the request is in the server's hands
+            srv.process.terminate()
+            time.sleep(0.3)
+            s.sendall(whole[1000:])
+            r = Reader(s)
+            status, headers, body = r.response()
+            assert status == 403 and b"<ErrorResponse" in body, (status, body[:200])
+            assert headers["connection"] == "close"
+        assert srv.process.wait(timeout=10) == 0
+    finally:
+        srv.stop()
+
+
 def test_a_request_cut_short_by_the_client_closes_the_connection_at_once(server: RegauthServer) -> None:
     with connect(server) as s:
         s.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nonly part")
