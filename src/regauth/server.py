@@ -21,12 +21,16 @@ regauth needs:
 - `Expect: 100-continue` is honoured: a body within the limit gets its 100 Continue, one announced over
   it is refused at once (the dialect's error, then the connection closed); chunked request bodies
   are decoded by the parser;
-- backpressure: a client that does not read its answers stops being read from;
+- backpressure: a client that does not read its answers stops being read from; so does one still
+  sending a body while the bodies held in memory, all connections together, are over
+  `BODIES_BUFFERED` times the body limit (`BodyBudget`: connections are let go on in the order they
+  were held back, as bodies are answered);
 - connections: at most REGAUTH_MAX_CONNECTIONS, and never more than `connection_budget()` (the
-  descriptor limit, less a reserve for the store and the logs), open at once; past it, and whenever accept() finds no descriptor left, new
-  connections wait in the listen queue and accepting resumes once one closes (or after
-  `ACCEPT_RETRY_SECONDS`), with at most one log line a minute (asyncio's own accept loop logged every
-  failed accept, thousands a second, and rescheduled itself once per failure: CPython gh-151615);
+  descriptor limit, less a reserve for the store and the logs), open at once; past it, and whenever
+  accept() finds no descriptor left, new connections wait in the listen queue and accepting resumes
+  once one closes (or after `ACCEPT_RETRY_SECONDS`), with at most one log line a minute (asyncio's
+  own accept loop logged every failed accept, thousands a second, and rescheduled itself once per
+  failure: CPython gh-151615);
 - what any client can make the log say (a malformed request, a request too slow) is said at most
   once a minute per message, with the count left out (regauth.notices);
 - graceful shutdown on SIGTERM/SIGINT: stop listening, finish the requests in hand, close idle
@@ -44,7 +48,7 @@ import signal
 import socket
 import threading
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from email.utils import formatdate
 
 import httptools
@@ -68,6 +72,8 @@ ACCEPT_BATCH = 64                   # connections taken per readiness of the lis
 ACCEPT_RETRY_SECONDS = 0.5          # after accept() found no descriptor (or buffer) left
 FD_RESERVE = 64                     # descriptors kept for the store, its WAL, logs and accept itself
 NOTICE_SECONDS = 60.0               # at most one log line per this long about refused accepts (and per kind below)
+BODIES_BUFFERED = 64                # request bodies at the limit held in memory at once, all connections together
+READ_BYTES = MAX_HEAD_BYTES         # the most one read of a connection takes (asyncio's own is 256 KiB)
 _OUT_OF_RESOURCES = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
 
 # A line any client can earn (a malformed request, one too slow): at most one a minute per message, with
@@ -150,12 +156,96 @@ class _HeadTooLarge(Exception):
 class _Slot:
     """One request's place in its connection's answer order."""
 
-    __slots__ = ("data", "close", "linger")
+    __slots__ = ("data", "close", "linger", "body")
 
     def __init__(self) -> None:
         self.data: bytes | None = None
         self.close = False
         self.linger = False      # the close follows a refusal: the client may still be sending
+        self.body = 0            # bytes of its body counted against the body budget: until it is
+                                 # answered (or not served, its client gone), its connection closed or not
+
+
+_NO_BODY: tuple[bytes, ...] = ()     # between requests (on_message_begin gives each its own list)
+_GRANTED = 1        # a connection let go on, for one read, while others wait for the body budget
+_RUNNER = 2         # the one let go on, to the end of its body, while the budget is spent
+
+
+class BodyBudget:
+    """Request body bytes held in memory, all connections together (bodies that did not arrive in one
+    read: while they arrive, then until they are answered, their client gone or not), and which
+    connections may read more of theirs.
+
+    Without a bound, each connection could hold a body just short of the limit, unauthenticated, for
+    the request timeout: 1,500 of them held 1.5 GiB. Past `limit`, a connection still sending a body
+    stops being read (its client waits, held back by TCP) and waits its turn in a queue, first come,
+    first served; no request is refused for it, and the request timeout still cuts one that never
+    completes. A body that arrives whole in one read (a token request's few KiB) is neither counted
+    nor waited on (see Connection._read_done). As bytes are released (answers made, bodies
+    dropped), the longest waiting are let go on, as many as one read each (READ_BYTES) fits in what
+    is free; after that read each is held back again if the budget is still spent, behind the
+    others. And while it is spent, one of them, the longest waiting, goes on to the end of its body
+    even so (the runner): bodies still on their way could otherwise fill the budget and wait on each
+    other until they time out. What is held past `limit` is therefore the runner's body and, for
+    each connection, the one read that found the budget spent."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.held = 0
+        self._waiting: OrderedDict[Connection, None] = OrderedDict()
+        self._granted = 0                       # connections let go on for one read, not made yet
+        self._runner: Connection | None = None
+        self._notices = notices.Notices(log, NOTICE_SECONDS, time.monotonic, level=logging.WARNING)
+
+    def release(self, size: int) -> None:
+        self.held -= size
+        if self._waiting:
+            self._admit()
+
+    def after_read(self, conn: "Connection") -> None:
+        """`conn` has read (and parsed) what came: still sending a body, it is held back if the
+        budget is spent (its one-read grant used)."""
+        if conn.grant == _GRANTED:
+            conn.grant = 0
+            self._granted -= 1
+        if conn.charged and conn.grant != _RUNNER and self.held + self._granted * READ_BYTES > self.limit:
+            self._notices.say(f"request bodies held in memory reached {self.limit} bytes ({BODIES_BUFFERED} times "
+                              "the body limit): connections still sending one are read as others are answered")
+            if self._runner is None and not self._waiting:
+                self._runner, conn.grant = conn, _RUNNER        # the first to find it spent goes on
+                return
+            self._waiting[conn] = None
+            conn.hold_back()
+        if self._waiting:
+            self._admit()
+
+    def done(self, conn: "Connection") -> None:
+        """`conn` no longer reads a body (it is whole, dropped, or the connection is gone)."""
+        self._waiting.pop(conn, None)
+        if conn.grant == _GRANTED:
+            self._granted -= 1
+        elif conn.grant == _RUNNER and self._runner is conn:
+            self._runner = None
+        conn.grant = 0
+        if self._waiting:
+            self._admit()
+
+    def _admit(self) -> None:
+        """Let the longest waiting go on: as many as one read each fits in what is free, or the
+        runner if there is none."""
+        waiting = self._waiting
+        while waiting:
+            if self.held + (self._granted + 1) * READ_BYTES <= self.limit:
+                grant = _GRANTED
+                self._granted += 1
+            elif self._runner is None:
+                grant = _RUNNER
+            else:
+                return
+            conn, _ = waiting.popitem(last=False)
+            if grant == _RUNNER:
+                self._runner = conn
+            conn.go_on(grant)
 
 
 class Connection(asyncio.Protocol):
@@ -164,6 +254,7 @@ class Connection(asyncio.Protocol):
     def __init__(self, server: "Server") -> None:
         self._server = server
         self._front = server.front
+        self._budget = server.body_budget
         self._loop = server.loop
         self._parser = httptools.HttpRequestParser(self)
         self._transport: asyncio.Transport | None = None
@@ -179,19 +270,25 @@ class Connection(asyncio.Protocol):
         self._held_scheduled = False
         self._eof = False
         self._lingering = False        # half-closed after a refusal, draining what the client sends
+        self._body_wait = False        # not read: the body budget is spent (see BodyBudget)
+        self.grant = 0                 # let go on by the body budget: _GRANTED (one read), _RUNNER
         # the request being read
         self._url = b""
         self._raw_headers: list[tuple[bytes, bytes]] = []
         self._headers: tuple[tuple[str, str], ...] = ()
         self._head_bytes = 0
-        self._body: list[bytes] = []
+        self._body: list[bytes] | tuple[bytes, ...] = []
         self._body_bytes = 0
+        self.charged = 0               # bytes of `_body` counted against the body budget (see _read_done)
         self._too_large = False
 
     # --- asyncio.Protocol -----------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self._transport = transport
+        # asyncio's socket transports read `max_size` (256 KiB) at a time: a read that finds the body
+        # budget spent is held past it, so one read is made no larger than a request's head may be
+        transport.max_size = READ_BYTES     # type: ignore[attr-defined]
         peer = transport.get_extra_info("peername")
         self._peer = peer[0] if isinstance(peer, tuple) and peer else ""
         self._server.connections.add(self)
@@ -202,12 +299,15 @@ class Connection(asyncio.Protocol):
         self._server.connection_closed()
         self._deadline = None
         self._closing = True
+        self._drop_body()
         self._answers.clear()          # answers still being made are dropped when they arrive
         self._parser = None  # type: ignore[assignment]
 
     def data_received(self, data: bytes) -> None:
         if not self._closing or self._finishing:
             self._feed(data)
+            if self._in_message or self.grant:
+                self._read_done()
 
     def _feed(self, data: bytes) -> None:
         """Parse `data` a slice at a time; once MAX_PIPELINED answers are owed, keep the rest until
@@ -244,6 +344,8 @@ class Connection(asyncio.Protocol):
         data, self._held = self._held, None
         if data is not None and (not self._closing or self._finishing):
             self._feed(data)
+            if self._in_message or self.grant:
+                self._read_done()
         if self._eof and self._held is None:
             self._after_eof()
         self._update_reading()
@@ -256,8 +358,19 @@ class Connection(asyncio.Protocol):
             self._after_eof()
         return True                    # keep the write side open for the answers owed
 
+    def _read_done(self) -> None:
+        """A read has been parsed with a request still arriving: what it holds of its body is counted
+        against the body budget, which may hold the connection back. Counted from the first read
+        that ends with the body incomplete, so a body that arrives whole in one read (a token
+        request's few KiB; a read is at most READ_BYTES) costs the budget nothing."""
+        if self._in_message and not self._too_large and self._body_bytes > self.charged:
+            self._budget.held += self._body_bytes - self.charged
+            self.charged = self._body_bytes
+        self._budget.after_read(self)
+
     def _after_eof(self) -> None:
         self._in_message = self._finishing = False      # a request cut short will never be whole: dropped
+        self._drop_body()
         self._stop_taking()            # the client sent all it will; answer what is in hand
 
     def pause_writing(self) -> None:
@@ -337,22 +450,33 @@ class Connection(asyncio.Protocol):
         self._body_bytes += len(body)
         if self._body_bytes > self._front.max_body_bytes:
             self._too_large = True
-            self._body = []
+            self._drop_body()
         else:
-            self._body.append(body)
+            self._body.append(body)     # type: ignore[union-attr]
 
     def on_message_complete(self) -> None:
         self._in_message = False
         self._deadline = None
         if self._closing and not self._finishing:
+            self._drop_body()
             return
         finishing, self._finishing = self._finishing, False
         parser = self._parser
         keep_alive = not finishing and parser.should_keep_alive() and parser.get_http_version() == "1.1"
-        req = self._request(b"".join(self._body) if len(self._body) != 1 else self._body[0])
+        body, self._body = self._body, _NO_BODY      # not kept past the request (idle connections hold none)
+        charged = self.charged
+        if charged:                     # counted while it arrived: all of it is, until it is answered
+            self._budget.held += self._body_bytes - charged
+            charged, self.charged = self._body_bytes, 0
+        if self.grant:
+            self._budget.done(self)                 # whole: the next in line may go on
+        req = self._request(b"".join(body) if len(body) != 1 else body[0])
         if req is None:
+            if charged:
+                self._budget.release(charged)
             return
         slot = _Slot()
+        slot.body = charged
         self._answers.append(slot)
         if not keep_alive:
             slot.close = True
@@ -376,12 +500,17 @@ class Connection(asyncio.Protocol):
     # --- serving --------------------------------------------------------------------------------
     def serve(self, req: HttpRequest, slot: _Slot, too_large: bool) -> None:
         if self._transport is None or self._transport.is_closing():
+            if slot.body:
+                self._budget.release(slot.body)
             return                     # the client is gone: nothing to answer, nothing to issue
         head_only = req.method == "HEAD"
 
         def answer(response: Response) -> None:
             if slot.data is not None:
                 return
+            if slot.body:
+                self._budget.release(slot.body)
+                slot.body = 0
             try:
                 slot.data = encode(response, head_only=head_only, close=slot.close)
             except ValueError as exc:
@@ -423,12 +552,34 @@ class Connection(asyncio.Protocol):
         metrics = self._front.metrics
         if metrics is not None:
             metrics.http_requests[("server", status)] += 1
+        self._drop_body()
         self._finishing = False         # nothing more is read
         slot = _Slot()
         slot.data, slot.close, slot.linger = _plain(status, message, close=True), True, True
         self._answers.append(slot)
         self._stop_taking()
         self._flush()
+
+    def _drop_body(self) -> None:
+        """The body being read will not be served (cut short, refused, over the limit, the connection
+        gone): its bytes leave the body budget, and the connection its queue."""
+        self._body = _NO_BODY
+        if self.charged:
+            self._budget.release(self.charged)
+            self.charged = 0
+        if self.grant or self._body_wait:
+            self._body_wait = False
+            self._budget.done(self)
+
+    def hold_back(self) -> None:
+        """Called by the body budget: not read until `go_on`."""
+        self._body_wait = True
+        self._update_reading()
+
+    def go_on(self, grant: int) -> None:
+        self._body_wait = False
+        self.grant = grant
+        self._update_reading()
 
     def _stop_taking(self) -> None:
         self._closing = True
@@ -441,7 +592,7 @@ class Connection(asyncio.Protocol):
         if transport is None or transport.is_closing() or self._lingering:
             return
         want = ((not self._closing or (self._finishing and self._in_message)) and not self._write_paused
-                and len(self._answers) < MAX_PIPELINED)
+                and len(self._answers) < MAX_PIPELINED and not self._body_wait)
         if want and self._held is not None:         # parse what is kept before reading more
             if not self._held_scheduled:
                 self._held_scheduled = True
@@ -534,6 +685,7 @@ class Server:
         self.max_connections = min(max_connections, budget) if max_connections else budget
         self.loop: asyncio.AbstractEventLoop = None  # type: ignore[assignment]
         self.connections: set[Connection] = set()
+        self.body_budget = BodyBudget(BODIES_BUFFERED * front.max_body_bytes)
         if front.metrics is not None:
             front.metrics.open_connections = lambda: len(self.connections)
         self._attaching = 0                     # accepted, their transport not made yet
