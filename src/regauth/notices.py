@@ -4,7 +4,8 @@ A misconfigured verifier URL, or requests failed because the database gives no a
 the log at ERROR, yet every request can earn the line again: a flood of them filled the log. So each
 message is logged the first time, then left out until its window (`every` seconds) ends; the count
 left out is said by the next line of that message, or, when none comes, by `flush_all`, which the
-server calls a few times a second, once the window has ended. No count is lost, and the log holds at
+server calls a few times a second, once the window has ended, and once more as it stops (whatever
+the windows). No count is lost, and the log holds at
 most two lines per message per window. The same holds for lines at another level (`level`): the HTTP
 server's INFO line about each malformed request (one client made 10,000 a second of them).
 """
@@ -53,15 +54,16 @@ class Notices:
 
     error = say     # the common case: the level is ERROR unless told otherwise
 
-    def flush(self) -> None:
-        """Say the counts left out in windows that have ended and that no later line has said."""
+    def flush(self, final: bool = False) -> None:
+        """Say the counts left out in windows that have ended and that no later line has said; when
+        `final` (the process is ending), every count not said yet, its window ended or not."""
         if not self._owed:           # the common case, read without the lock: checked again under it
             return
         now = self._clock()
         due: list[tuple[str, int]] = []
         with self._lock:
             for key, (began, left_out) in self._seen.items():
-                if left_out and not 0 <= now - began < self._every:
+                if left_out and (final or not 0 <= now - began < self._every):
                     due.append((key, left_out))
                     self._seen[key] = (began, 0)     # the window is over: the next line is logged at once
                     self._owed -= left_out
@@ -73,7 +75,7 @@ def _more(left_out: int) -> str:
     return f" ({left_out} more since the last such line, not logged)" if left_out else ""
 
 
-def flush_all() -> None:
+def flush_all(final: bool = False) -> None:
     """`Notices.flush` for every instance alive."""
     for notices in list(_ALL):
-        notices.flush()
+        notices.flush(final)

@@ -820,6 +820,7 @@ class Server:
             for conn in list(self.connections):
                 conn.abort()
             await self._close_front()
+            notices.flush_all(final=True)     # the counts whose window had not ended: none is lost
 
     async def _close_front(self) -> None:
         """Close the front (worker threads, group commit, store) off the loop, so that a store that

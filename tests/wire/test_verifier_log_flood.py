@@ -76,3 +76,16 @@ def test_a_flood_of_misconfigured_requests_logs_one_error_a_minute(tmp_path: Pat
     finally:
         shift.shift(0)
         shift.server.stop()
+
+
+def test_the_count_left_out_is_said_when_the_server_stops(tmp_path: Path) -> None:
+    """A flood within a minute, then SIGTERM before the minute ends: the count was lost with the process."""
+    shift = shifted(tmp_path / "data", REGAUTH_LOG_LEVEL="error")
+    message = MESSAGES[""]
+    try:
+        verify_requests(shift.server, 50, "")
+    finally:
+        shift.server.stop()
+    lines = error_lines(shift.server, message, last_left_out=True)   # read by another thread: wait for it
+    left_out = [int(m.group(1)) for m in map(_LEFT_OUT.search, lines) if m]
+    assert len(lines) - len(left_out) + sum(left_out) == 50, lines     # within one minute: one line, one count
