@@ -5,6 +5,12 @@ Entry point for the Alibaba dialect (spec: shared/spec/alibaba-acr-and-paws.md ย
     claim = parse(req)             # None: not an Alibaba request at all
     verify(req, claim, secret, now=clock.now(), nonces=cache)
 
+or, to admit the request (e.g. charge a rate limit) between its checks and the recording of its nonce:
+
+    digest = verify_unrecorded(req, claim, secret, now=..., nonces=cache)
+    ...
+    record_nonce(claim, digest, now=..., nonces=cache)
+
 The scheme-specific parts live in `acs_rpc.py` (query / form body, HMAC-SHA1, base64) and
 `acs3.py` (Authorization header, HMAC-SHA256, hex). This module holds the claim, the shared
 codec (form-decoding, RFC 3986 percent-encoding, timestamps) and the verification order.
@@ -34,6 +40,15 @@ ACS3 = "acs3"
 
 MAX_NONCE_LEN = 128          # SDKs send 32 hex chars, docs suggest a UUID (36)
 MAX_KEY_ID_LEN = 128
+# What one request's query (and form body) may carry, checked before anything is decoded: the SDKs'
+# GetAuthorizationToken sends at most 14 parameters in under 1 KiB (spec ยง1.2). Decoding, encoding
+# and signing is per parameter: 70,000 of them in a 910 KB body cost 0.2 s of CPU before the key id
+# was even looked up.
+MAX_PARAMS = 64
+MAX_PARAMS_CHARS = 16 * 1024
+# How much of the server's string to sign a SignatureDoesNotMatch shows: an SDK's is under 1,000
+# characters (the old SDK compares it with its own), past this the rest is left out.
+MAX_ECHOED = 4096
 
 MISMATCH_MESSAGE = "Specified signature is not matched with our calculation. server string to sign is:"
 EXPIRED_MESSAGE = "Specified time stamp or date value is expired."
@@ -135,9 +150,14 @@ def has_raw_key(raw: str, name: str) -> bool:
 
 
 def decode_pairs(raw: str, where: str) -> list[tuple[str, str]]:
+    """The (name, value) pairs of a query or form body, of at most MAX_PARAMS parts: more (empty ones
+    count too) are refused before any is decoded."""
     pairs = []
     plain = raw.isascii()               # then a part without '%' is form-decoded by '+' -> ' ' alone
-    for part in raw.split("&"):
+    parts = raw.split("&")
+    if len(parts) > MAX_PARAMS:
+        raise too_much()
+    for part in parts:
         if not part:
             continue
         if plain and "%" not in part:
@@ -147,6 +167,14 @@ def decode_pairs(raw: str, where: str) -> list[tuple[str, str]]:
             k, _, v = part.partition("=")
             pairs.append((form_decode(k, where), form_decode(v, where)))
     return pairs
+
+
+def too_much() -> IncompleteSignature:
+    """More parameters (or characters of them) than any SDK request comes near (MAX_PARAMS,
+    MAX_PARAMS_CHARS): refused before anything is decoded, the characters by the schemes' parsers,
+    the parameters by `decode_pairs`."""
+    return IncompleteSignature(f"The request carries more than {MAX_PARAMS} parameters or more than "
+                               f"{MAX_PARAMS_CHARS} characters of them (query and form body together).")
 
 
 def to_params(pairs: list[tuple[str, str]]) -> dict[str, str]:
@@ -267,9 +295,31 @@ def error_format(req: HttpRequest) -> str:
         return "JSON"
 
 
+def echoed(sts: str) -> str:
+    """A string to sign as an error message shows it: whole up to MAX_ECHOED characters, else cut there."""
+    if len(sts) <= MAX_ECHOED:
+        return sts
+    return f"{sts[:MAX_ECHOED]}...({len(sts) - MAX_ECHOED} more characters not shown)"
+
+
+def mismatch(sts: str, message: str = MISMATCH_MESSAGE) -> SignatureMismatch:
+    """SignatureDoesNotMatch, its message ending in the server's string to sign (the SDKs read what
+    follows the ':'), cut at MAX_ECHOED characters; `string_to_sign` keeps it whole."""
+    return SignatureMismatch(message + echoed(sts), string_to_sign=sts)
+
+
 def verify(req: HttpRequest, claim: AcsClaim, secret: Secret, *, now: float, skew: float = 900.0,
            nonces: NonceCache) -> None:
     """Timestamp window, then signature (constant time), then the nonce (recorded only now)."""
+    record_nonce(claim, verify_unrecorded(req, claim, secret, now=now, skew=skew, nonces=nonces), now=now, skew=skew,
+                 nonces=nonces)
+
+
+def verify_unrecorded(req: HttpRequest, claim: AcsClaim, secret: Secret, *, now: float, skew: float = 900.0,
+                      nonces: NonceCache) -> bytes:
+    """`verify` but for recording the nonce: timestamp window, signature (constant time), and a nonce
+    already used (refused, NonceReused). The caller records it (`record_nonce`, given the digest this
+    returns) once it admits the request, before serving it."""
     # The claim must be the one parse() read from this very request (requests are immutable);
     # any other claim is re-parsed from req and must be equal.
     if claim._parsed_from is not req and parse(req) != claim:
@@ -284,11 +334,20 @@ def verify(req: HttpRequest, claim: AcsClaim, secret: Secret, *, now: float, ske
     else:
         expected = acs3.sign(sts, secret)
     if not hmac.compare_digest(expected.encode("utf-8"), claim.signature.encode("utf-8")):
-        raise SignatureMismatch(MISMATCH_MESSAGE + sts, string_to_sign=sts)
+        raise mismatch(sts)
     if claim.scheme == ACS3:
         acs3.check_content_sha256(req, sts)
-    # Remember the nonce for as long as the request could still pass the (inclusive) timestamp check.
-    if nonces.seen_before(claim.access_key_id, claim.nonce, now, until=claim.timestamp + skew + 1.0):
+    digest = nonces.unused(claim.access_key_id, claim.nonce, now)
+    if digest is None:
+        raise NonceReused(NONCE_MESSAGE)
+    return digest
+
+
+def record_nonce(claim: AcsClaim, digest: bytes, *, now: float, skew: float = 900.0, nonces: NonceCache) -> None:
+    """Remember a verified request's nonce (`digest`, from `verify_unrecorded`), for as long as the request
+    could still pass the (inclusive) timestamp check. NonceReused if it is remembered already (two alike,
+    both past `verify_unrecorded`); NonceCacheFull / NonceShareFull (throttling) if there is no room."""
+    if nonces.seen_before(claim.access_key_id, claim.nonce, now, until=claim.timestamp + skew + 1.0, digest=digest):
         raise NonceReused(NONCE_MESSAGE)
 
 

@@ -12,16 +12,19 @@ from __future__ import annotations
 import base64
 import functools
 import hashlib
+import re
 from urllib.parse import unquote_plus
 
-from regauth.auth.acs import (RPC_V1, AcsClaim, canonical_params, check_key_id, check_nonce, decode_pairs,
-                              has_raw_key, missing, normalize_format, parse_timestamp, to_params)
+from regauth.auth.acs import (MAX_PARAMS, MAX_PARAMS_CHARS, RPC_V1, AcsClaim, canonical_params, check_key_id,
+                              check_nonce, decode_pairs, has_raw_key, missing, normalize_format, parse_timestamp,
+                              to_params, too_much)
 from regauth.auth.canonical import HttpRequest
 from regauth.domain.macs import KeyedMac
 from regauth.domain.secret import Secret
 from regauth.errors import IncompleteSignature
 
 FORM = "application/x-www-form-urlencoded"
+_FORMAT = re.compile(r"(?:^|&)Format(?:=([^&]*))?(?=&|$)")     # a part named Format, and its value
 
 
 def _is_form(req: HttpRequest) -> bool:
@@ -31,9 +34,9 @@ def _is_form(req: HttpRequest) -> bool:
     return bool(types) and types[0].split(";", 1)[0].strip().lower() == FORM
 
 
-def _raw_body(req: HttpRequest) -> str:
+def _raw_body(body: bytes) -> str:
     try:
-        return req.body.decode("utf-8")
+        return body.decode("utf-8")
     except UnicodeDecodeError:
         raise IncompleteSignature("The form body is not valid UTF-8.") from None
 
@@ -53,9 +56,17 @@ def looks_like_rpc(req: HttpRequest) -> bool:
 
 
 def _params(req: HttpRequest) -> dict[str, str]:
-    pairs = decode_pairs(req.query, "query string")
-    if _is_form(req):
-        pairs += decode_pairs(_raw_body(req), "form body")
+    query = req.query
+    if not _is_form(req):
+        if len(query) > MAX_PARAMS_CHARS:
+            raise too_much()                                # before a byte is decoded (decode_pairs counts)
+        return to_params(decode_pairs(query, "query string"))
+    body = req.body
+    if len(query) + len(body) > MAX_PARAMS_CHARS:
+        raise too_much()
+    pairs = decode_pairs(query, "query string") + decode_pairs(_raw_body(body), "form body")
+    if len(pairs) > MAX_PARAMS:
+        raise too_much()
     return to_params(pairs)
 
 
@@ -117,13 +128,14 @@ def _signer(secret: str) -> KeyedMac:
 
 
 def sniff_format(req: HttpRequest) -> str | None:
-    """Best-effort Format (upper-cased) from query or form body, without validation."""
+    """Best-effort Format (upper-cased) from query or form body, without validation: the value of the
+    first part named Format. Found by one search, not part by part: it answers every error, of
+    requests of any size too."""
     sources = [req.query]
     if (req.header("Content-Type") or "").split(";", 1)[0].strip().lower() == FORM:
         sources.append(req.body.decode("utf-8", "replace"))
     for raw in sources:
-        for part in raw.split("&"):
-            k, _, v = part.partition("=")
-            if k == "Format":
-                return unquote_plus(v, errors="replace").upper()
+        found = _FORMAT.search(raw)
+        if found:
+            return unquote_plus(found.group(1) or "", errors="replace").upper()
     return None

@@ -3,12 +3,15 @@
 Thin adapter: recognise -> authenticate -> parse -> AcrService -> serialize (spec §1,
 shared/spec/alibaba-acr-and-paws.md). Order of the checks:
 
-    acs.parse(req)                        IncompleteSignature / MissingParameter (nothing consumed)
+    acs.parse(req)                        IncompleteSignature (also: too many parameters, before decoding)
+                                          / MissingParameter (nothing consumed)
     store credential by AccessKeyId       unknown or inactive -> InvalidAccessKeyId.NotFound (nonce not consumed)
-    acs.verify                            InvalidTimeStamp.Expired, SignatureDoesNotMatch, then SignatureNonceUsed
+    acs.verify_unrecorded                 InvalidTimeStamp.Expired, SignatureDoesNotMatch, then SignatureNonceUsed
     session token (Authenticator)         MissingSecurityToken / InvalidSecurityToken.MismatchWithAccessKey
     session expiry                        InvalidSecurityToken.Expired
     rate limit (per principal)            Throttling.User + x-acs-retry-after (ms)
+    acs.record_nonce                      the nonce consumed; SignatureNonceUsed (a twin got here first), or
+                                          Throttling.User when the nonce cache (or the key's share) is full
     Version, Action                       InvalidVersion / InvalidAction.NotFound
     AcrService.get_authorization_token    business rules, minting, issuance audit
 
@@ -53,6 +56,11 @@ RECOMMEND = "https://api.aliyun.com/troubleshoot?q={code}&product=cr&requestId={
 _FORM = "application/x-www-form-urlencoded"
 _XML_INVALID = re.compile("[^\u0009\u000a\u000d\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 _SNIFF_LIMIT = 8192
+# Live nonces one access key may hold, of the cache's 1,000,000: a key within the default rate limit
+# (100 a second, 200 at once) holds at most 200 + 100 x 1,801 s (a request stamped up to the 900 s
+# window ahead keeps its nonce that long). With the limit raised past ~138 a second, switched off, or
+# a longer window, the limit no longer keeps one key from filling the cache alone: this does.
+NONCE_KEY_SHARE = 250_000
 REDACTED = "%2528redacted%2529"        # "(redacted)", percent-encoded twice like the value it replaces
 
 
@@ -81,10 +89,13 @@ def render(fmt: str, root: str, fields: dict[str, object], status: int, request_
 
 
 def _params(req: HttpRequest) -> list[tuple[str, str]]:
+    """The first parameters (acs.MAX_PARAMS) of the query and the form body's first _SNIFF_LIMIT
+    bytes, decoded: for routing. An Alibaba request with more is refused anyway (`acs.too_much`),
+    and decoding costs per parameter."""
     raw = req.query
     if req.body and (req.header("Content-Type") or "").split(";", 1)[0].strip().lower() == _FORM:
         raw += "&" + req.body[:_SNIFF_LIMIT].decode("latin-1")
-    return parse_qsl(raw, keep_blank_values=True)
+    return parse_qsl("&".join(raw.split("&", acs.MAX_PARAMS)[:acs.MAX_PARAMS]), keep_blank_values=True)
 
 
 def _aws_marked(req: HttpRequest) -> bool:
@@ -114,7 +125,8 @@ class AcrDialect:
         self._skew = float(services.settings.signature_window)
         # requests stamped before the second this process started in: see `auth.nonces` (timestamps are
         # whole seconds; a request signed earlier in that second is the one it cannot refuse)
-        self._nonces = NonceCache(window=self._skew, since=float(math.floor(services.clock.now())))
+        self._nonces = NonceCache(window=self._skew, since=float(math.floor(services.clock.now())),
+                                  max_per_key=NONCE_KEY_SHARE)
         if services.metrics is not None:   # a denial audits `cr:<the Action sent>`: others count as `other`
             services.metrics.know_actions([f"cr:{ACTION}"])
 
@@ -142,9 +154,14 @@ class AcrDialect:
                 raise MissingAuthentication("The request is not signed: AccessKeyId and Signature (RPC) or an "
                                             "ACS3-HMAC-SHA256 Authorization header are required.")
             action, key_id = f"cr:{claim.action[:64]}", claim.access_key_id
-            call = self._authenticate(req, claim, request_id, pending)
+            call, nonce = self._authenticate(req, claim, request_id, pending)
             principal = call.caller.arn
             self._s.limiter.take(principal, call.now)
+            # Only an admitted request's nonce is kept. A refused one (throttled, or a bad session
+            # token) was never served, so it may come again and be served then: once, as its nonce is
+            # kept then. Kept first, a zero-permission key's throttled flood filled the cache every
+            # key's requests need (3,300 a second, nearly all throttled, refused everyone's).
+            acs.record_nonce(claim, nonce, now=call.now, skew=self._skew, nonces=self._nonces)
             if claim.version != VERSION:
                 raise UnknownOperation("Specified parameter Version is not valid.", "Version")
             if claim.action != ACTION:
@@ -192,17 +209,19 @@ class AcrDialect:
         return render(acs.error_format(req), "Error", fields, wire.status, request_id, extra)
 
     # --- helpers ------------------------------------------------------------------------------
-    def _authenticate(self, req: HttpRequest, claim: AcsClaim, request_id: str, pending: Pending) -> Call:
+    def _authenticate(self, req: HttpRequest, claim: AcsClaim, request_id: str,
+                      pending: Pending) -> tuple[Call, bytes]:
+        """The call, and the digest of its nonce (checked unused, not yet recorded)."""
         stored = self._s.store.get_credential(claim.access_key_id)
         if stored is None or stored.status != "Active":
             raise UnknownAccessKey(NOT_FOUND_KEY)            # before the nonce is remembered
         now = self._s.clock.now()
-        acs.verify(req, claim, stored.secret, now=now, skew=self._skew, nonces=self._nonces)
+        nonce = acs.verify_unrecorded(req, claim, stored.secret, now=now, skew=self._skew, nonces=self._nonces)
         cred = self._session_checked(stored, claim.security_token)
         self._s.authn.check_not_expired(cred, now)
         caller = self._s.authn.caller_of(cred)
         return Call(caller=caller, region=claim.params.get("RegionId") or "", now=now, source_ip=req.source_ip,
-                    request_id=request_id, secure_transport=req.secure_transport, pending=pending)
+                    request_id=request_id, secure_transport=req.secure_transport, pending=pending), nonce
 
     def _session_checked(self, stored: Credential, token: str | None) -> Credential:
         try:
@@ -230,7 +249,7 @@ def _without_token(exc: SignatureMismatch, token: str) -> SignatureMismatch:
     """The RPC string to sign holds SecurityToken=<token> (percent-encoded twice): never echo it."""
     field = "SecurityToken%3D" + acs.percent_encode(acs.percent_encode(token))
     sts = exc.string_to_sign.replace(field, "SecurityToken%3D" + REDACTED)
-    return SignatureMismatch(exc.message.replace(exc.string_to_sign, sts), sts)
+    return SignatureMismatch(exc.message.replace(acs.echoed(exc.string_to_sign), acs.echoed(sts)), sts)
 
 
 def _hours(raw: str | None) -> int | None:
