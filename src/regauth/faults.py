@@ -9,19 +9,13 @@ connection exhaustion, and said nothing the first line does not.
 from __future__ import annotations
 
 import logging
-import time
-
-_last_outage = float("-inf")     # time.monotonic() when `outage` last recognised one
 
 
 def outage(exc: BaseException) -> str | None:
     """The first line of an error that says the store is unavailable (a DB-API OperationalError, as
-    sqlite3, psycopg and SQLAlchemy name it), else None. No driver is imported to tell. One that
-    does is remembered (`outage_since`)."""
-    global _last_outage
+    sqlite3, psycopg and SQLAlchemy name it), else None. No driver is imported to tell."""
     if not any(cls.__name__ == "OperationalError" for cls in type(exc).__mro__):
         return None
-    _last_outage = time.monotonic()
     orig = getattr(exc, "orig", None) or exc            # SQLAlchemy wraps the driver's error
     lines = str(orig).strip().splitlines()
     return lines[0] if lines else type(orig).__name__
@@ -34,8 +28,3 @@ def log_fault(log: logging.Logger, exc: BaseException, what: str, *args: object)
         log.error(what, *args, exc_info=exc)
     else:
         log.error(what + ": the store is unavailable: %s", *args, line)
-
-
-def outage_since(moment: float) -> bool:
-    """Whether the store's outage was seen (by `outage`) at or after `moment` (time.monotonic())."""
-    return _last_outage >= moment

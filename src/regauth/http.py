@@ -33,7 +33,7 @@ from contextlib import contextmanager, nullcontext
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Callable, Iterator, Sequence
 
-from regauth import faults, metrics
+from regauth import metrics
 from regauth.auth.canonical import HttpRequest
 from regauth.errors import InternalFailure, InvalidInput
 from regauth.group_commit import GroupCommit, call_soon_threadsafe
@@ -195,6 +195,7 @@ class Front:
         # a request that has waited this long for a thread is answered unstarted (see _handle_all)
         self._longest_wait = float(services.settings.database_timeout_seconds)
         self._unstarted = Notices(log, UNSTARTED_LINE_SECONDS, time.monotonic)
+        self._failed_at = float("-inf")         # when a request handled on a worker last failed (5xx)
         self._commits = GroupCommit(services.auditor.commit, on_loop=self._on_loop, metrics=services.metrics)
         self._batch: list[tuple[Dialect, HttpRequest, Answer]] = []   # taken this turn, for the pool
         self._batch_handle: asyncio.Handle | None = None
@@ -284,9 +285,9 @@ class Front:
 
     def _handle_all(self, batch: list[tuple[Dialect, HttpRequest]], taken: float) -> list[Response]:
         """Handle a batch in order, on a worker thread. A request that has waited longer than
-        REGAUTH_DATABASE_TIMEOUT_SECONDS since it was `taken` while the store is failing (its outage
-        seen since the request was taken, or within that long before) is not started: it is answered
-        as a failure at once, in its dialect's envelope, rather than after a wait of its own behind
+        REGAUTH_DATABASE_TIMEOUT_SECONDS since it was `taken` while the store is failing (a request
+        handled here failed, a 5xx, since it was taken or within that long before) is not started: it
+        is answered as a failure at once, in its dialect's envelope, rather than after a wait of its own behind
         requests held by a database that gives no answer (each may wait up to that long, or a new
         connection's connect_timeout), by which time its client has likely given up (with four
         connections, one thread: the 8th of 8 requests waited 70 s). Its records were never made, so
@@ -297,14 +298,16 @@ class Front:
         responses: list[Response] = []
         with self._per_batch.batch() if self._per_batch is not None else nullcontext():
             for dialect, req in batch:
-                if (time.monotonic() - taken > self._longest_wait
-                        and faults.outage_since(taken - self._longest_wait)):
+                if time.monotonic() - taken > self._longest_wait and self._failed_at >= taken - self._longest_wait:
                     self._unstarted.error(f"a request waited more than {self._longest_wait:g} s for a request thread"
                                           " (REGAUTH_DATABASE_TIMEOUT_SECONDS: the database is slow or gives no"
                                           " answer) and was failed without being started")
                     responses.append(dialect.reject(req, InternalFailure("internal error")))
                 else:
-                    responses.append(dialect.handle(req))
+                    response = dialect.handle(req)
+                    if response.status >= 500:          # the store's outage (or a fault of ours)
+                        self._failed_at = time.monotonic()
+                    responses.append(response)
         return responses
 
     def _stored(self, dialect: Dialect, response: Response, answer: Answer, req: HttpRequest) -> None:
