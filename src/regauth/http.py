@@ -300,8 +300,9 @@ class Front:
             for dialect, req in batch:
                 if time.monotonic() - taken > self._longest_wait and self._failed_at >= taken - self._longest_wait:
                     self._unstarted.error(f"a request waited more than {self._longest_wait:g} s for a request thread"
-                                          " (REGAUTH_DATABASE_TIMEOUT_SECONDS: the database is slow or gives no"
-                                          " answer) and was failed without being started")
+                                          " (REGAUTH_DATABASE_TIMEOUT_SECONDS) while requests were failing (the"
+                                          " database unreachable or giving no answer) and was failed without being"
+                                          " started")
                     responses.append(dialect.reject(req, InternalFailure("internal error")))
                 else:
                     response = dialect.handle(req)

@@ -44,7 +44,9 @@ def _banner(url: str, boot: "BootstrapResult", settings: Settings) -> str:
             "  export AWS_DEFAULT_REGION=us-east-1",
         ]
     else:
-        source = "REGAUTH_BOOTSTRAP_SECRET_ACCESS_KEY" if settings.bootstrap_secret else "the first start's output"
+        # unset now: the key was generated (its secret printed by the first start), or configured then
+        source = ("REGAUTH_BOOTSTRAP_SECRET_ACCESS_KEY" if settings.bootstrap_secret else
+                  "the first start's output, or REGAUTH_BOOTSTRAP_SECRET_ACCESS_KEY when it was configured")
         lines += [f"Bootstrap account {boot.account_id}, IAM user admin, access key {boot.access_key_id} "
                   f"(secret: {source})."]
     lines += [
