@@ -15,7 +15,8 @@ from regauth.notices import Notices
 from regauth.services import paging, policy_principals
 from regauth.services.authz import Authorizer, PolicyCache, denied
 from regauth.services.context import Call
-from regauth.services.ecr import MAX_CHECKED, NOTICE_SECONDS, redacted
+from regauth.services.ecr import NOTICE_SECONDS, redacted
+from regauth.services.stored_values import CheckedOnce
 from regauth.services.tokens import Issued, TokenIssuer
 from regauth.store.interfaces import Store
 
@@ -66,8 +67,7 @@ class CodeArtifactService:
         self._policies = policies
         self._issuer = issuer
         self._endpoint_template = endpoint_template
-        self._fit: set[str] = set()                # stored endpoint templates that pass today's checks
-        self._refused: dict[str, str] = {}         # those that do not: why
+        self._checked = CheckedOnce(repository_template_problem)    # stored templates, against today's checks
         self._notices = Notices(log, NOTICE_SECONDS, time.monotonic)
 
     # --- lookups and checks -------------------------------------------------------------------
@@ -211,7 +211,7 @@ class CodeArtifactService:
         self._allow(call, "GetRepositoryEndpoint", self.repository_arn(d, name), d)
         repo = self._repository(call, d, name)
         template = self._store.get_repository_endpoint(d.account_id, d.region, d.name, fmt)
-        if not template or not (template in self._fit or self._fits(d, fmt, template)):
+        if not template or not (template in self._checked.fit or self._fits(d, fmt, template)):
             template = self._endpoint_template
         return render_endpoint(template, domain=d, repository=repo.name, fmt=fmt)
 
@@ -221,17 +221,9 @@ class CodeArtifactService:
         never handed out: the repository gets the default template's endpoint, as if none were set,
         and the log an ERROR naming the fix (at most once a minute per value: regauth.notices). Each
         stored value is checked once per process, not per request."""
-        problem = self._refused.get(template)
+        problem = self._checked.problem(template)
         if problem is None:
-            problem = repository_template_problem(template)
-            if problem is None:
-                if len(self._fit) >= MAX_CHECKED:
-                    self._fit.clear()
-                self._fit.add(template)
-                return True
-            if len(self._refused) >= MAX_CHECKED:
-                self._refused.clear()
-            self._refused[template] = problem
+            return True
         self._notices.error(legacy_template_line(domain.account_id, domain.region, domain.name, fmt, template,
                                                  problem))
         return False

@@ -15,6 +15,7 @@ from regauth.notices import Notices
 from regauth.records import record
 from regauth.services import paging
 from regauth.services.authz import Authorizer
+from regauth.services.stored_values import CheckedOnce
 from regauth.services.context import Call
 from regauth.services.tokens import TokenIssuer
 from regauth.store.interfaces import Store
@@ -24,7 +25,6 @@ PUBLIC_REGION = "us-east-1"
 PUBLIC_SERVICE_NAME = "ecr-public.amazonaws.com"
 DEFAULT_REGISTRY = "https://{account}.dkr.ecr.{region}.amazonaws.com"
 MAX_REGISTRY_IDS = 10
-MAX_CHECKED = 4096               # stored endpoints remembered as checked (a set's worth; cleared past it)
 NOTICE_SECONDS = 60.0            # an ERROR line per refused stored endpoint at most this often
 
 log = logging.getLogger("regauth.ecr")
@@ -88,8 +88,7 @@ class EcrService:
         self._authz = authz
         self._issuer = issuer
         self._template = registry_template
-        self._fit: set[str] = set()                # stored endpoints that pass today's checks
-        self._refused: dict[str, str] = {}         # those that do not: why
+        self._checked = CheckedOnce(registry_url_problem)     # stored endpoints, against today's checks
         self._notices = Notices(log, NOTICE_SECONDS, time.monotonic)
 
     def host_owners(self, hosts: list[tuple[str, str]], host: str) -> set[str]:
@@ -106,24 +105,16 @@ class EcrService:
         and the repository URIs follow the same URL. Each stored value is checked once per process (the
         hot path pays a set lookup), not per request."""
         configured = self._store.get_registry_endpoint(account_id, region)
-        if configured and (configured in self._fit or self._fits(account_id, region, configured)):
+        if configured and (configured in self._checked.fit or self._fits(account_id, region, configured)):
             return configured
         return self._template.format(account=account_id, region=region)
 
     def _fits(self, account_id: str, region: str, url: str) -> bool:
         """Does a stored endpoint pass today's checks? Remembered either way; a refusal is logged
         (at most once a minute per value and account: regauth.notices)."""
-        problem = self._refused.get(url)
+        problem = self._checked.problem(url)
         if problem is None:
-            problem = registry_url_problem(url)
-            if problem is None:
-                if len(self._fit) >= MAX_CHECKED:
-                    self._fit.clear()
-                self._fit.add(url)
-                return True
-            if len(self._refused) >= MAX_CHECKED:
-                self._refused.clear()
-            self._refused[url] = problem
+            return True
         self._notices.error(legacy_endpoint_line(account_id, region, url, problem))
         return False
 
