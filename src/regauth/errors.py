@@ -153,6 +153,11 @@ class Throttled(RegauthError):
         self.audited = audited
 
 
+class RequestTimedOut(RegauthError):
+    """The request did not arrive whole within REGAUTH_REQUEST_TIMEOUT_SECONDS of its first byte (a
+    body that stopped on its way): refused, in its dialect's envelope, and the connection closed."""
+
+
 class UnsupportedOperation(RegauthError):
     """The operation exists but not here (e.g. ECR Public outside us-east-1)."""
 

@@ -35,7 +35,7 @@ from typing import Callable, Iterator, Sequence
 
 from regauth import metrics
 from regauth.auth.canonical import HttpRequest
-from regauth.errors import InternalFailure, InvalidInput
+from regauth.errors import InternalFailure, InvalidInput, RegauthError
 from regauth.group_commit import GroupCommit, call_soon_threadsafe
 from regauth.notices import Notices
 from regauth.protocols.acr import AcrDialect
@@ -224,9 +224,7 @@ class Front:
             self._answered("metrics", req, Response(200, [("content-type", metrics.CONTENT_TYPE)],
                                                     self.metrics.render()), answer)
             return
-        dialect = self._by_path.get(path)
-        if dialect is None:
-            dialect = self._acr if self._acr.claims(req) else self._aws
+        dialect = self._dialect_for(req)
         if too_large:
             self._answered(self._routes[dialect], req, dialect.reject(
                 req, InvalidInput(f"The request body is larger than {self.max_body_bytes} bytes")), answer)
@@ -236,6 +234,22 @@ class Front:
             self._batch.append((dialect, req, answer))
             if self._batch_handle is None:
                 self._batch_handle = asyncio.get_running_loop().call_soon(self._hand_over)
+
+    def refuse(self, req: HttpRequest, exc: RegauthError, answer: Answer) -> bool:
+        """Answer `req`, which will not be handled (its body cut short: `exc`), by its dialect's error;
+        False, nothing answered, for /healthz and /metrics (the HTTP server's own text answer does)."""
+        if req.path in ("/healthz", metrics.PATH):
+            return False
+        dialect = self._dialect_for(req)
+        self._answered(self._routes[dialect], req, dialect.reject(req, exc), answer)
+        return True
+
+    def _dialect_for(self, req: HttpRequest) -> Dialect:
+        """The registry endpoints by path; otherwise Alibaba's RPC if the request is one, else AWS."""
+        dialect = self._by_path.get(req.path)
+        if dialect is None:
+            dialect = self._acr if self._acr.claims(req) else self._aws
+        return dialect
 
     def served(self) -> None:
         """The HTTP server has handed over every request it took in a turn: store their records now

@@ -17,7 +17,7 @@ regauth needs:
 - bounds: request line and headers together at most `MAX_HEAD_BYTES` (431 otherwise), the body at
   most the configured limit (read and dropped past it, then answered by the dialect's own error),
   a request must arrive whole within REGAUTH_REQUEST_TIMEOUT_SECONDS of its first byte (a slow
-  sender gets a 408 and is cut off), an idle connection is closed after REGAUTH_KEEP_ALIVE_SECONDS;
+  sender gets a 408, its dialect's error once the head has arrived, and is cut off), an idle connection is closed after REGAUTH_KEEP_ALIVE_SECONDS;
 - `Expect: 100-continue` is honoured: a body within the limit gets its 100 Continue, one announced over
   it is refused at once (the dialect's error, then the connection closed); chunked request bodies
   are decoded by the parser;
@@ -49,11 +49,13 @@ import socket
 import threading
 import time
 from collections import OrderedDict, deque
+from collections.abc import Callable
 from email.utils import formatdate
 
 import httptools
 
 from regauth import notices
+from regauth.errors import RequestTimedOut
 from regauth.auth.canonical import HttpRequest
 from regauth.http import Front
 from regauth.protocols.aws.dispatch import Response
@@ -276,6 +278,7 @@ class Connection(asyncio.Protocol):
         self._url = b""
         self._raw_headers: list[tuple[bytes, bytes]] = []
         self._headers: tuple[tuple[str, str], ...] = ()
+        self._head_done = False        # the head of the request being read has arrived (and `_headers` is its)
         self._head_bytes = 0
         self._body: list[bytes] | tuple[bytes, ...] = []
         self._body_bytes = 0
@@ -384,6 +387,7 @@ class Connection(asyncio.Protocol):
     # --- httptools callbacks --------------------------------------------------------------------
     def on_message_begin(self) -> None:
         self._in_message = True
+        self._head_done = False
         self._url = b""
         self._raw_headers = []
         self._head_bytes = 0
@@ -421,6 +425,7 @@ class Connection(asyncio.Protocol):
             # RFC 9112 3.2: exactly one in HTTP/1.1
             raise _BadHost("more than one Host header" if hosts else "no Host header")
         self._headers = tuple([(n.decode("latin-1"), v.decode("latin-1")) for n, v in self._raw_headers])
+        self._head_done = True
         if length is not None and length > self._front.max_body_bytes:
             self._too_large = True
             if expect:
@@ -503,8 +508,16 @@ class Connection(asyncio.Protocol):
             if slot.body:
                 self._budget.release(slot.body)
             return                     # the client is gone: nothing to answer, nothing to issue
-        head_only = req.method == "HEAD"
+        answer = self._answerer(slot, head_only=req.method == "HEAD")
+        try:
+            self._front.serve(req, too_large, answer)
+        except Exception as exc:  # noqa: BLE001 - a fault of ours: a generic 500, the connection closed
+            log.error("could not serve a request", exc_info=exc)
+            slot.close = True
+            answer(Response(500, [("content-type", "text/plain; charset=utf-8")], b"Internal Server Error"))
 
+    def _answerer(self, slot: _Slot, *, head_only: bool) -> Callable[[Response], None]:
+        """What puts a response in `slot` (the first one given; later ones are dropped) and sends what is ready."""
         def answer(response: Response) -> None:
             if slot.data is not None:
                 return
@@ -517,13 +530,7 @@ class Connection(asyncio.Protocol):
                 log.error("%s", exc)
                 slot.data, slot.close = _plain(500, "Internal Server Error", close=True), True
             self._flush()
-
-        try:
-            self._front.serve(req, too_large, answer)
-        except Exception as exc:  # noqa: BLE001 - a fault of ours: a generic 500, the connection closed
-            log.error("could not serve a request", exc_info=exc)
-            slot.close = True
-            answer(Response(500, [("content-type", "text/plain; charset=utf-8")], b"Internal Server Error"))
+        return answer
 
     def _flush(self) -> None:
         """Send the answers that are ready, in request order."""
@@ -559,6 +566,37 @@ class Connection(asyncio.Protocol):
         self._answers.append(slot)
         self._stop_taking()
         self._flush()
+
+    def _refuse_slow(self) -> None:
+        """A 408: the request did not arrive whole in time. Once its head has arrived, an AWS or
+        Alibaba request is refused by its dialect's error (`RequestTimedOut`): their clients read the
+        code from the body, and to botocore a text answer is "Unable to parse response"; the
+        connection is then closed, lingering, as after any refusal. Before that (or for the registry
+        endpoints, whose clients read only the status) the answer is text."""
+        req = self._request(b"") if self._head_done else None
+        if req is None:
+            if not self._head_done:
+                self._refuse(408, "Request timeout")
+            return                      # else: an invalid target, refused by _request (400)
+        self._drop_body()
+        self._finishing = False         # nothing more is read
+        slot = _Slot()
+        slot.close = slot.linger = True
+        self._answers.append(slot)
+        self._stop_taking()
+        answer = self._answerer(slot, head_only=req.method == "HEAD")
+        try:
+            refused = self._front.refuse(req, RequestTimedOut(
+                f"The request did not arrive whole within {self._server.request_timeout:g} seconds."), answer)
+        except Exception as exc:  # noqa: BLE001 - a fault of ours: the text answer instead
+            log.error("could not refuse a request", exc_info=exc)
+            refused = False
+        if not refused:
+            metrics = self._front.metrics
+            if metrics is not None:
+                metrics.http_requests[("server", 408)] += 1
+            slot.data = _plain(408, "Request timeout", close=True)
+            self._flush()
 
     def _drop_body(self) -> None:
         """The body being read will not be served (cut short, refused, over the limit, the connection
@@ -624,7 +662,7 @@ class Connection(asyncio.Protocol):
             _NOTICES.say(f"closing a connection: a request took over {self._server.request_timeout:.0f} s to arrive",
                          f"client {self._peer}: ")
             self._in_message = False
-            self._refuse(408, "Request timeout")
+            self._refuse_slow()
         elif not self._answers:
             self._close()                           # idle keep-alive connection (or one not reading)
 

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 from regauth.auth.acs import EXPIRED_MESSAGE, NONCE_MESSAGE
 from regauth.errors import (AccessDenied, ExpiredToken, IncompleteSignature, InvalidInput, MissingAuthentication,
-                            MissingParameter, NonceReused, NotFound, RequestExpired, SignatureMismatch, Throttled,
-                            UnknownAccessKey, UnknownOperation, UnsupportedOperation)
+                            MissingParameter, NonceReused, NotFound, RequestExpired, RequestTimedOut, SignatureMismatch,
+                            Throttled, UnknownAccessKey, UnknownOperation, UnsupportedOperation)
 
 
 class MissingSecurityToken(UnknownAccessKey):
@@ -54,6 +54,8 @@ _TABLE: tuple[tuple[type[Exception], int, str, str | None], ...] = (
     # permissions, state, rate
     (AccessDenied, 403, "Forbidden.RAM", None),
     (Throttled, 400, "Throttling.User", THROTTLED),
+    # a body that stopped on its way (no Alibaba code is documented for it: judgement, HTTP's own status)
+    (RequestTimedOut, 408, "RequestTimeout", None),
 )
 
 

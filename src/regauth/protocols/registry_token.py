@@ -25,7 +25,8 @@ from regauth.auth import basic
 from regauth.auth.canonical import HttpRequest
 from regauth.domain import ids
 from regauth.domain.principals import AuditEvent
-from regauth.errors import AuthError, BadToken, InvalidInput, MissingAuthentication, RegauthError, Throttled
+from regauth.errors import (AuthError, BadToken, InvalidInput, MissingAuthentication, RegauthError, RequestTimedOut,
+                            Throttled)
 from regauth.faults import log_fault
 from regauth.protocols.aws.dispatch import Response
 from regauth.services.container import Services
@@ -108,6 +109,8 @@ class RegistryRealm:
             status, code, message = 429, "TOOMANYREQUESTS", "too many requests"
         elif isinstance(exc, InvalidInput):
             status, code, message = 400, "UNSUPPORTED", exc.message
+        elif isinstance(exc, RequestTimedOut):        # a body that stopped on its way
+            status, code, message = 408, "UNKNOWN", "request timeout"
         else:
             status, code, message = 500, "UNAVAILABLE", "internal error"
         headers = [_JSON, ("x-request-id", request_id or ids.request_id())]

@@ -39,7 +39,7 @@ from regauth.domain import ids
 from regauth.domain.arn import REGION_NAME
 from regauth.domain.principals import AuditEvent
 from regauth.errors import (AccessDenied, AuthError, BadToken, InvalidInput, MissingAuthentication, NotFound,
-                            RegauthError)
+                            RegauthError, RequestTimedOut)
 from regauth.faults import log_fault
 from regauth.notices import Notices
 from regauth.protocols.aws.dispatch import Response
@@ -169,6 +169,8 @@ class PackageVerifier:
         if isinstance(exc, InvalidInput):
             self._notices.error(exc.message, f"verify request {request_id}: ")
             return Response(400, headers, exc.message.encode() + b"\n")
+        if isinstance(exc, RequestTimedOut):            # a body that stopped on its way
+            return Response(408, headers, b"request timeout\n")
         return Response(500, headers, b"internal error\n")
 
     def reject(self, req: HttpRequest, exc: RegauthError) -> Response:

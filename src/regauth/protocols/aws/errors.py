@@ -27,6 +27,9 @@ Decisions where real services differ from folklore (sources are public issue thr
   "exists" -> EntityAlreadyExists / ConflictException / ...AlreadyExists;
   "delete" (still in use / not empty) -> IAM DeleteConflict, ECR RepositoryNotEmptyException;
   "concurrent" (stale revision) -> IAM ConcurrentModification; CodeArtifact is ConflictException for all.
+* A request whose body stopped on its way (RequestTimedOut) is `RequestTimeoutException` 408 in every
+  family: Glacier's code and status for it, the one botocore's retry data names (`_retry.json`), and a
+  code its standard retry mode treats as transient, so the CLI and SDKs send the request again.
 """
 
 from __future__ import annotations
@@ -144,6 +147,8 @@ def _map(service: str, family: str, exc: BaseException) -> WireError | None:
         return _invalid(family, exc)
     if isinstance(exc, e.Throttled):
         return _throttled(family, exc)
+    if isinstance(exc, e.RequestTimedOut):
+        return WireError("RequestTimeoutException", 408, _msg(exc, "The request did not arrive in time."))
     if isinstance(exc, e.PackedPolicyTooLarge):
         return _sender(family, "PackedPolicyTooLarge", 400, _msg(exc, "Packed size of the session policy exceeds "
                                                                       "the limit"))
