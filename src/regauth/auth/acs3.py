@@ -14,9 +14,8 @@ import hashlib
 import re
 from urllib.parse import unquote_to_bytes
 
-from regauth.auth.acs import (ACS3, MAX_PARAMS_CHARS, UNRESERVED, AcsClaim, canonical_params, check_key_id,
-                              check_nonce, decode_pairs, missing, normalize_format, parse_timestamp, percent_encode,
-                              to_params, too_much)
+from regauth.auth.acs import (ACS3, UNRESERVED, AcsClaim, canonical_params, check_key_id, check_nonce, decode_pairs,
+                              missing, normalize_format, parse_timestamp, percent_encode, request_params, to_params)
 from regauth.auth.canonical import HttpRequest
 from regauth.domain.macs import KeyedMac
 from regauth.domain.secret import Secret
@@ -88,10 +87,7 @@ def parse(req: HttpRequest) -> AcsClaim:
     if not _HEX64.fullmatch(got["x-acs-content-sha256"] or ""):
         raise IncompleteSignature("x-acs-content-sha256 must be 64 lowercase hex digits.")
     action, version = got["x-acs-action"] or "", got["x-acs-version"] or ""
-    query = req.query
-    if len(query) > MAX_PARAMS_CHARS:
-        raise too_much()                                    # before a byte is decoded (decode_pairs counts)
-    params = to_params(decode_pairs(query, "query string"))
+    params = request_params(req)        # the query's and a form body's (signed: x-acs-content-sha256)
     for name, value in (("Action", action), ("Version", version)):
         if params.setdefault(name, value) != value:
             raise IncompleteSignature(f"The {name} query parameter contradicts the x-acs-{name.lower()} header.")

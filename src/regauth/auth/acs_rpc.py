@@ -15,30 +15,14 @@ import hashlib
 import re
 from urllib.parse import unquote_plus
 
-from regauth.auth.acs import (MAX_PARAMS, MAX_PARAMS_CHARS, RPC_V1, AcsClaim, canonical_params, check_key_id,
-                              check_nonce, decode_pairs, has_raw_key, missing, normalize_format, parse_timestamp,
-                              to_params, too_much)
+from regauth.auth.acs import (FORM, RPC_V1, AcsClaim, canonical_params, check_key_id, check_nonce, has_raw_key,
+                              missing, normalize_format, parse_timestamp, request_params)
 from regauth.auth.canonical import HttpRequest
 from regauth.domain.macs import KeyedMac
 from regauth.domain.secret import Secret
 from regauth.errors import IncompleteSignature
 
-FORM = "application/x-www-form-urlencoded"
 _FORMAT = re.compile(r"(?:^|&)Format(?:=([^&]*))?(?=&|$)")     # a part named Format, and its value
-
-
-def _is_form(req: HttpRequest) -> bool:
-    types = req.header_values("Content-Type")
-    if len(types) > 1:
-        raise IncompleteSignature("The request has more than one Content-Type header.")
-    return bool(types) and types[0].split(";", 1)[0].strip().lower() == FORM
-
-
-def _raw_body(body: bytes) -> str:
-    try:
-        return body.decode("utf-8")
-    except UnicodeDecodeError:
-        raise IncompleteSignature("The form body is not valid UTF-8.") from None
 
 
 def looks_like_rpc(req: HttpRequest) -> bool:
@@ -55,23 +39,8 @@ def looks_like_rpc(req: HttpRequest) -> bool:
             and not any(has_raw_key(text, "AWSAccessKeyId") for text in texts))
 
 
-def _params(req: HttpRequest) -> dict[str, str]:
-    query = req.query
-    if not _is_form(req):
-        if len(query) > MAX_PARAMS_CHARS:
-            raise too_much()                                # before a byte is decoded (decode_pairs counts)
-        return to_params(decode_pairs(query, "query string"))
-    body = req.body
-    if len(query) + len(body) > MAX_PARAMS_CHARS:
-        raise too_much()
-    pairs = decode_pairs(query, "query string") + decode_pairs(_raw_body(body), "form body")
-    if len(pairs) > MAX_PARAMS:
-        raise too_much()
-    return to_params(pairs)
-
-
 def parse(req: HttpRequest) -> AcsClaim:
-    params = _params(req)
+    params = request_params(req)
     signature = params.pop("Signature", "")
 
     def need(name: str) -> str:
