@@ -439,6 +439,7 @@ class Connection(asyncio.Protocol):
         body, and the connection is closed after the answer (RFC 9110 §10.1.1), lingering: whatever
         the client sends meanwhile is drained, never parsed (see `_close`)."""
         self._in_message = False
+        self._finishing = False         # nothing more is read, at shutdown too (the body would be parsed)
         self._deadline = None
         req = self._request(b"")
         if req is None:

@@ -388,6 +388,34 @@ def test_a_large_body_arriving_at_shutdown_is_read_whole(tmp_path: Path) -> None
         srv.stop()
 
 
+def test_a_body_refused_before_it_is_sent_at_shutdown_is_not_read(tmp_path: Path) -> None:
+    """SIGTERM while a request's head is arriving; the head then announces a body over the limit with
+    Expect: 100-continue: refused at once (400), and what the client sends anyway is drained, never
+    parsed. It was parsed: its end handed the request over a second time, and answering it after
+    the close logged a traceback."""
+    srv = start_server(tmp_path / "data", server_env())
+    try:
+        with connect(srv) as s:
+            s.sendall(b"POST / HTTP/1.1\r\nHost: x\r\n")
+            time.sleep(0.2)                     # the request is in the server's hands
+            srv.process.terminate()
+            time.sleep(0.3)
+            s.sendall(b"Content-Type: application/x-www-form-urlencoded\r\nExpect: 100-continue\r\n"
+                      b"Content-Length: %d\r\n\r\n" % (ONE_MIB + 1000))
+            r = Reader(s)
+            status, headers, body = r.response()
+            assert status == 400 and b"larger than" in body and headers["connection"] == "close"
+            try:
+                s.sendall(b"a" * (ONE_MIB + 1000) + HEALTH)
+            except OSError:
+                pass                            # the lingering drain may end first
+            r.closed()
+        assert srv.process.wait(timeout=15) == 0
+        assert not [line for line in srv.output if "ERROR" in line or "Traceback" in line], srv.output
+    finally:
+        srv.stop()
+
+
 def test_a_request_cut_short_by_the_client_closes_the_connection_at_once(server: RegauthServer) -> None:
     with connect(server) as s:
         s.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nonly part")
