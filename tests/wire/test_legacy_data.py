@@ -32,9 +32,9 @@ pytestmark = pytest.mark.wire
 A = "121212121212"
 SHARED = "shared.test:5000"            # B's endpoint in us-east-1 and A's in us-west-2
 ACR_SHARED = "acr-shared.test:5000"    # an ACR instance of each
-LEAKY_URL = "https://bob:hunter2@hosty.test/some/path"                 # A's endpoint in eu-west-1
-LEAKY_TEMPLATE = "https://ci:s3cret@pypi-host.test/{repository}/"     # A's domain `legacy`, pypi
-SECRETS = ("hunter2", "s3cret")
+LEAKY_URL = "https://bob:hunter2@hosty.test/some/path?access_token=t0ken-in-query"   # A's endpoint in eu-west-1
+LEAKY_TEMPLATE = "https://ci:s3cret@pypi-host.test/{repository}/#fr4gment-key"     # A's domain `legacy`, pypi
+SECRETS = ("hunter2", "s3cret", "t0ken-in-query", "fr4gment-key")
 ECR_POLICY = {"Version": "2012-10-17", "Statement": [
     {"Effect": "Allow", "Action": ["ecr:GetAuthorizationToken", "ecr:BatchGetImage", "ecr:PutImage"],
      "Resource": "*"}]}
@@ -137,10 +137,10 @@ def test_the_start_names_each_problem_and_its_fix_and_serves(upgraded: Upgraded)
     assert f"account {A} (its host under the registry URL template), account {b} (its registry endpoint in " \
         "eu-central-1)" in by_template
     leaky = next(line for line in errors if "hosty.test" in line)
-    assert "https://***@hosty.test/some/path" in leaky and "no path, user" in leaky
+    assert "(https://***@hosty.test/some/path?***)" in leaky and "no path, user" in leaky
     assert f"regauth admin set-registry-endpoint --account-id {A} --region eu-west-1" in leaky
     template = next(line for line in errors if "pypi-host.test" in line)
-    assert "https://***@pypi-host.test/{repository}/" in template and "user or password" in template
+    assert "(https://***@pypi-host.test/{repository}/#***)" in template and "user or password" in template
     assert f"regauth admin set-repository-endpoint --account-id {A} --region us-east-1 --domain legacy --format pypi" \
         in template
     account = next(line for line in errors if "'acct one'" in line)

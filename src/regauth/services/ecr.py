@@ -65,12 +65,18 @@ def foreign_host_owner(hosts: list[tuple[str, str]], template: str, account_id: 
 
 def redacted(url: str) -> str:
     """`url` with whatever stands before its last '@' after the scheme (a user, a password: even one
-    holding '/' or '@') replaced by ***: stored URLs are named in the log, their credentials never."""
+    holding '/' or '@') replaced by ***, and so are its query and fragment (an access token travels
+    there as often): stored URLs are named in the log, their credentials never."""
     at = url.rfind("@")
-    if at < 0:
-        return url
-    start = url.find("://") + 3 if "://" in url[:at] else 0
-    return f"{url[:start]}***{url[at:]}"
+    if at >= 0:
+        start = url.find("://") + 3 if "://" in url[:at] else 0
+        head, rest = f"{url[:start]}***@", url[at + 1:]
+    else:
+        head, rest = "", url
+    cut = min((i for i in (rest.find("?"), rest.find("#")) if i >= 0), default=-1)
+    if cut >= 0:
+        rest = f"{rest[:cut + 1]}***"
+    return head + rest
 
 
 def legacy_endpoint_line(account_id: str, region: str, url: str, problem: str) -> str:
