@@ -50,6 +50,8 @@ class Metrics:
         self.http_requests: Counter[tuple[str, int]] = Counter()      # (route, status)
         self.audit_write_failures = 0
         self.open_connections: Callable[[], int] | None = None
+        self.body_bytes_held: Callable[[], int] | None = None        # request bodies in memory (BodyBudget)
+        self.connections_held_back: Callable[[], int] | None = None  # waiting for the body budget
 
     # --- set up -----------------------------------------------------------------------------------
     def know_actions(self, actions: Iterable[str]) -> None:
@@ -95,6 +97,14 @@ class Metrics:
         if self.open_connections is not None:
             family(out, "regauth_open_connections", "gauge", "Client connections open now.",
                    [({}, self.open_connections())])
+        if self.body_bytes_held is not None:
+            family(out, "regauth_request_body_bytes_held", "gauge",
+                   "Bytes of request bodies that did not arrive in one read, held in memory now (bounded by 64 times "
+                   "the body limit).", [({}, self.body_bytes_held())])
+        if self.connections_held_back is not None:
+            family(out, "regauth_connections_held_back", "gauge",
+                   "Connections still sending a body, not read now: the bodies held are at their bound.",
+                   [({}, self.connections_held_back())])
         family(out, "regauth_start_time_seconds", "gauge", "When the server started, in seconds since the epoch.",
                [({}, self.started)])
         family(out, "regauth_build_info", "gauge", "The regauth version, as a label; the value is always 1.",

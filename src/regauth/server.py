@@ -199,6 +199,10 @@ class BodyBudget:
         self._runner: Connection | None = None
         self._notices = notices.Notices(log, NOTICE_SECONDS, time.monotonic, level=logging.WARNING)
 
+    def waiting(self) -> int:
+        """Connections held back now (for /metrics)."""
+        return len(self._waiting)
+
     def release(self, size: int) -> None:
         self.held -= size
         if self._waiting:
@@ -727,6 +731,8 @@ class Server:
         self.body_budget = BodyBudget(BODIES_BUFFERED * front.max_body_bytes)
         if front.metrics is not None:
             front.metrics.open_connections = lambda: len(self.connections)
+            front.metrics.body_bytes_held = lambda: self.body_budget.held
+            front.metrics.connections_held_back = self.body_budget.waiting
         self._attaching = 0                     # accepted, their transport not made yet
         self._listening = False                 # the listening socket is open (until shutdown)
         self._accepting = False                 # its reader is registered

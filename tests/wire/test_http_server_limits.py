@@ -8,6 +8,8 @@ import queue
 import select
 import socket
 import threading
+import time
+import urllib.request
 from pathlib import Path
 from typing import Iterator
 
@@ -104,6 +106,12 @@ class Upload:
         self.sock.close()
 
 
+def gauge(srv: RegauthServer, name: str) -> float:
+    with urllib.request.urlopen(srv.url + "/metrics", timeout=10) as r:
+        text = r.read().decode()
+    return float(next(line.split()[1] for line in text.splitlines() if line.startswith(name + " ")))
+
+
 def uploads(srv: RegauthServer, n: int, size: int) -> list[Upload]:
     """`n` connections, each having sent the first `size` bytes of BIG, once those have spent the
     body budget (which the server says; or after 20 s)."""
@@ -131,9 +139,16 @@ def test_past_the_body_budget_a_body_is_read_once_others_are_released(tmp_path: 
         with connect(srv) as other:     # a request that is not holding a body is not held back
             other.sendall(sts_post())
             assert Reader(other).response()[0] == 403
+        # what an operator sees meanwhile
+        assert gauge(srv, "regauth_request_body_bytes_held") >= 64 * ONE_MIB
+        assert gauge(srv, "regauth_connections_held_back") >= 1
         for u in held[:-1]:
             u.close()
         assert r.response()[0] == 403
+        deadline = time.monotonic() + 10
+        while gauge(srv, "regauth_request_body_bytes_held") and time.monotonic() < deadline:
+            time.sleep(0.05)            # the closed connections are let go as the loop sees them
+        assert (gauge(srv, "regauth_request_body_bytes_held"), gauge(srv, "regauth_connections_held_back")) == (0, 0)
     finally:
         for u in held:
             u.close()
