@@ -76,6 +76,7 @@ FD_RESERVE = 64                     # descriptors kept for the store, its WAL, l
 NOTICE_SECONDS = 60.0               # at most one log line per this long about refused accepts (and per kind below)
 BODIES_BUFFERED = 64                # request bodies at the limit held in memory at once, all connections together
 READ_BYTES = MAX_HEAD_BYTES         # the most one read of a connection takes (asyncio's own is 256 KiB)
+SMALL_BODY_BYTES = MAX_HEAD_BYTES   # a body announced at most this long is never held back (it costs what a head may)
 _OUT_OF_RESOURCES = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
 
 # A line any client can earn (a malformed request, one too slow): at most one a minute per message, with
@@ -182,8 +183,8 @@ class BodyBudget:
     the request timeout: 1,500 of them held 1.5 GiB. Past `limit`, a connection still sending a body
     stops being read (its client waits, held back by TCP) and waits its turn in a queue, first come,
     first served; no request is refused for it, and the request timeout still cuts one that never
-    completes. A body that arrives whole in one read (a token request's few KiB) is neither counted
-    nor waited on (see Connection._read_done). As bytes are released (answers made, bodies
+    completes. A body that arrives whole in one read (a token request's few KiB), or one announced
+    at most SMALL_BODY_BYTES long, is neither counted nor waited on (see Connection._read_done). As bytes are released (answers made, bodies
     dropped), the longest waiting are let go on, as many as one read each (READ_BYTES) fits in what
     is free; after that read each is held back again if the budget is still spent, behind the
     others. And while it is spent, one of them, the longest waiting, goes on to the end of its body
@@ -288,6 +289,7 @@ class Connection(asyncio.Protocol):
         self._body_bytes = 0
         self.charged = 0               # bytes of `_body` counted against the body budget (see _read_done)
         self._too_large = False
+        self._small_body = False       # announced (Content-Length) at most SMALL_BODY_BYTES: never held back
 
     # --- asyncio.Protocol -----------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -369,8 +371,11 @@ class Connection(asyncio.Protocol):
         """A read has been parsed with a request still arriving: what it holds of its body is counted
         against the body budget, which may hold the connection back. Counted from the first read
         that ends with the body incomplete, so a body that arrives whole in one read (a token
-        request's few KiB; a read is at most READ_BYTES) costs the budget nothing."""
-        if self._in_message and not self._too_large and self._body_bytes > self.charged:
+        request's few KiB; a read is at most READ_BYTES) costs the budget nothing, and neither does one
+        announced at most SMALL_BODY_BYTES long: it may hold no more than a request head may, and over
+        a real network a token request's body often comes in a packet after its head. Held back, it
+        waited behind a flood of large bodies for most of the request timeout."""
+        if self._in_message and not self._too_large and not self._small_body and self._body_bytes > self.charged:
             self._budget.held += self._body_bytes - self.charged
             self.charged = self._body_bytes
         self._budget.after_read(self)
@@ -398,6 +403,7 @@ class Connection(asyncio.Protocol):
         self._body = []
         self._body_bytes = 0
         self._too_large = False
+        self._small_body = False
         self._deadline = self._loop.time() + self._server.request_timeout
 
     def on_url(self, url: bytes) -> None:
@@ -430,6 +436,7 @@ class Connection(asyncio.Protocol):
             raise _BadHost("more than one Host header" if hosts else "no Host header")
         self._headers = tuple([(n.decode("latin-1"), v.decode("latin-1")) for n, v in self._raw_headers])
         self._head_done = True
+        self._small_body = length is not None and length <= SMALL_BODY_BYTES
         if length is not None and length > self._front.max_body_bytes:
             self._too_large = True
             if expect:

@@ -158,6 +158,30 @@ def test_past_the_body_budget_a_body_is_read_once_others_are_released(tmp_path: 
     assert sum("more since the last such line" not in line for line in said) == 1, said
 
 
+def test_a_small_body_split_from_its_head_is_not_held_back_by_a_flood(tmp_path: Path) -> None:
+    """A small body (a token request's) that comes in a packet after its head, as over a real network,
+    while 65 connections hold the body budget spent: answered at once. It was held back behind them
+    until they let go, most of the request timeout (26-28 s of 30 in the audit)."""
+    srv = start_server(tmp_path / "d", {**server_env(), "REGAUTH_REQUEST_TIMEOUT_SECONDS": "60"})
+    held: list[Upload] = []
+    try:
+        held = uploads(srv, 65, len(BIG) - 1)
+        small = sts_post()
+        head_end = small.index(b"\r\n\r\n") + 4
+        with connect(srv) as s:
+            s.sendall(small[:head_end + 10])
+            time.sleep(0.2)                     # read alone: the rest of the body is still on its way
+            s.sendall(small[head_end + 10:])
+            r = Reader(s)
+            assert r.answered_within(10.0)     # not after the flood: it holds for the test's whole length
+            assert r.response()[0] == 403
+            assert gauge(srv, "regauth_connections_held_back") >= 1     # the flood still holds the budget
+    finally:
+        for u in held:
+            u.close()
+        srv.stop()
+
+
 def test_bodies_that_fill_the_budget_together_are_all_answered(tmp_path: Path) -> None:
     """80 bodies, 900 KiB of each read: more than the budget, and none whole, so each connection is
     held back at its next read. The one held back first goes on to the end of its body anyway (they
