@@ -17,7 +17,8 @@ regauth needs:
 - bounds: request line and headers together at most `MAX_HEAD_BYTES` (431 otherwise), the body at
   most the configured limit (read and dropped past it, then answered by the dialect's own error),
   a request must arrive whole within REGAUTH_REQUEST_TIMEOUT_SECONDS of its first byte (a slow
-  sender gets a 408, its dialect's error once the head has arrived, and is cut off), an idle connection is closed after REGAUTH_KEEP_ALIVE_SECONDS;
+  sender gets a 408, its dialect's error once the head has arrived, and is cut off), an idle
+  connection is closed after REGAUTH_KEEP_ALIVE_SECONDS;
 - `Expect: 100-continue` is honoured: a body within the limit gets its 100 Continue, one announced over
   it is refused at once (the dialect's error, then the connection closed); chunked request bodies
   are decoded by the parser;
@@ -184,13 +185,14 @@ class BodyBudget:
     stops being read (its client waits, held back by TCP) and waits its turn in a queue, first come,
     first served; no request is refused for it, and the request timeout still cuts one that never
     completes. A body that arrives whole in one read (a token request's few KiB), or one announced
-    at most SMALL_BODY_BYTES long, is neither counted nor waited on (see Connection._read_done). As bytes are released (answers made, bodies
-    dropped), the longest waiting are let go on, as many as one read each (READ_BYTES) fits in what
-    is free; after that read each is held back again if the budget is still spent, behind the
-    others. And while it is spent, one of them, the longest waiting, goes on to the end of its body
-    even so (the runner): bodies still on their way could otherwise fill the budget and wait on each
-    other until they time out. What is held past `limit` is therefore the runner's body and, for
-    each connection, the one read that found the budget spent."""
+    at most SMALL_BODY_BYTES long, is neither counted nor waited on (see Connection._read_done). As
+    bytes are released (answers made, bodies dropped), the longest waiting are let go on, as many as
+    one read each (READ_BYTES) fits in what is free; after that read each is held back again if the
+    budget is still spent, behind the others. And while it is spent, one of them, the longest
+    waiting, goes on to the end of its body even so (the runner): bodies still on their way could
+    otherwise fill the budget and wait on each other until they time out. What is held past `limit`
+    is therefore the runner's body and, for each connection, the one read that found the budget
+    spent."""
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
