@@ -34,7 +34,8 @@ SHARED = "shared.test:5000"            # B's endpoint in us-east-1 and A's in us
 ACR_SHARED = "acr-shared.test:5000"    # an ACR instance of each
 LEAKY_URL = "https://bob:hunter2@hosty.test/some/path?access_token=t0ken-in-query"   # A's endpoint in eu-west-1
 LEAKY_TEMPLATE = "https://ci:s3cret@pypi-host.test/{repository}/#fr4gment-key"     # A's domain `legacy`, pypi
-SECRETS = ("hunter2", "s3cret", "t0ken-in-query", "fr4gment-key")
+AT_IN_QUERY = "https://hosty2.test/p?owner=ci@corp.example&access_token=t0ken-after-at"   # A's, ap-south-1
+SECRETS = ("hunter2", "s3cret", "t0ken-in-query", "fr4gment-key", "t0ken-after-at")
 ECR_POLICY = {"Version": "2012-10-17", "Statement": [
     {"Effect": "Allow", "Action": ["ecr:GetAuthorizationToken", "ecr:BatchGetImage", "ecr:PutImage"],
      "Resource": "*"}]}
@@ -89,7 +90,7 @@ def _write_as_an_older_regauth(db: Path, b: str) -> None:
             conn.executemany("INSERT INTO ecr_registry_endpoints (account_id, region, url) VALUES (?, ?, ?)", [
                 (b, "us-east-1", f"https://{SHARED}"), (A, "us-west-2", f"https://{SHARED}"),
                 (b, "eu-central-1", f"https://{A}.dkr.ecr.eu-central-1.amazonaws.com"),   # A's by the template
-                (A, "eu-west-1", LEAKY_URL)])
+                (A, "eu-west-1", LEAKY_URL), (A, "ap-south-1", AT_IN_QUERY)])
             conn.executemany("INSERT INTO acr_instances (instance_id, account_id, region, name, login_server, "
                              "created_at) VALUES (?, ?, 'cn-hangzhou', ?, ?, ?)", [
                                  ("cri-legacyaaaa0001", A, "legacy-a", ACR_SHARED, now),
@@ -126,7 +127,7 @@ def upgraded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Upgraded]:
 def test_the_start_names_each_problem_and_its_fix_and_serves(upgraded: Upgraded) -> None:
     b = upgraded.b
     errors = [line for line in upgraded.start if " ERROR " in line]
-    assert len(errors) == 6, errors
+    assert len(errors) == 7, errors
     shared = next(line for line in errors if f"host {SHARED} " in line)
     assert f"account {A} (its registry endpoint in us-west-2), account {b} (its registry endpoint in us-east-1)" \
         in shared
@@ -137,10 +138,12 @@ def test_the_start_names_each_problem_and_its_fix_and_serves(upgraded: Upgraded)
     assert f"account {A} (its host under the registry URL template), account {b} (its registry endpoint in " \
         "eu-central-1)" in by_template
     leaky = next(line for line in errors if "hosty.test" in line)
-    assert "(https://***@hosty.test/some/path?***)" in leaky and "no path, user" in leaky
+    assert "(https://***@hosty.test/***)" in leaky and "no path, user" in leaky
     assert f"regauth admin set-registry-endpoint --account-id {A} --region eu-west-1" in leaky
     template = next(line for line in errors if "pypi-host.test" in line)
-    assert "(https://***@pypi-host.test/{repository}/#***)" in template and "user or password" in template
+    assert "(https://***@pypi-host.test/***)" in template and "user or password" in template
+    at_in_query = next(line for line in errors if "ap-south-1" in line)     # which part is the host: unknown
+    assert "(https://***/***)" in at_in_query
     assert f"regauth admin set-repository-endpoint --account-id {A} --region us-east-1 --domain legacy --format pypi" \
         in template
     account = next(line for line in errors if "'acct one'" in line)
@@ -188,12 +191,12 @@ def test_a_stored_endpoint_with_credentials_is_never_handed_out(upgraded: Upgrad
     admin = upgraded.server.client("ecr", region="eu-west-1")
     uri = admin.create_repository(repositoryName="legacy-app")["repository"]["repositoryUri"]
     assert uri == f"{upgraded.template_host(A, 'eu-west-1')}/legacy-app"
-    line = upgraded.logged("ERROR", f"account {A} in eu-west-1", "https://***@hosty.test/some/path")
+    line = upgraded.logged("ERROR", f"account {A} in eu-west-1", "(https://***@hosty.test/***)")
     assert "set-registry-endpoint" in line
     got = upgraded.server.client("codeartifact").get_repository_endpoint(domain="legacy", repository="repo2",
                                                                          format="pypi")["repositoryEndpoint"]
     assert got == f"https://legacy-{A}.d.codeartifact.us-east-1.amazonaws.com/pypi/repo2/"
-    upgraded.logged("ERROR", "domain legacy", "format pypi", "https://***@pypi-host.test/{repository}/")
+    upgraded.logged("ERROR", "domain legacy", "format pypi", "(https://***@pypi-host.test/***)")
     assert not any(s in line for s in SECRETS for line in upgraded.server.output)
 
 

@@ -64,19 +64,23 @@ def foreign_host_owner(hosts: list[tuple[str, str]], template: str, account_id: 
 
 
 def redacted(url: str) -> str:
-    """`url` with whatever stands before its last '@' after the scheme (a user, a password: even one
-    holding '/' or '@') replaced by ***, and so are its query and fragment (an access token travels
-    there as often): stored URLs are named in the log, their credentials never."""
-    at = url.rfind("@")
-    if at >= 0:
-        start = url.find("://") + 3 if "://" in url[:at] else 0
-        head, rest = f"{url[:start]}***@", url[at + 1:]
-    else:
-        head, rest = "", url
-    cut = min((i for i in (rest.find("?"), rest.find("#")) if i >= 0), default=-1)
-    if cut >= 0:
-        rest = f"{rest[:cut + 1]}***"
-    return head + rest
+    """`url` as `scheme://[***@]host[/***]`: stored URLs are named in the log, whatever they may hold
+    beyond the host never (a user and password, even one holding '/' or '@'; a token in the path,
+    query or fragment). The host is the part after the last '@' before any '?' or '#'; when an '@'
+    also comes after one of those, which part is the host cannot be told, and it is hidden too."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        scheme, rest = "", url
+    cut = min((i for i in (rest.find("?"), rest.find("#")) if i >= 0), default=len(rest))
+    before, after = rest[:cut], rest[cut:]
+    at = before.rfind("@")
+    host_and_path = before[at + 1:]
+    slash = host_and_path.find("/")
+    host = host_and_path if slash < 0 else host_and_path[:slash]
+    if "@" in after:
+        host = "***"
+    more = "/***" if (slash >= 0 and host_and_path[slash:] != "/") or after else ""
+    return f"{scheme}{sep}{'***@' if at >= 0 else ''}{host}{more}"
 
 
 def legacy_endpoint_line(account_id: str, region: str, url: str, problem: str) -> str:
