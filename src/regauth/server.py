@@ -587,7 +587,8 @@ class Connection(asyncio.Protocol):
         code from the body, and to botocore a text answer is "Unable to parse response"; the
         connection is then closed, lingering, as after any refusal. Before that (or for the registry
         endpoints, whose clients read only the status) the answer is text."""
-        req = self._request(b"") if self._head_done else None
+        arrived = b"".join(self._body) if self._head_done and not self._too_large else b""
+        req = self._request(arrived) if self._head_done else None   # its format may be in the body so far
         if req is None:
             if not self._head_done:
                 self._refuse(408, "Request timeout")
@@ -671,6 +672,11 @@ class Connection(asyncio.Protocol):
         if self._lingering:                         # drained long enough: whatever still comes is cut off
             self._lingering = False
             self._close()
+            return
+        if self._in_message and self._held is not None and not self._write_paused:
+            # its bytes may well be here, kept unparsed while MAX_PIPELINED answers are being made: the
+            # wait is regauth's (a slow store, say), not the client's (one not reading its answers is)
+            self._deadline = now + self._server.request_timeout
             return
         if self._in_message:
             _NOTICES.say(f"closing a connection: a request took over {self._server.request_timeout:.0f} s to arrive",
@@ -863,14 +869,14 @@ class Server:
         try:
             await self._stop.wait()
         finally:
-            sweep.cancel()
             self.front.ready = False
             self._stop_listening()
             for conn in list(self.connections):
                 conn.shutdown()
             deadline = self.loop.time() + SHUTDOWN_GRACE
             while self.connections and self.loop.time() < deadline and self._signals < 2:
-                await asyncio.sleep(0.01)
+                await asyncio.sleep(0.01)       # the sweep goes on meanwhile: a request stalled on its way gets its 408
+            sweep.cancel()
             for conn in list(self.connections):
                 conn.abort()
             await self._close_front()

@@ -200,3 +200,36 @@ def test_the_other_endpoints_answer_408_in_their_own_form(server: RegauthServer,
 def test_a_head_that_never_ends_is_still_a_text_408(server: RegauthServer) -> None:
     status, headers, body = raw_exchange(server, b"POST / HTTP/1.1\r\nHost: x\r\nX-Amz-Target: A.B\r\n", b"")
     assert (status, body) == (408, b"Request timeout") and headers["content-type"].startswith("text/plain")
+
+
+def test_a_body_stalled_at_shutdown_gets_its_408_within_the_request_timeout(tmp_path) -> None:
+    """SIGTERM while a body is stalled: the request timeout still runs during the shutdown's grace, so
+    the client gets its dialect's 408 and the server exits; before, nothing answered it and every
+    shutdown waited the whole 10 s grace for it, then cut the connection without a word."""
+    import time
+    srv = start_server(tmp_path / "data", {**server_env(), "REGAUTH_REQUEST_TIMEOUT_SECONDS": "2"})
+    try:
+        head = (b"POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-amz-json-1.1\r\n"
+                b"X-Amz-Target: AmazonEC2ContainerRegistry_V20150921.GetAuthorizationToken\r\n"
+                b"Content-Length: 10\r\n\r\n{")
+        with socket.create_connection(("127.0.0.1", port(srv)), timeout=15) as s:
+            s.sendall(head)
+            time.sleep(0.3)
+            srv.process.terminate()
+            buf = b""
+            while data := s.recv(65536):
+                buf += data
+        assert buf.startswith(b"HTTP/1.1 408 ") and b"RequestTimeoutException" in buf, buf[:300]
+        assert srv.process.wait(timeout=15) == 0
+        assert not any("Traceback" in line for line in srv.output), srv.output
+    finally:
+        srv.stop()
+
+
+def test_the_408_is_in_the_format_the_body_so_far_asks_for(server: RegauthServer) -> None:
+    # an Alibaba RPC call with its parameters in a form body: Format=XML gets an XML error, as it would whole
+    head = (b"POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+            b"Content-Length: 300\r\n\r\n")
+    status, headers, body = raw_exchange(server, head, b"SignatureNonce=0f1e2d3c&AccessKeyId=LTAI5tTestKeyId000&Format=XML&Action=Get")
+    assert status == 408 and "xml" in headers["content-type"], (headers, body)
+    assert b"<Code>RequestTimeout</Code>" in body
