@@ -281,8 +281,8 @@ class Front:
                 responses = f.result()
             except Exception as exc:  # noqa: BLE001 - the pool is shut down (handle never raises)
                 if f.cancelled():     # at shutdown, still waiting for a thread (held by a store giving no answer)
-                    log.error("%d request(s) not handled: the server stopped before a request thread was free",
-                              len(batch))
+                    self._unstarted.error("requests were not handled: the server stopped before a request thread "
+                                          "was free")
                 else:
                     log.error("could not handle a request", exc_info=exc)
                 responses = [dialect.reject(req, InternalFailure("internal error")) for dialect, req, _ in batch]

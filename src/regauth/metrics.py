@@ -99,8 +99,8 @@ class Metrics:
                    [({}, self.open_connections())])
         if self.body_bytes_held is not None:
             family(out, "regauth_request_body_bytes_held", "gauge",
-                   "Bytes of request bodies that did not arrive in one read, held in memory now (bounded by 64 times "
-                   "the body limit).", [({}, self.body_bytes_held())])
+                   "Bytes of request bodies that did not arrive in one read, held in memory now (bounded at 64 times "
+                   "the body limit, which each connection may pass by one read).", [({}, self.body_bytes_held())])
         if self.connections_held_back is not None:
             family(out, "regauth_connections_held_back", "gauge",
                    "Connections still sending a body, not read now: the bodies held are at their bound.",

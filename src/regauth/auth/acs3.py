@@ -90,7 +90,7 @@ def parse(req: HttpRequest) -> AcsClaim:
     params = request_params(req)        # the query's and a form body's (signed: x-acs-content-sha256)
     for name, value in (("Action", action), ("Version", version)):
         if params.setdefault(name, value) != value:
-            raise IncompleteSignature(f"The {name} query parameter contradicts the x-acs-{name.lower()} header.")
+            raise IncompleteSignature(f"The {name} parameter contradicts the x-acs-{name.lower()} header.")
     return AcsClaim(
         scheme=ACS3,
         access_key_id=key_id,
