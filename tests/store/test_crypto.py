@@ -163,7 +163,8 @@ def test_env_key_hex_or_base64url_is_used_instead_of_the_file(tmp_path):
     os.urandom(32).hex() + "ab",
     "  ",
     "",
-])
+], ids=["words", "b64url-31-bytes", "43-not-b64url", "b64-31-random", "b64-33-random", "hex-31-random",
+        "hex-32-random-plus-2", "spaces", "empty"])     # stable ids: a random value in an id differs per collection
 def test_bad_env_key_is_refused_without_echoing_it(tmp_path, value):
     with pytest.raises(ValueError) as ei:
         load_master_key(tmp_path, value)
