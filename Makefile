@@ -42,8 +42,11 @@ system-deps:
 run: $(STAMP)
 	$(BIN)/regauth serve --host $(HOST) --port $(PORT) --data-dir $(DATA)
 
+# one worker per core, a test file's tests on one worker (module fixtures are started once);
+# make test PYTEST_ARGS='-p no:xdist tests/wire' runs serially, or any pytest arguments
+PYTEST_ARGS ?= -n auto --dist loadfile
 test: $(STAMP) system-deps $(NODE_STAMP)
-	$(BIN)/pytest
+	$(BIN)/pytest $(PYTEST_ARGS)
 
 bench: $(STAMP) system-deps
 	bash bench/setup.sh
