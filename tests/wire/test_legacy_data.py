@@ -148,6 +148,8 @@ def test_the_start_names_each_problem_and_its_fix_and_serves(upgraded: Upgraded)
         in template
     account = next(line for line in errors if "'acct one'" in line)
     assert "not 12 digits" in account and "regauth admin create-account" in account
+    listed = regauth_cli("admin", "list-accounts", data_dir=upgraded.server.data_dir)    # listed as it is
+    assert listed.returncode == 0 and "acct one" in [a["AccountId"] for a in json.loads(listed.stdout)["Accounts"]]
     assert not any(s in line for s in SECRETS for line in upgraded.server.output)
     # and it serves
     assert upgraded.server.client("sts").get_caller_identity()["Account"] == A

@@ -54,7 +54,7 @@ def test_read_only_admin_commands_work_on_a_read_only_data_dir(tmp_path: Path) -
     server = start_server(data, server_env())     # running: its -wal and -shm files are there to read
     try:
         script = 'mount --bind "$1" "$1" && mount -o remount,ro,bind "$1" "$1" && shift && exec "$@"'
-        for args in (["list-revocations"], ["list-signing-keys"], ["audit", "--limit", "1"]):
+        for args in (["list-revocations"], ["list-signing-keys"], ["list-accounts"], ["audit", "--limit", "1"]):
             proc = subprocess.run([unshare, "--mount", "--propagation", "private", "sh", "-c", script, "sh",
                                    str(data), sys.executable, "-m", "regauth", "admin", *args, "--data-dir",
                                    str(data)], capture_output=True, text=True, env=clean_env(), cwd=REPO, timeout=60)

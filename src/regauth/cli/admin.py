@@ -28,6 +28,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     ca = actions.add_parser("create-account", help="create an account with an admin user and print its keys once")
     ca.add_argument("--account-id", default=None, help="12 digits; random when omitted")
     ca.set_defaults(run=_failing_cleanly(_create_account))
+    la = actions.add_parser("list-accounts", help="print every account's id with its users and roles as JSON",
+                            epilog="example: regauth admin list-accounts")
+    la.set_defaults(run=_failing_cleanly(_list_accounts))
     au = actions.add_parser("audit", help="print recent audit events as JSON lines (newest first)")
     au.add_argument("--limit", type=_bounded(1, 1_000_000), default=50,
                     help="at most this many events (1-1000000; default 50)")
@@ -290,6 +293,16 @@ def _audit_operator(services: Any, action: str, resource: str) -> None:
                        resource=resource[:256], outcome="allowed", source_ip="")
     services.store.record_audit(event)
     services.auditor.logged(event)
+
+
+def _list_accounts(args: argparse.Namespace) -> int:
+    """Ids in order, each with its users' and roles' names (an id an older regauth accepted, not 12
+    digits, is listed as it is: `serve` names it at start)."""
+    def accounts(s: Any) -> dict[str, object]:
+        return {"Accounts": [{"AccountId": a, "Users": [u.name for u in s.store.list_users(a)],
+                              "Roles": [r.name for r in s.store.list_roles(a)]}
+                             for a in s.store.list_account_ids()]}
+    return _store_command(args, accounts)
 
 
 def _create_acr_instance(args: argparse.Namespace) -> int:
