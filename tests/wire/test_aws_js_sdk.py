@@ -16,8 +16,6 @@ import os
 import shutil
 import subprocess
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +25,7 @@ from tests.fixtures.server import REPO, Keys, RegauthServer, new_user, require_p
 from tests.wire.conftest import CA_TOKEN_POLICY
 from tests.wire.test_ecr_public_token import ECR_PUBLIC_TOKEN_POLICY
 from tests.wire.test_ecr_token import ECR_TOKEN_POLICY, TWELVE_HOURS, claims, default_endpoint, docker_password
+from tests.wire.test_trailing_newline import status
 
 pytestmark = pytest.mark.wire
 
@@ -77,14 +76,8 @@ def date(value: Any) -> float:
 def verify_status(server: RegauthServer, domain: str, repo: str, token: str) -> int:
     """/auth/verify as nginx's auth_request asks it for a pip read of `repo` (test_package_verify)."""
     query = f"domain={domain}&domain-owner={server.account_id}&region=us-east-1&repository={repo}"
-    req = urllib.request.Request(f"{server.url}/auth/verify?{query}", headers={
-        "Authorization": "Basic " + base64.b64encode(f"aws:{token}".encode()).decode(),
-        "X-Original-Method": "GET"})
-    try:
-        with urllib.request.urlopen(req, timeout=10) as r:
-            return r.status
-    except urllib.error.HTTPError as e:
-        return e.code
+    return status(server, f"/auth/verify?{query}", **{
+        "Authorization": "Basic " + base64.b64encode(f"aws:{token}".encode()).decode(), "X-Original-Method": "GET"})
 
 
 # --- fixtures -------------------------------------------------------------------------------------
