@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shlex
+import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 
-from tests.fixtures.server import REPO, Keys, require_program, server_env, start_server, which_aws_v2
+from tests.fixtures.server import REPO, Keys, RegauthServer, require_program, server_env, start_server, which_aws_v2
 from tests.wire.clients import Boto3Client
 
 
@@ -320,46 +323,28 @@ def test_a_store_file_that_is_not_a_database_stops_with_a_clear_message(tmp_path
 def test_a_database_that_stops_answering_does_not_hold_the_server_at_shutdown(tmp_path: Path) -> None:
     """PostgreSQL frozen (a partition, as seen from here): a request waits on it, and SIGTERM must
     still end the server. A second signal stops it at once; the store it could not close is left
-    behind (exit 1), not waited for. Requests still waiting for a thread are failed with one line
-    each batch, not a traceback."""
-    import signal
+    behind (exit 1), not waited for. Requests still waiting for a thread are failed and said once,
+    with their count, not a line a batch nor a traceback."""
     import threading
     import time
 
-    from tests.fixtures.postgres import start_postgres
-
-    pg = start_postgres()
-    frozen: list[int] = []
-    try:
-        server = start_server(tmp_path / "d", {**server_env(), "REGAUTH_DATABASE_URL": pg.url,
-                                               "REGAUTH_DATABASE_CONNECTIONS": "4"})
-        try:
-            Boto3Client(server).call("sts", "GetCallerIdentity", {}, server.admin)   # the store works
-            postmaster = int((pg.data / "postmaster.pid").read_text().split()[0])
-            frozen = [postmaster, *_children(postmaster)]
-            for pid in frozen:
-                os.kill(pid, signal.SIGSTOP)
-            url = server.url + "/auth/verify?domain=d&domain-owner=111111111111&region=us-east-1&repository=r"
-            for _ in range(12):                          # more than the 4 threads: some wait for one
-                threading.Thread(target=_get_quietly, args=(url,), daemon=True).start()
-                time.sleep(0.05)                         # one turn each: batches of their own
-            time.sleep(1.0)                              # the requests are in hand, waiting on the store
-            server.process.send_signal(signal.SIGTERM)
-            time.sleep(0.5)
-            assert server.process.poll() is None         # answering what it holds, for up to 10 s
-            server.process.send_signal(signal.SIGTERM)
-            assert server.process.wait(timeout=10) == 1
-            time.sleep(0.2)                              # the output reader's last lines
-            assert any("did not close" in line for line in server.output), server.output[-5:]
-            said = [line for line in server.output if "not handled: the server stopped" in line]
-            assert 1 <= len(said) <= 2, said            # at once, then the count left out: not a line a batch
-            assert not any("Traceback" in line for line in server.output), server.output[-20:]
-        finally:
-            for pid in frozen:
-                os.kill(pid, signal.SIGCONT)
-            server.stop()
-    finally:
-        pg.stop()
+    with _on_a_postgres_that_can_freeze(tmp_path) as (server, database):
+        database.freeze()
+        url = server.url + "/auth/verify?domain=d&domain-owner=111111111111&region=us-east-1&repository=r"
+        for _ in range(12):                          # more than the 4 threads: some wait for one
+            threading.Thread(target=_get_quietly, args=(url,), daemon=True).start()
+            time.sleep(0.05)                         # one turn each: batches of their own
+        time.sleep(1.0)                              # the requests are in hand, waiting on the store
+        server.process.send_signal(signal.SIGTERM)
+        time.sleep(0.5)
+        assert server.process.poll() is None         # answering what it holds, for up to 10 s
+        server.process.send_signal(signal.SIGTERM)
+        assert server.process.wait(timeout=10) == 1
+        time.sleep(0.2)                              # the output reader's last lines
+        assert any("did not close" in line for line in server.output), server.output[-5:]
+        said = [line for line in server.output if "not handled: the server stopped" in line]
+        assert 1 <= len(said) <= 2, said            # at once, then the count left out: not a line a batch
+        assert not any("Traceback" in line for line in server.output), server.output[-20:]
 
 
 @pytest.mark.postgres
@@ -367,46 +352,72 @@ def test_a_whole_request_kept_unparsed_behind_slow_answers_is_not_timed_out(tmp_
     """Eight pipelined requests wait on a store that gives no answer; the ninth, sent whole in the same
     write, is kept unparsed meanwhile (at most eight are in hand). Its deadline ran all the same: once
     the store answered, it got a 408 "did not arrive whole" it did not earn."""
-    import signal
     import socket
     import time
     from urllib.parse import urlsplit
 
-    from tests.fixtures.postgres import start_postgres
     from tests.wire.test_http_server import Reader
 
+    with _on_a_postgres_that_can_freeze(tmp_path, {"REGAUTH_REQUEST_TIMEOUT_SECONDS": "1"}) as (server, database):
+        verify = (b"GET /auth/verify?domain=d&domain-owner=111111111111&region=us-east-1&repository=r "
+                  b"HTTP/1.1\r\nHost: x\r\nAuthorization: Basic YXdzOng=\r\n\r\n")
+        body = b'{"registryIds": []}'.ljust(3000)
+        ecr = (b"POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-amz-json-1.1\r\n"
+               b"X-Amz-Target: AmazonEC2ContainerRegistry_V20150921.GetAuthorizationToken\r\n"
+               b"Content-Length: %d\r\n\r\n" % len(body)) + body
+        u = urlsplit(server.url)
+        with socket.create_connection((u.hostname, u.port), timeout=30) as s:
+            database.freeze()
+            s.sendall(verify * 8 + ecr)
+            time.sleep(2.5)                          # past the request timeout, the store still frozen
+            database.thaw()
+            r = Reader(s)
+            answers = [r.response() for _ in range(9)]
+        assert 408 not in [status for status, _, _ in answers], answers
+        assert b"MissingAuthenticationToken" in answers[-1][2], answers[-1]      # the ECR call: unsigned
+
+
+class _Freezable:
+    """A PostgreSQL's processes, stopped (SIGSTOP: alive, answering nothing) and let go on."""
+
+    def __init__(self, data: Path) -> None:
+        postmaster = int((data / "postmaster.pid").read_text().split()[0])
+        self._pids = [postmaster, *_children(postmaster)]
+        self._frozen = False
+
+    def freeze(self) -> None:
+        self._signal(signal.SIGSTOP)
+        self._frozen = True
+
+    def thaw(self) -> None:
+        if self._frozen:
+            self._signal(signal.SIGCONT)
+            self._frozen = False
+
+    def _signal(self, sig: int) -> None:
+        for pid in self._pids:
+            os.kill(pid, sig)
+
+
+@contextlib.contextmanager
+def _on_a_postgres_that_can_freeze(tmp_path: Path, env: dict[str, str] | None = None
+                                   ) -> Iterator[tuple[RegauthServer, _Freezable]]:
+    """A server on a PostgreSQL of its own (4 connections), the store seen working; at the end the
+    database is let go on, and both are stopped."""
+    from tests.fixtures.postgres import start_postgres
+
     pg = start_postgres()
-    frozen: list[int] = []
     try:
         server = start_server(tmp_path / "d", {**server_env(), "REGAUTH_DATABASE_URL": pg.url,
-                                               "REGAUTH_DATABASE_CONNECTIONS": "4",
-                                               "REGAUTH_REQUEST_TIMEOUT_SECONDS": "1"})
+                                               "REGAUTH_DATABASE_CONNECTIONS": "4", **(env or {})})
         try:
             Boto3Client(server).call("sts", "GetCallerIdentity", {}, server.admin)   # the store works
-            postmaster = int((pg.data / "postmaster.pid").read_text().split()[0])
-            frozen = [postmaster, *_children(postmaster)]
-            verify = (b"GET /auth/verify?domain=d&domain-owner=111111111111&region=us-east-1&repository=r "
-                      b"HTTP/1.1\r\nHost: x\r\nAuthorization: Basic YXdzOng=\r\n\r\n")
-            body = b'{"registryIds": []}'.ljust(3000)
-            ecr = (b"POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-amz-json-1.1\r\n"
-                   b"X-Amz-Target: AmazonEC2ContainerRegistry_V20150921.GetAuthorizationToken\r\n"
-                   b"Content-Length: %d\r\n\r\n" % len(body)) + body
-            u = urlsplit(server.url)
-            with socket.create_connection((u.hostname, u.port), timeout=30) as s:
-                for pid in frozen:
-                    os.kill(pid, signal.SIGSTOP)
-                s.sendall(verify * 8 + ecr)
-                time.sleep(2.5)                          # past the request timeout, the store still frozen
-                for pid in frozen:
-                    os.kill(pid, signal.SIGCONT)
-                frozen = []
-                r = Reader(s)
-                answers = [r.response() for _ in range(9)]
-            assert 408 not in [status for status, _, _ in answers], answers
-            assert b"MissingAuthenticationToken" in answers[-1][2], answers[-1]      # the ECR call: unsigned
+            database = _Freezable(pg.data)
+            try:
+                yield server, database
+            finally:
+                database.thaw()
         finally:
-            for pid in frozen:
-                os.kill(pid, signal.SIGCONT)
             server.stop()
     finally:
         pg.stop()
